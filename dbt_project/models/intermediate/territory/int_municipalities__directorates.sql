@@ -1,0 +1,24 @@
+-- Each DIVIPOLA entity with the territorial directorate that covers it: by department, unless a
+-- municipality-level override splits the department (Putumayo between HUI and NAR).
+with municipalities as (
+    select * from {{ ref('stg_divipola__municipalities') }}
+),
+
+departments as (
+    select * from {{ ref('directorate_departments') }}
+),
+
+overrides as (
+    select * from {{ ref('directorate_municipality_overrides') }}
+),
+
+final as (
+    select
+        municipalities.municipality_id,
+        coalesce(overrides.directorate_id, departments.directorate_id) as directorate_id
+    from municipalities
+    left join departments on municipalities.department_id = departments.department_id
+    left join overrides on municipalities.municipality_id = overrides.municipality_id
+)
+
+select * from final

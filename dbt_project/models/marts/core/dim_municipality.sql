@@ -1,0 +1,48 @@
+with municipalities as (
+    select * from {{ ref('stg_divipola__municipalities') }}
+),
+
+directorates as (
+    select * from {{ ref('int_municipalities__directorates') }}
+),
+
+pdet as (
+    select * from {{ ref('stg_pdet__municipalities') }}
+),
+
+indicators as (
+    select * from {{ ref('int_indicators__unioned') }}
+),
+
+latest_labels as (
+    select distinct on (municipality_id, indicator)
+        municipality_id,
+        indicator,
+        value_label
+    from indicators
+    where indicator in ('category', 'capacity_group')
+    order by municipality_id, indicator, year desc
+),
+
+final as (
+    select
+        municipalities.municipality_id,
+        municipalities.municipality_name,
+        municipalities.department_id,
+        municipalities.department_name,
+        municipalities.entity_type,
+        directorates.directorate_id,
+        pdet.municipality_id is not null as is_pdet,
+        pdet.pdet_subregion,
+        category.value_label as category,
+        capacity.value_label as capacity_group
+    from municipalities
+    left join directorates on municipalities.municipality_id = directorates.municipality_id
+    left join pdet on municipalities.municipality_id = pdet.municipality_id
+    left join latest_labels as category
+        on municipalities.municipality_id = category.municipality_id and category.indicator = 'category'
+    left join latest_labels as capacity
+        on municipalities.municipality_id = capacity.municipality_id and capacity.indicator = 'capacity_group'
+)
+
+select * from final

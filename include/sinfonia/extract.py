@@ -1,0 +1,80 @@
+"""Extraction of one source from a folder of files: land, parse, load.
+
+A sources folder holds one sub-folder per source (``divipola/``, ``pdet/``, ``idf/``,
+``esap/``...), the layout of ``sinfonia sample`` and of ``../shared/reference``. An optional
+``MANIFEST.csv`` at its root (columns ``file,source,period,published_on,origin``) says when each
+file was published and where it came from; without it, each source's default applies.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from pathlib import Path
+
+import psycopg
+
+from sinfonia import db
+from sinfonia.landing import LandedFile, land
+from sinfonia.loading import LoadResult, load_batch
+from sinfonia.sources import REGISTRY
+from sinfonia.sources._tables import normalise
+
+# Order matters: DIVIPOLA first, so that exports giving only names can be resolved against it.
+ORDER = ("divipola", "pdet", "idf", "esap_asistencias")
+
+
+def discover(sources_dir: Path, source: str) -> list[Path]:
+    module = REGISTRY[source]
+    folder = Path(sources_dir) / module.FOLDER
+    found: set[Path] = set()
+    for pattern in module.PATTERNS:
+        found.update(p for p in folder.glob(pattern) if p.is_file() and not p.name.startswith("~$"))
+    return sorted(found)
+
+
+def read_manifest(sources_dir: Path) -> dict[str, dict]:
+    path = Path(sources_dir) / "MANIFEST.csv"
+    if not path.exists():
+        return {}
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        return {row["file"]: row for row in csv.DictReader(fh)}
+
+
+def divipola_names(conn: psycopg.Connection) -> dict[tuple[str, str], str]:
+    """(department, municipality) normalised names → code, only where unambiguous."""
+    exists = conn.execute("select to_regclass('raw.divipola')").fetchone()[0]
+    if not exists:
+        return {}
+    index: dict[tuple[str, str], set[str]] = {}
+    for dept, muni, code in conn.execute(
+        "select department_name, municipality_name, municipality_code from raw.divipola"
+    ):
+        index.setdefault((normalise(dept), normalise(muni)), set()).add(code)
+    return {k: next(iter(v)) for k, v in index.items() if len(v) == 1}
+
+
+def extract(source: str, paths: list[Path], sources_dir: Path | None = None,
+            dsn: str | None = None) -> list[LoadResult]:
+    """Land, parse and load the given files of one source; returns one result per period."""
+    module = REGISTRY[source]
+    manifest = read_manifest(sources_dir) if sources_dir else {}
+    with db.connect(dsn, autocommit=True) as conn:
+        landed: list[LandedFile] = []
+        for path in paths:
+            rel = str(Path(path).relative_to(sources_dir)) if sources_dir else Path(path).name
+            entry = manifest.get(rel, {})
+            published = date.fromisoformat(entry["published_on"]) if entry.get("published_on") else None
+            landed.append(land(conn, source, Path(path), origin=entry.get("origin") or rel,
+                               period=entry.get("period") or None, published_on=published))
+        if not landed:
+            return []
+        if source == "esap_asistencias":
+            batches = module.parse(landed, names=divipola_names(conn))
+        else:
+            batches = module.parse(landed)
+        return [load_batch(conn, b) for b in batches]
+
+
+def extract_folder(source: str, sources_dir: Path, dsn: str | None = None) -> list[LoadResult]:
+    return extract(source, discover(sources_dir, source), sources_dir, dsn)

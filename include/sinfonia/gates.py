@@ -1,0 +1,130 @@
+"""Great Expectations gates: validate warehouse tables against the suites in ``expectations/``.
+
+Each suite file (GX's suite JSON) carries ``meta.asset``: a ``schema``/``table`` or a ``query``
+to validate. Every expectation has a GX severity: a failed ``critical`` one fails the gate (and
+so the Airflow task and the run); ``warning`` ones are recorded and reported. Every result goes
+to ``meta.gate_result``, queryable by suite, asset and run.
+
+The GX context is ephemeral (nothing written into the committed project at run time); Data Docs
+are built from the stored suites by ``make docs``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from sinfonia import config, db
+
+
+class GateFailed(RuntimeError):
+    """A critical expectation failed; the message names each one."""
+
+
+@dataclass
+class Outcome:
+    suite: str
+    asset: str
+    expectation: str
+    column: str | None
+    severity: str
+    success: bool
+    observed: dict
+
+    def describe(self) -> str:
+        col = f" on {self.column}" if self.column else ""
+        seen = self.observed.get("observed_value", self.observed.get("unexpected_count"))
+        sample = self.observed.get("partial_unexpected_list") or self.observed.get("details", {}).get("unexpected_rows")
+        extra = f" (observed {seen})" if seen is not None else ""
+        if sample:
+            extra += f", e.g. {json.dumps(sample[:3], default=str, ensure_ascii=False)}"
+        return f"{self.suite}: {self.expectation}{col}{extra}"
+
+
+@dataclass
+class GateReport:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def critical_failures(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.success and o.severity == "critical"]
+
+    @property
+    def warnings(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.success and o.severity != "critical"]
+
+    def summary(self) -> str:
+        ok = sum(o.success for o in self.outcomes)
+        return (f"{ok}/{len(self.outcomes)} expectations passed, "
+                f"{len(self.critical_failures)} critical failed, {len(self.warnings)} warnings")
+
+
+def suite_files(prefix: str) -> list:
+    return sorted((config.EXPECTATIONS_DIR / "expectations").glob(f"{prefix}*.json"))
+
+
+def _asset_sql(asset: dict, schema_map: dict[str, str]) -> tuple[str, str]:
+    """(label, query) of an asset, with schemas remapped (marts → marts_build before publish)."""
+    if "query" in asset:
+        query = asset["query"]
+        for old, new in schema_map.items():
+            query = query.replace(f"{old}.", f"{new}.")
+        return asset.get("label", query[:60]), query
+    schema = schema_map.get(asset["schema"], asset["schema"])
+    return f"{schema}.{asset['table']}", f"select * from {schema}.{asset['table']}"
+
+
+def _exists(conn, query: str) -> bool:
+    try:
+        with conn.transaction():
+            conn.execute(f"select 1 from ({query}) q limit 0")
+        return True
+    except Exception:  # noqa: BLE001 - a missing table or column: the asset is not there
+        return False
+
+
+def run_gate(prefix: str, dsn: str, run_id: str | None = None,
+             schema_map: dict[str, str] | None = None, raise_on_failure: bool = True) -> GateReport:
+    """Validate every suite whose name starts with ``prefix``; record; raise on critical failure."""
+    import great_expectations as gx
+    from great_expectations.core import ExpectationSuite
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    schema_map = schema_map or {}
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)  # they flood task logs
+    source = context.data_sources.add_postgres("warehouse", connection_string=dsn)
+    report = GateReport()
+    with db.connect(dsn, autocommit=True) as conn:
+        for path in suite_files(prefix):
+            spec = json.loads(path.read_text(encoding="utf-8"))
+            label, query = _asset_sql(spec["meta"]["asset"], schema_map)
+            if not _exists(conn, query):
+                report.outcomes.append(Outcome(spec["name"], label, "asset exists", None, "warning", False,
+                                               {"observed_value": "table not loaded"}))
+                continue
+            asset = source.add_query_asset(spec["name"], query=query)
+            batch = asset.add_batch_definition_whole_table("all").get_batch()
+            suite = ExpectationSuite(name=spec["name"], expectations=spec["expectations"], meta=spec.get("meta"))
+            result = batch.validate(suite)
+            for r in result.results:
+                cfg = r.expectation_config
+                report.outcomes.append(Outcome(
+                    spec["name"], label, cfg.description or cfg.type, cfg.kwargs.get("column"),
+                    str(getattr(cfg.severity, "value", cfg.severity) or "critical"), bool(r.success),
+                    json.loads(json.dumps(r.result, default=str)),
+                ))
+        with conn.cursor() as cur:
+            cur.executemany(
+                """insert into meta.gate_result
+                   (run_id, suite, asset, severity, expectation, column_name, success, observed)
+                   values (%s, %s, %s, %s, %s, %s, %s, %s)""",
+                [(run_id, o.suite, o.asset, o.severity, o.expectation, o.column, o.success,
+                  json.dumps(o.observed, default=str)) for o in report.outcomes],
+            )
+    if raise_on_failure and report.critical_failures:
+        raise GateFailed(
+            f"gate {prefix!r} failed: {report.summary()}\n"
+            + "\n".join(" - " + o.describe() for o in report.critical_failures)
+        )
+    return report

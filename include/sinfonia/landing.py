@@ -1,0 +1,67 @@
+"""The landing zone: every fetched or dropped file kept unchanged, addressed by its SHA-256.
+
+``land()`` copies a file to ``<state>/landing/<source>/<sha256>/<original name>`` and records it
+in ``meta.landed_file``. Landing the same bytes again is a no-op (the row and the copy stay).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import psycopg
+
+from sinfonia import config
+
+
+@dataclass(frozen=True)
+class LandedFile:
+    sha256: str
+    source: str
+    path: Path  # the immutable copy in the landing zone
+    file_name: str
+    origin: str
+    size_bytes: int
+    published_on: date | None
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def land(
+    conn: psycopg.Connection,
+    source: str,
+    path: Path,
+    origin: str | None = None,
+    period: str | None = None,
+    published_on: date | None = None,
+) -> LandedFile:
+    path = Path(path)
+    digest = sha256_of(path)
+    target = config.landing_dir() / source / digest / path.name
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(target.suffix + ".part")
+        shutil.copyfile(path, tmp)
+        tmp.replace(target)
+        target.chmod(0o444)
+    size = target.stat().st_size
+    conn.execute(
+        """
+        insert into meta.landed_file
+            (sha256, source, period, file_name, origin, size_bytes, published_on, stored_path)
+        values (%s, %s, %s, %s, %s, %s, %s, %s)
+        on conflict (sha256) do nothing
+        """,
+        (digest, source, period, path.name, origin or path.name, size, published_on,
+         str(target.relative_to(config.landing_dir()))),
+    )
+    return LandedFile(digest, source, target, path.name, origin or path.name, size, published_on)

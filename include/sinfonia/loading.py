@@ -1,0 +1,137 @@
+"""Loads parsed rows into ``raw`` with COPY: one transaction per source-period.
+
+A parser turns files into ``Batch``es: the rows it could read (text values, in the raw table's
+column order) and the rows it could not (``Rejected``, with the column and the reason). Loading a
+batch replaces that source-period in ``raw`` and in ``meta.quarantine`` and records a
+``meta.load_run`` row whose counts reconcile (read = loaded + quarantined), all in one
+transaction: a failed load leaves the warehouse as it was.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+
+import psycopg
+from psycopg import sql
+
+LINEAGE = ("_load_id", "_period", "_file", "_row_number", "_published_on")
+
+
+@dataclass
+class Rejected:
+    file_name: str
+    row_number: int
+    column: str | None
+    value: str | None
+    reason: str
+    record: dict | None = None
+
+
+@dataclass
+class Batch:
+    """Rows of one source-period, ready for ``raw``."""
+
+    source: str
+    period: str
+    columns: tuple[str, ...]
+    rows: list[tuple] = field(default_factory=list)  # (file_name, row_number, *values)
+    rejected: list[Rejected] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # sha256 of the landed files
+    notes_skipped: int = 0  # footnote and title rows below the data, not data rows
+    published_on: date | None = None
+
+    @property
+    def rows_read(self) -> int:
+        return len(self.rows) + len(self.rejected)
+
+    def reject(self, file_name, row_number, column, value, reason, record=None) -> None:
+        self.rejected.append(
+            Rejected(file_name, row_number, column, None if value is None else str(value), reason, record)
+        )
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    source: str
+    period: str
+    load_id: int
+    rows_read: int
+    rows_loaded: int
+    rows_quarantined: int
+
+    def __str__(self) -> str:
+        return (
+            f"{self.source} {self.period}: read {self.rows_read}, loaded {self.rows_loaded}, "
+            f"quarantined {self.rows_quarantined}"
+        )
+
+
+def ensure_raw_table(conn: psycopg.Connection, source: str, columns: tuple[str, ...]) -> None:
+    cols = [sql.SQL("{} text").format(sql.Identifier(c)) for c in columns]
+    lineage = sql.SQL(
+        "_load_id bigint not null, _period text not null, _file text not null, "
+        "_row_number integer not null, _published_on date"
+    )
+    conn.execute(
+        sql.SQL("create table if not exists raw.{} ({}, {})").format(
+            sql.Identifier(source), sql.SQL(", ").join(cols), lineage
+        )
+    )
+    # Columns added to a parser later are added to the table (text, nullable).
+    for c in columns:
+        conn.execute(
+            sql.SQL("alter table raw.{} add column if not exists {} text").format(
+                sql.Identifier(source), sql.Identifier(c)
+            )
+        )
+    conn.execute(
+        sql.SQL("create index if not exists {} on raw.{} (_period)").format(
+            sql.Identifier(f"{source}_period_idx"), sql.Identifier(source)
+        )
+    )
+
+
+def load_batch(conn: psycopg.Connection, batch: Batch) -> LoadResult:
+    """Replace ``batch.source``/``batch.period`` in raw and quarantine, in one transaction."""
+    started = datetime.now(timezone.utc)
+    with conn.transaction():
+        ensure_raw_table(conn, batch.source, batch.columns)
+        table = sql.Identifier(batch.source)
+        conn.execute(sql.SQL("delete from raw.{} where _period = %s").format(table), (batch.period,))
+        conn.execute(
+            "delete from meta.load_run where source = %s and period = %s", (batch.source, batch.period)
+        )
+        load_id = conn.execute(
+            """
+            insert into meta.load_run (source, period, files, started_at, status)
+            values (%s, %s, %s, %s, 'loading') returning load_id
+            """,
+            (batch.source, batch.period, batch.files, started),
+        ).fetchone()[0]
+        target = sql.SQL(", ").join(sql.Identifier(c) for c in (*batch.columns, *LINEAGE))
+        copy = sql.SQL("copy raw.{} ({}) from stdin").format(table, target)
+        with conn.cursor() as cur, cur.copy(copy) as cp:
+            for file_name, row_number, *values in batch.rows:
+                cp.write_row((*values, load_id, batch.period, file_name, row_number, batch.published_on))
+        if batch.rejected:
+            with conn.cursor() as cur, cur.copy(
+                "copy meta.quarantine (load_id, source, period, file_name, row_number, "
+                "column_name, value, reason, record) from stdin"
+            ) as cp:
+                for r in batch.rejected:
+                    cp.write_row((
+                        load_id, batch.source, batch.period, r.file_name, r.row_number, r.column,
+                        r.value, r.reason, json.dumps(r.record, default=str) if r.record else None,
+                    ))
+        conn.execute(
+            """
+            update meta.load_run
+               set finished_at = now(), rows_read = %s, rows_loaded = %s,
+                   rows_quarantined = %s, notes_skipped = %s, status = 'loaded'
+             where load_id = %s
+            """,
+            (batch.rows_read, len(batch.rows), len(batch.rejected), batch.notes_skipped, load_id),
+        )
+    return LoadResult(batch.source, batch.period, load_id, batch.rows_read, len(batch.rows), len(batch.rejected))

@@ -1,0 +1,99 @@
+"""Drive the real Airflow DAGs in process (``dag.test()``), in the order their Assets chain them.
+
+``sinfonia run``/``demo``/``build`` and the tests use this, so the code path that users schedule
+is the one that runs everywhere: there is no second, DAG-free pipeline. Airflow keeps its
+metadata in SQLite under the state folder; it is created on first use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sinfonia import config
+
+# The DAGs of a full refresh, in Asset order (extract → transform).
+FULL_REFRESH = ("sinfonia_extract", "sinfonia_transform")
+
+
+class PipelineFailed(RuntimeError):
+    pass
+
+
+def prepare_environment(dsn: str) -> None:
+    """Airflow, Cosmos and dbt settings for an in-process run against ``dsn``."""
+    from sinfonia import dbt
+
+    for key, value in config.airflow_env().items():
+        os.environ.setdefault(key, value)
+    os.environ["WAREHOUSE_DSN"] = dsn
+    dbt.export_env(dsn)
+    config.airflow_home().mkdir(parents=True, exist_ok=True)
+
+
+def ensure_airflow_db() -> None:
+    """Create or upgrade the SQLite metadata database (a few seconds, first time only)."""
+    marker = config.airflow_home() / ".migrated"
+    db_file = config.airflow_home() / "airflow.db"
+    import airflow
+
+    if marker.exists() and db_file.exists() and marker.read_text() == airflow.__version__:
+        return
+    proc = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"],
+                          capture_output=True, text=True, env=os.environ.copy())
+    if proc.returncode != 0:
+        raise PipelineFailed(f"airflow db migrate failed: {proc.stderr.strip()[-2000:]}")
+    marker.write_text(airflow.__version__)
+
+
+def load_dags() -> dict:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(config.DAGS_DIR), safe_mode=False)
+    if bag.import_errors:
+        errors = "; ".join(f"{Path(k).name}: {v.strip().splitlines()[-1]}" for k, v in bag.import_errors.items())
+        raise PipelineFailed(f"DAG files failed to import: {errors}")
+    return bag.dags
+
+
+def _failures_since(offset: int) -> list[dict]:
+    path = config.state_dir() / "failures" / "failures.jsonl"
+    if not path.exists():
+        return []
+    with open(path, encoding="utf-8") as fh:
+        fh.seek(offset)
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _failures_offset() -> int:
+    path = config.state_dir() / "failures" / "failures.jsonl"
+    return path.stat().st_size if path.exists() else 0
+
+
+def run_dags(dag_ids: tuple[str, ...], conf: dict | None = None, progress=print) -> dict[str, float]:
+    """Run each DAG to completion in order; raise ``PipelineFailed`` naming the failed task."""
+    from sinfonia import dbt
+
+    ensure_airflow_db()
+    dbt.ensure_manifest()
+    dags = load_dags()
+    timings: dict[str, float] = {}
+    for dag_id in dag_ids:
+        if dag_id not in dags:
+            raise PipelineFailed(f"no DAG {dag_id!r} in {config.DAGS_DIR}")
+        progress(f"→ {dag_id} …")
+        offset = _failures_offset()
+        start = time.perf_counter()
+        run = dags[dag_id].test(run_conf=conf or {})
+        timings[dag_id] = time.perf_counter() - start
+        state = str(getattr(run, "state", "unknown"))
+        if not state.endswith("success"):
+            failures = _failures_since(offset)
+            detail = "; ".join(f"task {f['task_id']}: {f['error']}" for f in failures) or "see the log above"
+            raise PipelineFailed(f"DAG {dag_id} {state.split('.')[-1]}: {detail}")
+        progress(f"  {dag_id} succeeded in {timings[dag_id]:.1f} s")
+    return timings

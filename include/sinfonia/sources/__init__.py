@@ -1,0 +1,12 @@
+"""One module per source: each knows its files, its layout and its raw columns.
+
+Every module exposes ``SOURCE`` (the raw table), ``COLUMNS`` (raw columns, text),
+``FOLDER`` and ``PATTERNS`` (where its files sit in a sources folder) and
+``parse(files) -> list[Batch]`` (files already landed).
+"""
+
+from sinfonia.sources import divipola, esap_asistencias, idf, pdet
+
+REGISTRY = {m.SOURCE: m for m in (divipola, pdet, idf, esap_asistencias)}
+
+__all__ = ["REGISTRY"]

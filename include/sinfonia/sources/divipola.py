@@ -1,0 +1,78 @@
+"""DIVIPOLA (DANE): municipality and department codes.
+
+Two forms of the datos.gov.co dataset ``gdxc-w37w``: the Socrata JSON API (pages fetched with
+``$limit``/``$offset``/``$order``, saved as ``*.json``) and the CSV export. Both become one
+batch: the current edition of the code list.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sinfonia.landing import LandedFile
+from sinfonia.loading import Batch
+from sinfonia.sources._tables import Column, cell_text, dane_code, read_table, normalise
+
+SOURCE = "divipola"
+FOLDER = "divipola"
+PATTERNS = ("*.json", "*.csv")
+DATASET = "gdxc-w37w"
+COLUMNS = ("department_code", "municipality_code", "department_name", "municipality_name", "entity_type")
+
+CSV_COLUMNS = [
+    Column("department_code", ("codigo departamento", "cod dpto", "cod_dpto")),
+    Column("municipality_code", ("codigo municipio", "cod mpio", "cod_mpio")),
+    Column("department_name", ("nombre departamento", "dpto", "departamento")),
+    Column("municipality_name", ("nombre municipio", "nom mpio", "nom_mpio", "municipio")),
+    Column("entity_type", ("tipo",), prefix=True),
+]
+
+ENTITY_TYPES = {"municipio": "municipio", "isla": "isla", "area no municipalizada": "area_no_municipalizada"}
+
+
+def _json_records(path: Path):
+    data = json.loads(path.read_text(encoding="utf-8-sig"))
+    if not isinstance(data, list):
+        raise ValueError(f"{path.name}: expected a JSON array of records (a Socrata page)")
+    for i, rec in enumerate(data, start=1):
+        typ = next((v for k, v in rec.items() if k.startswith("tipo")), None)
+        yield i, {
+            "department_code": rec.get("cod_dpto"),
+            "municipality_code": rec.get("cod_mpio"),
+            "department_name": rec.get("dpto"),
+            "municipality_name": rec.get("nom_mpio"),
+            "entity_type": typ,
+        }
+
+
+def parse(files: list[LandedFile], period: str = "current") -> list[Batch]:
+    batch = Batch(SOURCE, period, COLUMNS, files=[f.sha256 for f in files])
+    batch.published_on = max((f.published_on for f in files if f.published_on), default=None)
+    seen: dict[str, tuple[str, int]] = {}
+    for f in sorted(files, key=lambda f: f.file_name):
+        if f.path.suffix.lower() == ".json":
+            records = _json_records(f.path)
+        else:
+            records = read_table(f.path, CSV_COLUMNS).records()
+        for row_number, rec in records:
+            code = dane_code(rec["municipality_code"])
+            dept = dane_code(rec["department_code"], 2)
+            etype = ENTITY_TYPES.get(normalise(rec["entity_type"]))
+            if code is None:
+                batch.reject(f.file_name, row_number, "municipality_code", rec["municipality_code"],
+                             "expected a DANE municipality code of up to 5 digits", rec)
+            elif dept is None or code[:2] != dept:
+                batch.reject(f.file_name, row_number, "department_code", rec["department_code"],
+                             f"expected the 2-digit department code {code[:2]} of municipality {code}", rec)
+            elif etype is None:
+                batch.reject(f.file_name, row_number, "entity_type", rec["entity_type"],
+                             "expected Municipio, Isla or Área no municipalizada", rec)
+            elif code in seen:
+                batch.reject(f.file_name, row_number, "municipality_code", code,
+                             f"duplicate code: already in {seen[code][0]} row {seen[code][1]}", rec)
+            else:
+                seen[code] = (f.file_name, row_number)
+                batch.rows.append((f.file_name, row_number, dept, code,
+                                   cell_text(rec["department_name"]), cell_text(rec["municipality_name"]), etype))
+    return [batch]

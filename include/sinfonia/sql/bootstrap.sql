@@ -1,0 +1,67 @@
+-- Schemas and bookkeeping tables of the warehouse. Idempotent: run before every load.
+create schema if not exists raw;
+create schema if not exists meta;
+create schema if not exists marts;
+
+create table if not exists meta.landed_file (
+    sha256        text primary key,
+    source        text not null,
+    period        text,
+    file_name     text not null,
+    origin        text not null,
+    size_bytes    bigint not null,
+    fetched_at    timestamptz not null default now(),
+    published_on  date,
+    stored_path   text not null
+);
+
+create table if not exists meta.load_run (
+    load_id           bigserial primary key,
+    source            text not null,
+    period            text not null,
+    files             text[] not null,
+    started_at        timestamptz not null,
+    finished_at       timestamptz,
+    rows_read         integer not null default 0,
+    rows_loaded       integer not null default 0,
+    rows_quarantined  integer not null default 0,
+    notes_skipped     integer not null default 0,
+    status            text not null,
+    message           text,
+    constraint load_run_reconciles check (
+        status <> 'loaded' or rows_read = rows_loaded + rows_quarantined
+    )
+);
+
+create table if not exists meta.quarantine (
+    load_id      bigint not null references meta.load_run (load_id) on delete cascade,
+    source       text not null,
+    period       text not null,
+    file_name    text not null,
+    row_number   integer not null,
+    column_name  text,
+    value        text,
+    reason       text not null,
+    record       jsonb
+);
+create index if not exists quarantine_source_period on meta.quarantine (source, period);
+
+create table if not exists meta.gate_result (
+    gate_run_id   bigserial primary key,
+    run_id        text,
+    suite         text not null,
+    asset         text not null,
+    severity      text not null,
+    expectation   text not null,
+    column_name   text,
+    success       boolean not null,
+    observed      jsonb,
+    checked_at    timestamptz not null default now()
+);
+
+create table if not exists meta.publication (
+    publication_id  bigserial primary key,
+    run_id          text,
+    published_at    timestamptz not null default now(),
+    tables          jsonb not null
+);

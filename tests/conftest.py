@@ -1,0 +1,107 @@
+"""Shared fixtures: a throwaway embedded PostgreSQL, fresh databases, small sample folders.
+
+Set ``SINFONIA_TEST_DSN`` to a PostgreSQL URL (superuser) to run the integration tests against
+that server instead of an embedded one; each test still gets its own database.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE = REPO.parent / "shared" / "reference"
+
+
+def _traversable_tmp(name: str) -> Path:
+    """A throwaway folder under the checkout: when tests run as root, PostgreSQL runs as an
+    unprivileged user that cannot enter pytest's private tmp folders (mode 0700)."""
+    path = REPO / ".sinfonia" / "test-runs" / f"{name}-{uuid.uuid4().hex[:8]}"
+    path.mkdir(parents=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def state_dir() -> Path:
+    """A private state folder (warehouse, Airflow home, landing) for the whole session."""
+    path = _traversable_tmp("state")
+    os.environ["SINFONIA_STATE_DIR"] = str(path)
+    os.environ.pop("WAREHOUSE_DSN", None)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def server_dir():
+    """A folder for a test's own embedded server."""
+    path = _traversable_tmp("server")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def server_dsn(state_dir):
+    """A superuser URL of the server the integration tests use (maintenance database)."""
+    configured = os.environ.get("SINFONIA_TEST_DSN")
+    if configured:
+        yield configured
+        return
+    from sinfonia.warehouse import Embedded
+
+    server = Embedded(state_dir / "test-warehouse")
+    server.start()
+    yield server.url("postgres")
+    server.stop()
+
+
+def _with_db(server_dsn: str, name: str) -> str:
+    info = psycopg.conninfo.conninfo_to_dict(server_dsn)
+    info["dbname"] = name
+    user = info.get("user", "")
+    pwd = f":{info['password']}" if info.get("password") else ""
+    return f"postgresql://{user}{pwd}@{info.get('host', '127.0.0.1')}:{info.get('port', 5432)}/{name}"
+
+
+@pytest.fixture
+def fresh_dsn(server_dsn):
+    """A new, empty database for one test; dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    yield _with_db(server_dsn, name)
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture(scope="session")
+def small_sample(tmp_path_factory) -> Path:
+    """A small synthetic sample (about 120 municipalities, 2019–2025)."""
+    from sinfonia.sample import write_sample
+
+    out = tmp_path_factory.mktemp("sample")
+    write_sample(out, seed=7, scale=0.2, first_year=2019, last_year=2025, municipalities=120)
+    return out
+
+
+def sinfonia(*args: str, env: dict | None = None, check: bool = True, timeout: int = 900):
+    """Run the installed command line in a subprocess, as a user would."""
+    exe = Path(sys.executable).with_name("sinfonia")
+    proc = subprocess.run([str(exe), *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"sinfonia {' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def reference(*parts: str) -> Path:
+    path = REFERENCE.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"reference file {path.name} not found beside the checkout (../shared/reference)")
+    return path

@@ -1,0 +1,63 @@
+"""Loads into raw: COPY, one transaction per source-period, reconciled, idempotent."""
+
+import psycopg
+import pytest
+
+from sinfonia import db
+from sinfonia.extract import extract, extract_folder
+from tests.unit.test_esap_asistencias import GOOD, with_, write
+
+pytestmark = pytest.mark.integration
+
+
+def test_reloading_a_period_replaces_it_and_counts_reconcile(fresh_dsn, small_sample):
+    db.bootstrap(fresh_dsn)
+    first = extract_folder("idf", small_sample, fresh_dsn)
+    second = extract_folder("idf", small_sample, fresh_dsn)
+    assert [(r.period, r.rows_loaded) for r in first] == [(r.period, r.rows_loaded) for r in second]
+    with psycopg.connect(fresh_dsn) as conn:
+        assert conn.execute("select count(*) from raw.idf").fetchone()[0] == sum(r.rows_loaded for r in first)
+        bad = conn.execute("select count(*) from meta.load_run where rows_read <> rows_loaded + rows_quarantined").fetchone()[0]
+        assert bad == 0
+        runs = conn.execute("select count(*) from meta.load_run where source = 'idf'").fetchone()[0]
+        assert runs == len(first)
+        landed = conn.execute("select count(*) from meta.landed_file where source = 'idf'").fetchone()[0]
+        assert landed == len(list((small_sample / "idf").glob("*.xlsx")))
+
+
+def test_quarantined_rows_name_file_row_column_and_reason(fresh_dsn, tmp_path):
+    db.bootstrap(fresh_dsn)
+    path = write(tmp_path, [GOOD, with_(ID_Asistencia="AT-2", Estado="Terminada")])
+    [result] = extract("esap_asistencias", [path], None, fresh_dsn)
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (2, 1, 1)
+    with psycopg.connect(fresh_dsn) as conn:
+        row = conn.execute("select file_name, row_number, column_name, value, reason from meta.quarantine").fetchone()
+    assert row[:4] == (path.name, 3, "Estado", "Terminada") and "expected one of" in row[4]
+
+
+def test_a_failed_load_leaves_the_previous_period_in_place(fresh_dsn, tmp_path, monkeypatch):
+    db.bootstrap(fresh_dsn)
+    path = write(tmp_path, [GOOD])
+    extract("esap_asistencias", [path], None, fresh_dsn)
+    from sinfonia import loading
+
+    # A COPY that fails half-way (a lineage column that does not exist) must roll back the period.
+    monkeypatch.setattr(loading, "LINEAGE", ("_load_id", "_period", "_file", "_row_number", "_no_such_column"))
+    path2 = write(tmp_path, [GOOD, with_(ID_Asistencia="AT-3")])
+    with pytest.raises(psycopg.Error):
+        extract("esap_asistencias", [path2], None, fresh_dsn)
+    with psycopg.connect(fresh_dsn) as conn:
+        assert conn.execute("select count(*) from raw.esap_asistencias").fetchone()[0] == 1
+        assert conn.execute("select status from meta.load_run").fetchall() == [("loaded",)]
+
+
+def test_landing_the_same_bytes_twice_is_a_no_op(fresh_dsn, tmp_path):
+    from sinfonia.landing import land
+
+    db.bootstrap(fresh_dsn)
+    path = write(tmp_path, [GOOD])
+    with db.connect(fresh_dsn, autocommit=True) as conn:
+        a = land(conn, "esap_asistencias", path)
+        b = land(conn, "esap_asistencias", path)
+        assert a.sha256 == b.sha256 and a.path == b.path and a.path.read_bytes() == path.read_bytes()
+        assert conn.execute("select count(*) from meta.landed_file").fetchone()[0] == 1

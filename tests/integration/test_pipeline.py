@@ -1,0 +1,131 @@
+"""The real DAGs end to end (through the command line, as a user runs them) on a real PostgreSQL."""
+
+import json
+import shutil
+
+import openpyxl
+import psycopg
+import pytest
+
+from sinfonia.extract import discover
+from sinfonia.sources import REGISTRY
+from tests.conftest import sinfonia
+from tests.helpers import landed
+
+pytestmark = pytest.mark.integration
+
+MARTS = ("dim_municipality", "dim_territorial_directorate", "dim_thematic_line",
+         "fct_technical_assistance", "fct_municipal_indicator")
+
+
+def snapshot(dsn):
+    """Every published mart's rows, sorted: 'byte for byte' comparable."""
+    out = {}
+    with psycopg.connect(dsn) as conn:
+        for t in MARTS:
+            rows = conn.execute(f"select * from marts.{t}").fetchall()
+            out[t] = sorted(json.dumps(r, default=str) for r in rows)
+    return out
+
+
+@pytest.fixture(scope="module")
+def published(server_dsn, small_sample, state_dir):
+    """One database, the small sample run through the DAGs once."""
+    import uuid
+
+    from tests.conftest import _with_db
+
+    name = f"pipe_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    dsn = _with_db(server_dsn, name)
+    proc = sinfonia("run", "--sources", str(small_sample), env={"WAREHOUSE_DSN": dsn})
+    yield dsn, proc
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+def test_run_publishes_every_mart_and_prints_row_counts(published, small_sample):
+    dsn, proc = published
+    entities = sum(len(json.loads(p.read_text())) for p in (small_sample / "divipola").glob("*.json"))
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("select count(*) from marts.dim_municipality").fetchone()[0] == entities
+        assert conn.execute("select count(*) from marts.dim_territorial_directorate").fetchone()[0] == 16
+        assert conn.execute("select count(distinct directorate_id) from marts.dim_municipality").fetchone()[0] == 16
+    assert f"marts.dim_municipality" in proc.stdout and f"{entities:>8,} rows" in proc.stdout
+
+
+def test_assistances_are_the_latest_export_per_id(published, small_sample):
+    dsn, _ = published
+    latest = sorted(discover(small_sample, "esap_asistencias"))[-1]
+    [batch] = REGISTRY["esap_asistencias"].parse([landed(latest)])
+    cols = REGISTRY["esap_asistencias"].COLUMNS
+    rows = {r[2]: dict(zip(cols, r[2:])) for r in batch.rows}
+    with psycopg.connect(dsn) as conn:
+        facts = {r[0]: r for r in conn.execute(
+            "select assistance_id, status, delivered_date::text, is_on_time, municipality_id "
+            "from marts.fct_technical_assistance")}
+        orphans = conn.execute("""select count(*) from marts.fct_technical_assistance f
+            left join marts.dim_municipality d using (municipality_id) where d.municipality_id is null""").fetchone()[0]
+    assert set(facts) == set(rows) and orphans == 0
+    for aid, row in list(rows.items())[:50]:
+        status, delivered, on_time, muni = facts[aid][1:]
+        assert (status, delivered, muni) == (row["status"], row["delivered_date"], row["municipality_code"])
+        if status == "Entregada":
+            assert on_time == (row["delivered_date"] <= row["due_date"])
+
+
+def test_idf_values_match_the_workbooks(published, small_sample):
+    dsn, _ = published
+    batches = REGISTRY["idf"].parse([landed(p) for p in discover(small_sample, "idf")])
+    expected = {}
+    for b in batches:
+        for r in b.rows:
+            indicator = "idf" if r[3] == "nueva" else "idf_anterior"
+            expected[(r[4], indicator, int(r[2]))] = float(r[7])
+    with psycopg.connect(dsn) as conn:
+        got = {(m, i, y): float(v) for m, i, y, v in conn.execute(
+            "select municipality_id, indicator, year, value from marts.fct_municipal_indicator "
+            "where indicator in ('idf', 'idf_anterior')")}
+        both_2021 = conn.execute("""select count(distinct indicator) from marts.fct_municipal_indicator
+            where year = 2021 and indicator like 'idf%'""").fetchone()[0]
+    assert got.keys() == expected.keys()
+    assert all(abs(got[k] - expected[k]) < 1e-9 for k in expected)
+    assert both_2021 == 2
+
+
+def test_loads_reconcile_and_the_raw_gate_is_recorded(published):
+    dsn, _ = published
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("select count(*) from meta.load_run where rows_read <> rows_loaded + rows_quarantined").fetchone()[0] == 0
+        suites = {r[0] for r in conn.execute("select distinct suite from meta.gate_result")}
+    assert {"raw_divipola", "raw_idf", "raw_pdet", "raw_esap_asistencias", "marts_dim_municipality"} <= suites
+
+
+def test_second_run_is_idempotent(published, small_sample):
+    dsn, _ = published
+    before = snapshot(dsn)
+    sinfonia("run", "--sources", str(small_sample), env={"WAREHOUSE_DSN": dsn})
+    assert snapshot(dsn) == before
+
+
+def test_failed_gate_names_expectations_and_leaves_published_marts_untouched(published, small_sample, tmp_path):
+    dsn, _ = published
+    before = snapshot(dsn)
+    bad = tmp_path / "bad"
+    shutil.copytree(small_sample, bad)
+    path = sorted((bad / "idf").glob("ResultadosIDF*"))[-1]
+    wb = openpyxl.load_workbook(path)
+    ws = wb[[n for n in wb.sheetnames if n.startswith("Municipios")][0]]
+    score_col = [c.value for c in ws[7]].index("Nuevo IDF") + 1
+    ws.cell(row=8, column=1, value="99999")  # not in DIVIPOLA
+    ws.cell(row=9, column=score_col, value=130)  # out of range
+    wb.save(path)
+    proc = sinfonia("run", "--sources", str(bad), env={"WAREHOUSE_DSN": dsn}, check=False)
+    assert proc.returncode != 0
+    assert "gate_raw" in proc.stderr and "every IDF code exists in DIVIPOLA" in proc.stderr
+    assert "idf_score" in proc.stderr
+    assert snapshot(dsn) == before
+    # A clean run afterwards publishes normally again.
+    sinfonia("run", "--sources", str(small_sample), env={"WAREHOUSE_DSN": dsn})
+    assert snapshot(dsn) == before
