@@ -6,7 +6,9 @@ no database, network or dbt parsing (Cosmos renders from a manifest built before
 
 from __future__ import annotations
 
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 from airflow.sdk import Asset
 
@@ -41,7 +43,12 @@ def cosmos_configs():
         profile_name="sinfonia", target_name="warehouse",
         profiles_yml_filepath=config.DBT_DIR / "profiles.yml",
     )
-    execution = ExecutionConfig(execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER)
+    execution = ExecutionConfig(
+        execution_mode=ExecutionMode.LOCAL,
+        invocation_mode=InvocationMode.DBT_RUNNER,
+        # dbt lives beside this interpreter; used only if the manifest is missing (dbt ls).
+        dbt_executable_path=Path(sys.executable).with_name("dbt"),
+    )
     render = RenderConfig(
         load_method=LoadMode.DBT_MANIFEST if manifest.exists() else LoadMode.DBT_LS,
         test_behavior=TestBehavior.BUILD,

@@ -190,6 +190,8 @@ class Embedded:
 
 def _port_free(port: int) -> bool:
     with socket.socket() as s:
+        # As PostgreSQL binds: a port whose old connections linger in TIME_WAIT is free.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
             return True
