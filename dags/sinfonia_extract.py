@@ -50,13 +50,17 @@ def sinfonia_extract():
         # After DIVIPOLA: rows that give only names are resolved against it.
         return tasks.extract_source("esap_asistencias", params)
 
+    @task
+    def extract_esap_metas(params=None):
+        return tasks.extract_source("esap_metas", params)
+
     @task(outlets=list(RAW_ASSETS.values()))
     def gate_raw(run_id=None):
         return tasks.gate("raw_", run_id)
 
     divipola = extract_divipola()
     bootstrap() >> divipola
-    divipola >> [extract_pdet(), extract_idf(), extract_esap_asistencias()] >> gate_raw()
+    divipola >> [extract_pdet(), extract_idf(), extract_esap_asistencias(), extract_esap_metas()] >> gate_raw()
 
 
 sinfonia_extract()

@@ -10,7 +10,7 @@ published marts as they were.
 
 from __future__ import annotations
 
-from airflow.sdk import dag, task
+from airflow.sdk import AssetAny, dag, task
 from cosmos import DbtTaskGroup
 from pendulum import datetime
 
@@ -23,7 +23,7 @@ project, profile, execution, render = cosmos_configs()
 @dag(
     dag_id="sinfonia_transform",
     doc_md=__doc__,
-    schedule=(RAW_ASSETS["divipola"] | RAW_ASSETS["pdet"] | RAW_ASSETS["idf"] | RAW_ASSETS["esap_asistencias"]),
+    schedule=AssetAny(*RAW_ASSETS.values()),
     start_date=datetime(2025, 1, 1, tz="America/Bogota"),
     catchup=False,
     max_active_runs=1,

@@ -21,7 +21,7 @@ from sinfonia.sources import REGISTRY
 from sinfonia.sources._tables import normalise
 
 # Order matters: DIVIPOLA first, so that exports giving only names can be resolved against it.
-ORDER = ("divipola", "pdet", "idf", "esap_asistencias")
+ORDER = ("divipola", "pdet", "idf", "esap_asistencias", "esap_metas")
 
 
 def discover(sources_dir: Path, source: str) -> list[Path]:

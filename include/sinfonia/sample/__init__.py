@@ -30,6 +30,7 @@ def write_sample(out: Path, seed: int = 42, scale: float = 1.0, first_year: int 
     files += writers.write_asistencias(
         [(d, esap.export_rows(world, assistances, d)) for d in esap.export_dates(world)], out
     )
+    files += writers.write_metas(esap.goal_rows(world, assistances), out)
     with open(out / "MANIFEST.csv", "w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=["file", "source", "period", "published_on", "origin"])
         w.writeheader()

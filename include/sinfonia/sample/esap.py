@@ -122,3 +122,22 @@ def export_rows(world: World, assistances: list[Assistance], on: date) -> list[l
             a.satisfaction if delivered and a.satisfaction else "", "",
         ])
     return rows
+
+
+def goal_rows(world: World, assistances: list[Assistance]) -> list[list]:
+    """Metas: per year, directorate and line, about what was eventually planned (±20%)."""
+    rng = world.rng("goals")
+    by_code = {e.code: e for e in world.entities}
+    directorates = {r["directorate_id"]: r["directorate_name"] for r in _read_seed("territorial_directorates.csv")}
+    lines = {r["thematic_line_id"]: r["thematic_line_name"] for r in _read_seed("thematic_lines.csv")}
+    planned: dict[tuple, int] = {}
+    for a in assistances:
+        key = (a.goal_year, by_code[a.entity_code].directorate_id, a.thematic_line)
+        planned[key] = planned.get(key, 0) + 1
+    rows = []
+    for year in assistance_years(world):
+        for d in sorted(directorates):
+            for line in sorted(lines):
+                n = planned.get((year, d, line), 0)
+                rows.append([year, directorates[d], lines[line], max(0, round(n * rng.uniform(0.85, 1.2)))])
+    return rows

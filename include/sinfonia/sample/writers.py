@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -228,10 +228,21 @@ def write_asistencias(exports: list[tuple[date, list[list]]], out: Path) -> list
     return files
 
 
+def write_metas(rows: list[list], out: Path) -> list[tuple[Path, dict]]:
+    folder = out / "esap"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "metas.csv"
+    with open(path, "w", newline="", encoding="utf-8-sig") as fh:
+        w = csv.writer(fh, delimiter=";")
+        w.writerow(["Vigencia", "Dirección Territorial", "Línea Temática", "Meta Asistencias"])
+        w.writerows(rows)
+    years = sorted({r[0] for r in rows})
+    return [(path, {"source": "esap_metas", "period": f"{years[0]}-{years[-1]}",
+                    "published_on": f"{years[0]}-02-01", "origin": "ESAP planning office"})]
+
+
 def fmt_date(d: date | None, iso: bool = False) -> str:
     if d is None:
         return ""
     return d.isoformat() if iso else d.strftime("%d/%m/%Y")
 
-
-__all__ = ["write_divipola", "write_pdet", "write_idf", "write_asistencias", "fmt_date", "timedelta"]
