@@ -31,6 +31,10 @@ test: install
 test-fast: install
 	$(PY) -m pytest -q -m "not integration"
 
+## make bench: loader, DAG parse, full refresh, incremental and scale measurements → bench/results.json
+bench: install
+	$(PY) bench/run.py $(BENCH_ARGS)
+
 ## make run SOURCES=dir: the pipeline on a folder of real or sample source files
 run: install
 	$(VENV)/bin/sinfonia run --sources $(SOURCES)

@@ -1,23 +1,20 @@
 """
 ### Transform: dbt build (Cosmos) → marts gate → publish
 
-Runs when any `raw.*` asset is updated by the extract DAG. Cosmos renders the dbt project from
-its manifest (seeds, staging views, intermediate models, marts with their tests, in one task per
-node); the marts are built in `marts_build`, validated by the Great Expectations marts gate,
-and only then published into `marts` in one transaction. A failed test or gate leaves the
-published marts as they were.
+Runs when any `raw.*` asset is updated by the extract DAG. One `dbt build` through Cosmos (seeds,
+staging views, intermediate models, marts and their tests, in dependency order) writes the marts
+into `marts_build`; the Great Expectations marts gate validates them, and only then are they
+published into `marts` in one transaction. A failed dbt test or gate leaves the published marts
+as they were.
 """
 
 from __future__ import annotations
 
 from airflow.sdk import AssetAny, dag, task
-from cosmos import DbtTaskGroup
 from pendulum import datetime
 
 from sinfonia import tasks
-from sinfonia.airflow_common import DEFAULT_ARGS, MARTS_ASSET, RAW_ASSETS, cosmos_configs
-
-project, profile, execution, render = cosmos_configs()
+from sinfonia.airflow_common import DEFAULT_ARGS, MARTS_ASSET, RAW_ASSETS, dbt_build
 
 
 @dag(
@@ -35,14 +32,6 @@ def sinfonia_transform():
     def prepare():
         tasks.warehouse_dsn()
 
-    dbt_build = DbtTaskGroup(
-        group_id="dbt",
-        project_config=project,
-        profile_config=profile,
-        execution_config=execution,
-        render_config=render,
-        operator_args={"install_deps": False},
-    )
 
     @task
     def gate_marts(run_id=None):
@@ -52,7 +41,7 @@ def sinfonia_transform():
     def publish(run_id=None):
         return tasks.publish(run_id)
 
-    prepare() >> dbt_build >> gate_marts() >> publish()
+    prepare() >> dbt_build() >> gate_marts() >> publish()
 
 
 sinfonia_transform()

@@ -114,8 +114,11 @@ def cmd_extract(args) -> None:
     paths = discover(path, args.source) if path.is_dir() else [path]
     if not paths:
         raise SystemExit(f"no {args.source} files under {path}")
-    for result in extract(args.source, paths, path if path.is_dir() else None, dsn):
+    results = extract(args.source, paths, path if path.is_dir() else None, dsn, force=args.force)
+    for result in results:
         _say(str(result))
+    if not results:
+        _say(f"{args.source}: these files are already loaded (same bytes); use --force to reload")
 
 
 def _external_warehouse() -> bool:
@@ -168,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("extract", help="one source: land, parse, load")
     s.add_argument("source")
     s.add_argument("--from", dest="from_", required=True, help="a file or a sources folder")
+    s.add_argument("--force", action="store_true", help="reload even files already loaded")
     s.set_defaults(func=cmd_extract)
 
     s = sub.add_parser("build", help="dbt build, gates, publish")

@@ -54,9 +54,22 @@ def divipola_names(conn: psycopg.Connection) -> dict[tuple[str, str], str]:
     return {k: next(iter(v)) for k, v in index.items() if len(v) == 1}
 
 
+def already_loaded(conn: psycopg.Connection, source: str) -> set[str]:
+    """SHA-256 of the files behind the current load of each period of ``source``."""
+    return {sha for (files,) in conn.execute(
+        "select files from meta.load_run where source = %s and status = 'loaded'", (source,)
+    ) for sha in files}
+
+
 def extract(source: str, paths: list[Path], sources_dir: Path | None = None,
-            dsn: str | None = None) -> list[LoadResult]:
-    """Land, parse and load the given files of one source; returns one result per period."""
+            dsn: str | None = None, force: bool = False) -> list[LoadResult]:
+    """Land, parse and load the given files of one source; returns one result per period.
+
+    Files whose exact bytes are already behind a current load are not parsed again (the weekly
+    run after one new export parses that export only). Sources whose files are independent
+    periods (``FILE_PER_PERIOD``) skip file by file; the others reload all their files when any
+    one changed. ``force`` reloads everything.
+    """
     module = REGISTRY[source]
     manifest = read_manifest(sources_dir) if sources_dir else {}
     with db.connect(dsn, autocommit=True) as conn:
@@ -67,6 +80,12 @@ def extract(source: str, paths: list[Path], sources_dir: Path | None = None,
             published = date.fromisoformat(entry["published_on"]) if entry.get("published_on") else None
             landed.append(land(conn, source, Path(path), origin=entry.get("origin") or rel,
                                period=entry.get("period") or None, published_on=published))
+        if not force:
+            loaded = already_loaded(conn, source)
+            if getattr(module, "FILE_PER_PERIOD", False):
+                landed = [f for f in landed if f.sha256 not in loaded]
+            elif all(f.sha256 in loaded for f in landed):
+                landed = []
         if not landed:
             return []
         if source == "esap_asistencias":

@@ -13,7 +13,9 @@ pytestmark = pytest.mark.integration
 def test_reloading_a_period_replaces_it_and_counts_reconcile(fresh_dsn, small_sample):
     db.bootstrap(fresh_dsn)
     first = extract_folder("idf", small_sample, fresh_dsn)
-    second = extract_folder("idf", small_sample, fresh_dsn)
+    assert extract_folder("idf", small_sample, fresh_dsn) == []  # same bytes: nothing re-read
+    second = extract(  # forced: every period replaced
+        "idf", sorted((small_sample / "idf").glob("*.xlsx")), small_sample, fresh_dsn, force=True)
     assert [(r.period, r.rows_loaded) for r in first] == [(r.period, r.rows_loaded) for r in second]
     with psycopg.connect(fresh_dsn) as conn:
         assert conn.execute("select count(*) from raw.idf").fetchone()[0] == sum(r.rows_loaded for r in first)
@@ -61,3 +63,17 @@ def test_landing_the_same_bytes_twice_is_a_no_op(fresh_dsn, tmp_path):
         b = land(conn, "esap_asistencias", path)
         assert a.sha256 == b.sha256 and a.path == b.path and a.path.read_bytes() == path.read_bytes()
         assert conn.execute("select count(*) from meta.landed_file").fetchone()[0] == 1
+
+
+def test_copy_round_trips_special_characters_and_nulls(fresh_dsn):
+    from sinfonia.loading import Batch, load_batch
+
+    db.bootstrap(fresh_dsn)
+    values = [("a\tb", "line\nbreak", None), ("back\\slash", "\\N", "cr\r"), ("plain", "", "ñandú")]
+    batch = Batch("roundtrip", "p1", ("x", "y", "z"),
+                  rows=[("f\tile.csv", i + 2, *v) for i, v in enumerate(values)])
+    with psycopg.connect(fresh_dsn, autocommit=True) as conn:
+        load_batch(conn, batch)
+        got = conn.execute("select x, y, z, _file, _row_number from raw.roundtrip order by _row_number").fetchall()
+    assert [g[:3] for g in got] == values
+    assert {g[3] for g in got} == {"f\tile.csv"} and [g[4] for g in got] == [2, 3, 4]

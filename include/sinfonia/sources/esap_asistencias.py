@@ -19,6 +19,7 @@ from sinfonia.sources._tables import (
 
 SOURCE = "esap_asistencias"
 FOLDER = "esap"
+FILE_PER_PERIOD = True  # each file holds its own periods: unchanged files are not re-read
 PATTERNS = ("asistencias*.csv", "asistencias*.xlsx")
 STATUSES = ("Programada", "En diagnóstico", "Concertada", "En implementación", "Entregada", "Cancelada")
 _STATUS_BY_NORM = {normalise(s): s for s in STATUSES}

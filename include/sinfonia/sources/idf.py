@@ -22,6 +22,7 @@ from sinfonia.sources._tables import (
 
 SOURCE = "idf"
 FOLDER = "idf"
+FILE_PER_PERIOD = True  # each file holds its own periods: unchanged files are not re-read
 PATTERNS = ("*.xlsx",)
 COLUMNS = (
     "year", "methodology", "municipality_code", "department_name", "municipality_name",

@@ -1,0 +1,213 @@
+"""``make bench``: how fast the refresh is, where the time goes, and how cost grows.
+
+Prints a table and writes ``bench/results.json`` (a list of ``{"name", "value", "unit"}``, with
+the names of DESIGN.md §8). Every ratio compares measurements taken in this same run, on this
+machine; absolute times are indicative only (shared 2-core machines are noisy).
+
+Runs on its own embedded warehouse and Airflow home under ``.sinfonia/bench`` (or on
+``WAREHOUSE_DSN`` when set), one fresh database per measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import loader  # noqa: E402
+
+SINFONIA = Path(sys.executable).with_name("sinfonia")
+STATE = REPO / ".sinfonia" / "bench"
+
+
+def _env(dsn: str) -> dict[str, str]:
+    return {**os.environ, "WAREHOUSE_DSN": dsn, "SINFONIA_STATE_DIR": str(STATE)}
+
+
+def fresh_database(server_dsn: str) -> str:
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    info = conninfo_to_dict(server_dsn)
+    auth = info.get("user", "") + (f":{info['password']}" if info.get("password") else "")
+    return f"postgresql://{auth}@{info.get('host', '127.0.0.1')}:{info.get('port', 5432)}/{name}"
+
+
+def drop_database(server_dsn: str, dsn: str) -> None:
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{conninfo_to_dict(dsn)["dbname"]}" with (force)')
+
+
+def sinfonia(*args: str, dsn: str) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run([str(SINFONIA), *args], env=_env(dsn), capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"sinfonia {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
+    return elapsed
+
+
+def task_breakdown(since: float) -> dict[str, float]:
+    """Seconds per task (grouped: the dbt task group as one line) of runs started after ``since``."""
+    db = STATE / "airflow" / "airflow.db"
+    out: dict[str, float] = {}
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "select dag_id, task_id, start_date, end_date from task_instance "
+            "where start_date is not null and end_date is not null"
+        ).fetchall()
+    from datetime import datetime
+
+    for dag_id, task_id, start, end in rows:
+        s, e = datetime.fromisoformat(str(start)), datetime.fromisoformat(str(end))
+        if s.timestamp() < since:
+            continue
+        key = f"{dag_id}.{task_id.split('.')[0]}" if task_id.startswith("dbt.") else f"{dag_id}.{task_id}"
+        out[key] = out.get(key, 0.0) + (e - s).total_seconds()
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def dag_parse_times() -> dict[str, float]:
+    """Seconds to run each DAG file in a fresh interpreter, and the bare ``import airflow.sdk``."""
+    env = {**os.environ, "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False", "DO_NOT_TRACK": "1"}
+
+    def timed(args: list[str]) -> float:
+        best = math.inf
+        for _ in range(3):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, *args], env=env, capture_output=True, check=True)
+            best = min(best, time.perf_counter() - start)
+        return best
+
+    out = {"import airflow.sdk (baseline)": timed(["-c", "import airflow.sdk"])}
+    for path in sorted((REPO / "dags").glob("*.py")):
+        out[path.name] = timed([str(path)])
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small loader, scales 1x and 10x only")
+    args = parser.parse_args()
+    from sinfonia.warehouse import Embedded
+
+    STATE.mkdir(parents=True, exist_ok=True)
+    if os.environ.get("WAREHOUSE_DSN"):
+        server_dsn = os.environ["WAREHOUSE_DSN"]
+    else:
+        server = Embedded(STATE / "warehouse")
+        server.start()
+        server_dsn = server.url("postgres")
+    results: list[dict] = []
+    notes: list[str] = []
+
+    def record(name: str, value: float, unit: str) -> None:
+        results.append({"name": name, "value": round(value, 4), "unit": unit})
+        print(f"  {name:<34} {value:>12.3f} {unit}", flush=True)
+
+    # 1. Loader ------------------------------------------------------------------------------
+    print("loader (same rows, same server, this run):", flush=True)
+    from sinfonia import db
+
+    dsn = fresh_database(server_dsn)
+    db.bootstrap(dsn)
+    lr = loader.run(dsn, n=20_000 if args.quick else 200_000)
+    drop_database(server_dsn, dsn)
+    record("loader_rows_per_s", lr["loader_rows_per_s"], "rows/s")
+    record("to_sql_rows_per_s", lr["to_sql_rows_per_s"], "rows/s")
+    record("bare_copy_rows_per_s", lr["bare_copy_rows_per_s"], "rows/s")
+    record("loader_vs_to_sql", lr["loader_vs_to_sql"], "x (loader rows/s over to_sql rows/s)")
+    record("loader_vs_copy", lr["loader_vs_copy"], "x (loader time over bare COPY time)")
+
+    # 2. DAG parse ---------------------------------------------------------------------------
+    print("DAG files (fresh interpreter, best of 3):", flush=True)
+    parse = dag_parse_times()
+    for name, seconds in parse.items():
+        print(f"    {name:<32} {seconds:.2f} s")
+    dag_files = {k: v for k, v in parse.items() if k.endswith(".py")}
+    record("dag_parse_max_s", max(dag_files.values()), "s")
+    record("dag_parse_max_over_airflow_import_s",
+           max(dag_files.values()) - parse["import airflow.sdk (baseline)"], "s")
+
+    # 3. Full refresh at 1x, 10x (and 100x) assistances ---------------------------------------------
+    scales = (1, 10) if args.quick else (1, 10, 100)
+    walls: dict[int, float] = {}
+    for scale in scales:
+        sources = STATE / f"sources-x{scale}"
+        if not (sources / "MANIFEST.csv").exists():
+            shutil.rmtree(sources, ignore_errors=True)
+            subprocess.run([str(SINFONIA), "sample", "--out", str(sources), "--scale", str(scale)],
+                           check=True, capture_output=True, env=_env(server_dsn))
+        dsn = fresh_database(server_dsn)
+        started = time.time()
+        walls[scale] = sinfonia("run", "--sources", str(sources), dsn=dsn)
+        print(f"full refresh at {scale}x assistances: {walls[scale]:.1f} s", flush=True)
+        if scale == 1:
+            record("full_refresh_s", walls[1], "s")
+            for step, seconds in list(task_breakdown(started).items())[:12]:
+                print(f"    {step:<48} {seconds:6.1f} s")
+            # 4. Incremental: one new ESAP export, then the weekly path --------------------------
+            new = _add_export(sources, STATE / "sources-x1-plus")
+            incremental = sinfonia("run", "--sources", str(new), dsn=dsn)
+            record("incremental_s", incremental, "s")
+        drop_database(server_dsn, dsn)
+    if 100 in walls:
+        exponent = math.log(walls[100] / walls[10]) / math.log(10)
+        record("scale_exponent", exponent, "(log t100/t10 over log 10)")
+    else:
+        exponent = math.log(walls[10] / walls[1]) / math.log(10)
+        record("scale_exponent", exponent, "(quick: log t10/t1 over log 10)")
+        notes.append("quick run: the exponent is from 1x to 10x")
+    for scale, wall in walls.items():
+        record(f"full_refresh_x{scale}_s", wall, "s")
+
+    (HERE / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    print(f"\nwrote {HERE / 'results.json'}" + (f" ({'; '.join(notes)})" if notes else ""))
+    return 0
+
+
+def _add_export(sources: Path, target: Path) -> Path:
+    """A copy of ``sources`` plus one new ESAP export a week after the last one, restating it
+    with a few assistances delivered."""
+    import csv
+    from datetime import date, timedelta
+
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(sources, target)
+    last = sorted((target / "esap").glob("asistencias_*.csv"))[-1]
+    day = date(int(last.stem[-8:-4]), int(last.stem[-4:-2]), int(last.stem[-2:])) + timedelta(days=7)
+    with open(last, encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh, delimiter=";"))
+    header, body = rows[0], rows[1:]
+    status, real, due = header.index("Estado"), header.index("Fecha Entrega Real"), header.index("Fecha Entrega Programada")
+    quality = header.index("Calificación Calidad")
+    changed = 0
+    for row in body:
+        if row[status] == "En implementación" and row[due] and changed < 25:
+            row[status], row[real], row[quality] = "Entregada", day.strftime("%d/%m/%Y"), "4"
+            changed += 1
+    with open(target / "esap" / f"asistencias_{day:%Y%m%d}.csv", "w", encoding="utf-8-sig", newline="") as fh:
+        csv.writer(fh, delimiter=";").writerows([header, *body])
+    return target
+
+
+if __name__ == "__main__":
+    sys.exit(main())
