@@ -64,6 +64,7 @@ PRIVATIONS = {
 }
 PRIVATION_TABLE = [CODE, NAME, *(Contains(k, v) for k, v in PRIVATIONS.items())]
 PRIVATION_COLUMNS = ("year", "entity_level", "entity_code", "entity_name", *PRIVATIONS, "notes")
+EXTRA_TABLES = {PRIVATIONS_SOURCE: PRIVATION_COLUMNS}
 
 
 NOTE_WORDS = ("total", "nacional", "fuente", "nota")
