@@ -54,13 +54,32 @@ def sinfonia_extract():
     def extract_esap_metas(params=None):
         return tasks.extract_source("esap_metas", params)
 
+    @task
+    def extract_mdm(params=None):
+        return tasks.extract_source("mdm", params)
+
+    @task
+    def extract_ipm(params=None):
+        # Also loads raw.ipm_privations (the annex's 15 privations sheet).
+        return tasks.extract_source("ipm", params)
+
+    @task
+    def extract_imrc(params=None):
+        return tasks.extract_source("imrc", params)
+
+    @task
+    def extract_cgn_categories(params=None):
+        return tasks.extract_source("cgn_categories", params)
+
     @task(outlets=list(RAW_ASSETS.values()))
     def gate_raw(run_id=None):
         return tasks.gate("raw_", run_id)
 
     divipola = extract_divipola()
     bootstrap() >> divipola
-    divipola >> [extract_pdet(), extract_idf(), extract_esap_asistencias(), extract_esap_metas()] >> gate_raw()
+    extracts = [extract_pdet(), extract_idf(), extract_esap_asistencias(), extract_esap_metas()]
+    extracts += [extract_mdm(), extract_ipm(), extract_imrc(), extract_cgn_categories()]
+    divipola >> extracts >> gate_raw()
 
 
 sinfonia_extract()

@@ -62,7 +62,8 @@ def cmd_sample(args) -> None:
     from sinfonia.sample import write_sample
 
     counts = write_sample(Path(args.out), seed=args.seed, scale=args.scale, first_year=args.first_year,
-                          last_year=args.last_year, municipalities=args.municipalities)
+                          last_year=args.last_year, municipalities=args.municipalities,
+                          impact_effect=args.impact_effect)
     _say(f"sample sources (synthetic) written to {args.out}: "
          + ", ".join(f"{k} {v} file{'s' if v != 1 else ''}" for k, v in counts.items()))
 
@@ -161,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--last-year", type=int, default=2025)
     s.add_argument("--municipalities", type=int, default=None,
                    help="a smaller universe (about N municipalities) for quick tests")
+    s.add_argument("--impact-effect", type=float, default=0.0, metavar="X",
+                   help="plant +X MDM points from the year cumulative delivered assistances reach 5")
     s.set_defaults(func=cmd_sample)
 
     s = sub.add_parser("run", help="the whole pipeline from a folder of source files")

@@ -18,6 +18,17 @@ def bootstrap(dsn: str | None = None) -> None:
     sql = resources.files("sinfonia").joinpath("sql/bootstrap.sql").read_text()
     with connect(dsn) as conn:
         conn.execute(sql)
+        _raw_tables(conn)
+
+
+def _raw_tables(conn: psycopg.Connection) -> None:
+    """Every source's raw table, empty until loaded, so that models and gates find it."""
+    from sinfonia.loading import ensure_raw_table
+    from sinfonia.sources import REGISTRY
+
+    for module in REGISTRY.values():
+        for name, columns in {module.SOURCE: module.COLUMNS, **getattr(module, "EXTRA_TABLES", {})}.items():
+            ensure_raw_table(conn, name, columns)
 
 
 def count(conn: psycopg.Connection, table: str) -> int:

@@ -22,6 +22,7 @@ from sinfonia.sources._tables import normalise
 
 # Order matters: DIVIPOLA first, so that exports giving only names can be resolved against it.
 ORDER = ("divipola", "pdet", "idf", "esap_asistencias", "esap_metas")
+ORDER += ("mdm", "ipm", "imrc", "cgn_categories")
 
 
 def discover(sources_dir: Path, source: str) -> list[Path]:

@@ -50,8 +50,12 @@ def test_every_dag_is_documented_tagged_and_not_catching_up(dagbag):
 def test_extract_loads_divipola_before_sources_that_resolve_names(dagbag):
     dag = dagbag.dags["sinfonia_extract"]
     assert "extract_divipola" in dag.get_task("extract_esap_asistencias").upstream_task_ids
-    assert set(dag.get_task("gate_raw").upstream_task_ids) == {
-        "extract_pdet", "extract_idf", "extract_esap_asistencias", "extract_esap_metas"}
+    from sinfonia.extract import ORDER
+
+    # Every source has its extract task, after DIVIPOLA and before the raw gate.
+    assert set(dag.get_task("gate_raw").upstream_task_ids) == {f"extract_{s}" for s in ORDER if s != "divipola"}
+    for source in ORDER[1:]:
+        assert "extract_divipola" in dag.get_task(f"extract_{source}").upstream_task_ids
 
 
 def test_transform_is_scheduled_by_the_assets_the_raw_gate_produces(dagbag):

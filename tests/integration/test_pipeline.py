@@ -129,3 +129,40 @@ def test_failed_gate_names_expectations_and_leaves_published_marts_untouched(pub
     # A clean run afterwards publishes normally again.
     sinfonia("run", "--sources", str(small_sample), env={"WAREHOUSE_DSN": dsn})
     assert snapshot(dsn) == before
+
+
+INDICATORS = {"mdm", "mdm_gestion", "mdm_resultados", "idf", "idf_anterior", "ipm", "ipm_cabecera", "ipm_rural",
+              "imrc_exceso", "imrc_deficit", "category", "capacity_group"}
+
+
+def test_every_indicator_code_of_the_contract_is_published(published, small_sample):
+    dsn, _ = published
+    with psycopg.connect(dsn) as conn:
+        codes = {r[0] for r in conn.execute("select distinct indicator from marts.fct_municipal_indicator")}
+        labels = dict(conn.execute("""select indicator, array_agg(distinct value_label order by value_label)
+            from marts.fct_municipal_indicator where indicator in ('category', 'capacity_group') group by 1"""))
+        cgn_wins = conn.execute("""select count(*) filter (where source like 'CGN%%'), count(*)
+            from marts.fct_municipal_indicator where indicator = 'category' and year between 2019 and 2026""").fetchone()
+        sources = {r[0] for r in conn.execute(
+            "select source from meta.load_run where rows_read = rows_loaded + rows_quarantined and rows_loaded > 0")}
+    assert codes == INDICATORS
+    assert set(labels["category"]) <= {"E", "1", "2", "3", "4", "5", "6"} and "6" in labels["category"]
+    assert set(labels["capacity_group"]) <= {"C", "G1", "G2", "G3", "G4", "G5"}
+    assert cgn_wins[0] == cgn_wins[1] > 0  # CGN's certified category wins over the IDF one
+    assert {"mdm", "ipm", "ipm_privations", "imrc", "cgn_categories"} <= sources
+
+
+def test_mdm_values_match_the_socrata_pages(published, small_sample):
+    dsn, _ = published
+    expected = {}
+    for b in REGISTRY["mdm"].parse([landed(p) for p in discover(small_sample, "mdm")]):
+        for r in b.rows:
+            expected[(r[4], r[7], int(r[2]))] = float(r[9])
+    with psycopg.connect(dsn) as conn:
+        got = {(m, i, y): float(v) for m, i, y, v in conn.execute(
+            "select municipality_id, indicator, year, value from marts.fct_municipal_indicator "
+            "where indicator like 'mdm%%'")}
+        published_on = dict(conn.execute("""select year, min(published_on) from marts.fct_municipal_indicator
+            where indicator = 'mdm' group by year"""))
+    assert got.keys() == expected.keys() and all(abs(got[k] - expected[k]) < 1e-9 for k in expected)
+    assert all(d.isoformat() == f"{y + 1}-10-31" for y, d in published_on.items())  # from MANIFEST.csv

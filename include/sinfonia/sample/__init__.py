@@ -10,13 +10,18 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from sinfonia.sample import esap, writers
+from sinfonia.sample import esap, impact, indices, writers
 from sinfonia.sample.model import build_world
 
 
 def write_sample(out: Path, seed: int = 42, scale: float = 1.0, first_year: int = 2016,
-                 last_year: int = 2025, municipalities: int | None = None) -> dict[str, int]:
-    """Write every sample source under ``out``; returns files written per source."""
+                 last_year: int = 2025, municipalities: int | None = None,
+                 impact_effect: float = 0.0) -> dict[str, int]:
+    """Write every sample source under ``out``; returns files written per source.
+
+    ``impact_effect`` plants a known effect on MDM (points) from the year a municipality's
+    cumulative delivered assistances reach 5 (``sample.impact``, ``sample.indices``).
+    """
     if last_year < first_year + 1:
         raise ValueError("--last-year must be at least one year after --first-year")
     out = Path(out)
@@ -31,13 +36,19 @@ def write_sample(out: Path, seed: int = 42, scale: float = 1.0, first_year: int 
         [(d, esap.export_rows(world, assistances, d)) for d in esap.export_dates(world)], out
     )
     files += writers.write_metas(esap.goal_rows(world, assistances), out)
+    treated = impact.treatment_years(world, assistances)
+    files += indices.write_mdm_pages(world, out, indices.mdm_values(world, treated, impact_effect))
+    files += indices.write_ipm(world, out)
+    files += indices.write_imrc(world, out)
+    files += indices.write_categories(world, out)
     with open(out / "MANIFEST.csv", "w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=["file", "source", "period", "published_on", "origin"])
         w.writeheader()
         for path, meta in files:
             w.writerow({"file": str(path.relative_to(out)), **meta})
     (out / "README.txt").write_text(
-        f"{writers.SAMPLE_NOTE}\nSemilla {seed}, escala {scale}, años {first_year}–{last_year}.\n",
+        f"{writers.SAMPLE_NOTE}\nSemilla {seed}, escala {scale}, años {first_year}–{last_year}, "
+        f"efecto de impacto plantado en el MDM: {impact_effect} puntos.\n",
         encoding="utf-8",
     )
     counts: dict[str, int] = {}

@@ -91,6 +91,14 @@ class Column:
         return header in self.aliases
 
 
+@dataclass(frozen=True)
+class Contains(Column):
+    """A column whose normalised header contains one of the aliases (long titles that drift)."""
+
+    def matches(self, header: str) -> bool:
+        return any(a in header for a in self.aliases)
+
+
 @dataclass
 class Table:
     """Rows under a found header: ``records`` yield (excel_row_number, {column: value})."""

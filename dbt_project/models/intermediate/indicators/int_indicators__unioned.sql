@@ -1,12 +1,31 @@
 -- One value per municipality, indicator and year, with the date it was published (for
 -- point-in-time use). IDF: `idf` is DNP's new methodology (2020 on), `idf_anterior` the old one
--- (up to 2021); both exist for 2021 and are not comparable. Category and capacity group come from
--- the IDF workbooks (DNP carries them there); where both methodologies give one, the new wins.
+-- (up to 2021); both exist for 2021 and are not comparable. MDM and its two components come from
+-- datos.gov.co or DNP's workbook; IPM from the 2018 census (year 2018); IMRC by edition year.
+-- Category: CGN's certified category wins over the one the IDF workbooks carry (new methodology
+-- before old). Capacity group: MDM's own group wins over the IDF's `Dotaciones Iniciales`.
+-- Only codes present in DIVIPOLA reach this model's consumers: the raw gates stop others earlier.
 with idf as (
     select * from {{ ref('stg_idf__scores') }}
 ),
 
-scores as (
+mdm as (
+    select * from {{ ref('stg_mdm__scores') }}
+),
+
+ipm as (
+    select * from {{ ref('stg_ipm__municipalities') }}
+),
+
+imrc as (
+    select * from {{ ref('stg_imrc__scores') }}
+),
+
+cgn as (
+    select * from {{ ref('stg_cgn__categories') }}
+),
+
+idf_scores as (
     select
         municipality_id,
         case methodology when 'nueva' then 'idf' else 'idf_anterior' end as indicator,
@@ -19,6 +38,79 @@ scores as (
     from idf
 ),
 
+mdm_scores as (
+    select
+        municipality_id,
+        indicator,
+        year,
+        value,
+        null::text as value_label,
+        null::text as methodology,
+        published_on,
+        case source_format when 'socrata' then 'DNP MDM (datos.gov.co nkjx-rsq7)' else 'DNP MDM (base de datos)' end as source
+    from mdm
+    where indicator in ('mdm', 'mdm_gestion', 'mdm_resultados') and value is not null
+),
+
+ipm_long as (
+    select municipality_id, 'ipm' as indicator, year, ipm as value, published_on from ipm
+    union all
+    select municipality_id, 'ipm_cabecera', year, ipm_cabecera, published_on from ipm
+    union all
+    select municipality_id, 'ipm_rural', year, ipm_rural, published_on from ipm
+),
+
+ipm_scores as (
+    select
+        municipality_id,
+        indicator,
+        year,
+        value,
+        null::text as value_label,
+        'CNPV 2018' as methodology,
+        published_on,
+        'DANE IPM censal 2018' as source
+    from ipm_long
+    where value is not null
+),
+
+imrc_scores as (
+    select
+        municipality_id,
+        'imrc_' || hazard as indicator,
+        edition as year,
+        imrc as value,
+        null::text as value_label,
+        null::text as methodology,
+        published_on,
+        'DNP IMRC' as source
+    from imrc
+    where imrc is not null
+),
+
+category_candidates as (
+    select
+        municipality_id,
+        year,
+        category,
+        null::text as methodology,
+        published_on,
+        'CGN (Categoría Ley 617 de 2000)' as source,
+        1 as priority
+    from cgn
+    union all
+    select
+        municipality_id,
+        year,
+        category,
+        methodology,
+        published_on,
+        'DNP IDF (Categoría Ley 617 de 2000)' as source,
+        case methodology when 'nueva' then 2 else 3 end as priority
+    from idf
+    where category is not null
+),
+
 categories as (
     select distinct on (municipality_id, year)
         municipality_id,
@@ -28,14 +120,37 @@ categories as (
         category as value_label,
         methodology,
         published_on,
-        'DNP IDF (Categoría Ley 617 de 2000)' as source
+        source
+    from category_candidates
+    order by municipality_id, year, priority
+),
+
+capacity_candidates as (
+    select
+        municipality_id,
+        year,
+        capacity_group,
+        null::text as methodology,
+        published_on,
+        'DNP MDM (grupo de capacidades iniciales)' as source,
+        1 as priority
+    from mdm
+    where indicator = 'capacity_group' and capacity_group is not null
+    union all
+    select
+        municipality_id,
+        year,
+        capacity_group,
+        methodology,
+        published_on,
+        'DNP IDF (Dotaciones Iniciales)' as source,
+        2 as priority
     from idf
-    where category is not null
-    order by municipality_id, year, (methodology = 'nueva') desc
+    where capacity_group is not null and methodology = 'nueva'
 ),
 
 capacity_groups as (
-    select
+    select distinct on (municipality_id, year)
         municipality_id,
         'capacity_group' as indicator,
         year,
@@ -43,13 +158,19 @@ capacity_groups as (
         capacity_group as value_label,
         methodology,
         published_on,
-        'DNP IDF (Dotaciones Iniciales)' as source
-    from idf
-    where capacity_group is not null and methodology = 'nueva'
+        source
+    from capacity_candidates
+    order by municipality_id, year, priority
 ),
 
 final as (
-    select * from scores
+    select * from idf_scores
+    union all
+    select * from mdm_scores
+    union all
+    select * from ipm_scores
+    union all
+    select * from imrc_scores
     union all
     select * from categories
     union all

@@ -1,0 +1,25 @@
+-- MDM values of municipalities (the departmental MDD rows stay in raw), one row per
+-- municipality, year and indicator; capacity groups normalised to C, G1-G5.
+with source as (
+    select * from {{ source('raw', 'mdm') }}
+),
+
+final as (
+    select
+        entity_code as municipality_id,
+        year::integer as year,
+        indicator,
+        published_indicator,
+        value::numeric as value,
+        case
+            when indicator <> 'capacity_group' then null
+            when upper(trim(value_label)) in ('C', 'CIUDADES', 'CAPITALES') then 'C'
+            when upper(trim(value_label)) ~ '^G\s*[1-5]' then 'G' || substring(upper(trim(value_label)) from '[1-5]')
+        end as capacity_group,
+        source_format,
+        _published_on as published_on
+    from source
+    where entity_level = 'municipio' and indicator is not null
+)
+
+select * from final

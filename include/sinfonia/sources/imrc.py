@@ -1,0 +1,110 @@
+"""IMRC, Índice Municipal de Riesgo de Desastres ajustado por Capacidades (DNP).
+
+``IMRC-BASE-DE-DATOS-<edition>.xlsx``: sheets ``Exceso de Lluvias`` and ``Deficit de Lluvias``;
+row 1 holds titles, row 2 the headers (with line breaks and double spaces, found by name: the
+``DIVIPOLA`` code, ``Departamento``, ``Municipio``, the adjusted index ``(IMRC_E)`` /
+``(IMRC_D)`` and the ``Grupo de Capacidad`` of the sheet when present). Scale 0–100, higher is
+more risk. One batch per edition and hazard (``2024-exceso``, ``2024-deficit``).
+
+Published statements in the index cell (``Sin población expuesta``, ``No reportado``) are
+recorded as missing with the text kept in ``notes``; any other text is quarantined. Decimal
+commas are read as decimals. Text is never turned into a number.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from sinfonia.landing import LandedFile
+from sinfonia.loading import Batch
+from sinfonia.sources._tables import (
+    Column, Contains, SourceFormatError, cell_text, dane_code, normalise, number_text, read_xlsx_sheets,
+    table_from_rows,
+)
+
+SOURCE = "imrc"
+FOLDER = "imrc"
+PATTERNS = ("*.xlsx",)
+COLUMNS = (
+    "edition", "hazard", "municipality_code", "department_name", "municipality_name", "imrc",
+    "capacity_group", "notes",
+)
+STATEMENTS = ("sin poblacion expuesta", "no reportado", "no aplica")
+
+
+def _table(hazard: str, letter: str) -> list[Column]:
+    return [
+        Column("municipality_code", ("divipola", "codigo dane", "cod dane", "codigo divipola", "codigo")),
+        Column("department_name", ("departamento",), required=False),
+        Column("municipality_name", ("municipio", "nombre municipio"), required=False),
+        Contains("imrc", (f"(imrc {letter})", f"imrc {letter}")),
+        Contains("capacity_group", ("grupo de capacidad", "grupo capacidad"), required=False),
+    ]
+
+
+SHEETS = {"exceso": _table("exceso", "e"), "deficit": _table("deficit", "d")}
+
+
+def default_published_on(edition: int) -> date:
+    return date(edition, 6, 30)
+
+
+def edition_of(f: LandedFile) -> int:
+    m = re.search(r"(20\d\d)", f.file_name)
+    if not m:
+        raise SourceFormatError(
+            f"{f.file_name}: cannot tell the IMRC edition: expected a year in the file name "
+            "(IMRC-BASE-DE-DATOS-2024.xlsx)"
+        )
+    return int(m.group(1))
+
+
+def parse(files: list[LandedFile]) -> list[Batch]:
+    batches: list[Batch] = []
+    for f in files:
+        edition = edition_of(f)
+        sheets = read_xlsx_sheets(f.path)
+        for hazard, columns in SHEETS.items():
+            name = next((s for s in sheets if normalise(s).startswith(hazard)), None)
+            if name is None:
+                raise SourceFormatError(
+                    f"{f.file_name}: no sheet '{hazard.capitalize()} de Lluvias' (sheets: {list(sheets)})"
+                )
+            rows = sheets[name]
+            table = table_from_rows(f.file_name, name, rows, columns)
+            headers = {c: " ".join(str(rows[table.header_row - 1][i]).split()) for c, i in table.positions.items()}
+            batch = Batch(SOURCE, f"{edition}-{hazard}", COLUMNS, files=[f.sha256],
+                          published_on=f.published_on or default_published_on(edition))
+            seen: dict[str, int] = {}
+            for row_number, rec in table.records():
+                record = {headers[k]: cell_text(v) for k, v in rec.items()}
+                filled = [v for v in rec.values() if cell_text(v) is not None]
+                code = dane_code(rec["municipality_code"])
+                if code is None and len(filled) <= 1:
+                    batch.notes_skipped += 1  # sources and notes under the data
+                    continue
+                text = cell_text(rec["imrc"])
+                value = number_text(rec["imrc"])
+                note = None
+                if code is None:
+                    batch.reject(f.file_name, row_number, headers["municipality_code"], rec["municipality_code"],
+                                 "expected a 5-digit DANE municipality code", record)
+                    continue
+                if code in seen:
+                    batch.reject(f.file_name, row_number, headers["municipality_code"], code,
+                                 f"duplicate municipality (first at row {seen[code]})", record)
+                    continue
+                if value is None and text is not None and normalise(text) in STATEMENTS:
+                    note = f"{headers['imrc']}: {text!r} recorded as missing"
+                elif value is None:
+                    batch.reject(f.file_name, row_number, headers["imrc"], text,
+                                 "expected a number 0–100 or a published statement such as "
+                                 "'Sin población expuesta'", record)
+                    continue
+                seen[code] = row_number
+                batch.rows.append((f.file_name, row_number, str(edition), hazard, code,
+                                   cell_text(rec.get("department_name")), cell_text(rec.get("municipality_name")),
+                                   value, cell_text(rec.get("capacity_group")), note))
+            batches.append(batch)
+    return batches

@@ -1,0 +1,164 @@
+"""IPM, Índice de Pobreza Multidimensional municipal, census 2018 (DANE).
+
+The official annex ``anexo-censal-pobreza-municipal-2018.xlsx`` has numbered sheets with
+displaced headers (title rows above, header found by name):
+
+- ``4_IPM Mpio dominios``: ``ID``, ``Municipio``, ``Total``, ``Cabeceras``,
+  ``Centros poblados y rural disperso`` → ``raw.ipm`` (ipm, ipm_cabecera, ipm_rural);
+- ``6_Privaciones IPM Dpt-Mpio``: ``ID``, ``Municipio`` and the 15 privations (header on the
+  second row) → ``raw.ipm_privations``, one column per privation.
+
+The derived five-column CSV (``cod_municipio, municipio, ipm_total, ipm_cabecera, ipm_rural``)
+is accepted too, as ``raw.ipm``. Values are % of persons (0–100). A total that is not a number is
+quarantined; a cabecera or rural cell holding text (``-`` where a municipality has no such area)
+is recorded as missing, with the published text kept in ``notes``, never turned into a number.
+Rows whose code has 2 digits are departments (the privations sheet holds both).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from sinfonia.landing import LandedFile
+from sinfonia.loading import Batch
+from sinfonia.sources._tables import (
+    Column, Contains, SourceFormatError, cell_text, dane_code, normalise, number_text, read_csv_rows,
+    read_xlsx_sheets, table_from_rows,
+)
+
+SOURCE = "ipm"
+PRIVATIONS_SOURCE = "ipm_privations"
+FOLDER = "ipm"
+PATTERNS = ("*.xlsx", "*.csv")
+YEAR = "2018"
+COLUMNS = ("year", "entity_level", "entity_code", "entity_name", "ipm", "ipm_cabecera", "ipm_rural", "notes")
+
+
+CODE = Column("entity_code", ("id", "cod municipio", "codigo municipio", "codigo", "cod dane", "codigo dane"))
+NAME = Column("entity_name", ("municipio", "nombre municipio", "departamento/municipio"), required=False)
+DOMAINS = [
+    CODE, NAME,
+    Column("ipm", ("total", "ipm total", "ipm", "ipm municipal")),
+    Column("ipm_cabecera", ("cabeceras", "cabecera", "ipm cabecera", "ipm cabeceras")),
+    Column("ipm_rural", ("centros poblados y rural disperso", "ipm rural", "rural",
+                         "ipm centros poblados y rural disperso")),
+]
+PRIVATIONS = {
+    "analfabetismo": ("analfabetismo",),
+    "bajo_logro_educativo": ("bajo logro educativo",),
+    "barreras_primera_infancia": ("primera infancia",),
+    "inasistencia_escolar": ("inasistencia escolar",),
+    "rezago_escolar": ("rezago escolar",),
+    "trabajo_infantil": ("trabajo infantil",),
+    "barreras_salud": ("barreras de acceso a servicios de salud", "barreras de acceso a salud",
+                       "acceso a servicios de salud"),
+    "sin_aseguramiento_salud": ("aseguramiento",),
+    "tasa_dependencia": ("dependencia",),
+    "trabajo_informal": ("trabajo informal", "empleo informal"),
+    "hacinamiento_critico": ("hacinamiento",),
+    "eliminacion_excretas": ("excretas",),
+    "material_paredes": ("paredes",),
+    "material_pisos": ("pisos",),
+    "sin_agua_mejorada": ("agua mejorada",),
+}
+PRIVATION_TABLE = [CODE, NAME, *(Contains(k, v) for k, v in PRIVATIONS.items())]
+PRIVATION_COLUMNS = ("year", "entity_level", "entity_code", "entity_name", *PRIVATIONS, "notes")
+EXTRA_TABLES = {PRIVATIONS_SOURCE: PRIVATION_COLUMNS}
+
+
+NOTE_WORDS = ("total", "nacional", "fuente", "nota")
+
+
+def default_published_on() -> date:
+    """DANE released the census-based municipal IPM in 2020 (used when no manifest says)."""
+    return date(2020, 3, 31)
+
+
+def _sheet(sheets: dict, needle: str, f: LandedFile) -> tuple[str, list[tuple]]:
+    for name, rows in sheets.items():
+        if needle in normalise(name):
+            return name, rows
+    raise SourceFormatError(f"{f.file_name}: no sheet whose name contains {needle!r} (sheets: {list(sheets)})")
+
+
+def _entity(value) -> tuple[str, str] | None:
+    text = cell_text(value)
+    if text is None:
+        return None
+    digits = text.split(".")[0] if text.replace(".", "").isdigit() else text
+    if digits.isdigit() and len(digits) <= 2:
+        return "departamento", digits.zfill(2)
+    code = dane_code(value)
+    return ("municipio", code) if code else None
+
+
+def _load(f: LandedFile, table, batch: Batch, required: str, optional: tuple[str, ...],
+          headers: dict[str, str]) -> None:
+    seen: dict[str, int] = {}
+    for row_number, rec in table.records():
+        record = {headers[k]: cell_text(v) for k, v in rec.items()}
+        filled = [v for v in rec.values() if cell_text(v) is not None]
+        entity = _entity(rec["entity_code"])
+        labels = normalise(rec["entity_code"]) + " " + normalise(rec.get("entity_name"))
+        if entity is None and (len(filled) <= 1 or labels.strip().startswith(NOTE_WORDS)):
+            batch.notes_skipped += 1  # sources, notes and the national total under the data
+            continue
+        if entity is None:
+            batch.reject(f.file_name, row_number, headers["entity_code"], rec["entity_code"],
+                         "expected a DANE code (5 digits for a municipality, 2 for a department)", record)
+            continue
+        level, code = entity
+        if code in seen:
+            batch.reject(f.file_name, row_number, headers["entity_code"], code,
+                         f"duplicate code (first at row {seen[code]})", record)
+            continue
+        main = number_text(rec[required])
+        if main is None:
+            batch.reject(f.file_name, row_number, headers[required], rec[required],
+                         "expected a percentage (text is never turned into a number)", record)
+            continue
+        values, notes = [], []
+        for col in optional:
+            v = number_text(rec[col])
+            if v is None and cell_text(rec[col]) is not None:
+                notes.append(f"{headers[col]}: {cell_text(rec[col])!r} recorded as missing")
+            values.append(v)
+        seen[code] = row_number
+        batch.rows.append((f.file_name, row_number, YEAR, level, code, cell_text(rec.get("entity_name")),
+                           main, *values, "; ".join(notes) or None))
+
+
+def _headers(rows, table) -> dict[str, str]:
+    return {c: str(rows[table.header_row - 1][i]).strip() for c, i in table.positions.items()}
+
+
+def parse(files: list[LandedFile]) -> list[Batch]:
+    batches: dict[str, Batch] = {}
+
+    def batch(source: str, columns, f: LandedFile) -> Batch:
+        b = batches.get(source) or batches.setdefault(
+            source, Batch(source, YEAR, columns, published_on=f.published_on or default_published_on()))
+        b.files.append(f.sha256)
+        return b
+
+    for f in files:
+        suffix = Path(f.file_name).suffix.lower()
+        if suffix in (".xlsx", ".xlsm"):
+            sheets = read_xlsx_sheets(f.path)
+            name, rows = _sheet(sheets, "mpio dominios", f)
+            table = table_from_rows(f.file_name, name, rows, DOMAINS)
+            _load(f, table, batch(SOURCE, COLUMNS, f), "ipm", ("ipm_cabecera", "ipm_rural"), _headers(rows, table))
+            if any("privaciones" in normalise(s) for s in sheets):
+                name, rows = _sheet(sheets, "privaciones", f)
+                table = table_from_rows(f.file_name, name, rows, PRIVATION_TABLE)
+                first, *rest = PRIVATIONS
+                _load(f, table, batch(PRIVATIONS_SOURCE, PRIVATION_COLUMNS, f), first, tuple(rest),
+                      _headers(rows, table))
+        elif suffix == ".csv":
+            rows = read_csv_rows(f.path)
+            table = table_from_rows(f.file_name, None, rows, DOMAINS)
+            _load(f, table, batch(SOURCE, COLUMNS, f), "ipm", ("ipm_cabecera", "ipm_rural"), _headers(rows, table))
+        else:
+            raise SourceFormatError(f"{f.file_name}: expected the DANE annex (.xlsx) or the five-column CSV")
+    return list(batches.values())

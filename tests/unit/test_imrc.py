@@ -1,0 +1,67 @@
+"""IMRC: DNP's workbook, two sheets, title row then a header with line breaks and double spaces."""
+
+import openpyxl
+import pytest
+
+from sinfonia.sample import indices
+from sinfonia.sample.model import build_world
+from sinfonia.sources import imrc
+from sinfonia.sources._tables import SourceFormatError
+from tests.helpers import landed
+
+
+@pytest.fixture(scope="module")
+def world():
+    return build_world(11, 2019, 2025, municipalities=80)
+
+
+@pytest.fixture
+def workbook(tmp_path, world):
+    [(path, meta)] = indices.write_imrc(world, tmp_path)
+    assert path.name == "IMRC-BASE-DE-DATOS-2024.xlsx" and meta["period"] == "2024"
+    return path
+
+
+def test_both_sheets_give_one_batch_each_with_the_sample_values(workbook, world):
+    batches = {b.period: b for b in imrc.parse([landed(workbook)])}
+    assert set(batches) == {"2024-exceso", "2024-deficit"}
+    values = indices.imrc_values(world)
+    for hazard in ("exceso", "deficit"):
+        b = batches[f"2024-{hazard}"]
+        assert len(b.rows) == len(world.municipal) and not b.rejected
+        for r in b.rows:
+            expected = values[r[4]][hazard]
+            if expected is None:
+                assert r[7] is None and "'Sin población expuesta' recorded as missing" in r[9]
+            else:
+                assert float(r[7]) == pytest.approx(expected)  # decimal commas read as decimals
+        assert {r[8] for r in b.rows} <= {"C", "G1", "G2", "G3", "G4", "G5"}
+
+
+def test_text_in_the_index_is_quarantined_and_headers_are_found_after_moving(workbook):
+    wb = openpyxl.load_workbook(workbook)
+    ws = wb["Deficit de Lluvias"]
+    ws.insert_rows(1, 2)
+    ws.insert_cols(1)
+    col = [c.value for c in ws[4]].index("Indice de riesgo de desastres ajustado por capacidades  (IMRC_D)") + 1
+    ws.cell(row=5, column=col, value="pendiente")
+    ws.cell(row=6, column=col, value="No reportado")
+    wb.save(workbook)
+    b = next(b for b in imrc.parse([landed(workbook)]) if b.period == "2024-deficit")
+    [bad] = b.rejected
+    assert (bad.row_number, bad.value) == (5, "pendiente") and "(IMRC_D)" in bad.column
+    row6 = next(r for r in b.rows if r[1] == 6)
+    assert row6[7] is None and "No reportado" in row6[9]
+    assert b.rows_read == len(b.rows) + 1
+
+
+def test_missing_sheet_and_missing_edition_are_clear_errors(tmp_path, workbook):
+    wb = openpyxl.load_workbook(workbook)
+    del wb["Deficit de Lluvias"]
+    wb.save(tmp_path / "IMRC-BASE-DE-DATOS-2024b.xlsx")
+    with pytest.raises(SourceFormatError, match="no sheet 'Deficit de Lluvias'"):
+        imrc.parse([landed(tmp_path / "IMRC-BASE-DE-DATOS-2024b.xlsx")])
+    renamed = tmp_path / "IMRC.xlsx"
+    renamed.write_bytes(workbook.read_bytes())
+    with pytest.raises(SourceFormatError, match="cannot tell the IMRC edition"):
+        imrc.parse([landed(renamed)])
