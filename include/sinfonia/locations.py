@@ -50,7 +50,7 @@ LOCATIONS: dict[str, Location] = {
 
 def location(source: str) -> Location:
     if source not in LOCATIONS:
-        raise KeyError(f"no published location known for {source!r}; known: {', '.join(LOCATIONS)}; "
+        raise LookupError(f"no published location known for {source!r}; known: {', '.join(LOCATIONS)}; "
                        "pass a URL or a path with --from")
     return LOCATIONS[source]
 

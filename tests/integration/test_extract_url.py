@@ -82,5 +82,16 @@ def test_the_registry_holds_the_documented_locations():
     assert LOCATIONS["ipm"].url.endswith("anexo-censal-pobreza-municipal-2018.xlsx") and len(LOCATIONS["ipm"].sha256) == 64
     assert LOCATIONS["imrc"].url.endswith("IMRC-BASE-DE-DATOS-2024.xlsx")
     assert guess_expect("https://x/a.xlsx?download=1") == "xlsx" and guess_expect("https://x/page") is None
-    with pytest.raises(KeyError, match="pass a URL or a path"):
+    with pytest.raises(LookupError, match="pass a URL or a path"):
         location("pdet")
+
+
+def test_year_sets_the_period_of_a_source_that_takes_one(fresh_dsn, tmp_path):
+    from tests.corpus import pdet_book
+
+    path = pdet_book(tmp_path, [["Catatumbo", 54, "Norte de Santander", 54810, "Tibú"]])
+    proc = sinfonia("extract", "pdet", "--from", str(path), "--year", "2024", env={"WAREHOUSE_DSN": fresh_dsn})
+    assert "pdet 2024: read 1, loaded 1, quarantined 0" in proc.stdout, proc.stdout
+    with psycopg.connect(fresh_dsn) as conn:
+        assert conn.execute("select period from meta.landed_file").fetchone()[0] == "2024"
+        assert conn.execute("select distinct _period from raw.pdet").fetchall() == [("2024",)]

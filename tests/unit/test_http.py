@@ -200,3 +200,20 @@ def test_a_page_that_is_not_an_array_is_an_error(web, tmp_path):
     url = web.route("/err.json", lambda h, n: send_json(h, {"error": True, "message": "query timeout"}))
     with pytest.raises(DownloadError, match="expected a JSON array of records, got a JSON dict"):
         socrata_pages(url, tmp_path, policy=FAST)
+
+
+def test_progress_is_logged_for_a_long_download(web, tmp_path, caplog):
+    def route(h, n):
+        h.send_response(200)
+        h.send_header("Content-Length", str(len(WORKBOOK)))
+        h.end_headers()
+        for i in range(0, len(WORKBOOK), 2000):
+            h.wfile.write(WORKBOOK[i:i + 2000])
+            h.wfile.flush()
+            time.sleep(0.05)
+
+    url = web.route("/long.xlsx", route)
+    caplog.set_level("INFO", logger="sinfonia.http")
+    fetch(url, tmp_path / "long.xlsx", expect="xlsx", policy=Policy(chunk=1024, progress_every=0.01))
+    progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith(url)]
+    assert progress and all(f"of {len(WORKBOOK):,} bytes" in m for m in progress)
