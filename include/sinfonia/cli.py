@@ -107,6 +107,9 @@ def cmd_extract(args) -> None:
 
     if args.source not in REGISTRY:
         raise SystemExit(f"unknown source {args.source!r}; known: {', '.join(REGISTRY)}")
+    period = str(args.year) if args.year else None
+    if _remote(args.from_):
+        return _extract_remote(args.source, args.from_, period)
     path = Path(args.from_)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
@@ -115,11 +118,41 @@ def cmd_extract(args) -> None:
     paths = discover(path, args.source) if path.is_dir() else [path]
     if not paths:
         raise SystemExit(f"no {args.source} files under {path}")
-    results = extract(args.source, paths, path if path.is_dir() else None, dsn, force=args.force)
+    results = extract(args.source, paths, path if path.is_dir() else None, dsn, period=period,
+                      force=args.force)
     for result in results:
         _say(str(result))
     if not results:
         _say(f"{args.source}: these files are already loaded (same bytes); use --force to reload")
+
+
+def _remote(text: str) -> bool:
+    from sinfonia.download import is_url
+    from sinfonia.locations import KEYWORDS
+
+    return (text in KEYWORDS and not Path(text).exists()) or is_url(text)
+
+
+def _extract_remote(source: str, spec: str, period: str | None) -> None:
+    """``--from URL`` or ``--from published`` (the documented location, locations.py)."""
+    import logging
+
+    from sinfonia import db
+    from sinfonia.download import extract_location, location_for_url
+    from sinfonia.locations import KEYWORDS, location
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    for noisy in ("urllib3", "requests"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    loc = location(source) if spec in KEYWORDS else location_for_url(source, spec)
+    _say(f"{source}: fetching {loc.url}")
+    dsn = _dsn()
+    db.bootstrap(dsn)
+    results = extract_location(source, loc, dsn, period=period)
+    for result in results:
+        _say(str(result))
+    if not results:
+        _say(f"{source}: the downloaded files are already loaded (same bytes)")
 
 
 def _external_warehouse() -> bool:
@@ -173,7 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("extract", help="one source: land, parse, load")
     s.add_argument("source")
-    s.add_argument("--from", dest="from_", required=True, help="a file or a sources folder")
+    s.add_argument("--from", dest="from_", required=True,
+                   help="a file, a sources folder, an http(s) URL, or 'published' (the documented location)")
+    s.add_argument("--year", type=int, help="the period (year) of sources that need one")
     s.add_argument("--force", action="store_true", help="reload even files already loaded")
     s.set_defaults(func=cmd_extract)
 

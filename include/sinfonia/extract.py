@@ -9,6 +9,7 @@ file was published and where it came from; without it, each source's default app
 from __future__ import annotations
 
 import csv
+import inspect
 from datetime import date
 from pathlib import Path
 
@@ -63,8 +64,12 @@ def already_loaded(conn: psycopg.Connection, source: str) -> set[str]:
 
 
 def extract(source: str, paths: list[Path], sources_dir: Path | None = None,
-            dsn: str | None = None, force: bool = False) -> list[LoadResult]:
+            dsn: str | None = None, origins: dict[Path, str] | None = None,
+            period: str | None = None, force: bool = False) -> list[LoadResult]:
     """Land, parse and load the given files of one source; returns one result per period.
+
+    ``origins`` gives each file's origin (a URL) when it was downloaded; ``period`` (``--year``)
+    sets the period of sources whose parser takes one.
 
     Files whose exact bytes are already behind a current load are not parsed again (the weekly
     run after one new export parses that export only). Sources whose files are independent
@@ -79,8 +84,9 @@ def extract(source: str, paths: list[Path], sources_dir: Path | None = None,
             rel = str(Path(path).relative_to(sources_dir)) if sources_dir else Path(path).name
             entry = manifest.get(rel, {})
             published = date.fromisoformat(entry["published_on"]) if entry.get("published_on") else None
-            landed.append(land(conn, source, Path(path), origin=entry.get("origin") or rel,
-                               period=entry.get("period") or None, published_on=published))
+            origin = (origins or {}).get(path) or entry.get("origin") or rel
+            landed.append(land(conn, source, Path(path), origin=origin,
+                               period=period or entry.get("period") or None, published_on=published))
         if not force:
             loaded = already_loaded(conn, source)
             if getattr(module, "FILE_PER_PERIOD", False):
@@ -91,6 +97,8 @@ def extract(source: str, paths: list[Path], sources_dir: Path | None = None,
             return []
         if source == "esap_asistencias":
             batches = module.parse(landed, names=divipola_names(conn))
+        elif period and "period" in inspect.signature(module.parse).parameters:
+            batches = module.parse(landed, period=period)
         else:
             batches = module.parse(landed)
         return [load_batch(conn, b) for b in batches]

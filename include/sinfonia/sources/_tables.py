@@ -151,13 +151,38 @@ def locate_header(
 
 def read_xlsx_sheets(path: Path) -> dict[str, list[tuple]]:
     """All sheets of a workbook as lists of row tuples (values, not formulas)."""
+    import zipfile
+
     import openpyxl
 
-    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    check_not_empty_or_html(path, "an Excel workbook (.xlsx)")
+    import zlib
+
     try:
-        return {ws.title: [tuple(r) for r in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
-    finally:
-        wb.close()
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        try:
+            return {ws.title: [tuple(r) for r in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
+        finally:
+            wb.close()
+    except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError, ValueError) as exc:
+        raise SourceFormatError(
+            f"{Path(path).name}: not a readable Excel workbook ({type(exc).__name__}: {exc}); "
+            "expected a complete .xlsx file (truncated or corrupt download?)"
+        ) from exc
+
+
+def check_not_empty_or_html(path: Path, expected: str) -> None:
+    """An empty file, or an HTML page saved under a data file's name, is a clear error."""
+    path = Path(path)
+    with open(path, "rb") as fh:
+        head = fh.read(512)
+    if not head.strip(b"\xef\xbb\xbf \t\r\n"):
+        raise SourceFormatError(f"{path.name}: empty file; expected {expected}")
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if start.startswith((b"<!doctype", b"<html", b"<head", b"<body")):
+        raise SourceFormatError(
+            f"{path.name}: an HTML page, not {expected} (an error page saved instead of the file?)"
+        )
 
 
 def decode_text(data: bytes) -> str:
@@ -175,6 +200,7 @@ def decode_text(data: bytes) -> str:
 
 def read_csv_rows(path: Path) -> list[tuple]:
     """A delimited text file as row tuples; the delimiter (',' ';' tab '|') is sniffed."""
+    check_not_empty_or_html(path, "a delimited text file (CSV)")
     text = decode_text(Path(path).read_bytes())
     first = text.split("\n", 1)[0]
     delimiter = max([",", ";", "\t", "|"], key=first.count)

@@ -12,7 +12,9 @@ from pathlib import Path
 
 from sinfonia.landing import LandedFile
 from sinfonia.loading import Batch
-from sinfonia.sources._tables import Column, cell_text, dane_code, read_table, normalise
+from sinfonia.sources._tables import (
+    Column, SourceFormatError, cell_text, check_not_empty_or_html, dane_code, normalise, read_table,
+)
 
 SOURCE = "divipola"
 FOLDER = "divipola"
@@ -32,10 +34,19 @@ ENTITY_TYPES = {"municipio": "municipio", "isla": "isla", "area no municipalizad
 
 
 def _json_records(path: Path):
-    data = json.loads(path.read_text(encoding="utf-8-sig"))
+    check_not_empty_or_html(path, "a JSON array of records (a Socrata page)")
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SourceFormatError(f"{path.name}: not valid JSON ({exc}); expected a JSON array of "
+                                "records (a Socrata page)") from exc
     if not isinstance(data, list):
-        raise ValueError(f"{path.name}: expected a JSON array of records (a Socrata page)")
+        raise SourceFormatError(f"{path.name}: expected a JSON array of records (a Socrata page), "
+                                f"found a JSON {type(data).__name__}")
     for i, rec in enumerate(data, start=1):
+        if not isinstance(rec, dict):
+            raise SourceFormatError(f"{path.name}: record {i} is a JSON {type(rec).__name__}, "
+                                    "expected an object of fields")
         typ = next((v for k, v in rec.items() if k.startswith("tipo")), None)
         yield i, {
             "department_code": rec.get("cod_dpto"),

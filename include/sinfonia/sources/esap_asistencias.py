@@ -81,8 +81,13 @@ def export_date(f: LandedFile) -> date:
     )
 
 
-def _check(rec: dict, names: dict[tuple[str, str], str] | None) -> tuple[dict, tuple[str, object, str] | None]:
-    """Typed, normalised values as text, or (column header, value, reason) of the first problem."""
+def _check(rec: dict, names: dict[tuple[str, str], str] | None,
+           exported: date | None = None) -> tuple[dict, tuple[str, object, str] | None]:
+    """Typed, normalised values as text, or (column header, value, reason) of the first problem.
+
+    A delivery dated after the export date is quarantined: an export records what has happened,
+    so a future Fecha Entrega Real is a typing error (planned dates may lie in the future).
+    """
     out = {k: cell_text(v) for k, v in rec.items()}
     if not out["assistance_id"]:
         return out, (HEADERS["assistance_id"], None, "empty natural key")
@@ -105,6 +110,9 @@ def _check(rec: dict, names: dict[tuple[str, str], str] | None) -> tuple[dict, t
     for (c1, d1), (c2, d2) in zip(ordered, ordered[1:]):
         if d2 < d1:
             return out, (HEADERS[c2], out[c2], f"date before {HEADERS[c1]} ({out[c1]})")
+    if exported and parsed["delivered_date"] and parsed["delivered_date"] > exported:
+        return out, (HEADERS["delivered_date"], out["delivered_date"],
+                     f"delivery date after the export date ({exported.isoformat()})")
     if status == "Entregada" and not parsed["delivered_date"]:
         return out, (HEADERS["delivered_date"], None, "Entregada requires Fecha Entrega Real")
     for col, low, high in (("public_servants", 0, None), ("students", 0, None),
@@ -139,7 +147,7 @@ def parse(files: list[LandedFile], names: dict[tuple[str, str], str] | None = No
         batch = Batch(SOURCE, exported.isoformat(), COLUMNS, files=[f.sha256], published_on=exported)
         seen: dict[str, int] = {}
         for row_number, rec in read_table(f.path, TABLE).records():
-            out, problem = _check(rec, names)
+            out, problem = _check(rec, names, exported)
             if problem is None and out["assistance_id"] in seen:
                 problem = (HEADERS["assistance_id"], out["assistance_id"],
                            f"duplicate in this export (first at row {seen[out['assistance_id']]})")

@@ -1,0 +1,242 @@
+"""A corpus of bad inputs, each through the real extractor into a throwaway warehouse.
+
+Every case starts from a warehouse already holding good loads (DIVIPOLA, IDF 2023, one ESAP
+export), then extracts one bad file. Each case ends in one of three documented ways:
+
+- ``error``: a clear error naming the file (and what was expected); the warehouse is otherwise
+  unchanged: every raw table, ``meta.load_run`` and ``meta.quarantine`` identical before/after
+  (the landing zone keeps the bad file as evidence, by design);
+- ``quarantined``: the load succeeds and the bad row sits in ``meta.quarantine`` with its file,
+  row, column and reason;
+- ``repaired``: a known publisher quirk (a code stored as a number, a decimal comma, Latin-1, a
+  moved header row, a leading column, footnotes) is read correctly, and the value is checked.
+
+Decision (ESAP): an assistance whose ``Fecha Entrega Real`` is after the export date is
+quarantined: an export records what has happened; planned dates may lie in the future.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import psycopg
+import pytest
+
+from sinfonia import db, gates
+from sinfonia.extract import ORDER, extract, extract_folder
+from sinfonia.sample.writers import ASISTENCIAS_HEADER
+from tests.conftest import sinfonia
+from tests.corpus import DIVIPOLA_ROWS, HTML_PAGE, IDF_ROWS, divipola_csv, idf_book, pdet_book, write_json
+from tests.unit.test_esap_asistencias import GOOD, with_, write
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Case:
+    id: str
+    source: str
+    make: Callable[[Path], Path]
+    error: str | None = None  # a regex the error message must match
+    quarantined: tuple[str, int, str] | None = None  # column, row number, reason regex
+    check: tuple[str, object] | None = None  # SQL returning one value, the value expected
+
+
+def _idf_with(**changes) -> list[list]:
+    """IDF rows with the first row's cells changed (by header position)."""
+    rows = [list(r) for r in IDF_ROWS]
+    for index, value in changes.items():
+        rows[0][int(index[1:])] = value
+    return rows
+
+
+def _truncated(folder: Path) -> Path:
+    path = idf_book(folder)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def _without(header: str) -> Callable[[Path], Path]:
+    i = ASISTENCIAS_HEADER.index(header)
+    return lambda d: write(d, [GOOD[:i] + GOOD[i + 1:]],
+                           header=ASISTENCIAS_HEADER[:i] + ASISTENCIAS_HEADER[i + 1:])
+
+
+def _file(name: str, data: bytes) -> Callable[[Path], Path]:
+    def make(folder: Path) -> Path:
+        (folder / name).write_bytes(data)
+        return folder / name
+    return make
+
+
+def _esap(**changes) -> Callable[[Path], Path]:
+    return lambda d: write(d, [with_(ID_Asistencia="AT-9", **changes)])
+
+
+SCORE = "select idf_score from raw.idf where municipality_code = '05001' and year = '2023'"
+CASES = [
+    # -- clear errors: the file cannot be read as the source it claims to be ----------------------
+    Case("wrong-sheet", "idf", lambda d: idf_book(d, sheet="Hoja1"), error=r"no sheet named 'Municipios <year>'.*Hoja1"),
+    Case("missing-column", "idf", lambda d: idf_book(d, header=["Código", "Departamento", "Municipio", "Nuevo IDF", "Observación"]),
+         error=r"header row 7 lacks range_label"),
+    Case("missing-score-column", "idf", lambda d: idf_book(d, header=["Código", "Departamento", "Municipio", "Puntaje", "Rango"]),
+         error=r"lacks idf_score"),
+    Case("truncated-xlsx", "idf", _truncated, error=r"not a readable Excel workbook.*truncated or corrupt"),
+    Case("html-error-page-saved-as-xlsx", "idf", _file("ResultadosIDF_2023.xlsx", HTML_PAGE), error=r"an HTML page, not an Excel workbook"),
+    Case("empty-xlsx", "idf", _file("ResultadosIDF_2023.xlsx", b""), error=r"empty file; expected an Excel workbook"),
+    Case("empty-csv", "divipola", _file("DIVIPOLA.csv", b"\xef\xbb\xbf\r\n"), error=r"empty file; expected a delimited text file"),
+    Case("json-page-not-an-array", "divipola", lambda d: write_json(d / "gdxc-w37w-page-0001.json", {"error": True, "message": "query timeout"}),
+         error=r"expected a JSON array of records.*found a JSON dict"),
+    Case("json-page-truncated", "divipola", _file("gdxc-w37w-page-0001.json", b'[{"cod_dpto": "05", "cod_mpio": "05001"'),
+         error=r"not valid JSON"),
+    Case("html-error-page-saved-as-csv", "esap_asistencias", _file("asistencias_20240701.csv", HTML_PAGE), error=r"an HTML page"),
+    Case("esap-missing-column", "esap_asistencias", _without("Estado"), error=r"lacks status \(one of \['estado'\]\)"),
+    Case("esap-no-export-date", "esap_asistencias", lambda d: write(d, [GOOD], name="asistencias.csv"),
+         error=r"cannot tell the export date"),
+    # -- quarantined rows, with file, row, column and reason -------------------------------------------
+    Case("duplicate-code", "idf", lambda d: idf_book(d, [*IDF_ROWS, ["5001", "ANTIOQUIA", "MEDELLÍN", 70.0, "4. Solvente"]]),
+         quarantined=("Código", 11, r"duplicate municipality \(first at row 8\)")),
+    Case("six-digit-code", "idf", lambda d: idf_book(d, _idf_with(c0=123456)), quarantined=("Código", 8, r"expected a 5-digit DANE")),
+    Case("text-in-a-score-cell", "idf", lambda d: idf_book(d, _idf_with(c3="N.D.")), quarantined=("Nuevo IDF", 8, r"expected a numeric score")),
+    Case("divipola-duplicate-code", "divipola", lambda d: divipola_csv(d, [*DIVIPOLA_ROWS, ["05", "05001", "ANTIOQUIA", "MEDELLIN", "Municipio"]]),
+         quarantined=("municipality_code", 7, r"duplicate code: already in DIVIPOLA.csv row 2")),
+    Case("divipola-unknown-entity-type", "divipola", lambda d: divipola_csv(d, [*DIVIPOLA_ROWS, ["05", "05004", "ANTIOQUIA", "ABRIAQUÍ", "Corregimiento"]]),
+         quarantined=("entity_type", 7, r"expected Municipio, Isla or Área no municipalizada")),
+    Case("delivered-date-in-the-future", "esap_asistencias", _esap(**{"Fecha Entrega Real": "15/07/2024"}),
+         quarantined=("Fecha Entrega Real", 2, r"after the export date \(2024-07-01\)")),
+    Case("dates-out-of-order", "esap_asistencias", _esap(**{"Fecha Plan de Acción": "01/02/2024"}),
+         quarantined=("Fecha Plan de Acción", 2, r"date before Fecha Concertación")),
+    Case("unknown-status", "esap_asistencias", _esap(Estado="Terminada"), quarantined=("Estado", 2, r"expected one of Programada")),
+    Case("text-in-an-esap-score", "esap_asistencias", _esap(**{"Calificación Calidad": "bueno"}),
+         quarantined=("Calificación Calidad", 2, r"expected an integer 1–5")),
+    Case("decimal-comma-in-an-integer-score", "esap_asistencias", _esap(**{"Calificación Calidad": "4,5"}),
+         quarantined=("Calificación Calidad", 2, r"expected an integer 1–5")),
+    Case("impossible-date", "esap_asistencias", _esap(**{"Fecha Concertación": "31/02/2024"}),
+         quarantined=("Fecha Concertación", 2, r"expected a date dd/mm/yyyy")),
+    Case("pdet-empty-subregion", "pdet", lambda d: pdet_book(d, [["Catatumbo", 54, "Norte de Santander", 54810, "Tibú"], [None, 5, "Antioquia", 5001, "Medellín"]]),
+         quarantined=("Subregión PDET", 3, r"empty subregion")),
+    # -- publisher quirks read correctly ------------------------------------------------------------
+    Case("code-stored-as-a-number", "idf", lambda d: idf_book(d, _idf_with(c0=5001)),
+         check=("select municipality_code from raw.idf where idf_score = '78.5556'", "05001")),
+    Case("pdet-codes-as-integers", "pdet", lambda d: pdet_book(d, [["Catatumbo", 54, "Norte de Santander", 54810, "Tibú"]]),
+         check=("select municipality_code || '/' || department_code from raw.pdet", "54810/54")),
+    Case("decimal-comma", "idf", lambda d: idf_book(d, _idf_with(c3="78,5556")), check=(SCORE, "78.5556")),
+    Case("header-row-moved", "idf", lambda d: idf_book(d, header_row=10), check=(SCORE, "78.5556")),
+    Case("extra-leading-column", "idf", lambda d: idf_book(d, lead=True), check=(SCORE, "78.5556")),
+    Case("footnotes", "idf", lambda d: idf_book(d, footnotes=["Fuente: DDDR-DNP.", "7/ Indicador de desempeño fiscal: escala 0 a 100"]),
+         check=("select notes_skipped || '/' || rows_quarantined from meta.load_run where source = 'idf'", "2/0")),
+    Case("latin-1", "divipola", lambda d: divipola_csv(d, encoding="latin-1"),
+         check=("select municipality_name from raw.divipola where municipality_code = '05001'", "MEDELLÍN")),
+    Case("semicolon-and-bom", "divipola", lambda d: divipola_csv(d, delimiter=";", encoding="utf-8-sig"),
+         check=("select count(*) || ' ' || min(department_name) from raw.divipola", "5 ANTIOQUIA")),
+]
+
+
+def baseline(dsn: str, folder: Path) -> None:
+    """Good loads the bad files must not disturb."""
+    extract("divipola", [divipola_csv(folder)], None, dsn)
+    extract("idf", [idf_book(folder)], None, dsn)
+    extract("esap_asistencias", [write(folder, [GOOD])], None, dsn)
+
+
+def snapshot(dsn: str) -> dict:
+    """Every raw table's content, meta.load_run and meta.quarantine, comparable as values."""
+    out = {}
+    with psycopg.connect(dsn) as conn:
+        tables = [r[0] for r in conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw' order by 1")]
+        for t in [*(f"raw.{t}" for t in tables), "meta.load_run", "meta.quarantine"]:
+            out[t] = conn.execute(f"select t::text from {t} t order by 1").fetchall()
+    return out
+
+
+def assert_reconciled(dsn: str) -> None:
+    """read = loaded + quarantined for every load, and the counts match the rows stored."""
+    with psycopg.connect(dsn) as conn:
+        runs = conn.execute("select load_id, source, rows_read, rows_loaded, rows_quarantined from meta.load_run").fetchall()
+        assert runs
+        for load_id, source, read, loaded, quarantined in runs:
+            stored = conn.execute(f'select count(*) from raw."{source}" where _load_id = %s', (load_id,)).fetchone()[0]
+            held = conn.execute("select count(*) from meta.quarantine where load_id = %s", (load_id,)).fetchone()[0]
+            assert (read, loaded, quarantined) == (stored + held, stored, held), (source, load_id)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input(case: Case, fresh_dsn, tmp_path):
+    db.bootstrap(fresh_dsn)
+    baseline(fresh_dsn, tmp_path / "good")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    path = case.make(bad)
+    before = snapshot(fresh_dsn)
+    if case.error:
+        with pytest.raises(Exception) as err:
+            extract(case.source, [path], None, fresh_dsn)
+        message = str(err.value)
+        assert path.name in message, message
+        assert re.search(case.error, message), message
+        assert snapshot(fresh_dsn) == before
+        return
+    extract(case.source, [path], None, fresh_dsn)
+    assert_reconciled(fresh_dsn)
+    with psycopg.connect(fresh_dsn) as conn:
+        held = conn.execute("select file_name, row_number, column_name, reason from meta.quarantine "
+                            "where file_name = %s", (path.name,)).fetchall()
+        if case.quarantined:
+            column, row_number, reason = case.quarantined
+            assert len(held) == 1, held
+            assert held[0][:3] == (path.name, row_number, column) and re.search(reason, held[0][3]), held
+        else:
+            assert held == []
+            query, expected = case.check
+            assert conn.execute(query).fetchone()[0] == expected
+
+
+def test_the_corpus_has_at_least_20_bad_inputs():
+    assert len(CASES) >= 20 and len({c.id for c in CASES}) == len(CASES)
+
+
+def test_a_score_of_130_loads_to_raw_and_the_raw_gate_names_the_expectation(fresh_dsn, tmp_path):
+    db.bootstrap(fresh_dsn)
+    baseline(fresh_dsn, tmp_path / "good")
+    [result] = extract("idf", [idf_book(tmp_path / "bad", _idf_with(c3=130))], None, fresh_dsn)
+    assert (result.rows_loaded, result.rows_quarantined) == (3, 0)
+    with pytest.raises(gates.GateFailed) as err:
+        gates.run_gate("raw_", fresh_dsn)
+    lines = [line for line in str(err.value).splitlines() if line.startswith(" - ")]
+    assert len(lines) == 1, str(err.value)
+    assert "raw_idf" in lines[0] and "idf_score" in lines[0] and "between" in lines[0] and "130" in lines[0]
+
+
+def test_the_command_line_names_the_bad_file_in_one_line_and_changes_nothing(fresh_dsn, tmp_path):
+    db.bootstrap(fresh_dsn)
+    baseline(fresh_dsn, tmp_path / "good")
+    before = snapshot(fresh_dsn)
+    path = _truncated(tmp_path / "bad")
+    proc = sinfonia("extract", "idf", "--from", str(path), env={"WAREHOUSE_DSN": fresh_dsn}, check=False)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and path.name in lines[0] and "not a readable Excel workbook" in lines[0], proc.stderr
+    assert snapshot(fresh_dsn) == before
+
+
+def test_the_command_line_loads_a_latin1_semicolon_export_and_reports_counts(fresh_dsn, tmp_path):
+    db.bootstrap(fresh_dsn)
+    baseline(fresh_dsn, tmp_path / "good")
+    path = write(tmp_path, [GOOD, with_(ID_Asistencia="AT-2", Estado="Terminada")], encoding="latin-1")
+    proc = sinfonia("extract", "esap_asistencias", "--from", str(path), env={"WAREHOUSE_DSN": fresh_dsn})
+    assert "esap_asistencias 2024-07-01: read 2, loaded 1, quarantined 1" in proc.stdout
+    assert_reconciled(fresh_dsn)
+
+
+def test_every_load_of_the_sample_reconciles(fresh_dsn, small_sample):
+    db.bootstrap(fresh_dsn)
+    results = [r for source in ORDER for r in extract_folder(source, small_sample, fresh_dsn)]
+    assert {r.source for r in results} == set(ORDER)
+    for r in results:
+        assert r.rows_read == r.rows_loaded + r.rows_quarantined, r
+    assert_reconciled(fresh_dsn)
