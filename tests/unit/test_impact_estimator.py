@@ -123,3 +123,19 @@ def test_chi2_survival_function_matches_known_values():
     for x, k, p in ((3.841459, 1, 0.05), (5.991465, 2, 0.05), (7.814728, 3, 0.05),
                     (11.0705, 5, 0.05), (20.09024, 8, 0.01)):
         assert math.isclose(did.chi2_sf(x, k), p, rel_tol=1e-4)
+
+
+def test_agrees_with_the_differences_package():
+    """Cross-check against ``differences`` (R did's Python port) when it is installed (it is not a
+    dependency: see the docstring of sinfonia.impact.did)."""
+    differences = pytest.importorskip("differences")
+    panel = simulate(1, 3.0)
+    frame = panel.assign(id=panel["municipality_id"].astype(int), cohort=panel["treatment_year"].astype(float),
+                         pdet=panel["is_pdet"].astype(int)).set_index(["id", "year"])
+    att = differences.ATTgt(data=frame, cohort_column="cohort", base_period="universal")
+    att.fit(formula="mdm ~ C(capacity_group) + C(category) + pdet", control_group="not_yet_treated",
+            est_method="reg", progress_bar=False)
+    theirs = att.aggregate("cohort", overall=True).iloc[0]
+    ours = did.estimate(panel, "mdm").overall
+    assert math.isclose(theirs.iloc[0], ours.estimate, abs_tol=1e-6)
+    assert math.isclose(theirs.iloc[1], ours.std_error, abs_tol=1e-6)
