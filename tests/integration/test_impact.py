@@ -47,6 +47,8 @@ def test_panel_treatment_follows_cumulative_deliveries(impact_db):
             dose_group, threshold from marts.mart_impact_panel""").fetchall()
         universe = conn.execute("""select count(*) from marts.dim_municipality
             where entity_type in ('municipio', 'isla')""").fetchone()[0]
+        gate = conn.execute("""select count(*), count(*) filter (where success) from meta.gate_result
+            where suite = 'marts_mart_impact_panel'""").fetchone()
     by_muni = defaultdict(list)
     for muni, year in delivered:
         by_muni[muni].append(year)
@@ -61,6 +63,7 @@ def test_panel_treatment_follows_cumulative_deliveries(impact_db):
         assert dose_group == ("0" if expected == 0 else "1-2" if expected <= 2 else "3-4" if expected <= 4 else "5+")
         treated += year == treatment_year
     assert treated > 0, "the small sample should have municipalities reaching 5 deliveries"
+    assert gate[0] >= 5 and gate[0] == gate[1]  # the GX suite ran on marts_build and passed
 
 
 def test_estimates_follow_the_contract_and_survive_a_new_publication(impact_db):
