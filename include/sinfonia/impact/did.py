@@ -8,10 +8,11 @@ six digits (overall 3.013476, se 0.255174; same event-time effects; see
 used because it brings eight more packages (polars with its 54 MB runtime, statsmodels,
 formulaic, joblib, ...) into the Airflow environment for what is ~150 lines of linear algebra
 here, and because the pre-trend Wald test, the naive, dose and placebo comparisons and the
-rows of the mart need the cell-level influence functions anyway. ``pyfixest``,
-``linearmodels`` and ``statsmodels`` give TWFE-style panel regressions, not the group-time
-estimator (TWFE is what staggered adoption biases). So: numpy and pandas only, checked against
-``differences`` and on simulated panels with planted effects.
+rows of the mart need the cell-level influence functions anyway. ``pyfixest`` (TWFE, did2s,
+local projections), ``linearmodels`` and ``statsmodels`` (panel regressions) do not implement
+Callaway and Sant'Anna's group-time estimator, so they were not tried; pooled TWFE is what
+staggered adoption biases. So: numpy and pandas only, checked against ``differences`` and on
+simulated panels with planted effects.
 
 What it computes (the choices, stated):
 
