@@ -19,6 +19,8 @@ RAW_SOURCES = ("divipola", "pdet", "idf", "esap_asistencias", "esap_metas")
 RAW_SOURCES += ("mdm", "ipm", "imrc", "cgn_categories")
 RAW_ASSETS = {s: Asset(name=f"raw.{s}", uri=f"sinfonia://warehouse/raw/{s}", group="raw") for s in RAW_SOURCES}
 MARTS_ASSET = Asset(name="marts", uri="sinfonia://warehouse/marts", group="marts")
+IMPACT_ASSET = Asset(name="marts.mart_impact_estimates", uri="sinfonia://warehouse/marts/mart_impact_estimates",
+                     group="marts")
 
 DEFAULT_ARGS = {
     "owner": "sinfonia",

@@ -100,6 +100,23 @@ def cmd_build(args) -> None:
     _summary(dsn)
 
 
+def cmd_impact(args) -> None:
+    from sinfonia import db, pipeline
+
+    dsn = _dsn()
+    pipeline.prepare_environment(dsn)
+    pipeline.run_dags(("sinfonia_impact",), {}, progress=_say)
+    with db.connect(dsn, autocommit=True) as conn:
+        rows = conn.execute(
+            "select outcome, method, estimate, ci_low, ci_high from marts.mart_impact_estimates "
+            "where event_time is null and method in ('cs_did', 'naive') order by outcome, method").fetchall()
+    _say("\nImpact estimates (marts.mart_impact_estimates), overall effect with 95% interval:")
+    for outcome, method, est, low, high in rows:
+        _say(f"  {outcome:<16} {method:<8} {est:+7.2f}  [{low:+.2f}, {high:+.2f}]")
+    if not rows:
+        _say("  none: no outcome has treated municipalities with a post-treatment year")
+
+
 def cmd_extract(args) -> None:
     from sinfonia import db
     from sinfonia.extract import discover, extract
@@ -214,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("build", help="dbt build, gates, publish")
     s.set_defaults(func=cmd_build)
+
+    s = sub.add_parser("impact", help="the impact estimates (the impact DAG)")
+    s.set_defaults(func=cmd_impact)
 
     s = sub.add_parser("warehouse", help="the embedded PostgreSQL warehouse")
     s.add_argument("action", choices=["start", "stop", "status", "url"])

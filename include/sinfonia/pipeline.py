@@ -16,8 +16,8 @@ from pathlib import Path
 
 from sinfonia import config
 
-# The DAGs of a full refresh, in Asset order (extract → transform).
-FULL_REFRESH = ("sinfonia_extract", "sinfonia_transform")
+# The DAGs of a full refresh, in Asset order (extract → transform → impact).
+FULL_REFRESH = ("sinfonia_extract", "sinfonia_transform", "sinfonia_impact")
 
 
 class PipelineFailed(RuntimeError):

@@ -76,6 +76,14 @@ def publish(run_id: str | None) -> dict[str, int]:
     return counts
 
 
+def impact() -> dict[str, int]:
+    from sinfonia.impact.store import run
+
+    result = run(warehouse_dsn())
+    log.info("impact estimates written: %s", result)
+    return result
+
+
 def record_failure(context) -> None:
     """on_failure_callback: keep the failed task and its error where ``sinfonia`` can report it."""
     ti = context.get("ti") or context.get("task_instance")

@@ -76,3 +76,14 @@ def test_transform_builds_dbt_before_the_gate_and_publishes_last(dagbag):
     assert publish.upstream_task_ids == {"gate_marts"}
     assert dag.get_task("gate_marts").upstream_task_ids == {"dbt_build"}
     assert [a.uri for a in publish.outlets] == ["sinfonia://warehouse/marts"]
+
+
+def test_impact_runs_after_the_marts_are_published_and_is_in_the_full_refresh(dagbag):
+    from sinfonia import pipeline
+
+    publish = dagbag.dags["sinfonia_transform"].get_task("publish")
+    impact = dagbag.dags["sinfonia_impact"]
+    assert {a.uri for a in impact.timetable.asset_condition.objects} == {a.uri for a in publish.outlets}
+    assert [a.uri for a in impact.get_task("estimate_impact").outlets] == [
+        "sinfonia://warehouse/marts/mart_impact_estimates"]
+    assert pipeline.FULL_REFRESH.index("sinfonia_impact") > pipeline.FULL_REFRESH.index("sinfonia_transform")

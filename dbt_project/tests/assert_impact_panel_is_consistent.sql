@@ -1,0 +1,29 @@
+-- Rows of the impact panel that contradict its definition: cumulative counts that fall or are
+-- negative, treatment years where the threshold is not reached, outcomes off the 0-100 scale.
+with panel as (
+    select * from {{ ref('mart_impact_panel') }}
+),
+
+previous as (
+    select
+        *,
+        lag(cumulative_delivered) over (partition by municipality_id order by year) as previous_cumulative
+    from panel
+),
+
+final as (
+    select *
+    from previous
+    where
+        cumulative_delivered < 0
+        or cumulative_delivered < previous_cumulative
+        or (year = treatment_year and cumulative_delivered < threshold)
+        or (year < treatment_year and cumulative_delivered >= threshold)
+        or (treatment_year is null and cumulative_delivered >= threshold)
+        or mdm not between 0 and 100
+        or mdm_gestion not between 0 and 100
+        or mdm_resultados not between 0 and 100
+        or idf not between 0 and 100
+)
+
+select * from final

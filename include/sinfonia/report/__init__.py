@@ -1,0 +1,1 @@
+"""The report for people (Spanish): HTML sections with charts."""
