@@ -32,6 +32,9 @@ def cosmos_configs():
     from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
+    from sinfonia import dbt
+
+    dbt.export_configured_env()  # each Celery task process parses the DAG file: dbt's server
     manifest = config.DBT_DIR / "target" / "manifest.json"
     project = ProjectConfig(
         dbt_project_path=config.DBT_DIR,

@@ -77,7 +77,7 @@ def _stop(procs: dict[str, subprocess.Popen]) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def stack():
+def stack(request):
     from sinfonia.warehouse import Embedded
 
     redis_bin = shutil.which("redis-server")
@@ -143,15 +143,15 @@ def stack():
     finally:
         left = _stop(procs)
         server.stop()
-        if not left:
-            shutil.rmtree(base, ignore_errors=True)
+        if not left and not request.session.testsfailed:
+            shutil.rmtree(base, ignore_errors=True)  # kept after a failure, for its logs
     assert not left, f"processes left running after the Celery test: {left}"
 
 
 def _runs(stack, dag_id: str) -> list[dict]:
     try:
-        r = requests.get(f"{stack['api']}/api/v2/dags/{dag_id}/dagRuns", timeout=10)
-    except requests.ConnectionError:
+        r = requests.get(f"{stack['api']}/api/v2/dags/{dag_id}/dagRuns", timeout=30)
+    except requests.RequestException:
         return []
     return r.json().get("dag_runs", []) if r.ok else []
 
@@ -160,10 +160,21 @@ def _logs(stack) -> str:
     out = []
     for log in sorted(stack["base"].glob("*.log")):
         out.append(f"--- {log.name}\n{log.read_text(errors='replace')[-2500:]}")
+    for log in sorted((stack["base"] / "airflow" / "logs").rglob("*.log")):
+        text = log.read_text(errors="replace")
+        if '"level":"error"' in text or "Traceback" in text:
+            out.append(f"--- task log {log.relative_to(stack['base'])}\n{text[-3000:]}")
     return "\n".join(out)
 
 
 def test_dags_run_on_celery_workers(stack, tmp_path):
+    try:
+        _run_and_check(stack, tmp_path)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{_logs(stack)}") from None
+
+
+def _run_and_check(stack, tmp_path):
     sources = tmp_path / "sources"
     sinfonia("sample", "--out", str(sources), "--municipalities", "60", "--scale", "0.1",
              "--first-year", "2022", "--last-year", "2024", "--seed", "5")
@@ -178,7 +189,7 @@ def test_dags_run_on_celery_workers(stack, tmp_path):
     def api_up():
         try:
             return requests.get(f"{stack['api']}/api/v2/version", timeout=5).ok
-        except requests.ConnectionError:
+        except requests.RequestException:
             return False
 
     _wait("the api-server", api_up, 120, procs)
@@ -194,13 +205,10 @@ def test_dags_run_on_celery_workers(stack, tmp_path):
             return done[0] if done else None
         return check
 
-    try:
-        extract = _wait(f"{DAGS[0]} to finish", finished(DAGS[0]), TIMEOUT, procs, 5)
-        assert extract["state"] == "success", extract
-        transform = _wait(f"{DAGS[1]} (asset-triggered) to finish", finished(DAGS[1]), TIMEOUT, procs, 5)
-        assert transform["state"] == "success", transform
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\n{_logs(stack)}") from None
+    extract = _wait(f"{DAGS[0]} to finish", finished(DAGS[0]), TIMEOUT, procs, 5)
+    assert extract["state"] == "success", extract
+    transform = _wait(f"{DAGS[1]} (asset-triggered) to finish", finished(DAGS[1]), TIMEOUT, procs, 5)
+    assert transform["state"] == "success", transform
 
     # The runs went through Celery: task instances ran on the worker, recorded by the CLI.
     listed = subprocess.run([*AIRFLOW, "dags", "list-runs", DAGS[1], "-o", "json"],
