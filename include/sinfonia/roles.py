@@ -59,6 +59,11 @@ def _can_act_as(conn: psycopg.Connection, role: str) -> bool:
     return bool(conn.execute("select pg_has_role(current_user, %s, 'MEMBER')", (role,)).fetchone()[0])
 
 
+def _owns(conn: psycopg.Connection, owner_query: str) -> bool:
+    row = conn.execute(f"select pg_has_role(current_user, ({owner_query}), 'USAGE')").fetchone()
+    return bool(row and row[0])
+
+
 def grant_marts(conn: psycopg.Connection) -> None:
     """Re-grant SELECT on every table of ``marts`` to the analyst (after ``publish`` recreated
     them). Does nothing when the role does not exist (a warehouse never bootstrapped with roles)."""
@@ -76,8 +81,12 @@ def apply(conn: psycopg.Connection) -> None:
     database = conn.execute("select current_database()").fetchone()[0]
     db = _ident(database)
     # Nobody gets temporary tables by default (PUBLIC has TEMP): the analyst must create nothing.
-    conn.execute(sql.SQL("revoke temporary on database {} from public").format(db))
-    conn.execute(sql.SQL("revoke create on schema public from public"))
+    # Only the database's (and public schema's) owner may revoke these; PostgreSQL 15+ already
+    # denies CREATE on public, and a managed server's owner account runs this in production.
+    if _owns(conn, "select datdba from pg_database where datname = current_database()"):
+        conn.execute(sql.SQL("revoke temporary on database {} from public").format(db))
+    if _owns(conn, "select nspowner from pg_namespace where nspname = 'public'"):
+        conn.execute(sql.SQL("revoke create on schema public from public"))
     for role in ROLES:
         conn.execute(sql.SQL("grant connect on database {} to {}").format(db, _ident(role)))
     for role in (LOADER, TRANSFORMER):

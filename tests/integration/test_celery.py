@@ -73,7 +73,14 @@ def _stop(procs: dict[str, subprocess.Popen]) -> list[int]:
             p.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
-    return [proc.pid for proc in tree if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE]
+    return [proc.pid for proc in tree if _alive(proc)]
+
+
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 @pytest.fixture(scope="module")

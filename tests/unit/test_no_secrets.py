@@ -45,32 +45,54 @@ def _value(raw: str) -> str:
     return raw.strip().rstrip(",;").strip().strip("'\"").strip()
 
 
-def findings():
+def flag(path: str, text: str) -> list[str]:
+    """Why this line of this file looks like it holds a secret (empty when it does not)."""
     found = []
-    for path, number, text in _tracked_lines():
-        if path == "tests/unit/test_no_secrets.py":
-            continue
-        allowed = PLACEHOLDERS.get(path, set())
-        text = re.sub(r"\$\{[^}]*\}", "${REF}", text)  # compose references name a variable, hold nothing
-        if KNOWN_FORMATS.search(text):
-            found.append(f"{path}:{number}: a key in a known format")
-        for m in URL_WITH_PASSWORD.finditer(text):
-            value = m["value"]
-            if value not in allowed and not value.startswith("${") and not value.startswith("{"):
-                found.append(f"{path}:{number}: a URL with a password: {text.strip()}")
-        m = ASSIGNMENT.search(text)
-        if m and not text.lstrip().startswith("#"):
-            raw = m["value"].strip()
-            value = _value(raw)
-            literal = raw[:1] in "'\"" and not raw.startswith('"{{')
-            if path.endswith(".py") and not literal:
-                continue  # code: an expression (environment, a parameter), not a stored value
-            if value in allowed or (not literal and REFERENCE.match(raw)) or value.startswith("${"):
-                continue
-            if path.endswith(".py") and value == "":
-                continue
-            found.append(f"{path}:{number}: {text.strip()}")
+    allowed = PLACEHOLDERS.get(path, set())
+    text = re.sub(r"\$\{[^}]*\}", "${REF}", text)  # compose references name a variable, hold nothing
+    if KNOWN_FORMATS.search(text):
+        found.append("a key in a known format")
+    for m in URL_WITH_PASSWORD.finditer(text):
+        value = m["value"]
+        if value not in allowed and not value.startswith("${") and not value.startswith("{"):
+            found.append(f"a URL with a password: {text.strip()}")
+    m = ASSIGNMENT.search(text)
+    if m and not text.lstrip().startswith("#"):
+        raw = m["value"].strip()
+        value = _value(raw)
+        literal = raw[:1] in "'\"" and not raw.startswith('"{{')
+        if path.endswith(".py") and not re.match(r"""^(['"])[^\s'"()]{4,}\1""", raw):
+            return found  # code: an expression (environment, a parameter), not a stored string
+        if not (value in allowed or (not literal and REFERENCE.match(raw)) or value.startswith("${")):
+            found.append(text.strip())
     return found
+
+
+def findings():
+    return [f"{path}:{number}: {why}" for path, number, text in _tracked_lines()
+            if path != "tests/unit/test_no_secrets.py" for why in flag(path, text)]
+
+
+@pytest.mark.parametrize("path,line", [
+    ("app.py", 'db_password = "hunter2xyz"'),
+    ("conf.yml", "API_TOKEN: abc123def"),
+    ("conf.yml", "url: postgres://user:s3cret@host/db"),
+    (".env.example", "WAREHOUSE_PASSWORD=real-looking-value"),
+    ("notes.md", "-----BEGIN RSA PRIVATE KEY-----"),
+    ("dag.py", '{"secret_key": "abcdef123456"}'),
+])
+def test_planted_secrets_are_found(path, line):
+    assert flag(path, line)
+
+
+@pytest.mark.parametrize("path,line", [
+    (".env.example", "WAREHOUSE_PASSWORD=change-me-warehouse"),
+    ("docker-compose.yml", "POSTGRES_PASSWORD: ${WAREHOUSE_PASSWORD:?set WAREHOUSE_PASSWORD in .env}"),
+    ("dbt_project/profiles.yml", "password: \"{{ env_var('SINFONIA_DBT_PASSWORD', '') }}\""),
+    ("include/sinfonia/dbt.py", '"SINFONIA_DBT_PASSWORD": str(info.get("password") or ""),'),
+])
+def test_references_and_placeholders_pass(path, line):
+    assert flag(path, line) == []
 
 
 def test_git_grep_finds_no_secrets():
