@@ -43,6 +43,9 @@ def dbt_build(task_id: str = "dbt_build", select: list[str] | None = None, **kwa
     from cosmos.constants import InvocationMode
     from cosmos.operators.local import DbtBuildLocalOperator
 
+    from sinfonia import dbt
+
+    dbt.export_configured_env()  # each Celery task process parses the DAG file: dbt's server
     profile = ProfileConfig(
         profile_name="sinfonia", target_name="warehouse",
         profiles_yml_filepath=config.DBT_DIR / "profiles.yml",

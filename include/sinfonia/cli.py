@@ -182,6 +182,13 @@ def cmd_warehouse(args) -> None:
     from sinfonia.warehouse import Embedded
 
     server = Embedded.default()
+    if args.action == "roles":
+        from sinfonia import db, roles
+
+        db.bootstrap(_dsn())
+        roles.bootstrap_roles(_dsn())
+        _say("roles ready: " + ", ".join(roles.ROLES))
+        return
     if args.action == "start":
         _say(server.start())
     elif args.action == "stop":
@@ -236,7 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_impact)
 
     s = sub.add_parser("warehouse", help="the embedded PostgreSQL warehouse")
-    s.add_argument("action", choices=["start", "stop", "status", "url"])
+    s.add_argument("action", choices=["start", "stop", "status", "url", "roles"],
+                   help="roles: create the warehouse roles and grants (idempotent)")
     s.set_defaults(func=cmd_warehouse)
     return p
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from importlib import resources
 
 import psycopg
 
 from sinfonia import warehouse
+
+log = logging.getLogger(__name__)
 
 
 def connect(dsn: str | None = None, **kwargs) -> psycopg.Connection:
@@ -14,11 +17,19 @@ def connect(dsn: str | None = None, **kwargs) -> psycopg.Connection:
 
 
 def bootstrap(dsn: str | None = None) -> None:
-    """Create the schemas and bookkeeping tables (idempotent)."""
+    """Create the schemas, bookkeeping tables and, when this user may, the roles (idempotent)."""
+    from sinfonia import roles
+
     sql = resources.files("sinfonia").joinpath("sql/bootstrap.sql").read_text()
     with connect(dsn) as conn:
         conn.execute(sql)
         _raw_tables(conn)
+        may = conn.execute("select rolsuper or rolcreaterole from pg_roles where rolname = current_user").fetchone()
+        if may and may[0]:
+            roles.apply(conn)
+        else:
+            log.warning("this warehouse user may not create roles: run `sinfonia warehouse roles` as an "
+                        "administrator to create %s", ", ".join(roles.ROLES))
 
 
 def _raw_tables(conn: psycopg.Connection) -> None:

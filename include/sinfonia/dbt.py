@@ -28,6 +28,17 @@ def export_env(dsn: str) -> None:
     os.environ.update(env_for(dsn))
 
 
+def export_configured_env() -> None:
+    """When the warehouse is configured (``WAREHOUSE_DSN`` or the connection URL), give dbt the
+    same server in this process, without overriding ``SINFONIA_DBT_*`` set explicitly. Called
+    when a DAG file is parsed: on a distributed executor each task is its own process, and the
+    dbt tasks must not fall back to profiles.yml's defaults."""
+    configured = os.environ.get("WAREHOUSE_DSN") or os.environ.get("AIRFLOW_CONN_SINFONIA_WAREHOUSE")
+    if configured and configured.startswith("postgres"):
+        for key, value in env_for(configured).items():
+            os.environ.setdefault(key, value)
+
+
 def run(args: list[str], dsn: str | None = None) -> None:
     """Run dbt in-process (``dbtRunner``); raises with dbt's message when it fails."""
     from dbt.cli.main import dbtRunner

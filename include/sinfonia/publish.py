@@ -11,7 +11,7 @@ import json
 
 from psycopg import sql
 
-from sinfonia import config, db
+from sinfonia import config, db, roles
 
 
 def built_tables(conn) -> list[str]:
@@ -35,6 +35,7 @@ def publish(dsn: str, run_id: str | None = None) -> dict[str, int]:
                 conn.execute(sql.SQL("create table {} (like {} including all)").format(dst, src))
                 conn.execute(sql.SQL("insert into {} select * from {}").format(dst, src))
                 counts[t] = conn.execute(sql.SQL("select count(*) from {}").format(dst)).fetchone()[0]
+            roles.grant_marts(conn)  # the tables are new: the analyst's SELECT must be re-granted
             conn.execute("insert into meta.publication (run_id, tables) values (%s, %s)",
                          (run_id, json.dumps(counts)))
     return counts

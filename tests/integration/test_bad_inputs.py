@@ -95,7 +95,9 @@ CASES = [
          error=r"not valid JSON"),
     Case("html-error-page-saved-as-csv", "esap_asistencias", _file("asistencias_20240701.csv", HTML_PAGE), error=r"an HTML page"),
     Case("esap-missing-column", "esap_asistencias", _without("Estado"), error=r"lacks status \(one of \['estado'\]\)"),
-    Case("esap-no-export-date", "esap_asistencias", lambda d: write(d, [GOOD], name="asistencias.csv"),
+    # (new content: the same bytes as a file already loaded would be skipped without parsing)
+    Case("esap-no-export-date", "esap_asistencias",
+         lambda d: write(d, [GOOD, with_(ID_Asistencia="AT-NEW")], name="asistencias.csv"),
          error=r"cannot tell the export date"),
     # -- quarantined rows, with file, row, column and reason -------------------------------------------
     Case("duplicate-code", "idf", lambda d: idf_book(d, [*IDF_ROWS, ["5001", "ANTIOQUIA", "MEDELLÍN", 70.0, "4. Solvente"]]),
@@ -236,7 +238,7 @@ def test_the_command_line_loads_a_latin1_semicolon_export_and_reports_counts(fre
 def test_every_load_of_the_sample_reconciles(fresh_dsn, small_sample):
     db.bootstrap(fresh_dsn)
     results = [r for source in ORDER for r in extract_folder(source, small_sample, fresh_dsn)]
-    assert {r.source for r in results} == set(ORDER)
+    assert set(ORDER) <= {r.source for r in results}  # (ipm also loads ipm_privations)
     for r in results:
         assert r.rows_read == r.rows_loaded + r.rows_quarantined, r
     assert_reconciled(fresh_dsn)

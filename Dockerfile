@@ -1,0 +1,18 @@
+# The Airflow image every Sinfonía service runs (api-server, scheduler, dag-processor, triggerer,
+# Celery workers, init): Airflow's own image plus the pinned requirements, this package and the
+# dbt manifest Cosmos renders the transform DAG from.
+FROM apache/airflow:3.3.2-python3.11
+
+ENV SINFONIA_HOME=/opt/airflow/project \
+    AIRFLOW__COSMOS__ENABLE_TELEMETRY=False \
+    DO_NOT_TRACK=1
+
+USER airflow
+COPY --chown=airflow:root requirements.txt ${SINFONIA_HOME}/requirements.txt
+RUN pip install --no-cache-dir "apache-airflow==3.3.2" -r ${SINFONIA_HOME}/requirements.txt
+
+COPY --chown=airflow:root . ${SINFONIA_HOME}
+RUN pip install --no-cache-dir --no-deps -e ${SINFONIA_HOME} \
+    && python -c "from sinfonia import dbt; dbt.ensure_manifest()"
+
+WORKDIR ${SINFONIA_HOME}
