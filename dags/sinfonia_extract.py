@@ -54,13 +54,19 @@ def sinfonia_extract():
     def extract_esap_metas(params=None):
         return tasks.extract_source("esap_metas", params)
 
+    @task
+    def extract_esap_equipos(params=None):
+        # Person level: pseudonymised on landing, loaded into `restricted`, never into `raw`.
+        return tasks.extract_source("esap_equipos", params)
+
     @task(outlets=list(RAW_ASSETS.values()))
     def gate_raw(run_id=None):
         return tasks.gate("raw_", run_id)
 
     divipola = extract_divipola()
     bootstrap() >> divipola
-    divipola >> [extract_pdet(), extract_idf(), extract_esap_asistencias(), extract_esap_metas()] >> gate_raw()
+    divipola >> [extract_pdet(), extract_idf(), extract_esap_asistencias(), extract_esap_metas(),
+                 extract_esap_equipos()] >> gate_raw()
 
 
 sinfonia_extract()

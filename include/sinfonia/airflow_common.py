@@ -15,8 +15,10 @@ from airflow.sdk import Asset
 from sinfonia import config
 from sinfonia.tasks import record_failure
 
-RAW_SOURCES = ("divipola", "pdet", "idf", "esap_asistencias", "esap_metas")
+RAW_SOURCES = ("divipola", "pdet", "idf", "esap_asistencias", "esap_metas", "esap_equipos")
 RAW_ASSETS = {s: Asset(name=f"raw.{s}", uri=f"sinfonia://warehouse/raw/{s}", group="raw") for s in RAW_SOURCES}
+# The ESAP exports that drive the weekly monitoring DAG (esap_equipos rows live in `restricted`).
+ESAP_ASSETS = tuple(RAW_ASSETS[s] for s in ("esap_asistencias", "esap_metas", "esap_equipos"))
 MARTS_ASSET = Asset(name="marts", uri="sinfonia://warehouse/marts", group="marts")
 
 DEFAULT_ARGS = {

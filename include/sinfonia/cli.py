@@ -7,6 +7,7 @@ non-zero with a one-line, specific error on failure.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -81,6 +82,11 @@ def cmd_demo(args) -> None:
     from sinfonia import pipeline
     from sinfonia.sample import write_sample
 
+    from sinfonia import pii
+
+    if not os.environ.get(pii.KEY_ENV):  # synthetic data only: the documented local-only key
+        os.environ[pii.KEY_ENV] = pii.DEMO_KEY
+        _say(f"{pii.KEY_ENV} not set: using the local-only demo key (synthetic data only).")
     sources = config.state_dir() / "demo-sources"
     _say(f"Writing synthetic sample sources (seed {args.seed}) to {sources} …")
     write_sample(sources, seed=args.seed)

@@ -21,7 +21,7 @@ from sinfonia.sources import REGISTRY
 from sinfonia.sources._tables import normalise
 
 # Order matters: DIVIPOLA first, so that exports giving only names can be resolved against it.
-ORDER = ("divipola", "pdet", "idf", "esap_asistencias", "esap_metas")
+ORDER = ("divipola", "pdet", "idf", "esap_asistencias", "esap_metas", "esap_equipos")
 
 
 def discover(sources_dir: Path, source: str) -> list[Path]:
@@ -66,7 +66,8 @@ def extract(source: str, paths: list[Path], sources_dir: Path | None = None,
             entry = manifest.get(rel, {})
             published = date.fromisoformat(entry["published_on"]) if entry.get("published_on") else None
             landed.append(land(conn, source, Path(path), origin=entry.get("origin") or rel,
-                               period=entry.get("period") or None, published_on=published))
+                               period=entry.get("period") or None, published_on=published,
+                               prepare=getattr(module, "prepare_for_landing", None)))
         if not landed:
             return []
         if source == "esap_asistencias":

@@ -41,6 +41,8 @@ class Batch:
     files: list[str] = field(default_factory=list)  # sha256 of the landed files
     notes_skipped: int = 0  # footnote and title rows below the data, not data rows
     published_on: date | None = None
+    # Person-level sources (esap_equipos) load into ``restricted``, never into ``raw``.
+    schema: str = "raw"
 
     @property
     def rows_read(self) -> int:
@@ -68,38 +70,40 @@ class LoadResult:
         )
 
 
-def ensure_raw_table(conn: psycopg.Connection, source: str, columns: tuple[str, ...]) -> None:
+def ensure_raw_table(conn: psycopg.Connection, source: str, columns: tuple[str, ...],
+                     schema: str = "raw") -> None:
     cols = [sql.SQL("{} text").format(sql.Identifier(c)) for c in columns]
     lineage = sql.SQL(
         "_load_id bigint not null, _period text not null, _file text not null, "
         "_row_number integer not null, _published_on date"
     )
     conn.execute(
-        sql.SQL("create table if not exists raw.{} ({}, {})").format(
-            sql.Identifier(source), sql.SQL(", ").join(cols), lineage
+        sql.SQL("create table if not exists {}.{} ({}, {})").format(
+            sql.Identifier(schema), sql.Identifier(source), sql.SQL(", ").join(cols), lineage
         )
     )
     # Columns added to a parser later are added to the table (text, nullable).
     for c in columns:
         conn.execute(
-            sql.SQL("alter table raw.{} add column if not exists {} text").format(
-                sql.Identifier(source), sql.Identifier(c)
+            sql.SQL("alter table {}.{} add column if not exists {} text").format(
+                sql.Identifier(schema), sql.Identifier(source), sql.Identifier(c)
             )
         )
     conn.execute(
-        sql.SQL("create index if not exists {} on raw.{} (_period)").format(
-            sql.Identifier(f"{source}_period_idx"), sql.Identifier(source)
+        sql.SQL("create index if not exists {} on {}.{} (_period)").format(
+            sql.Identifier(f"{source}_period_idx"), sql.Identifier(schema), sql.Identifier(source)
         )
     )
 
 
 def load_batch(conn: psycopg.Connection, batch: Batch) -> LoadResult:
-    """Replace ``batch.source``/``batch.period`` in raw and quarantine, in one transaction."""
+    """Replace ``batch.source``/``batch.period`` in its schema (``raw`` unless the batch says
+    otherwise) and in quarantine, in one transaction."""
     started = datetime.now(timezone.utc)
     with conn.transaction():
-        ensure_raw_table(conn, batch.source, batch.columns)
-        table = sql.Identifier(batch.source)
-        conn.execute(sql.SQL("delete from raw.{} where _period = %s").format(table), (batch.period,))
+        ensure_raw_table(conn, batch.source, batch.columns, batch.schema)
+        table = sql.Identifier(batch.schema, batch.source)
+        conn.execute(sql.SQL("delete from {} where _period = %s").format(table), (batch.period,))
         conn.execute(
             "delete from meta.load_run where source = %s and period = %s", (batch.source, batch.period)
         )
@@ -111,7 +115,7 @@ def load_batch(conn: psycopg.Connection, batch: Batch) -> LoadResult:
             (batch.source, batch.period, batch.files, started),
         ).fetchone()[0]
         target = sql.SQL(", ").join(sql.Identifier(c) for c in (*batch.columns, *LINEAGE))
-        copy = sql.SQL("copy raw.{} ({}) from stdin").format(table, target)
+        copy = sql.SQL("copy {} ({}) from stdin").format(table, target)
         with conn.cursor() as cur, cur.copy(copy) as cp:
             for file_name, row_number, *values in batch.rows:
                 cp.write_row((*values, load_id, batch.period, file_name, row_number, batch.published_on))

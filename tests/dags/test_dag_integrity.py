@@ -51,7 +51,8 @@ def test_extract_loads_divipola_before_sources_that_resolve_names(dagbag):
     dag = dagbag.dags["sinfonia_extract"]
     assert "extract_divipola" in dag.get_task("extract_esap_asistencias").upstream_task_ids
     assert set(dag.get_task("gate_raw").upstream_task_ids) == {
-        "extract_pdet", "extract_idf", "extract_esap_asistencias", "extract_esap_metas"}
+        "extract_pdet", "extract_idf", "extract_esap_asistencias", "extract_esap_metas",
+        "extract_esap_equipos"}
 
 
 def test_transform_is_scheduled_by_the_assets_the_raw_gate_produces(dagbag):

@@ -31,6 +31,7 @@ def write_sample(out: Path, seed: int = 42, scale: float = 1.0, first_year: int 
         [(d, esap.export_rows(world, assistances, d)) for d in esap.export_dates(world)], out
     )
     files += writers.write_metas(esap.goal_rows(world, assistances), out)
+    files += writers.write_equipos(esap.team_rows(world), out)
     with open(out / "MANIFEST.csv", "w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=["file", "source", "period", "published_on", "origin"])
         w.writeheader()

@@ -5,8 +5,8 @@ Every module exposes ``SOURCE`` (the raw table), ``COLUMNS`` (raw columns, text)
 ``parse(files) -> list[Batch]`` (files already landed).
 """
 
-from sinfonia.sources import divipola, esap_asistencias, esap_metas, idf, pdet
+from sinfonia.sources import divipola, esap_asistencias, esap_equipos, esap_metas, idf, pdet
 
-REGISTRY = {m.SOURCE: m for m in (divipola, pdet, idf, esap_asistencias, esap_metas)}
+REGISTRY = {m.SOURCE: m for m in (divipola, pdet, idf, esap_asistencias, esap_metas, esap_equipos)}
 
 __all__ = ["REGISTRY"]
