@@ -29,8 +29,13 @@ DEFAULT_ARGS = {
 }
 
 
-def cosmos_configs():
-    """ProjectConfig, ProfileConfig, ExecutionConfig and RenderConfig for the dbt task groups."""
+# What the weekly monitoring DAG rebuilds: the monitoring marts and everything they read.
+MONITORING_SELECT = ("+mart_directorate_playlist", "+mart_coverage", "+dim_team", "+mart_team_inclusion")
+
+
+def cosmos_configs(select: tuple[str, ...] | None = None):
+    """ProjectConfig, ProfileConfig, ExecutionConfig and RenderConfig for the dbt task groups
+    (``select``: dbt selectors to render only part of the project)."""
     from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
@@ -56,5 +61,6 @@ def cosmos_configs():
         test_behavior=TestBehavior.BUILD,
         # Relationship tests have two parents: run them after both are built.
         should_detach_multiple_parents_tests=True,
+        select=list(select or []),
     )
     return project, profile, execution, render
