@@ -14,7 +14,8 @@ from pathlib import Path
 from sinfonia import config
 
 MARTS = ("dim_municipality", "dim_territorial_directorate", "dim_thematic_line",
-         "fct_technical_assistance", "fct_municipal_indicator")
+         "fct_technical_assistance", "fct_municipal_indicator",
+         "dim_team", "mart_directorate_playlist", "mart_coverage", "mart_team_inclusion")
 
 
 def _say(msg: str) -> None:
