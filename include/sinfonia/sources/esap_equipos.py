@@ -98,8 +98,8 @@ def population_groups(value: object) -> str:
             if _GROUP_BY_TEXT[token] not in codes:
                 codes.append(_GROUP_BY_TEXT[token])
         else:
-            raise ValueError(
-                f"unknown group {part.strip()!r}; expected afrodescendiente/raizal/palenquero, "
+            raise ValueError(  # the text itself is not repeated: it may reveal a group
+                "unknown group (value withheld: sensitive); expected afrodescendiente/raizal/palenquero, "
                 "indígena, LGBTIQ+, migrante, víctima del conflicto, persona con discapacidad or ninguno"
             )
     if nones and codes:
@@ -154,8 +154,10 @@ def parse(files: list[LandedFile]) -> list[Batch]:
             if f.sha256 not in batch.files:
                 batch.files.append(f.sha256)
             if problem:
-                batch.reject(f.file_name, row_number, problem[0], problem[1], problem[2],
-                             {k: v for k, v in out.items() if k != "source_row"})
+                # meta.quarantine is not restricted: keep no pseudonym, group or value of a person.
+                batch.reject(f.file_name, row_number, problem[0],
+                             problem[1] if problem[0] in ("Vigencia", "Rol") else None, problem[2],
+                             {k: out[k] for k in ("goal_year", "directorate", "team")})
                 continue
             seen[key] = (f.file_name, row_number)
             batch.rows.append((f.file_name, row_number, *[out[c] for c in COLUMNS]))
