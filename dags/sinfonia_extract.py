@@ -71,6 +71,11 @@ def sinfonia_extract():
     def extract_cgn_categories(params=None):
         return tasks.extract_source("cgn_categories", params)
 
+    @task
+    def extract_esap_equipos(params=None):
+        # Person level: pseudonymised on landing, loaded into `restricted`, never into `raw`.
+        return tasks.extract_source("esap_equipos", params)
+
     @task(outlets=list(RAW_ASSETS.values()))
     def gate_raw(run_id=None):
         return tasks.gate("raw_", run_id)
@@ -78,7 +83,7 @@ def sinfonia_extract():
     divipola = extract_divipola()
     bootstrap() >> divipola
     extracts = [extract_pdet(), extract_idf(), extract_esap_asistencias(), extract_esap_metas()]
-    extracts += [extract_mdm(), extract_ipm(), extract_imrc(), extract_cgn_categories()]
+    extracts += [extract_mdm(), extract_ipm(), extract_imrc(), extract_cgn_categories(), extract_esap_equipos()]
     divipola >> extracts >> gate_raw()
 
 

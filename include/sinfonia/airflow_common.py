@@ -15,9 +15,11 @@ from airflow.sdk import Asset
 from sinfonia import config
 from sinfonia.tasks import record_failure
 
-RAW_SOURCES = ("divipola", "pdet", "idf", "esap_asistencias", "esap_metas")
+RAW_SOURCES = ("divipola", "pdet", "idf", "esap_asistencias", "esap_metas", "esap_equipos")
 RAW_SOURCES += ("mdm", "ipm", "imrc", "cgn_categories")
 RAW_ASSETS = {s: Asset(name=f"raw.{s}", uri=f"sinfonia://warehouse/raw/{s}", group="raw") for s in RAW_SOURCES}
+# The ESAP exports that drive the weekly monitoring DAG (esap_equipos rows live in `restricted`).
+ESAP_ASSETS = tuple(RAW_ASSETS[s] for s in ("esap_asistencias", "esap_metas", "esap_equipos"))
 MARTS_ASSET = Asset(name="marts", uri="sinfonia://warehouse/marts", group="marts")
 IMPACT_ASSET = Asset(name="marts.mart_impact_estimates", uri="sinfonia://warehouse/marts/mart_impact_estimates",
                      group="marts")
@@ -28,6 +30,10 @@ DEFAULT_ARGS = {
     "retry_delay": timedelta(minutes=2),
     "on_failure_callback": record_failure,
 }
+
+
+# What the weekly monitoring DAG rebuilds: the monitoring marts and everything they read.
+MONITORING_SELECT = ("+mart_directorate_playlist", "+mart_coverage", "+dim_team", "+mart_team_inclusion")
 
 
 def dbt_build(task_id: str = "dbt_build", select: list[str] | None = None, **kwargs):
@@ -60,3 +66,4 @@ def dbt_build(task_id: str = "dbt_build", select: list[str] | None = None, **kwa
         select=select or [],
         **kwargs,
     )
+

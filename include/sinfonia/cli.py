@@ -7,13 +7,15 @@ non-zero with a one-line, specific error on failure.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from sinfonia import config
 
 MARTS = ("dim_municipality", "dim_territorial_directorate", "dim_thematic_line",
-         "fct_technical_assistance", "fct_municipal_indicator")
+         "fct_technical_assistance", "fct_municipal_indicator",
+         "dim_team", "mart_directorate_playlist", "mart_coverage", "mart_team_inclusion")
 
 
 def _say(msg: str) -> None:
@@ -82,6 +84,11 @@ def cmd_demo(args) -> None:
     from sinfonia import pipeline
     from sinfonia.sample import write_sample
 
+    from sinfonia import pii
+
+    if not os.environ.get(pii.KEY_ENV):  # synthetic data only: the documented local-only key
+        os.environ[pii.KEY_ENV] = pii.DEMO_KEY
+        _say(f"{pii.KEY_ENV} not set: using the local-only demo key (synthetic data only).")
     sources = config.state_dir() / "demo-sources"
     _say(f"Writing synthetic sample sources (seed {args.seed}) to {sources} …")
     write_sample(sources, seed=args.seed)

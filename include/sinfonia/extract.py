@@ -22,7 +22,7 @@ from sinfonia.sources import REGISTRY
 from sinfonia.sources._tables import normalise
 
 # Order matters: DIVIPOLA first, so that exports giving only names can be resolved against it.
-ORDER = ("divipola", "pdet", "idf", "esap_asistencias", "esap_metas")
+ORDER = ("divipola", "pdet", "idf", "esap_asistencias", "esap_metas", "esap_equipos")
 ORDER += ("mdm", "ipm", "imrc", "cgn_categories")
 
 
@@ -86,7 +86,8 @@ def extract(source: str, paths: list[Path], sources_dir: Path | None = None,
             published = date.fromisoformat(entry["published_on"]) if entry.get("published_on") else None
             origin = (origins or {}).get(path) or entry.get("origin") or rel
             landed.append(land(conn, source, Path(path), origin=origin,
-                               period=period or entry.get("period") or None, published_on=published))
+                               period=period or entry.get("period") or None, published_on=published,
+                               prepare=getattr(module, "prepare_for_landing", None)))
         if not force:
             loaded = already_loaded(conn, source)
             if getattr(module, "FILE_PER_PERIOD", False):
@@ -104,5 +105,6 @@ def extract(source: str, paths: list[Path], sources_dir: Path | None = None,
         return [load_batch(conn, b) for b in batches]
 
 
-def extract_folder(source: str, sources_dir: Path, dsn: str | None = None) -> list[LoadResult]:
-    return extract(source, discover(sources_dir, source), sources_dir, dsn)
+def extract_folder(source: str, sources_dir: Path, dsn: str | None = None,
+                   force: bool = False) -> list[LoadResult]:
+    return extract(source, discover(sources_dir, source), sources_dir, dsn, force=force)

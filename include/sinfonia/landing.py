@@ -2,6 +2,12 @@
 
 ``land()`` copies a file to ``<state>/landing/<source>/<sha256>/<original name>`` and records it
 in ``meta.landed_file``. Landing the same bytes again is a no-op (the row and the copy stay).
+
+The one deliberate exception to "unchanged": a source with personal data (the ESAP ``equipos``
+export, Ley 1581 de 2012) passes a ``prepare`` function that pseudonymises the file in memory
+(document numbers become keyed hashes, names are dropped) BEFORE anything is written. The landing
+zone then keeps only that pseudonymised copy, addressed by the SHA-256 of its own bytes; the
+original bytes are never stored by Sinfonía.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Callable
 
 import psycopg
 
@@ -43,14 +50,25 @@ def land(
     origin: str | None = None,
     period: str | None = None,
     published_on: date | None = None,
+    prepare: Callable[[Path], tuple[str, bytes]] | None = None,
 ) -> LandedFile:
+    """Land ``path``; with ``prepare`` (path → (stored name, bytes)), land what it returns instead."""
     path = Path(path)
-    digest = sha256_of(path)
-    target = config.landing_dir() / source / digest / path.name
+    content = None
+    name = path.name
+    if prepare is not None:
+        name, content = prepare(path)
+        digest = hashlib.sha256(content).hexdigest()
+    else:
+        digest = sha256_of(path)
+    target = config.landing_dir() / source / digest / name
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(target.suffix + ".part")
-        shutil.copyfile(path, tmp)
+        if content is None:
+            shutil.copyfile(path, tmp)
+        else:
+            tmp.write_bytes(content)
         tmp.replace(target)
         target.chmod(0o444)
     size = target.stat().st_size
@@ -61,7 +79,7 @@ def land(
         values (%s, %s, %s, %s, %s, %s, %s, %s)
         on conflict (sha256) do nothing
         """,
-        (digest, source, period, path.name, origin or path.name, size, published_on,
+        (digest, source, period, name, origin or path.name, size, published_on,
          str(target.relative_to(config.landing_dir()))),
     )
-    return LandedFile(digest, source, target, path.name, origin or path.name, size, published_on)
+    return LandedFile(digest, source, target, name, origin or path.name, size, published_on)

@@ -75,6 +75,8 @@ class Batch:
     files: list[str] = field(default_factory=list)  # sha256 of the landed files
     notes_skipped: int = 0  # footnote and title rows below the data, not data rows
     published_on: date | None = None
+    # Person-level sources (esap_equipos) load into ``restricted``, never into ``raw``.
+    schema: str = "raw"
 
     @property
     def rows_read(self) -> int:
@@ -123,12 +125,13 @@ def ensure_raw_table(conn: psycopg.Connection, source: str, columns: tuple[str, 
 
 
 def load_batch(conn: psycopg.Connection, batch: Batch) -> LoadResult:
-    """Replace ``batch.source``/``batch.period`` in raw and quarantine, in one transaction."""
+    """Replace ``batch.source``/``batch.period`` in its schema (``raw`` unless the batch says
+    otherwise) and in quarantine, in one transaction."""
     started = datetime.now(timezone.utc)
     with conn.transaction():
-        ensure_raw_table(conn, batch.source, batch.columns)
-        table = sql.Identifier(batch.source)
-        conn.execute(sql.SQL("delete from raw.{} where _period = %s").format(table), (batch.period,))
+        ensure_raw_table(conn, batch.source, batch.columns, batch.schema)
+        table = sql.Identifier(batch.schema, batch.source)
+        conn.execute(sql.SQL("delete from {} where _period = %s").format(table), (batch.period,))
         conn.execute(
             "delete from meta.load_run where source = %s and period = %s", (batch.source, batch.period)
         )

@@ -18,6 +18,8 @@ from sinfonia import config
 
 # The DAGs of a full refresh, in Asset order (extract → transform → impact).
 FULL_REFRESH = ("sinfonia_extract", "sinfonia_transform", "sinfonia_impact")
+# The weekly monitoring path: new ESAP exports → only the monitoring marts and their parents.
+WEEKLY = ("sinfonia_extract", "sinfonia_monitoring")
 
 
 class PipelineFailed(RuntimeError):

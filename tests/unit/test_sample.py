@@ -51,7 +51,7 @@ def test_every_sample_file_parses_and_reconciles(national):
     for source in ORDER:
         files = discover(national, source)
         assert files, source
-        for batch in REGISTRY[source].parse([landed(p) for p in files]):
+        for batch in REGISTRY[source].parse([landed(p, source) for p in files]):
             assert batch.rows_read == len(batch.rows) + len(batch.rejected)
             assert len(batch.rows) > 0
 

@@ -41,6 +41,7 @@ def write_sample(out: Path, seed: int = 42, scale: float = 1.0, first_year: int 
     files += indices.write_ipm(world, out)
     files += indices.write_imrc(world, out)
     files += indices.write_categories(world, out)
+    files += writers.write_equipos(esap.team_rows(world), out)
     with open(out / "MANIFEST.csv", "w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=["file", "source", "period", "published_on", "origin"])
         w.writeheader()

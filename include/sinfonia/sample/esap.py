@@ -141,3 +141,58 @@ def goal_rows(world: World, assistances: list[Assistance]) -> list[list]:
                 n = planned.get((year, d, line), 0)
                 rows.append([year, directorates[d], lines[line], max(0, round(n * rng.uniform(0.85, 1.2)))])
     return rows
+
+
+# -- Equipos (person level, sensitive): synthetic people only -------------------------------------
+GROUP_LABELS = {  # label as ESAP staff type it → weight among people in some group
+    "Afrodescendiente/Raizal/Palenquero": 0.25, "Indígena": 0.15, "LGBTIQ+": 0.12,
+    "Migrante": 0.07, "Víctima del conflicto": 0.35, "Persona con discapacidad": 0.06,
+}
+UNDER_REPRESENTED_SHARE = 0.18  # of professionals, as ESAP reported for 2024
+FIRST_NAMES = ("Ana", "Luis", "María", "Carlos", "Diana", "Jorge", "Paola", "Andrés", "Luz", "Camilo",
+               "Sandra", "Felipe", "Yuli", "Óscar", "Natalia", "Wilson", "Marcela", "Jhon", "Ángela", "Iván")
+SURNAMES = ("Gómez", "Rodríguez", "Martínez", "Mosquera", "Palacios", "Jaramillo", "Quiñones", "Cárdenas",
+            "Rentería", "Ospina", "Zambrano", "Valencia", "Ibarguen", "Chaverra", "Muñoz", "Pérez")
+
+
+def team_rows(world: World, teams_per_directorate: int = 4) -> list[list]:
+    """Members of the teams the assistances name ("Equipo <DIR> <n>"), per year, with turnover.
+
+    Professionals (5–9 per team) and students (2–6) are synthetic people: random names and
+    document numbers. About 18% of professionals belong to an under-represented group.
+    """
+    rng = world.rng("equipos")
+    directorates = {r["directorate_id"]: r["directorate_name"] for r in _read_seed("territorial_directorates.csv")}
+    labels, weights = list(GROUP_LABELS), list(GROUP_LABELS.values())
+    used: set[str] = set()
+
+    def person(role: str) -> dict:
+        doc = str(rng.randint(10_000_000, 1_299_999_999))
+        while doc in used:
+            doc = str(rng.randint(10_000_000, 1_299_999_999))
+        used.add(doc)
+        share = UNDER_REPRESENTED_SHARE if role == "Profesional" else 0.2
+        groups = []
+        if rng.random() < share:
+            groups = rng.choices(labels, weights=weights, k=2 if rng.random() < 0.15 else 1)
+        return {"doc": doc, "role": role, "groups": sorted(set(groups)),
+                "name": f"{rng.choice(FIRST_NAMES)} {rng.choice(SURNAMES)} {rng.choice(SURNAMES)}"}
+
+    rosters: dict[str, list[dict]] = {}
+    rows = []
+    for year in assistance_years(world):
+        for d in sorted(directorates):
+            for n in range(1, teams_per_directorate + 1):
+                team = f"Equipo {d} {n}"
+                kept = [p for p in rosters.get(team, []) if rng.random() < 0.75]
+                wanted = {"Profesional": rng.randint(5, 9), "Estudiante": rng.randint(2, 6)}
+                members = []
+                for role, count in wanted.items():
+                    same = [p for p in kept if p["role"] == role][:count]
+                    members += same + [person(role) for _ in range(count - len(same))]
+                rosters[team] = members
+                for p in members:
+                    sep = rng.choice(["; ", ", ", " | "])
+                    rows.append([year, directorates[d], team, p["doc"], p["name"], p["role"],
+                                 sep.join(p["groups"]) or "Ninguno"])
+    return rows

@@ -246,3 +246,24 @@ def fmt_date(d: date | None, iso: bool = False) -> str:
         return ""
     return d.isoformat() if iso else d.strftime("%d/%m/%Y")
 
+
+
+# -- ESAP equipos export (person level, sensitive) ------------------------------------------------
+EQUIPOS_HEADER = ["Vigencia", "Dirección Territorial", "Equipo", "Documento", "Nombre", "Rol",
+                  "Grupo Poblacional"]
+
+
+def write_equipos(rows: list[list], out: Path) -> list[tuple[Path, dict]]:
+    """One CSV per year (``equipos_<year>.csv``), ';'-separated UTF-8 with BOM, as Excel exports it."""
+    folder = out / "esap"
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for year in sorted({r[0] for r in rows}):
+        path = folder / f"equipos_{year}.csv"
+        with open(path, "w", newline="", encoding="utf-8-sig") as fh:
+            w = csv.writer(fh, delimiter=";")
+            w.writerow(EQUIPOS_HEADER)
+            w.writerows(r for r in rows if r[0] == year)
+        files.append((path, {"source": "esap_equipos", "period": str(year),
+                             "published_on": f"{year}-03-01", "origin": "ESAP talent office export (synthetic)"}))
+    return files

@@ -65,3 +65,22 @@ create table if not exists meta.publication (
     published_at    timestamptz not null default now(),
     tables          jsonb not null
 );
+
+-- Person-level data (ESAP equipos, Ley 1581 de 2012): only pseudonymised rows, never in raw.
+-- Nothing here is granted to analysts; roles are granted elsewhere, on marts only.
+create schema if not exists restricted;
+revoke all on schema restricted from public;
+create table if not exists restricted.esap_equipos (
+    goal_year          text,
+    directorate        text,
+    team               text,
+    person_key         text,  -- HMAC-SHA256 of the document number (key from SINFONIA_PII_KEY)
+    role               text,
+    population_groups  text,  -- canonical group codes joined by ';', empty for ninguno
+    _load_id           bigint not null,
+    _period            text not null,
+    _file              text not null,
+    _row_number        integer not null,
+    _published_on      date
+);
+revoke all on restricted.esap_equipos from public;

@@ -1,0 +1,115 @@
+-- Coverage per year: nationally, per territorial directorate and per thematic line. A municipality
+-- is reached in a year when it has at least one assistance of that goal year that is not
+-- cancelled (DESIGN.md §6). Shares are over the prioritisation universe (municipalities and the
+-- island; for a directorate, the ones it covers).
+with facts as (
+    select * from {{ ref('fct_technical_assistance') }}
+),
+
+municipalities as (
+    select * from {{ ref('dim_municipality') }}
+),
+
+directorates as (
+    select * from {{ ref('dim_territorial_directorate') }}
+),
+
+lines as (
+    select * from {{ ref('dim_thematic_line') }}
+),
+
+indicators as (
+    select * from {{ ref('fct_municipal_indicator') }}
+),
+
+reached as (
+    select distinct
+        goal_year as year,
+        municipality_id,
+        directorate_id,
+        thematic_line_id
+    from facts
+    where status <> 'Cancelada'
+),
+
+scoped as (
+    select distinct year, 'national' as scope, 'CO' as scope_id, municipality_id from reached
+    union
+    select distinct year, 'directorate', directorate_id, municipality_id from reached
+    union
+    select distinct year, 'thematic_line', thematic_line_id, municipality_id from reached
+),
+
+years as (
+    select distinct year from reached
+),
+
+universe as (
+    select * from municipalities where entity_type in ('municipio', 'isla')
+),
+
+scopes as (
+    select 'national' as scope, 'CO' as scope_id, (select count(*) from universe) as municipalities_in_scope
+    union all
+    select 'directorate', directorates.directorate_id, count(universe.municipality_id)
+    from directorates
+    left join universe on directorates.directorate_id = universe.directorate_id
+    group by directorates.directorate_id
+    union all
+    select 'thematic_line', thematic_line_id, (select count(*) from universe) from lines
+),
+
+-- Category in force in the year: the latest certified year not after it, else the latest known.
+categorised as (
+    select
+        scoped.*,
+        municipalities.department_id,
+        municipalities.is_pdet,
+        coalesce(in_force.value_label, municipalities.category) as category
+    from scoped
+    inner join municipalities on scoped.municipality_id = municipalities.municipality_id
+    left join lateral (
+        select indicators.value_label
+        from indicators
+        where indicators.indicator = 'category'
+            and indicators.municipality_id = scoped.municipality_id
+            and indicators.year <= scoped.year
+        order by indicators.year desc
+        limit 1
+    ) as in_force on true
+),
+
+tallies as (
+    select
+        year,
+        scope,
+        scope_id,
+        count(distinct municipality_id) as municipalities_reached,
+        count(distinct department_id) as departments_reached,
+        count(distinct municipality_id) filter (where is_pdet) as pdet_reached,
+        count(distinct municipality_id) filter (where category in ('5', '6')) as category_5_6_reached
+    from categorised
+    group by year, scope, scope_id
+),
+
+final as (
+    select
+        years.year,
+        scopes.scope,
+        scopes.scope_id,
+        coalesce(tallies.municipalities_reached, 0) as municipalities_reached,
+        coalesce(tallies.departments_reached, 0) as departments_reached,
+        scopes.municipalities_in_scope,
+        round(coalesce(tallies.municipalities_reached, 0)::numeric
+            / nullif(scopes.municipalities_in_scope, 0), 4) as share_of_municipalities,
+        coalesce(tallies.pdet_reached, 0) as pdet_reached,
+        coalesce(tallies.category_5_6_reached, 0) as category_5_6_reached
+    from years
+    cross join scopes
+    left join tallies
+        on years.year = tallies.year
+        and scopes.scope = tallies.scope
+        and scopes.scope_id = tallies.scope_id
+)
+
+select * from final

@@ -1,0 +1,183 @@
+"""Monitoring section of the report (Spanish): the labels' leaderboard and coverage charts.
+
+``section(conn)`` reads only published marts (``marts.mart_directorate_playlist``,
+``marts.mart_coverage``, ``marts.mart_team_inclusion``, ``marts.dim_territorial_directorate``) and
+returns an HTML fragment; charts are matplotlib PNGs (Agg backend) embedded as base64 ``<img>``.
+Nothing person-level is read: the inclusion figure is the suppressed share of the mart.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from html import escape
+
+BLUE, ORANGE, GREY = "#1f4e79", "#e07b24", "#9aa5b1"
+
+
+def _num(value, decimals: int = 0) -> str:
+    """Spanish number format: thousands with '.', decimals with ','; '—' when missing."""
+    if value is None:
+        return "—"
+    text = f"{float(value):,.{decimals}f}"
+    return text.replace(",", "_").replace(".", ",").replace("_", ".")
+
+
+def _pct(value, decimals: int = 1) -> str:
+    return "—" if value is None else f"{_num(float(value) * 100, decimals)} %"
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f'<img alt="" src="data:image/png;base64,{data}">'
+
+
+def _figure(height: float):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, height))
+    ax.spines[["top", "right"]].set_visible(False)
+    return plt, fig, ax
+
+
+def _has(conn, table: str) -> bool:
+    return conn.execute("select to_regclass(%s)", (f"marts.{table}",)).fetchone()[0] is not None
+
+
+def _rows(conn, query: str, params=()) -> list[dict]:
+    cur = conn.execute(query, params)
+    names = [d.name for d in cur.description]
+    return [dict(zip(names, r)) for r in cur.fetchall()]
+
+
+def leaderboard(conn, year: int) -> list[dict]:
+    return _rows(conn, """
+        select p.*, d.label_name, d.directorate_name
+        from marts.mart_directorate_playlist p
+        join marts.dim_territorial_directorate d using (directorate_id)
+        where p.year = %s order by p.rank""", (year,))
+
+
+def _leaderboard_html(rows: list[dict], year: int) -> str:
+    head = ("Posición", "Disquera", "Dirección Territorial", "Lista (meta)", "Entregadas",
+            "En curso", "Canceladas", "A tiempo", "Calidad media", "Satisfacción media", "Puntos")
+    body = "".join(
+        "<tr>" + "".join(f"<td>{c}</td>" for c in (
+            r["rank"], escape(r["label_name"]), escape(r["directorate_name"]), _num(r["goal"]),
+            _num(r["delivered"]), _num(r["in_progress"]), _num(r["cancelled"]), _pct(r["on_time_rate"]),
+            _num(r["mean_quality"], 2), _num(r["mean_satisfaction"], 2), _num(r["points"]),
+        )) + "</tr>"
+        for r in rows
+    )
+    return (f'<table class="leaderboard"><caption>Tabla de posiciones de las disqueras, vigencia {year}'
+            "</caption><thead><tr>" + "".join(f"<th>{h}</th>" for h in head)
+            + f"</tr></thead><tbody>{body}</tbody></table>")
+
+
+def _points_chart(rows: list[dict], year: int) -> str:
+    plt, fig, ax = _figure(0.35 * len(rows) + 1)
+    ordered = list(reversed(rows))
+    labels = [r["label_name"] for r in ordered]
+    ax.barh(labels, [float(r["points"]) for r in ordered], color=BLUE)
+    ax.set_xlabel("Puntos")
+    ax.set_title(f"Puntos por disquera, vigencia {year}")
+    html = _png(fig)
+    plt.close(fig)
+    return html
+
+
+def _goal_chart(rows: list[dict], year: int) -> str:
+    plt, fig, ax = _figure(0.35 * len(rows) + 1)
+    ordered = list(reversed(rows))
+    labels = [r["label_name"] for r in ordered]
+    ax.barh(labels, [float(r["goal"] or 0) for r in ordered], color=GREY, label="Lista (meta)")
+    ax.barh(labels, [float(r["delivered"]) for r in ordered], color=ORANGE, height=0.5, label="Entregadas")
+    ax.set_xlabel("Asistencias (canciones)")
+    ax.set_title(f"Canciones entregadas frente a la lista, vigencia {year}")
+    ax.legend(loc="lower right", frameon=False)
+    html = _png(fig)
+    plt.close(fig)
+    return html
+
+
+def _coverage_charts(conn, year: int) -> tuple[str, list[dict]]:
+    national = _rows(conn, """select year, municipalities_reached, departments_reached,
+        share_of_municipalities, pdet_reached, category_5_6_reached
+        from marts.mart_coverage where scope = 'national' order by year""")
+    by_directorate = _rows(conn, """select d.label_name, c.municipalities_reached, c.share_of_municipalities
+        from marts.mart_coverage c join marts.dim_territorial_directorate d on d.directorate_id = c.scope_id
+        where c.scope = 'directorate' and c.year = %s order by c.share_of_municipalities, d.label_name""", (year,))
+    plt, fig, ax = _figure(3)
+    years = [str(r["year"]) for r in national]
+    ax.plot(years, [r["municipalities_reached"] for r in national], marker="o", color=BLUE, label="Municipios")
+    ax.plot(years, [r["pdet_reached"] for r in national], marker="o", color=ORANGE, label="Municipios PDET")
+    ax.plot(years, [r["category_5_6_reached"] for r in national], marker="o", color=GREY,
+            label="Municipios de categoría 5 y 6")
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel("Municipios alcanzados")
+    ax.set_title("Cobertura nacional por vigencia")
+    ax.legend(frameon=False)
+    trend = _png(fig)
+    plt.close(fig)
+    plt, fig, ax = _figure(0.35 * max(len(by_directorate), 1) + 1)
+    ax.barh([r["label_name"] for r in by_directorate],
+            [float(r["share_of_municipalities"] or 0) * 100 for r in by_directorate], color=BLUE)
+    ax.set_xlabel("% de los municipios de la dirección territorial alcanzados")
+    ax.set_title(f"Cobertura por disquera, vigencia {year}")
+    bars = _png(fig)
+    plt.close(fig)
+    return trend + bars, national
+
+
+def _inclusion_html(conn) -> str:
+    if not _has(conn, "mart_team_inclusion"):
+        return ""
+    rows = _rows(conn, """select year, share_underrepresented from marts.mart_team_inclusion
+        where scope = 'national' order by year""")
+    if not rows:
+        return ""
+    items = "".join(
+        f"<li>Vigencia {r['year']}: {_pct(r['share_underrepresented'])}"
+        + (" (reservado: menos de 5 personas)" if r["share_underrepresented"] is None else "") + "</li>"
+        for r in rows
+    )
+    return ("<h3>Inclusión en los equipos</h3><p>Proporción de profesionales que pertenecen a grupos "
+            "subrepresentados (afrodescendientes, raizales y palenqueros, indígenas, LGBTIQ+, migrantes, "
+            "víctimas del conflicto, personas con discapacidad). Cifras agregadas con reserva estadística "
+            f"(Ley 1581 de 2012): no se publica ningún conteo menor de 5 personas.</p><ul>{items}</ul>")
+
+
+def section(conn) -> str:
+    """The monitoring section as an HTML fragment (Spanish)."""
+    if not (_has(conn, "mart_directorate_playlist") and _has(conn, "mart_coverage")):
+        return ('<section id="seguimiento"><h2>Seguimiento de las disqueras</h2>'
+                "<p>Aún no hay marts de seguimiento publicados.</p></section>")
+    year = conn.execute("select max(year) from marts.mart_directorate_playlist").fetchone()[0]
+    if year is None:
+        return ('<section id="seguimiento"><h2>Seguimiento de las disqueras</h2>'
+                "<p>No hay asistencias ni metas publicadas.</p></section>")
+    rows = leaderboard(conn, year)
+    coverage, national = _coverage_charts(conn, year)
+    latest = next((r for r in national if r["year"] == year), None)
+    summary = ""
+    if latest:
+        summary = (f"<p>En la vigencia {year} se alcanzaron {_num(latest['municipalities_reached'])} municipios "
+                   f"({_pct(latest['share_of_municipalities'])} del universo) en "
+                   f"{_num(latest['departments_reached'])} departamentos; "
+                   f"{_num(latest['pdet_reached'])} son municipios PDET y "
+                   f"{_num(latest['category_5_6_reached'])} de categoría 5 o 6.</p>")
+    return (
+        '<section id="seguimiento"><h2>Seguimiento de las disqueras</h2>'
+        "<p>Cada dirección territorial es una disquera; cada asistencia, una canción; la meta del año, "
+        "la lista de reproducción. Los puntos premian las canciones entregadas, la entrega a tiempo "
+        "(no después de la fecha programada) y la calidad.</p>"
+        + _leaderboard_html(rows, year) + _points_chart(rows, year) + _goal_chart(rows, year)
+        + "<h3>Cobertura</h3><p>Un municipio se cuenta como alcanzado en una vigencia cuando tiene al "
+        "menos una asistencia de esa vigencia que no fue cancelada.</p>" + summary + coverage
+        + _inclusion_html(conn) + "</section>"
+    )

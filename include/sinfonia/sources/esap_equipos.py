@@ -1,0 +1,164 @@
+"""ESAP ``equipos`` export: team members per year, person level and SENSITIVE (Ley 1581 de 2012).
+
+Headers (contract v1): Vigencia, Dirección Territorial, Equipo, Documento, Nombre, Rol
+(profesional/estudiante), Grupo Poblacional (afrodescendiente/raizal/palenquero, indígena,
+LGBTIQ+, migrante, víctima del conflicto, persona con discapacidad, ninguno; several allowed,
+separated by ``;``, ``,`` or ``|``). CSV or XLSX, one file per year (``equipos_2024.csv``) or one
+file for several years.
+
+Two steps, both here:
+
+- ``prepare_for_landing`` runs BEFORE the landing zone writes anything: it keeps only the contract
+  columns, replaces Documento by its keyed hash (``sinfonia.pii``), drops Nombre (and any other
+  column), and returns a UTF-8 CSV (``<name>.seudonimizado.csv``) with the original row numbers in
+  ``Fila Origen``. That pseudonymised copy is all the landing zone keeps.
+- ``parse`` reads only such pseudonymised files; it checks each row and returns one batch per
+  Vigencia for the table ``restricted.esap_equipos`` (never ``raw``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+from sinfonia import pii
+from sinfonia.landing import LandedFile
+from sinfonia.loading import Batch
+from sinfonia.sources._tables import (
+    Column, SourceFormatError, cell_text, normalise, number_text, read_table,
+)
+
+SOURCE = "esap_equipos"
+SCHEMA = "restricted"
+FOLDER = "esap"
+PATTERNS = ("equipos*.csv", "equipos*.xlsx")
+COLUMNS = ("goal_year", "directorate", "team", "person_key", "role", "population_groups")
+PSEUDONYM_HEADER = "Documento (HMAC-SHA256)"
+LANDED_SUFFIX = ".seudonimizado.csv"
+
+ROLES = {"profesional": "profesional", "estudiante": "estudiante"}
+# Canonical group codes (published column names use them) and the texts that name each one.
+GROUPS = {
+    "afro": ("afrodescendiente raizal palenquero", "afrodescendiente", "afrocolombiano", "afro",
+             "negro", "raizal", "palenquero", "narp"),
+    "indigenous": ("indigena",),
+    "lgbtiq": ("lgbtiq+", "lgbtiq", "lgbti", "lgbt", "lgbtiq +", "lgbtiqa+"),
+    "migrant": ("migrante",),
+    "conflict_victim": ("victima del conflicto", "victima del conflicto armado", "victima"),
+    "disability": ("persona con discapacidad", "discapacidad"),
+}
+_GROUP_BY_TEXT = {alias: code for code, aliases in GROUPS.items() for alias in aliases}
+NONE_TEXTS = ("ninguno", "ninguna", "no aplica", "ninguno de los anteriores")
+
+_CONTRACT = [
+    Column("goal_year", ("vigencia",)),
+    Column("directorate", (normalise("Dirección Territorial"),)),
+    Column("team", ("equipo",)),
+    Column("role", ("rol",)),
+    Column("population_groups", (normalise("Grupo Poblacional"), normalise("Grupos Poblacionales"))),
+]
+ORIGINAL = [*_CONTRACT[:3], Column("document", ("documento", normalise("Número de Documento"))),
+            Column("name", ("nombre", normalise("Nombre Completo")), required=False), *_CONTRACT[3:]]
+LANDED = [Column("source_row", (normalise("Fila Origen"),)), *_CONTRACT[:3],
+          Column("person_key", (normalise(PSEUDONYM_HEADER),)), *_CONTRACT[3:]]
+LANDED_HEADER = ["Fila Origen", "Vigencia", "Dirección Territorial", "Equipo", PSEUDONYM_HEADER,
+                 "Rol", "Grupo Poblacional"]
+
+
+def prepare_for_landing(path: Path) -> tuple[str, bytes]:
+    """(stored file name, pseudonymised CSV bytes): no document number, no name, ever stored."""
+    secret = pii.key()  # fails first, before the file is even read, when there is no key
+    table = read_table(Path(path), ORIGINAL)
+    out = io.StringIO()
+    w = csv.writer(out, delimiter=";")
+    w.writerow(LANDED_HEADER)
+    for row_number, rec in table.records():
+        w.writerow([row_number, cell_text(rec["goal_year"]), cell_text(rec["directorate"]),
+                    cell_text(rec["team"]), pii.pseudonym(cell_text(rec["document"]), secret) or "",
+                    cell_text(rec["role"]), cell_text(rec["population_groups"])])
+    return Path(path).stem + LANDED_SUFFIX, out.getvalue().encode("utf-8")
+
+
+def population_groups(value: object) -> str:
+    """Canonical ';'-joined group codes ('' for ninguno); ValueError naming what was expected."""
+    text = cell_text(value)
+    if text is None:
+        raise ValueError("empty; write 'ninguno' when the person belongs to no group")
+    codes: list[str] = []
+    nones = 0
+    for part in re.split(r"[;,|]", text):
+        token = normalise(part)
+        if not token:
+            continue
+        if token in NONE_TEXTS:
+            nones += 1
+        elif token in _GROUP_BY_TEXT:
+            if _GROUP_BY_TEXT[token] not in codes:
+                codes.append(_GROUP_BY_TEXT[token])
+        else:
+            raise ValueError(  # the text itself is not repeated: it may reveal a group
+                "unknown group (value withheld: sensitive); expected afrodescendiente/raizal/palenquero, "
+                "indígena, LGBTIQ+, migrante, víctima del conflicto, persona con discapacidad or ninguno"
+            )
+    if nones and codes:
+        raise ValueError("'ninguno' cannot be combined with a population group")
+    if not nones and not codes:
+        raise ValueError("no group given; write 'ninguno' when the person belongs to no group")
+    return ";".join(sorted(codes))
+
+
+def _check(rec: dict) -> tuple[dict, tuple[str, object, str] | None]:
+    out = {k: cell_text(v) for k, v in rec.items()}
+    year = number_text(rec["goal_year"])
+    if year is None or not re.fullmatch(r"20\d\d(\.0+)?", year):
+        return out, ("Vigencia", rec["goal_year"], "expected a year such as 2024")
+    out["goal_year"] = year.split(".")[0]
+    for col, header in (("directorate", "Dirección Territorial"), ("team", "Equipo")):
+        if not out[col]:
+            return out, (header, None, "required")
+    if not out["person_key"] or not re.fullmatch(r"[0-9a-f]{64}", out["person_key"]):
+        return out, ("Documento", None, "document number missing (the value itself is never stored)")
+    role = ROLES.get(normalise(rec["role"]))
+    if role is None:
+        return out, ("Rol", rec["role"], "expected profesional or estudiante")
+    out["role"] = role
+    try:
+        out["population_groups"] = population_groups(rec["population_groups"])
+    except ValueError as exc:
+        return out, ("Grupo Poblacional", rec["population_groups"], str(exc))
+    return out, None
+
+
+def parse(files: list[LandedFile]) -> list[Batch]:
+    batches: dict[str, Batch] = {}
+    seen: dict[tuple, tuple[str, int]] = {}
+    for f in files:
+        if not f.file_name.endswith(LANDED_SUFFIX):
+            raise SourceFormatError(
+                f"{f.file_name}: the equipos export holds personal data and is parsed only after "
+                "landing pseudonymised it (document numbers hashed, names dropped); land it with "
+                "sinfonia extract esap_equipos"
+            )
+        for _, rec in read_table(f.path, LANDED).records():
+            row_number = int(number_text(rec["source_row"]) or 0)
+            out, problem = _check(rec)
+            key = (out["goal_year"], normalise(out["directorate"]), normalise(out["team"]), out["person_key"])
+            if problem is None and key in seen:
+                problem = ("Documento", None, f"same person twice in this team and year "
+                           f"(first in {seen[key][0]} row {seen[key][1]})")
+            year = out["goal_year"] if problem is None or problem[0] != "Vigencia" else "unknown"
+            batch = batches.setdefault(year, Batch(SOURCE, year, COLUMNS, published_on=f.published_on,
+                                                   schema=SCHEMA))
+            if f.sha256 not in batch.files:
+                batch.files.append(f.sha256)
+            if problem:
+                # meta.quarantine is not restricted: keep no pseudonym, group or value of a person.
+                batch.reject(f.file_name, row_number, problem[0],
+                             problem[1] if problem[0] in ("Vigencia", "Rol") else None, problem[2],
+                             {k: out[k] for k in ("goal_year", "directorate", "team")})
+                continue
+            seen[key] = (f.file_name, row_number)
+            batch.rows.append((f.file_name, row_number, *[out[c] for c in COLUMNS]))
+    return list(batches.values())
