@@ -143,7 +143,7 @@ def load_batch(conn: psycopg.Connection, batch: Batch) -> LoadResult:
             (batch.source, batch.period, batch.files, started),
         ).fetchone()[0]
         target = sql.SQL(", ").join(sql.Identifier(c) for c in (*batch.columns, *LINEAGE))
-        copy = sql.SQL("copy raw.{} ({}) from stdin").format(table, target)
+        copy = sql.SQL("copy {} ({}) from stdin").format(table, target)
         published = batch.published_on.isoformat() if batch.published_on else "\\N"
         tail = (f"{load_id}\t{batch.period.translate(_ESCAPE)}", published)
         with conn.cursor() as cur, cur.copy(copy) as cp:
