@@ -16,8 +16,9 @@ from pathlib import Path
 
 from sinfonia import config
 
-# The DAGs of a full refresh, in Asset order (extract → transform).
-FULL_REFRESH = ("sinfonia_extract", "sinfonia_transform")
+# The DAGs of a full refresh, in Asset order (extract → transform → prioritisation of the latest
+# year with goals; a year already snapshotted is kept).
+FULL_REFRESH = ("sinfonia_extract", "sinfonia_transform", "sinfonia_prioritisation")
 
 
 class PipelineFailed(RuntimeError):
