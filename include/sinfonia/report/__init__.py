@@ -74,7 +74,7 @@ def load_sections() -> list:
         try:
             module = importlib.import_module(f"sinfonia.report.{name}")
         except ImportError as exc:  # that section is not part of this installation
-            log.warning("report section %s skipped: %s", name, exc)
+            log.info("report section %s skipped: %s", name, exc)
             continue
         found.append(module)
     return found

@@ -129,7 +129,7 @@ def section(conn) -> str:
     rows = "".join(
         f"<tr><td class=num>{int(r.national_rank)}</td><td>{_fmt(r.municipality_name)}</td>"
         f"<td>{_fmt(r.department_name)}</td><td>{_fmt(r.directorate_id)}</td><td>{_fmt(r.eligibility_reason)}</td>"
-        f"<td class=num>{_fmt(r.need_score)}</td><td class=num>{_fmt(r.tier)}</td>"
+        f"<td class=num>{_fmt(r.need_score)}</td><td class=num>{_fmt(r.tier, 0)}</td>"
         f"<td>{_fmt(bool(r.is_selected))}</td><td>{_fmt(r.indicators_missing or '—')}</td></tr>"
         for r in top.itertuples())
     parts = [
@@ -183,7 +183,7 @@ def write_xlsx(conn, out: Path, sample: bool) -> Path | None:
         ws.append([header for _, header in COLUMNS])
         for cell in ws[ws.max_row]:
             cell.font = Font(bold=True)
-        ws.freeze_panes = ws.cell(row=ws.max_row + 1, column=1)
+        ws.freeze_panes = f"A{ws.max_row + 1}"
         for r in sub.itertuples():
             ws.append([_cell(getattr(r, col)) for col, _ in COLUMNS])
     path = Path(out) / f"priorizacion_{year}.xlsx"
