@@ -6,6 +6,7 @@ created here with a few hand-made rows, so each case of the method can be checke
 
 from datetime import date
 
+import pandas as pd
 import psycopg
 import pytest
 
@@ -188,12 +189,12 @@ def assert_matches_reference(dsn, year, as_of, weights=None):
         g = got[m]
         assert g["is_eligible"] == bool(r.is_eligible), m
         for col in ["need_score", *(f"{i}_{k}" for i in INDICATORS for k in ("value", "percentile", "contribution"))]:
-            if r[col] != r[col]:  # NaN
+            if pd.isna(r[col]):
                 assert g[col] is None, (m, col)
             else:
                 assert g[col] == pytest.approx(float(r[col]), abs=1e-6), (m, col)
         for col in ("national_rank", "directorate_rank", "tier"):
-            assert g[col] == (None if r[col] != r[col] else int(r[col])), (m, col)
+            assert g[col] == (None if pd.isna(r[col]) else int(r[col])), (m, col)
         assert g["is_selected"] == bool(r.is_selected), m
         assert g["indicators_missing"] == r.indicators_missing, m
 
@@ -245,7 +246,7 @@ def test_a_year_is_kept_unless_forced_and_a_forced_rerun_gives_identical_rows(ha
 
 def test_no_indicator_used_was_published_after_the_as_of_date(handmade):
     prioritisation.run(handmade, 2025)
-    assert_no_late_inputs(handmade, 2025)
+    assert assert_no_late_inputs(handmade, 2025) > 30
 
 
 def assert_no_late_inputs(dsn, year):
@@ -265,4 +266,4 @@ def assert_no_late_inputs(dsn, year):
             sources = [published.get((m, c, imrc)) for c in ("imrc_exceso", "imrc_deficit")]
             assert any(s and s[1] == imrc_value and s[0] <= as_of for s in sources), (m, imrc)
             checked += 1
-    assert checked > 0
+    return checked
