@@ -258,6 +258,7 @@ def run(dsn: str | None, year: int, as_of_date: date | None = None, force: bool 
                 status, changed = "written", False
                 conn.execute(f"delete from {TABLE} where prioritisation_year = %s", (s.year,))
                 conn.execute(f"insert into {TABLE} {snapshot_sql()}", s.sql_params())
+                verify(conn, s.year)
             rows, eligible, selected = conn.execute(
                 f"select count(*), count(*) filter (where is_eligible), count(*) filter (where is_selected) "
                 f"from {TABLE} where prioritisation_year = %s", (s.year,)).fetchone()
@@ -275,6 +276,38 @@ def run(dsn: str | None, year: int, as_of_date: date | None = None, force: bool 
                        rows, eligible, selected, changed)
     log.info("%s", result)
     return result
+
+
+CHECKS = {  # name → SQL counting the rows of the year that break it (must be 0)
+    "need scores, percentiles and contributions lie in 0–100": f"""
+        select count(*) from {TABLE} where prioritisation_year = %(y)s and not (
+            coalesce(need_score between 0 and 100, true)
+            and {" and ".join(f"coalesce({i}_percentile between 0 and 100, true) and "
+                              f"coalesce({i}_contribution between 0 and 100, true)" for i in INDICATORS)})""",
+    "national ranks are 1..n over the eligible": f"""
+        select count(*) from (select national_rank, row_number() over (order by national_rank) as n
+            from {TABLE} where prioritisation_year = %(y)s and is_eligible) r
+        where national_rank is distinct from n""",
+    "directorate ranks are 1..n within each directorate": f"""
+        select count(*) from (select directorate_rank,
+            row_number() over (partition by directorate_id order by directorate_rank) as n
+            from {TABLE} where prioritisation_year = %(y)s and is_eligible) r
+        where directorate_rank is distinct from n""",
+    "only eligible municipalities are ranked or selected": f"""
+        select count(*) from {TABLE} where prioritisation_year = %(y)s and not is_eligible
+          and (national_rank is not null or tier is not null or is_selected)""",
+    "no directorate selects more than its goal": f"""
+        select count(*) from (select directorate_id from {TABLE} where prioritisation_year = %(y)s
+            group by directorate_id having count(*) filter (where is_selected) > max(directorate_goal)) g""",
+}
+
+
+def verify(conn: psycopg.Connection, year: int) -> None:
+    """Checks of the written snapshot; a failure rolls the run back."""
+    broken = {name: n for name, q in CHECKS.items() if (n := conn.execute(q, {"y": year}).fetchone()[0])}
+    if broken:
+        raise PrioritisationError(f"prioritisation {year} failed its checks: "
+                                  + "; ".join(f"{name} ({n} rows break it)" for name, n in broken.items()))
 
 
 def latest_data_year(dsn: str | None) -> int | None:

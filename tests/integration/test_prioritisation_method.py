@@ -267,3 +267,15 @@ def assert_no_late_inputs(dsn, year):
             assert any(s and s[1] == imrc_value and s[0] <= as_of for s in sources), (m, imrc)
             checked += 1
     return checked
+
+
+def test_the_snapshot_checks_catch_broken_rows(handmade):
+    prioritisation.run(handmade, 2025)
+    with psycopg.connect(handmade, autocommit=True) as conn:
+        prioritisation.verify(conn, 2025)  # the written snapshot passes
+        conn.execute("update marts.mart_prioritisation set national_rank = national_rank + 1 "
+                     "where municipality_id = '00011'")
+        conn.execute("update marts.mart_prioritisation set is_selected = true where directorate_id = 'D1'")
+        with pytest.raises(prioritisation.PrioritisationError) as info:
+            prioritisation.verify(conn, 2025)
+    assert "national ranks are 1..n" in str(info.value) and "more than its goal" in str(info.value)
