@@ -102,9 +102,19 @@ def cmd_demo(args) -> None:
     _say(f"Writing synthetic sample sources (seed {args.seed}) to {sources} …")
     write_sample(sources, seed=args.seed)
     _run_pipeline(sources, pipeline.FULL_REFRESH)
+    _demo_report()
     if not _external_warehouse():
         _say("The embedded warehouse keeps running so you can query it; stop it with "
              "`sinfonia warehouse stop` (or `make stop`).")
+
+
+def _demo_report() -> None:
+    from sinfonia import report
+
+    out = config.state_dir() / "report"
+    _say(f"\nReport for the planning office (synthetic sample data, and it says so): {out / 'index.html'}")
+    for path in report.build(_dsn(), out, progress=lambda m: None)[1:]:
+        _say(f"Prioritised list as XLSX: {path}")
 
 
 def cmd_build(args) -> None:
