@@ -162,6 +162,7 @@ def write_xlsx(conn, out: Path, sample: bool) -> Path | None:
     """The latest year's list, one sheet per directorate; the sample banner on every sheet."""
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
 
     from sinfonia.report import SAMPLE_BANNER, SAMPLE_DETAIL
 
@@ -184,6 +185,8 @@ def write_xlsx(conn, out: Path, sample: bool) -> Path | None:
         for cell in ws[ws.max_row]:
             cell.font = Font(bold=True)
         ws.freeze_panes = f"A{ws.max_row + 1}"
+        for k, (_, header) in enumerate(COLUMNS, start=1):
+            ws.column_dimensions[get_column_letter(k)].width = min(max(len(header), 10) + 2, 40)
         for r in sub.itertuples():
             ws.append([_cell(getattr(r, col)) for col, _ in COLUMNS])
     path = Path(out) / f"priorizacion_{year}.xlsx"
