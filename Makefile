@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-fast run bench docs lint stop clean
+.PHONY: install browser demo test test-fast run bench docs lint stop clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,8 +24,14 @@ install: $(STAMP) $(MANIFEST)
 demo: install
 	$(VENV)/bin/sinfonia demo
 
+# The report's test renders the HTML in headless Chromium (Debian's package), installed here when
+# missing and running as root with apt; without it, that test skips and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get install -y -qq chromium >/dev/null 2>&1 || echo "chromium could not be installed: the report's browser test will skip"); } || true
+
 ## make test: the whole test suite (unit, DAG, integration against a throwaway PostgreSQL)
-test: install
+test: install browser
 	$(PY) -m pytest -q
 
 test-fast: install

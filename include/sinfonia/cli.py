@@ -14,7 +14,7 @@ from pathlib import Path
 from sinfonia import config
 
 MARTS = ("dim_municipality", "dim_territorial_directorate", "dim_thematic_line",
-         "fct_technical_assistance", "fct_municipal_indicator",
+         "fct_technical_assistance", "fct_municipal_indicator", "mart_prioritisation",
          "dim_team", "mart_directorate_playlist", "mart_coverage", "mart_team_inclusion")
 
 
@@ -46,6 +46,7 @@ def _summary(dsn: str) -> None:
     _say("\nPublished marts (schema marts):")
     for table, n in _mart_counts(dsn).items():
         _say(f"  marts.{table:<32} {'—' if n is None else f'{n:>8,} rows'}")
+    _prioritisation_summary(dsn)
     _say(f"\nWarehouse: postgresql://{info.get('user', '')}@{info.get('host', '')}:{info.get('port', '')}/{info.get('dbname', '')}")
 
 
@@ -57,6 +58,22 @@ def _run_pipeline(sources: Path, dag_ids: tuple[str, ...]) -> dict[str, float]:
     timings = pipeline.run_dags(dag_ids, {"sources_dir": str(Path(sources).resolve())}, progress=_say)
     _summary(dsn)
     return timings
+
+
+def _prioritisation_summary(dsn: str) -> None:
+    from sinfonia import db
+
+    with db.connect(dsn, autocommit=True) as conn:
+        if conn.execute("select to_regclass('meta.prioritisation_run')").fetchone()[0] is None:
+            return
+        last = conn.execute("""select r.prioritisation_year, r.as_of_date, r.status,
+                count(*) filter (where p.is_selected)
+            from meta.prioritisation_run r left join marts.mart_prioritisation p using (prioritisation_year)
+            group by r.run_id order by r.run_id desc limit 1""").fetchone()
+    if last:
+        _say(f"\nPrioritised list {last[0]} (as of {last[1]}, {last[2]}): {last[3]} municipalities selected; "
+             f"select * from marts.mart_prioritisation where prioritisation_year = {last[0]} "
+             "order by national_rank")
 
 
 # -- subcommands ----------------------------------------------------------------------------------
@@ -93,9 +110,19 @@ def cmd_demo(args) -> None:
     _say(f"Writing synthetic sample sources (seed {args.seed}) to {sources} …")
     write_sample(sources, seed=args.seed)
     _run_pipeline(sources, pipeline.FULL_REFRESH)
+    _demo_report()
     if not _external_warehouse():
         _say("The embedded warehouse keeps running so you can query it; stop it with "
              "`sinfonia warehouse stop` (or `make stop`).")
+
+
+def _demo_report() -> None:
+    from sinfonia import report
+
+    out = config.state_dir() / "report"
+    _say(f"\nReport for the planning office (synthetic sample data, and it says so): {out / 'index.html'}")
+    for path in report.build(_dsn(), out, progress=lambda m: None)[1:]:
+        _say(f"Prioritised list as XLSX: {path}")
 
 
 def cmd_build(args) -> None:
@@ -179,6 +206,32 @@ def _extract_remote(source: str, spec: str, period: str | None) -> None:
         _say(f"{source}: the downloaded files are already loaded (same bytes)")
 
 
+def cmd_prioritise(args) -> None:
+    from datetime import date
+
+    from sinfonia import pipeline
+
+    conf = {"year": args.year, "force": args.force}
+    if args.as_of:
+        try:
+            conf["as_of_date"] = date.fromisoformat(args.as_of).isoformat()
+        except ValueError:
+            raise SystemExit(f"sinfonia prioritise: --as-of {args.as_of!r} is not a date (YYYY-MM-DD)")
+    dsn = _dsn()
+    pipeline.prepare_environment(dsn)
+    pipeline.run_dags(("sinfonia_prioritisation",), conf, progress=_say)
+    _prioritisation_summary(dsn)
+
+
+def cmd_report(args) -> None:
+    from sinfonia import report
+
+    dsn = _dsn()
+    written = report.build(dsn, Path(args.out), progress=_say)
+    for path in written:
+        _say(f"  {path}")
+
+
 def _external_warehouse() -> bool:
     import os
 
@@ -248,6 +301,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("impact", help="the impact estimates (the impact DAG)")
     s.set_defaults(func=cmd_impact)
+
+    s = sub.add_parser("prioritise", help="one yearly prioritisation snapshot (the prioritisation DAG)")
+    s.add_argument("--year", type=int, required=True)
+    s.add_argument("--as-of", dest="as_of", help="use only what was published on or before this date "
+                   "(YYYY-MM-DD; default 15 January of the year)")
+    s.add_argument("--force", action="store_true", help="rewrite a year already snapshotted")
+    s.set_defaults(func=cmd_prioritise)
+
+    s = sub.add_parser("report", help="the report for the planning office (HTML with charts, XLSX list)")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("warehouse", help="the embedded PostgreSQL warehouse")
     s.add_argument("action", choices=["start", "stop", "status", "url", "roles"],

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from sinfonia import config
 
-# The DAGs of a full refresh, in Asset order (extract → transform → impact).
-FULL_REFRESH = ("sinfonia_extract", "sinfonia_transform", "sinfonia_impact")
+# The DAGs of a full refresh, in Asset order (extract → transform → impact → prioritisation of the
+# latest year with goals; a year already snapshotted is kept).
+FULL_REFRESH = ("sinfonia_extract", "sinfonia_transform", "sinfonia_impact", "sinfonia_prioritisation")
 # The weekly monitoring path: new ESAP exports → only the monitoring marts and their parents.
 WEEKLY = ("sinfonia_extract", "sinfonia_monitoring")
 

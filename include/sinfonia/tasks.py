@@ -84,6 +84,48 @@ def impact() -> dict[str, int]:
     return result
 
 
+def prioritisation_parameters(params: dict | None, logical_date=None, run_type=None) -> dict:
+    """Year, as-of date and force for one prioritisation run.
+
+    The year is the run configuration's ``year``; else, for scheduled runs and backfills, the
+    logical date's year in Bogotá; else (a manual run without a year, as in a full refresh) the
+    latest year with goals in the warehouse.
+    """
+    import pendulum
+
+    from sinfonia import prioritisation
+
+    params = params or {}
+    kind = str(getattr(run_type, "value", run_type) or "").lower()
+    year = params.get("year")
+    if year is None and logical_date is not None and kind in ("scheduled", "backfill"):
+        year = pendulum.instance(logical_date).in_timezone("America/Bogota").year
+    if year is None:
+        year = prioritisation.latest_data_year(warehouse_dsn())
+    if year is None:
+        year = (pendulum.instance(logical_date) if logical_date else pendulum.now()).in_timezone("America/Bogota").year
+    as_of = params.get("as_of_date") or None
+    if as_of:
+        from datetime import date
+
+        try:
+            date.fromisoformat(str(as_of))
+        except ValueError as exc:
+            raise ValueError(f"as_of_date {as_of!r} is not a date (expected YYYY-MM-DD)") from exc
+    return {"year": int(year), "as_of_date": str(as_of) if as_of else None, "force": bool(params.get("force"))}
+
+
+def prioritise(resolved: dict, run_id: str | None) -> dict:
+    from datetime import date
+
+    from sinfonia import prioritisation
+
+    as_of = date.fromisoformat(resolved["as_of_date"]) if resolved.get("as_of_date") else None
+    result = prioritisation.run(warehouse_dsn(), resolved["year"], as_of, bool(resolved.get("force")), run_id)
+    log.info("%s", result)
+    return {**result.__dict__, "as_of_date": str(result.as_of_date)}
+
+
 def record_failure(context) -> None:
     """on_failure_callback: keep the failed task and its error where ``sinfonia`` can report it."""
     ti = context.get("ti") or context.get("task_instance")

@@ -1,1 +1,124 @@
-"""The report for people (Spanish): HTML sections with charts."""
+"""``sinfonia report --out DIR``: the report for ESAP's planning office (in Spanish).
+
+``DIR/index.html`` is one self-contained page (charts embedded as base64 PNG, no network) built
+from sections; each section is a module of this package with ``section(conn) -> str`` returning
+an HTML fragment. ``prioritisation`` is always there; ``monitoring`` and ``impact`` are added when
+their modules exist (a section whose module is missing is skipped). The prioritised list is also
+written as ``DIR/priorizacion_<year>.xlsx``, one sheet per directorate.
+
+Files made from the synthetic sample say so on their face: when any load currently in the
+warehouse came from a file the sample generator wrote (its origin in ``meta.landed_file`` starts
+with ``SAMPLE_ORIGIN_PREFIX``), the page and every sheet carry the banner ``SAMPLE_BANNER``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import importlib
+import io
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sinfonia import db
+
+log = logging.getLogger(__name__)
+
+SAMPLE_BANNER = "DATOS SINTÉTICOS DE MUESTRA"
+SAMPLE_DETAIL = ("Este informe se generó con datos sintéticos producidos por Sinfonía para "
+                 "demostración y pruebas: no son cifras oficiales.")
+SECTIONS = ("prioritisation", "monitoring", "impact")
+
+STYLE = """
+body { font-family: 'DejaVu Sans', Arial, sans-serif; margin: 2rem auto; max-width: 1100px; color: #1d2733; }
+h1 { color: #0b3d63; } h2 { color: #0b3d63; border-bottom: 2px solid #d7e3ee; padding-bottom: .3rem; }
+.banner { background: #b00020; color: #fff; font-weight: bold; padding: .8rem 1rem; font-size: 1.2rem;
+          border-radius: 4px; }
+.banner small { display: block; font-weight: normal; font-size: .85rem; }
+figure { margin: 1.2rem 0; } figure img { max-width: 100%; border: 1px solid #e3e8ee; }
+figcaption { font-size: .9rem; color: #4a5a6a; }
+table { border-collapse: collapse; font-size: .85rem; } th, td { border: 1px solid #d7e3ee; padding: .25rem .5rem; }
+th { background: #eef3f8; } td.num { text-align: right; }
+.note { color: #4a5a6a; font-size: .9rem; }
+"""
+
+
+def is_sample_data(conn) -> bool:
+    """True when any load in the warehouse came from a file of the synthetic sample."""
+    from sinfonia.sample import SAMPLE_ORIGIN_PREFIX
+
+    if conn.execute("select to_regclass('meta.load_run'), to_regclass('meta.landed_file')").fetchone().count(None):
+        return False
+    return conn.execute(
+        """select exists (select 1 from meta.load_run r join meta.landed_file f on f.sha256 = any(r.files)
+                          where r.status = 'loaded' and f.origin like %s)""",
+        (SAMPLE_ORIGIN_PREFIX.replace("%", r"\%").replace("_", r"\_") + "%",)).fetchone()[0]
+
+
+def figure_html(fig, alt: str, caption: str) -> str:
+    """A matplotlib figure as an embedded PNG with its caption (closes the figure)."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return (f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
+def load_sections() -> list:
+    found = []
+    for name in SECTIONS:
+        try:
+            module = importlib.import_module(f"sinfonia.report.{name}")
+        except ImportError as exc:  # that section is not part of this installation
+            log.info("report section %s skipped: %s", name, exc)
+            continue
+        found.append(module)
+    return found
+
+
+def render(conn) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    sample = is_sample_data(conn)
+    parts = [section.section(conn) for section in load_sections()]
+    banner = (f'<div class="banner" role="alert">{SAMPLE_BANNER}<small>{html.escape(SAMPLE_DETAIL)}</small></div>'
+              if sample else "")
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"""<!DOCTYPE html>
+<html lang="es"><head><meta charset="utf-8">
+<title>Sinfonía · Informe de la Estrategia de Asistencia Técnica Territorial</title>
+<style>{STYLE}</style></head>
+<body>
+{banner}
+<h1>Sinfonía · Informe para la Oficina de Planeación</h1>
+<p class="note">Escuela Superior de Administración Pública (ESAP), Estrategia de Asistencia Técnica
+Territorial. Generado el {stamp} a partir de las tablas publicadas del almacén (esquema <code>marts</code>).</p>
+{''.join(parts)}
+{banner}
+</body></html>
+"""
+
+
+def build(dsn: str | None, out: Path, progress=print) -> list[Path]:
+    """Write ``index.html`` and the prioritised list as XLSX under ``out``; returns the paths."""
+    from sinfonia.report import prioritisation
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with db.connect(dsn, autocommit=True) as conn:
+        page = render(conn)
+        written = [out / "index.html"]
+        written[0].write_text(page, encoding="utf-8")
+        xlsx = prioritisation.write_xlsx(conn, out, is_sample_data(conn))
+    if xlsx:
+        written.append(xlsx)
+    else:
+        progress("no prioritisation snapshot in the warehouse yet: the XLSX list was not written "
+                 "(run `sinfonia prioritise --year Y`)")
+    progress(f"report written to {out}")
+    return written

@@ -13,6 +13,10 @@ from pathlib import Path
 from sinfonia.sample import esap, impact, indices, writers
 from sinfonia.sample.model import build_world
 
+# Every origin the sample records starts with this, so the warehouse knows (meta.landed_file) and
+# outputs made from sample data can say so on their face.
+SAMPLE_ORIGIN_PREFIX = "sinfonia-sample (synthetic): "
+
 
 def write_sample(out: Path, seed: int = 42, scale: float = 1.0, first_year: int = 2016,
                  last_year: int = 2025, municipalities: int | None = None,
@@ -46,7 +50,8 @@ def write_sample(out: Path, seed: int = 42, scale: float = 1.0, first_year: int 
         w = csv.DictWriter(fh, fieldnames=["file", "source", "period", "published_on", "origin"])
         w.writeheader()
         for path, meta in files:
-            w.writerow({"file": str(path.relative_to(out)), **meta})
+            w.writerow({"file": str(path.relative_to(out)), **meta,
+                        "origin": SAMPLE_ORIGIN_PREFIX + meta["origin"]})
     (out / "README.txt").write_text(
         f"{writers.SAMPLE_NOTE}\nSemilla {seed}, escala {scale}, años {first_year}–{last_year}, "
         f"efecto de impacto plantado en el MDM: {impact_effect} puntos.\n",

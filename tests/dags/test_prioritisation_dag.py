@@ -1,0 +1,42 @@
+"""The yearly prioritisation DAG: schedule, parameters, and the year it snapshots."""
+
+import pendulum
+import pytest
+
+from sinfonia import tasks
+from tests.dags.test_dag_integrity import dagbag  # noqa: F401 (fixture)
+
+
+def test_runs_yearly_in_mid_january_bogota_without_catching_up(dagbag):  # noqa: F811
+    dag = dagbag.dags["sinfonia_prioritisation"]
+    assert dag.timetable.summary == "0 6 15 1 *"
+    assert "Bogota" in str(dag.timetable._timezone)
+    assert dag.catchup is False and dag.max_active_runs == 1
+    assert {"year", "as_of_date", "force"} <= set(dag.params.keys())
+    assert dag.params["force"] is False
+
+
+def test_resolves_the_parameters_then_snapshots_and_updates_its_asset(dagbag):  # noqa: F811
+    dag = dagbag.dags["sinfonia_prioritisation"]
+    snapshot = dag.get_task("snapshot")
+    assert snapshot.upstream_task_ids == {"resolve_parameters"}
+    assert [a.uri for a in snapshot.outlets] == ["sinfonia://warehouse/marts/mart_prioritisation"]
+
+
+@pytest.mark.parametrize("logical, year", [
+    (pendulum.datetime(2023, 1, 15, 6, tz="America/Bogota"), 2023),
+    (pendulum.datetime(2024, 1, 1, 3, tz="UTC"), 2023),  # still 31 December 2023 in Bogotá
+])
+def test_a_backfilled_or_scheduled_run_takes_the_year_of_its_logical_date(logical, year):
+    for kind in ("scheduled", "backfill"):
+        got = tasks.prioritisation_parameters({}, logical, kind)
+        assert got == {"year": year, "as_of_date": None, "force": False}
+
+
+def test_the_run_configuration_wins_and_a_bad_date_is_refused():
+    logical = pendulum.datetime(2023, 1, 15, tz="America/Bogota")
+    got = tasks.prioritisation_parameters({"year": 2021, "as_of_date": "2021-03-01", "force": True},
+                                          logical, "backfill")
+    assert got == {"year": 2021, "as_of_date": "2021-03-01", "force": True}
+    with pytest.raises(ValueError, match="not a date"):
+        tasks.prioritisation_parameters({"year": 2021, "as_of_date": "1/3/2021"}, logical, "manual")
