@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sinfonia import config
 
-MARTS = ("dim_municipality", "dim_territorial_directorate", "dim_thematic_line",
+MARTS = ("dim_municipality", "dim_territorial_directorate", "dim_thematic_line", "dim_date",
          "fct_technical_assistance", "fct_municipal_indicator")
 
 
@@ -99,6 +99,14 @@ def cmd_build(args) -> None:
     _summary(dsn)
 
 
+def cmd_docs(args) -> None:
+    from sinfonia import docs
+
+    pages = docs.build(_dsn(), Path(args.out) if args.out else docs.SITE)
+    for name, page in pages.items():
+        _say(f"{name:<10} {page}")
+
+
 def cmd_extract(args) -> None:
     from sinfonia import db
     from sinfonia.extract import discover, extract
@@ -172,6 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("build", help="dbt build, gates, publish")
     s.set_defaults(func=cmd_build)
+
+    s = sub.add_parser("docs", help="dbt docs (static) and GX Data Docs into docs-site/")
+    s.add_argument("--out", help="folder (default docs-site/ in the checkout)")
+    s.set_defaults(func=cmd_docs)
 
     s = sub.add_parser("warehouse", help="the embedded PostgreSQL warehouse")
     s.add_argument("action", choices=["start", "stop", "status", "url"])

@@ -92,6 +92,16 @@ def _observed(o: Outcome):
     return {k: r[k] for k in ("unexpected_count", "unexpected_percent", "element_count") if k in r} or None
 
 
+def _exception(result) -> str | None:
+    """The message of an exception GX caught while evaluating an expectation, if any."""
+    info = result.exception_info or {}
+    infos = [info] if "raised_exception" in info else list(info.values())
+    for i in infos:
+        if isinstance(i, dict) and i.get("raised_exception"):
+            return str(i.get("exception_message") or "unknown error").strip().splitlines()[0][:300]
+    return None
+
+
 def _remap(text: str, schema_map: dict[str, str]) -> str:
     for old, new in schema_map.items():
         text = re.sub(rf"\b{re.escape(old)}\.", f"{new}.", text)
@@ -154,10 +164,14 @@ def run_gate(prefix: str, dsn: str, run_id: str | None = None,
             outcomes = []
             for r in result.results:
                 cfg = r.expectation_config
+                observed = json.loads(json.dumps(r.result, default=str))
+                error = _exception(r)
+                if error:  # the check itself could not run (e.g. a bad query): say why
+                    observed["observed_value"] = f"error: {error}"
                 outcomes.append(Outcome(
                     spec["name"], label, cfg.description or cfg.type, cfg.kwargs.get("column"),
                     str(getattr(cfg.severity, "value", cfg.severity) or "critical"), bool(r.success),
-                    json.loads(json.dumps(r.result, default=str)),
+                    observed,
                 ))
             report.outcomes.extend(outcomes)
             runs.append(SuiteRun(spec["name"], label, outcomes, time.perf_counter() - started))
