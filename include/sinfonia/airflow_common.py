@@ -27,10 +27,14 @@ DEFAULT_ARGS = {
 }
 
 
+def _no_task(**_kwargs):
+    return None
+
+
 def cosmos_configs():
     """ProjectConfig, ProfileConfig, ExecutionConfig and RenderConfig for the dbt task groups."""
     from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+    from cosmos.constants import DbtResourceType, ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
     manifest = config.DBT_DIR / "target" / "manifest.json"
     project = ProjectConfig(
@@ -54,5 +58,7 @@ def cosmos_configs():
         test_behavior=TestBehavior.BUILD,
         # Relationship tests have two parents: run them after both are built.
         should_detach_multiple_parents_tests=True,
+        # Exposures document the marts' consumers (the report, BI): no task to run for them.
+        node_converters={DbtResourceType.EXPOSURE: _no_task},
     )
     return project, profile, execution, render
