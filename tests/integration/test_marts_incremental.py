@@ -4,9 +4,9 @@ Run 1 sees only the first export; run 2 adds the second (from which one assistan
 fct_technical_assistance is incremental on export batches and lives in marts_build between
 runs: restated assistances are updated, the dropped one keeps its row, and the state history
 keeps both states. A further incremental dbt run leaves rows older than the newest export
-untouched (a mark on one survives); a full refresh rebuilds them from every export. Then the marts gate is
-fed broken marts (dates out of order through `sinfonia build`; an orphan fact row in-process):
-it fails naming the expectation and the published marts stay exactly as they were.
+untouched (a mark on one survives); a full refresh rebuilds them from every export. Then the marts
+gate is fed broken marts (dates out of order, an orphan fact row): it fails naming the
+expectations and the published marts stay exactly as they were.
 """
 
 import csv
@@ -16,7 +16,7 @@ import uuid
 import psycopg
 import pytest
 
-from sinfonia import dbt, gates
+from sinfonia import dbt, gates, tasks
 from tests.conftest import _with_db, sinfonia
 from tests.integration.test_pipeline import snapshot
 
@@ -114,35 +114,29 @@ def test_incremental_runs_leave_older_rows_and_full_refresh_rebuilds_them(two_ru
     assert _built_team(dsn, dropped) == rows1[dropped][7]
 
 
-def test_the_marts_gate_stops_broken_marts_and_names_the_expectation(two_runs):
+def test_the_marts_gate_stops_broken_marts_and_names_the_expectations(two_runs, monkeypatch):
+    """Broken rows dbt's tests do not see (dates out of order) or that slip into marts_build (an
+    orphan): the function behind the DAG's gate_marts task fails naming both expectations, records
+    the run in meta.gate_run, and nothing is published."""
     dsn, _, _, _, _, dropped = two_runs
+    monkeypatch.setenv("WAREHOUSE_DSN", dsn)
+    before = snapshot(dsn)
     with psycopg.connect(dsn, autocommit=True) as conn:
-        # A lifecycle out of order that dbt's tests do not see, on a row the next incremental
-        # run does not read: the marts gate of the DAG must stop it.
         conn.execute("update marts_build.fct_technical_assistance set action_plan_date = agreed_date - 30 "
                      "where assistance_id = %s", (dropped,))
-    before = snapshot(dsn)
-    proc = sinfonia("build", env={"WAREHOUSE_DSN": dsn}, check=False)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode != 0
-    assert "gate_marts" in out and "lifecycle dates in order" in out
-    assert snapshot(dsn) == before
-
-    # An orphan fact row, validated by the same gate function the DAG task calls.
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("update marts_build.fct_technical_assistance set action_plan_date = null where assistance_id = %s",
-                     (dropped,))
         conn.execute("""insert into marts_build.fct_technical_assistance (assistance_id, municipality_id,
                         directorate_id, thematic_line_id, status, is_delivered, last_export_date, exports_seen)
                         select 'AT-ORPHAN', '99999', directorate_id, thematic_line_id, 'Programada', false,
                                last_export_date, 1
                         from marts_build.fct_technical_assistance limit 1""")
     with pytest.raises(gates.GateFailed) as failed:
-        gates.run_gate("marts_", dsn, "orphan-run", schema_map={"marts": "marts_build"})
-    assert "every assistance's municipality_id exists in dim_municipality" in str(failed.value)
-    assert "AT-ORPHAN" in str(failed.value)
+        tasks.gate("marts_", "broken-run", schema_map={"marts": "marts_build"})
+    message = str(failed.value)
+    assert "every assistance's municipality_id exists in dim_municipality" in message and "AT-ORPHAN" in message
+    assert "lifecycle dates in order: agreed <= action plan <= delivered" in message and dropped in message
     with psycopg.connect(dsn) as conn:
-        summary = conn.execute("""select failed_critical, failed_expectations from meta.gate_run
-                                  where run_id = 'orphan-run' and suite = 'marts_fct_technical_assistance'""").fetchone()
-    assert summary[0] == 1 and "every assistance's municipality_id exists in dim_municipality" in summary[1][0]
+        failed_critical, names = conn.execute(
+            """select failed_critical, failed_expectations from meta.gate_run
+               where run_id = 'broken-run' and suite = 'marts_fct_technical_assistance'""").fetchone()
+    assert failed_critical == 2 and any("lifecycle dates in order" in n for n in names)
     assert snapshot(dsn) == before
