@@ -41,6 +41,10 @@ test-fast: install
 bench: install
 	$(PY) bench/run.py $(BENCH_ARGS)
 
+## make docs: dbt docs (static page) and GX Data Docs (suites + latest validations) into docs-site/
+docs: install
+	$(VENV)/bin/sinfonia docs
+
 ## make run SOURCES=dir: the pipeline on a folder of real or sample source files
 run: install
 	$(VENV)/bin/sinfonia run --sources $(SOURCES)

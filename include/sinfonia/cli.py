@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sinfonia import config
 
-MARTS = ("dim_municipality", "dim_territorial_directorate", "dim_thematic_line",
+MARTS = ("dim_municipality", "dim_territorial_directorate", "dim_thematic_line", "dim_date",
          "fct_technical_assistance", "fct_municipal_indicator", "mart_prioritisation",
          "dim_team", "mart_directorate_playlist", "mart_coverage", "mart_team_inclusion")
 
@@ -149,6 +149,14 @@ def cmd_impact(args) -> None:
         _say(f"  {outcome:<16} {method:<8} {est:+7.2f}  [{low:+.2f}, {high:+.2f}]")
     if not rows:
         _say("  none: no outcome has treated municipalities with a post-treatment year")
+
+
+def cmd_docs(args) -> None:
+    from sinfonia import docs
+
+    pages = docs.build(_dsn(), Path(args.out) if args.out else docs.SITE)
+    for name, page in pages.items():
+        _say(f"{name:<10} {page}")
 
 
 def cmd_extract(args) -> None:
@@ -312,6 +320,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("report", help="the report for the planning office (HTML with charts, XLSX list)")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_report)
+
+
+    s = sub.add_parser("docs", help="dbt docs (static) and GX Data Docs into docs-site/")
+    s.add_argument("--out", help="folder (default docs-site/ in the checkout)")
+    s.set_defaults(func=cmd_docs)
 
     s = sub.add_parser("warehouse", help="the embedded PostgreSQL warehouse")
     s.add_argument("action", choices=["start", "stop", "status", "url", "roles"],

@@ -59,12 +59,13 @@ def extract_source(source: str, params: dict | None) -> list[dict]:
 
 
 def gate(prefix: str, run_id: str | None, schema_map: dict[str, str] | None = None) -> str:
-    from sinfonia.gates import run_gate
+    from sinfonia.gates import DATA_DOCS_INDEX, run_gate
 
     report = run_gate(prefix, warehouse_dsn(), run_id, schema_map)
     for w in report.warnings:
         log.warning("gate warning: %s", w.describe())
-    log.info("gate %s: %s", prefix, report.summary())
+    log.info("gate %s: %s; summary in meta.gate_run (run %s); Data Docs: %s (built by make docs)",
+             prefix, report.summary(), run_id, DATA_DOCS_INDEX)
     return report.summary()
 
 

@@ -14,7 +14,7 @@ from tests.helpers import landed
 
 pytestmark = pytest.mark.integration
 
-MARTS = ("dim_municipality", "dim_territorial_directorate", "dim_thematic_line",
+MARTS = ("dim_municipality", "dim_territorial_directorate", "dim_thematic_line", "dim_date",
          "fct_technical_assistance", "fct_municipal_indicator")
 
 
@@ -100,6 +100,39 @@ def test_loads_reconcile_and_the_raw_gate_is_recorded(published):
         assert conn.execute("select count(*) from meta.load_run where rows_read <> rows_loaded + rows_quarantined").fetchone()[0] == 0
         suites = {r[0] for r in conn.execute("select distinct suite from meta.gate_result")}
     assert {"raw_divipola", "raw_idf", "raw_pdet", "raw_esap_asistencias", "marts_dim_municipality"} <= suites
+
+
+def test_information_schema_agrees_with_the_documented_columns(published):
+    """Every built model's columns in the database are exactly the ones documented in dbt."""
+    from sinfonia import dbt
+
+    manifest = json.loads(dbt.ensure_manifest().read_text(encoding="utf-8"))
+    dsn, _ = published
+    problems = []
+    with psycopg.connect(dsn) as conn:
+        for node in manifest["nodes"].values():
+            if node["resource_type"] != "model":
+                continue
+            schemas = ["marts", "marts_build"] if node["fqn"][1] == "marts" else [node["schema"]]
+            for schema in schemas:
+                actual = [r[0] for r in conn.execute(
+                    "select column_name from information_schema.columns where table_schema = %s "
+                    "and table_name = %s order by ordinal_position", (schema, node["name"]))]
+                if set(actual) != set(node["columns"]):
+                    problems.append(f"{schema}.{node['name']}: in the database {sorted(set(actual) - set(node['columns']))}"
+                                    f" undocumented, documented {sorted(set(node['columns']) - set(actual))} missing")
+    assert not problems, "\n".join(problems)
+
+
+def test_gate_summary_is_recorded_per_suite(published):
+    dsn, _ = published
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("""select suite, passed, failed_critical, seconds from meta.gate_run
+                               where gate = 'marts_'""").fetchall()
+    suites = {r[0] for r in rows}
+    assert {"marts_dim_date", "marts_dim_municipality", "marts_dim_territorial_directorate", "marts_dim_thematic_line",
+            "marts_fct_technical_assistance", "marts_fct_municipal_indicator"} <= suites
+    assert all(r[1] > 0 and r[2] == 0 and r[3] >= 0 for r in rows)
 
 
 def test_second_run_is_idempotent(published, small_sample):

@@ -84,3 +84,20 @@ create table if not exists restricted.esap_equipos (
     _published_on      date
 );
 revoke all on restricted.esap_equipos from public;
+
+-- One row per suite per gate execution: the summary analysts and operators query.
+create table if not exists meta.gate_run (
+    gate_run_id          bigserial primary key,
+    run_id               text,
+    gate                 text not null,
+    suite                text not null,
+    asset                text not null,
+    passed               integer not null,
+    failed_critical      integer not null,
+    failed_warning       integer not null,
+    failed_expectations  text[] not null,
+    observed             jsonb not null,
+    seconds              numeric not null,
+    checked_at           timestamptz not null default now()
+);
+create index if not exists gate_run_run on meta.gate_run (run_id);

@@ -21,7 +21,7 @@ latest_labels as (
         value_label
     from indicators
     where indicator in ('category', 'capacity_group')
-    order by municipality_id, indicator, year desc
+    order by municipality_id asc, indicator asc, year desc
 ),
 
 final as (
