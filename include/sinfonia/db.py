@@ -38,8 +38,9 @@ def _raw_tables(conn: psycopg.Connection) -> None:
     from sinfonia.sources import REGISTRY
 
     for module in REGISTRY.values():
+        schema = getattr(module, "SCHEMA", "raw")  # person-level sources live in `restricted`
         for name, columns in {module.SOURCE: module.COLUMNS, **getattr(module, "EXTRA_TABLES", {})}.items():
-            ensure_raw_table(conn, name, columns)
+            ensure_raw_table(conn, name, columns, schema)
 
 
 def count(conn: psycopg.Connection, table: str) -> int:

@@ -158,11 +158,14 @@ def snapshot(dsn: str) -> dict:
 
 def assert_reconciled(dsn: str) -> None:
     """read = loaded + quarantined for every load, and the counts match the rows stored."""
+    from sinfonia.sources import REGISTRY
+
     with psycopg.connect(dsn) as conn:
         runs = conn.execute("select load_id, source, rows_read, rows_loaded, rows_quarantined from meta.load_run").fetchall()
         assert runs
         for load_id, source, read, loaded, quarantined in runs:
-            stored = conn.execute(f'select count(*) from raw."{source}" where _load_id = %s', (load_id,)).fetchone()[0]
+            schema = getattr(REGISTRY.get(source), "SCHEMA", "raw")
+            stored = conn.execute(f'select count(*) from {schema}."{source}" where _load_id = %s', (load_id,)).fetchone()[0]
             held = conn.execute("select count(*) from meta.quarantine where load_id = %s", (load_id,)).fetchone()[0]
             assert (read, loaded, quarantined) == (stored + held, stored, held), (source, load_id)
 

@@ -5,9 +5,9 @@ with source as (
 final as (
     select
         municipality_code as municipality_id,
-        initcap(municipality_name) as municipality_name,
+        {{ title_case('municipality_name') }} as municipality_name,
         department_code as department_id,
-        initcap(department_name) as department_name,
+        {{ title_case('department_name') }} as department_name,
         entity_type
     from source
 )
