@@ -62,13 +62,15 @@ def bench_to_sql(dsn: str, rows: list[tuple]) -> float:
 
 
 def bench_bare_copy(dsn: str, rows: list[tuple]) -> float:
-    """The floor: the values joined into COPY text with no escaping, no lineage, no bookkeeping,
-    and one COPY into a bare table."""
+    """The floor: the same rows as the loader stores them (values and lineage columns) joined
+    into COPY text with no escaping and no bookkeeping, and one COPY into a table of the same
+    shape."""
+    lineage = "_load_id bigint, _period text, _file text, _row_number integer, _published_on date"
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("create schema if not exists bench; drop table if exists bench.bare")
-        conn.execute("create table bench.bare (" + ", ".join(f"{c} text" for c in COLUMNS) + ")")
+        conn.execute("create table bench.bare (" + ", ".join(f"{c} text" for c in COLUMNS) + f", {lineage})")
         start = time.perf_counter()
-        data = "".join(["\t".join(r[2:]) + "\n" for r in rows])
+        data = "".join(["\t".join(r[2:]) + f"\t1\tbench\t{r[0]}\t{r[1]}\t\\N\n" for r in rows])
         with conn.cursor() as cur, cur.copy("copy bench.bare from stdin") as cp:
             cp.write(data)
         elapsed = time.perf_counter() - start

@@ -76,7 +76,7 @@ def recompute(dsn: str, year: int, as_of: date, weights: dict[str, float] | None
                                 for _, r in df.iterrows()]
 
     e = df[elig].reset_index()
-    e["_score"] = e.need_score.fillna(-1.0)
+    e["_score"] = e.need_score.round(9).fillna(-1.0)  # as the SQL rounds it before ranking
     e = e.sort_values(["_score", "municipality_id"], ascending=[False, True]).reset_index(drop=True)
     e["national_rank"] = range(1, len(e) + 1)
     n = len(e)

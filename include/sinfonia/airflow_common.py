@@ -32,6 +32,11 @@ DEFAULT_ARGS = {
 }
 
 
+# dbt builds into one marts_build schema: at most one build at a time across DAGs (the full
+# transform and the weekly monitoring DAG can be triggered by the same new export). Created with
+# one slot by `airflow pools set` (pipeline.ensure_airflow_db, the compose init job).
+DBT_POOL = "sinfonia_dbt"
+
 # What the weekly monitoring DAG rebuilds: the monitoring marts and everything they read.
 MONITORING_SELECT = ("+mart_directorate_playlist", "+mart_coverage", "+dim_team", "+mart_team_inclusion")
 
@@ -56,8 +61,13 @@ def dbt_build(task_id: str = "dbt_build", select: list[str] | None = None, **kwa
         profile_name="sinfonia", target_name="warehouse",
         profiles_yml_filepath=config.DBT_DIR / "profiles.yml",
     )
+    if select:
+        # Only the tests whose parents are all selected (the default, eager, also picks tests that
+        # reach into unselected marts, such as a relationship to dim_date).
+        kwargs.setdefault("dbt_cmd_flags", ["--indirect-selection", "cautious"])
     return DbtBuildLocalOperator(
         task_id=task_id,
+        pool=DBT_POOL,
         project_dir=str(config.DBT_DIR),
         profile_config=profile,
         invocation_mode=InvocationMode.DBT_RUNNER,

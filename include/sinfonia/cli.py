@@ -90,7 +90,7 @@ def cmd_sample(args) -> None:
 def cmd_run(args) -> None:
     from sinfonia import pipeline
 
-    dag_ids = pipeline.FULL_REFRESH
+    dag_ids = pipeline.WEEKLY if args.weekly else pipeline.FULL_REFRESH
     if args.until:
         steps = {"extract": 1, "build": 2, "publish": 2}
         dag_ids = dag_ids[: steps[args.until]]
@@ -294,6 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("run", help="the whole pipeline from a folder of source files")
     s.add_argument("--sources", required=True)
     s.add_argument("--until", choices=["extract", "build", "publish"])
+    s.add_argument("--weekly", action="store_true",
+                   help="the weekly monitoring path only: extract, then the monitoring marts")
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("extract", help="one source: land, parse, load")

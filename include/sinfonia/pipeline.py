@@ -23,6 +23,10 @@ FULL_REFRESH = ("sinfonia_extract", "sinfonia_transform", "sinfonia_impact", "si
 WEEKLY = ("sinfonia_extract", "sinfonia_monitoring")
 
 
+# The one-slot pool that serialises dbt builds across DAGs (airflow_common.DBT_POOL).
+POOL_ARGS = ["pools", "set", "sinfonia_dbt", "1", "one dbt build into marts_build at a time"]
+
+
 class PipelineFailed(RuntimeError):
     pass
 
@@ -44,13 +48,15 @@ def ensure_airflow_db() -> None:
     db_file = config.airflow_home() / "airflow.db"
     import airflow
 
-    if marker.exists() and db_file.exists() and marker.read_text() == airflow.__version__:
+    stamp = f"{airflow.__version__} +pools"  # a new stamp re-runs the set-up steps once
+    if marker.exists() and db_file.exists() and marker.read_text() == stamp:
         return
-    proc = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"],
-                          capture_output=True, text=True, env=os.environ.copy())
-    if proc.returncode != 0:
-        raise PipelineFailed(f"airflow db migrate failed: {proc.stderr.strip()[-2000:]}")
-    marker.write_text(airflow.__version__)
+    for args in (["db", "migrate"], POOL_ARGS):
+        proc = subprocess.run([sys.executable, "-m", "airflow", *args],
+                              capture_output=True, text=True, env=os.environ.copy())
+        if proc.returncode != 0:
+            raise PipelineFailed(f"airflow {' '.join(args[:2])} failed: {proc.stderr.strip()[-2000:]}")
+    marker.write_text(stamp)
 
 
 def load_dags() -> dict:

@@ -112,7 +112,9 @@ def stack(request):
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
             "AIRFLOW__CORE__DAGS_FOLDER": str(Path(__file__).resolve().parents[2] / "dags"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            # Paused at creation: only the two DAGs under test are unpaused below (the yearly and
+            # weekly DAGs would otherwise start at once for their latest interval).
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
             "AIRFLOW__API__PORT": str(api_port),
@@ -141,6 +143,10 @@ def stack(request):
                         "--appendonly", "no", "--dir", str(base)])
         migrate = subprocess.run([*AIRFLOW, "db", "migrate"], env=env, capture_output=True, text=True)
         assert migrate.returncode == 0, migrate.stderr[-3000:]
+        from sinfonia.pipeline import POOL_ARGS
+
+        pool = subprocess.run([*AIRFLOW, *POOL_ARGS], env=env, capture_output=True, text=True)
+        assert pool.returncode == 0, pool.stderr[-3000:]
         start("api-server", [*AIRFLOW, "api-server"])
         start("scheduler", [*AIRFLOW, "scheduler"])
         start("dag-processor", [*AIRFLOW, "dag-processor"])
@@ -200,6 +206,9 @@ def _run_and_check(stack, tmp_path):
             return False
 
     _wait("the api-server", api_up, 120, procs)
+    for dag_id in DAGS:
+        unpause = subprocess.run([*AIRFLOW, "dags", "unpause", dag_id], env=env, capture_output=True, text=True)
+        assert unpause.returncode == 0, unpause.stderr[-3000:]
     trigger = subprocess.run(
         [*AIRFLOW, "dags", "trigger", DAGS[0], "--conf", json.dumps({"sources_dir": str(sources)})],
         env=env, capture_output=True, text=True)

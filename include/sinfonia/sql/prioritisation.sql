@@ -116,7 +116,9 @@ eligible_values as (
 scores as (
     select
         municipality_id,
-        sum(weight * percentile) / nullif(sum(weight), 0) as need_score,
+        -- Rounded to 1e-9 so that ties do not depend on the order floating-point sums run in
+        -- (ranks break them by municipality_id, as DESIGN §6 says).
+        round((sum(weight * percentile) / nullif(sum(weight), 0))::numeric, 9)::double precision as need_score,
         sum(weight) as weight_total
     from eligible_values
     group by municipality_id
