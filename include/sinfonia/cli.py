@@ -98,11 +98,10 @@ def cmd_run(args) -> None:
 
 
 def cmd_demo(args) -> None:
-    from sinfonia import pipeline
+    from sinfonia import pii, pipeline
     from sinfonia.sample import write_sample
 
-    from sinfonia import pii
-
+    external = _external_warehouse()  # before the run, which exports the embedded URL
     if not os.environ.get(pii.KEY_ENV):  # synthetic data only: the documented local-only key
         os.environ[pii.KEY_ENV] = pii.DEMO_KEY
         _say(f"{pii.KEY_ENV} not set: using the local-only demo key (synthetic data only).")
@@ -110,8 +109,10 @@ def cmd_demo(args) -> None:
     _say(f"Writing synthetic sample sources (seed {args.seed}) to {sources} …")
     write_sample(sources, seed=args.seed)
     _run_pipeline(sources, pipeline.FULL_REFRESH)
+    _say("Monitoring leaderboard: select * from marts.mart_directorate_playlist order by year, rank")
+    _say("Impact estimates: select * from marts.mart_impact_estimates where event_time is null")
     _demo_report()
-    if not _external_warehouse():
+    if not external:
         _say("The embedded warehouse keeps running so you can query it; stop it with "
              "`sinfonia warehouse stop` (or `make stop`).")
 
