@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
 import subprocess
 import sys
 import uuid
@@ -72,15 +73,31 @@ def _with_db(server_dsn: str, name: str) -> str:
     return f"postgresql://{user}{pwd}@{info.get('host', '127.0.0.1')}:{info.get('port', 5432)}/{name}"
 
 
+@contextmanager
+def throwaway_database(server_dsn: str, prefix: str = "t"):
+    """A new, empty database on the test server (its URL); dropped on exit."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    try:
+        yield _with_db(server_dsn, name)
+    finally:
+        with psycopg.connect(server_dsn, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@contextmanager
+def sample_run(server_dsn: str, sources: Path, prefix: str):
+    """A throwaway database with ``sources`` run through the full refresh: (dsn, process)."""
+    with throwaway_database(server_dsn, prefix) as dsn:
+        yield dsn, sinfonia("run", "--sources", str(sources), env={"WAREHOUSE_DSN": dsn})
+
+
 @pytest.fixture
 def fresh_dsn(server_dsn):
     """A new, empty database for one test; dropped afterwards."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_dsn, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    yield _with_db(server_dsn, name)
-    with psycopg.connect(server_dsn, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
+    with throwaway_database(server_dsn) as dsn:
+        yield dsn
 
 
 @pytest.fixture(scope="session")

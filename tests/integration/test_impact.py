@@ -1,27 +1,20 @@
 """The impact marts through the real DAGs: panel built by dbt, estimates written by the impact DAG."""
 
 import inspect
-import uuid
 from collections import defaultdict
 
 import psycopg
 import pytest
 
-from tests.conftest import _with_db, sinfonia
+from tests.conftest import sample_run, sinfonia, throwaway_database
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def impact_db(server_dsn, small_sample, state_dir):
-    name = f"impact_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server_dsn, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    dsn = _with_db(server_dsn, name)
-    proc = sinfonia("run", "--sources", str(small_sample), env={"WAREHOUSE_DSN": dsn})
-    yield dsn, proc
-    with psycopg.connect(server_dsn, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
+    with sample_run(server_dsn, small_sample, "impact") as run:
+        yield run
 
 
 def estimates(dsn):
@@ -96,19 +89,12 @@ def test_planted_effect_on_mdm_is_recovered_end_to_end(server_dsn, state_dir, tm
         pytest.skip("the sample generator has no impact_effect parameter on this branch")
     sources = tmp_path / "planted"
     write_sample(sources, seed=11, impact_effect=3.0)
-    name = f"planted_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server_dsn, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    dsn = _with_db(server_dsn, name)
-    try:
+    with throwaway_database(server_dsn, "planted") as dsn:
         sinfonia("run", "--sources", str(sources), env={"WAREHOUSE_DSN": dsn}, timeout=1800)
         with psycopg.connect(dsn) as conn:
             rows = dict((m, (e, lo, hi)) for m, e, lo, hi in conn.execute(
                 """select method, estimate, ci_low, ci_high from marts.mart_impact_estimates
                    where outcome = 'mdm' and event_time is null"""))
-    finally:
-        with psycopg.connect(server_dsn, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
     est, low, high = rows["cs_did"]
     assert low <= 3.0 <= high and abs(est - 3.0) <= 1.0, rows["cs_did"]
     assert "naive" in rows

@@ -9,7 +9,7 @@ import pytest
 
 from sinfonia.extract import discover
 from sinfonia.sources import REGISTRY
-from tests.conftest import sinfonia
+from tests.conftest import sample_run, sinfonia
 from tests.helpers import landed
 
 pytestmark = pytest.mark.integration
@@ -31,18 +31,8 @@ def snapshot(dsn):
 @pytest.fixture(scope="module")
 def published(server_dsn, small_sample, state_dir):
     """One database, the small sample run through the DAGs once."""
-    import uuid
-
-    from tests.conftest import _with_db
-
-    name = f"pipe_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server_dsn, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    dsn = _with_db(server_dsn, name)
-    proc = sinfonia("run", "--sources", str(small_sample), env={"WAREHOUSE_DSN": dsn})
-    yield dsn, proc
-    with psycopg.connect(server_dsn, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
+    with sample_run(server_dsn, small_sample, "pipe") as run:
+        yield run
 
 
 def test_run_publishes_every_mart_and_prints_row_counts(published, small_sample):

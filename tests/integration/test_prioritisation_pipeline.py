@@ -1,7 +1,6 @@
 """The prioritisation on the small sample, through the real DAGs and the command line."""
 
 import json
-import uuid
 from datetime import date
 
 import openpyxl
@@ -9,7 +8,7 @@ import psycopg
 import pytest
 
 from sinfonia import prioritisation, publish
-from tests.conftest import _with_db, sinfonia
+from tests.conftest import sample_run, sinfonia
 from tests.integration.test_prioritisation_method import assert_matches_reference, assert_no_late_inputs
 
 pytestmark = pytest.mark.integration
@@ -18,14 +17,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def warehouse(server_dsn, small_sample, state_dir):
     """The small sample run through the full refresh once (extract, transform, prioritisation)."""
-    name = f"prio_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server_dsn, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    dsn = _with_db(server_dsn, name)
-    proc = sinfonia("run", "--sources", str(small_sample), env={"WAREHOUSE_DSN": dsn})
-    yield dsn, proc
-    with psycopg.connect(server_dsn, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
+    with sample_run(server_dsn, small_sample, "prio") as run:
+        yield run
 
 
 def snapshot_rows(dsn, year):
