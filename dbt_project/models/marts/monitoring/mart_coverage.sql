@@ -60,6 +60,28 @@ scopes as (
 ),
 
 -- Category in force in the year: the latest certified year not after it, else the latest known.
+categories as (
+    select municipality_id, year, value_label
+    from indicators
+    where indicator = 'category'
+),
+
+reached_municipality_years as (
+    select distinct year, municipality_id from scoped
+),
+
+in_force as (
+    select distinct on (reached_municipality_years.year, reached_municipality_years.municipality_id)
+        reached_municipality_years.year,
+        reached_municipality_years.municipality_id,
+        categories.value_label
+    from reached_municipality_years
+    inner join categories
+        on reached_municipality_years.municipality_id = categories.municipality_id
+        and categories.year <= reached_municipality_years.year
+    order by reached_municipality_years.year, reached_municipality_years.municipality_id, categories.year desc
+),
+
 categorised as (
     select
         scoped.*,
@@ -68,15 +90,9 @@ categorised as (
         coalesce(in_force.value_label, municipalities.category) as category
     from scoped
     inner join municipalities on scoped.municipality_id = municipalities.municipality_id
-    left join lateral (
-        select indicators.value_label
-        from indicators
-        where indicators.indicator = 'category'
-            and indicators.municipality_id = scoped.municipality_id
-            and indicators.year <= scoped.year
-        order by indicators.year desc
-        limit 1
-    ) as in_force on true
+    left join in_force
+        on scoped.year = in_force.year
+        and scoped.municipality_id = in_force.municipality_id
 ),
 
 tallies as (
