@@ -47,17 +47,38 @@ mdm_scores as (
         null::text as value_label,
         null::text as methodology,
         published_on,
-        case source_format when 'socrata' then 'DNP MDM (datos.gov.co nkjx-rsq7)' else 'DNP MDM (base de datos)' end as source
+        case source_format
+            when 'socrata' then 'DNP MDM (datos.gov.co nkjx-rsq7)'
+            else 'DNP MDM (base de datos)'
+        end as source
     from mdm
     where indicator in ('mdm', 'mdm_gestion', 'mdm_resultados') and value is not null
 ),
 
 ipm_long as (
-    select municipality_id, 'ipm' as indicator, year, ipm as value, published_on from ipm
+    select
+        municipality_id,
+        'ipm' as indicator,
+        year,
+        ipm as value,
+        published_on
+    from ipm
     union all
-    select municipality_id, 'ipm_cabecera', year, ipm_cabecera, published_on from ipm
+    select
+        municipality_id,
+        'ipm_cabecera' as indicator,
+        year,
+        ipm_cabecera as value,
+        published_on
+    from ipm
     union all
-    select municipality_id, 'ipm_rural', year, ipm_rural, published_on from ipm
+    select
+        municipality_id,
+        'ipm_rural' as indicator,
+        year,
+        ipm_rural as value,
+        published_on
+    from ipm
 ),
 
 ipm_scores as (

@@ -33,11 +33,26 @@ reached as (
 ),
 
 scoped as (
-    select distinct year, 'national' as scope, 'CO' as scope_id, municipality_id from reached
+    select distinct
+        year,
+        'national' as scope,
+        'CO' as scope_id,
+        municipality_id
+    from reached
     union
-    select distinct year, 'directorate', directorate_id, municipality_id from reached
+    select distinct
+        year,
+        'directorate' as scope,
+        directorate_id as scope_id,
+        municipality_id
+    from reached
     union
-    select distinct year, 'thematic_line', thematic_line_id, municipality_id from reached
+    select distinct
+        year,
+        'thematic_line' as scope,
+        thematic_line_id as scope_id,
+        municipality_id
+    from reached
 ),
 
 years as (
@@ -45,29 +60,46 @@ years as (
 ),
 
 universe as (
-    select * from municipalities where entity_type in ('municipio', 'isla')
+    select * from municipalities
+    where entity_type in ('municipio', 'isla')
 ),
 
 scopes as (
-    select 'national' as scope, 'CO' as scope_id, (select count(*) from universe) as municipalities_in_scope
+    select
+        'national' as scope,
+        'CO' as scope_id,
+        (select count(*) from universe) as municipalities_in_scope
     union all
-    select 'directorate', directorates.directorate_id, count(universe.municipality_id)
+    select
+        'directorate' as scope,
+        directorates.directorate_id as scope_id,
+        count(universe.municipality_id) as municipalities_in_scope
     from directorates
     left join universe on directorates.directorate_id = universe.directorate_id
     group by directorates.directorate_id
     union all
-    select 'thematic_line', thematic_line_id, (select count(*) from universe) from lines
+    select
+        'thematic_line' as scope,
+        thematic_line_id as scope_id,
+        (select count(*) from universe) as municipalities_in_scope
+    from lines
 ),
 
 -- Category in force in the year: the latest certified year not after it, else the latest known.
 categories as (
-    select municipality_id, year, value_label
+    select
+        municipality_id,
+        year,
+        value_label
     from indicators
     where indicator = 'category'
 ),
 
 reached_municipality_years as (
-    select distinct year, municipality_id from scoped
+    select distinct
+        year,
+        municipality_id
+    from scoped
 ),
 
 in_force as (
@@ -77,9 +109,13 @@ in_force as (
         categories.value_label
     from reached_municipality_years
     inner join categories
-        on reached_municipality_years.municipality_id = categories.municipality_id
-        and categories.year <= reached_municipality_years.year
-    order by reached_municipality_years.year, reached_municipality_years.municipality_id, categories.year desc
+        on
+            reached_municipality_years.municipality_id = categories.municipality_id
+            and reached_municipality_years.year >= categories.year
+    order by
+        reached_municipality_years.year asc,
+        reached_municipality_years.municipality_id asc,
+        categories.year desc
 ),
 
 categorised as (
@@ -91,8 +127,9 @@ categorised as (
     from scoped
     inner join municipalities on scoped.municipality_id = municipalities.municipality_id
     left join in_force
-        on scoped.year = in_force.year
-        and scoped.municipality_id = in_force.municipality_id
+        on
+            scoped.year = in_force.year
+            and scoped.municipality_id = in_force.municipality_id
 ),
 
 tallies as (
@@ -116,16 +153,18 @@ final as (
         coalesce(tallies.municipalities_reached, 0) as municipalities_reached,
         coalesce(tallies.departments_reached, 0) as departments_reached,
         scopes.municipalities_in_scope,
-        round(coalesce(tallies.municipalities_reached, 0)::numeric
-            / nullif(scopes.municipalities_in_scope, 0), 4) as share_of_municipalities,
+        round(
+            coalesce(tallies.municipalities_reached, 0)::numeric / nullif(scopes.municipalities_in_scope, 0), 4
+        ) as share_of_municipalities,
         coalesce(tallies.pdet_reached, 0) as pdet_reached,
         coalesce(tallies.category_5_6_reached, 0) as category_5_6_reached
     from years
     cross join scopes
     left join tallies
-        on years.year = tallies.year
-        and scopes.scope = tallies.scope
-        and scopes.scope_id = tallies.scope_id
+        on
+            years.year = tallies.year
+            and scopes.scope = tallies.scope
+            and scopes.scope_id = tallies.scope_id
 )
 
 select * from final

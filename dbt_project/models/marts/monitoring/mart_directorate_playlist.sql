@@ -46,8 +46,9 @@ tallies as (
         count(*) filter (where is_delivered and is_on_time) as delivered_on_time,
         avg(quality_score) filter (where is_delivered) as mean_quality,
         avg(satisfaction_score) filter (where is_delivered) as mean_satisfaction,
-        coalesce(sum(greatest(quality_score - {{ var('playlist_quality_baseline') }}, 0))
-            filter (where is_delivered), 0) as quality_above_baseline
+        coalesce(
+            sum(greatest(quality_score - {{ var('playlist_quality_baseline') }}, 0)) filter (where is_delivered), 0
+        ) as quality_above_baseline
     from facts
     group by goal_year, directorate_id
 ),
@@ -83,7 +84,7 @@ final as (
         *,
         row_number() over (
             partition by year
-            order by points desc, on_time_rate desc nulls last, mean_quality desc nulls last, directorate_id
+            order by points desc, on_time_rate desc nulls last, mean_quality desc nulls last, directorate_id asc
         ) as rank
     from scored
 )

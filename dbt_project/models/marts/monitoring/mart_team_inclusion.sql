@@ -12,7 +12,8 @@ with members as (
 ),
 
 professionals as (
-    select * from members where is_professional and directorate_id is not null
+    select * from members
+    where is_professional and directorate_id is not null
 ),
 
 by_directorate as (
@@ -59,15 +60,20 @@ ordered as (
         year_primary.primary_cells,
         year_primary.primary_in,
         year_primary.primary_out,
-        coalesce(sum(case when not is_primary then 1 end) over preceding_cells, 0) as extra_cells_before,
-        coalesce(sum(case when not is_primary then underrepresented_n end) over preceding_cells, 0) as extra_in_before,
-        coalesce(sum(case when not is_primary then professionals_n - underrepresented_n end)
-            over preceding_cells, 0) as extra_out_before
+        coalesce(sum(case when not flagged.is_primary then 1 end) over preceding_cells, 0) as extra_cells_before,
+        coalesce(
+            sum(case when not flagged.is_primary then flagged.underrepresented_n end) over preceding_cells, 0
+        ) as extra_in_before,
+        coalesce(
+            sum(case when not flagged.is_primary then flagged.professionals_n - flagged.underrepresented_n end)
+                over preceding_cells,
+            0
+        ) as extra_out_before
     from flagged
     inner join year_primary on flagged.year = year_primary.year
     window preceding_cells as (
         partition by flagged.year
-        order by flagged.is_primary desc, flagged.underrepresented_n, flagged.scope_id
+        order by flagged.is_primary desc, flagged.underrepresented_n asc, flagged.scope_id asc
         rows between unbounded preceding and 1 preceding
     )
 ),
@@ -111,8 +117,9 @@ final as (
         year,
         scope,
         scope_id,
-        case when not is_suppressed
-            then round(underrepresented_n::numeric / professionals_n, 4) end as share_underrepresented,
+        case
+            when not is_suppressed then round(underrepresented_n::numeric / professionals_n, 4)
+        end as share_underrepresented,
         is_suppressed
     from cells
 )

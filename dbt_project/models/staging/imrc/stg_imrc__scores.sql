@@ -12,7 +12,8 @@ final as (
         imrc::numeric as imrc,
         case
             when upper(trim(capacity_group)) in ('C', 'CIUDADES', 'CAPITALES') then 'C'
-            when upper(trim(capacity_group)) ~ '^G\s*[1-5]' then 'G' || substring(upper(trim(capacity_group)) from '[1-5]')
+            when upper(trim(capacity_group)) ~ '^G\s*[1-5]'
+                then 'G' || substring(upper(trim(capacity_group)) from '[1-5]')
         end as capacity_group,
         notes,
         _published_on as published_on
