@@ -1,6 +1,6 @@
 # The Airflow image every Sinfonía service runs (api-server, scheduler, dag-processor, triggerer,
 # Celery workers, init): Airflow's own image plus the pinned requirements, this package and the
-# dbt manifest Cosmos renders the transform DAG from.
+# dbt manifest (the weekly DAG checks the warehouse against it).
 FROM apache/airflow:3.3.2-python3.11
 
 ENV SINFONIA_HOME=/opt/airflow/project \

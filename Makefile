@@ -12,7 +12,7 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
-# Cosmos renders the dbt DAG from this manifest (fast DAG parsing); rebuilt when dbt files change.
+# The dbt manifest (the weekly DAG checks the warehouse against it); rebuilt when dbt files change.
 MANIFEST := dbt_project/target/manifest.json
 $(MANIFEST): $(STAMP) $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print)
 	$(PY) -c "from sinfonia import dbt; dbt.ensure_manifest()"

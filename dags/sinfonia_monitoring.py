@@ -2,20 +2,21 @@
 ### Monitoring (weekly): the directorates' leaderboard, coverage and teams → marts gate → publish
 
 Runs every Monday morning (Bogotá) and whenever the extract DAG lands a new ESAP export
-(`raw.esap_asistencias`, `raw.esap_metas`, `raw.esap_equipos`). One Cosmos dbt task builds only the
-monitoring marts and their parents (`mart_directorate_playlist`, `mart_coverage`, `dim_team`,
-`mart_team_inclusion`) in one `dbt build --select`, into `marts_build`; the Great Expectations marts gate validates them
-and `publish` copies them into `marts` in one transaction. Person-level team rows never leave the
+(`raw.esap_asistencias`, `raw.esap_metas`, `raw.esap_equipos`). One Cosmos dbt task rebuilds what
+those exports change, up to the monitoring marts (`mart_directorate_playlist`, `mart_coverage`,
+`dim_team`, `mart_team_inclusion`): dbt selector `weekly_monitoring`, reading the rest of the
+project where the last full transform left it in `marts_build` (on a warehouse where it has never
+run, the whole project is built). The Great Expectations marts gate validates every mart and
+`publish` copies them into `marts` in one transaction. Person-level team rows never leave the
 `restricted` schema: only suppressed aggregates are published.
 """
 
 from __future__ import annotations
 
-from airflow.sdk import AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
+from airflow.sdk import AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, dag
 from pendulum import datetime
 
-from sinfonia import tasks
-from sinfonia.airflow_common import DEFAULT_ARGS, ESAP_ASSETS, MARTS_ASSET, MONITORING_SELECT, dbt_build
+from sinfonia.airflow_common import DEFAULT_ARGS, ESAP_ASSETS, WEEKLY_SELECTOR, build_gate_publish
 
 
 @dag(
@@ -32,19 +33,7 @@ from sinfonia.airflow_common import DEFAULT_ARGS, ESAP_ASSETS, MARTS_ASSET, MONI
     tags=["sinfonia", "dbt", "monitoring"],
 )
 def sinfonia_monitoring():
-    @task
-    def prepare():
-        tasks.warehouse_dsn()
-
-    @task
-    def gate_marts(run_id=None):
-        return tasks.gate("marts_", run_id, schema_map={"marts": "marts_build"})
-
-    @task(outlets=[MARTS_ASSET])
-    def publish(run_id=None):
-        return tasks.publish(run_id)
-
-    prepare() >> dbt_build(select=list(MONITORING_SELECT)) >> gate_marts() >> publish()
+    build_gate_publish(selector=WEEKLY_SELECTOR)
 
 
 sinfonia_monitoring()

@@ -10,11 +10,10 @@ as they were.
 
 from __future__ import annotations
 
-from airflow.sdk import AssetAny, dag, task
+from airflow.sdk import AssetAny, dag
 from pendulum import datetime
 
-from sinfonia import tasks
-from sinfonia.airflow_common import DEFAULT_ARGS, MARTS_ASSET, RAW_ASSETS, dbt_build
+from sinfonia.airflow_common import DEFAULT_ARGS, RAW_ASSETS, build_gate_publish
 
 
 @dag(
@@ -28,20 +27,7 @@ from sinfonia.airflow_common import DEFAULT_ARGS, MARTS_ASSET, RAW_ASSETS, dbt_b
     tags=["sinfonia", "dbt"],
 )
 def sinfonia_transform():
-    @task
-    def prepare():
-        tasks.warehouse_dsn()
-
-
-    @task
-    def gate_marts(run_id=None):
-        return tasks.gate("marts_", run_id, schema_map={"marts": "marts_build"})
-
-    @task(outlets=[MARTS_ASSET])
-    def publish(run_id=None):
-        return tasks.publish(run_id)
-
-    prepare() >> dbt_build() >> gate_marts() >> publish()
+    build_gate_publish()
 
 
 sinfonia_transform()

@@ -1,19 +1,16 @@
-"""What every Sinfonía DAG shares: assets, default arguments, the Cosmos configuration.
+"""What every Sinfonía DAG shares: assets, default arguments, the dbt build → gate → publish tail.
 
-Imported by DAG files at parse time, so it must stay cheap: Airflow SDK and Cosmos classes only,
-no database, network or dbt parsing (Cosmos renders from a manifest built beforehand).
+Imported by DAG files at parse time, so it must stay cheap: Airflow SDK classes only. No
+database, network, dbt or Cosmos import happens here; they are imported when a task runs.
 """
 
 from __future__ import annotations
 
-import sys
 from datetime import timedelta
-from pathlib import Path
 
-from airflow.sdk import Asset
+from airflow.sdk import Asset, BaseOperator, task
 
-from sinfonia import config
-from sinfonia.tasks import record_failure
+from sinfonia import tasks
 
 RAW_SOURCES = ("divipola", "pdet", "idf", "esap_asistencias", "esap_metas", "esap_equipos")
 RAW_SOURCES += ("mdm", "ipm", "imrc", "cgn_categories")
@@ -28,7 +25,7 @@ DEFAULT_ARGS = {
     "owner": "sinfonia",
     "retries": 0,  # loads are idempotent; retries are set per task where a retry can help
     "retry_delay": timedelta(minutes=2),
-    "on_failure_callback": record_failure,
+    "on_failure_callback": tasks.record_failure,
 }
 
 
@@ -37,43 +34,50 @@ DEFAULT_ARGS = {
 # one slot by `airflow pools set` (pipeline.ensure_airflow_db, the compose init job).
 DBT_POOL = "sinfonia_dbt"
 
-# What the weekly monitoring DAG rebuilds: the monitoring marts and everything they read.
-MONITORING_SELECT = ("+mart_directorate_playlist", "+mart_coverage", "+dim_team", "+mart_team_inclusion")
+# What the weekly monitoring DAG rebuilds after a new ESAP export (dbt_project/selectors.yml).
+WEEKLY_SELECTOR = "weekly_monitoring"
 
 
-def dbt_build(task_id: str = "dbt_build", select: list[str] | None = None, **kwargs):
-    """One ``dbt build`` (seeds, models, tests, in dependency order) run through Cosmos in process.
+class DbtBuild(BaseOperator):
+    """One ``dbt build`` (seeds, models, tests, in dependency order) run in process by Cosmos.
 
     One task rather than a Cosmos task per model: on these machines each extra task costs about a
     second of fixed overhead (task start, dbt manifest load, a copy of the project), which made
     the dbt step 2–3 times slower than a single build of the same nodes; dbt still stops at the
-    first failed test and the task fails with dbt's message, so the gates and ``publish`` after it
-    never run on a broken build. ``select`` narrows it (the weekly monitoring path).
+    first failed test and the task fails with dbt's message, so the gate and ``publish`` after it
+    never run on a broken build.
+
+    Cosmos' operator is built in ``execute``: importing Cosmos when the DAG file is parsed cost
+    about 0.3 s per file. ``selector`` (dbt_project/selectors.yml) narrows the build; when the
+    warehouse does not yet hold what the narrowed build reads, the whole project is built.
     """
-    from cosmos import ProfileConfig
-    from cosmos.constants import InvocationMode
-    from cosmos.operators.local import DbtBuildLocalOperator
 
-    from sinfonia import dbt
+    ui_color = "#ff694b"
 
-    dbt.export_configured_env()  # each Celery task process parses the DAG file: dbt's server
-    profile = ProfileConfig(
-        profile_name="sinfonia", target_name="warehouse",
-        profiles_yml_filepath=config.DBT_DIR / "profiles.yml",
-    )
-    if select:
-        # Only the tests whose parents are all selected (the default, eager, also picks tests that
-        # reach into unselected marts, such as a relationship to dim_date).
-        kwargs.setdefault("dbt_cmd_flags", ["--indirect-selection", "cautious"])
-    return DbtBuildLocalOperator(
-        task_id=task_id,
-        pool=DBT_POOL,
-        project_dir=str(config.DBT_DIR),
-        profile_config=profile,
-        invocation_mode=InvocationMode.DBT_RUNNER,
-        dbt_executable_path=str(Path(sys.executable).with_name("dbt")),
-        install_deps=False,
-        select=select or [],
-        **kwargs,
-    )
+    def __init__(self, *, selector: str | None = None, **kwargs):
+        kwargs.setdefault("pool", DBT_POOL)
+        super().__init__(**kwargs)
+        self.selector = selector
 
+    def execute(self, context):
+        from sinfonia import dbt
+
+        flags = dbt.selection(self.selector, tasks.warehouse_dsn())
+        self.log.info("dbt build %s", " ".join(flags) or "(whole project)")
+        return dbt.cosmos_build(self.task_id, flags).execute(context)
+
+
+def build_gate_publish(selector: str | None = None) -> None:
+    """dbt build into ``marts_build`` → the Great Expectations marts gate → ``publish`` into
+    ``marts`` in one transaction (write-audit-publish): a failed test or gate leaves the
+    published marts as they were."""
+
+    @task
+    def gate_marts(run_id=None):
+        return tasks.gate("marts_", run_id, schema_map={"marts": "marts_build"})
+
+    @task(outlets=[MARTS_ASSET])
+    def publish(run_id=None):
+        return tasks.publish(run_id)
+
+    DbtBuild(task_id="dbt_build", selector=selector) >> gate_marts() >> publish()

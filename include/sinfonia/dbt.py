@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import sys
 from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict
@@ -10,6 +13,8 @@ from psycopg.conninfo import conninfo_to_dict
 from sinfonia import config
 
 MANIFEST = config.DBT_DIR / "target" / "manifest.json"
+
+log = logging.getLogger(__name__)
 
 
 def env_for(dsn: str) -> dict[str, str]:
@@ -26,17 +31,6 @@ def env_for(dsn: str) -> dict[str, str]:
 
 def export_env(dsn: str) -> None:
     os.environ.update(env_for(dsn))
-
-
-def export_configured_env() -> None:
-    """When the warehouse is configured (``WAREHOUSE_DSN`` or the connection URL), give dbt the
-    same server in this process, without overriding ``SINFONIA_DBT_*`` set explicitly. Called
-    when a DAG file is parsed: on a distributed executor each task is its own process, and the
-    dbt tasks must not fall back to profiles.yml's defaults."""
-    configured = os.environ.get("WAREHOUSE_DSN") or os.environ.get("AIRFLOW_CONN_SINFONIA_WAREHOUSE")
-    if configured and configured.startswith("postgres"):
-        for key, value in env_for(configured).items():
-            os.environ.setdefault(key, value)
 
 
 def run(args: list[str], dsn: str | None = None) -> None:
@@ -58,3 +52,62 @@ def ensure_manifest() -> Path:
     if not MANIFEST.exists() or MANIFEST.stat().st_mtime < newest:
         run(["parse", "--quiet"])
     return MANIFEST
+
+
+def missing_relations(dsn: str, manifest: Path = MANIFEST) -> list[str]:
+    """The project's tables and views (models and seeds) not yet in the warehouse.
+
+    A narrowed build (a selector) reads everything it does not build from where the last full
+    build left it: that is only possible when every relation exists.
+    """
+    if not manifest.exists():
+        return ["(no dbt manifest)"]
+    nodes = json.loads(manifest.read_text(encoding="utf-8"))["nodes"].values()
+    names = sorted({f"{n['schema']}.{n['alias']}" for n in nodes
+                    if n["resource_type"] in ("model", "seed") and n["config"]["materialized"] != "ephemeral"})
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        found = conn.execute("select name from unnest(%s::text[]) as name where to_regclass(name) is not null",
+                             (names,)).fetchall()
+    return sorted(set(names) - {row[0] for row in found})
+
+
+def selection(selector: str | None, dsn: str) -> list[str]:
+    """dbt flags for a build narrowed by ``selector``, or none (the whole project) when the
+    warehouse does not hold yet what the narrowed build would read."""
+    if not selector:
+        return []
+    missing = missing_relations(dsn)
+    if missing:
+        log.warning("building the whole dbt project instead of selector %s: %d relations not built yet (%s)",
+                    selector, len(missing), ", ".join(missing[:5]) + (" …" if len(missing) > 5 else ""))
+        return []
+    return ["--selector", selector]
+
+
+def cosmos_build(task_id: str, flags: list[str]):
+    """Cosmos' DbtBuildLocalOperator for one in-process ``dbt build`` with extra ``flags``.
+
+    Built when the task runs (see ``airflow_common.DbtBuild``). ``cache_dir`` lets Cosmos carry
+    dbt's partial-parse file from one run to the next (without it each build re-parsed the whole
+    project: about 4 s).
+    """
+    from cosmos import ProfileConfig
+    from cosmos.constants import InvocationMode
+    from cosmos.operators.local import DbtBuildLocalOperator
+
+    cache = config.state_dir() / "cosmos" / task_id
+    cache.mkdir(parents=True, exist_ok=True)
+    return DbtBuildLocalOperator(
+        task_id=task_id,
+        project_dir=str(config.DBT_DIR),
+        profile_config=ProfileConfig(profile_name="sinfonia", target_name="warehouse",
+                                     profiles_yml_filepath=config.DBT_DIR / "profiles.yml"),
+        invocation_mode=InvocationMode.DBT_RUNNER,
+        dbt_executable_path=str(Path(sys.executable).with_name("dbt")),
+        install_deps=False,
+        cache_dir=cache,
+        dbt_cmd_flags=flags,
+        emit_datasets=False,  # the DAGs declare their own assets (the marts are published after the gate)
+    )

@@ -71,7 +71,8 @@ def test_transform_is_scheduled_by_the_assets_the_raw_gate_produces(dagbag):
 def test_transform_builds_dbt_before_the_gate_and_publishes_last(dagbag):
     dag = dagbag.dags["sinfonia_transform"]
     build = dag.get_task("dbt_build")
-    assert type(build).__name__ == "DbtBuildLocalOperator" and not build.select  # the whole project
+    assert type(build).__name__ == "DbtBuild" and build.selector is None  # the whole project
+    assert build.pool == "sinfonia_dbt"  # one dbt build into marts_build at a time, across DAGs
     publish = dag.get_task("publish")
     assert publish.upstream_task_ids == {"gate_marts"}
     assert dag.get_task("gate_marts").upstream_task_ids == {"dbt_build"}

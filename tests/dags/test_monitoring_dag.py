@@ -1,4 +1,4 @@
-"""The weekly monitoring DAG: scheduled by the ESAP exports or weekly, renders only its marts."""
+"""The weekly monitoring DAG: scheduled by the ESAP exports or weekly, builds only what they change."""
 
 from sinfonia import pipeline
 from tests.dags.test_dag_integrity import dagbag  # noqa: F401 - the shared DagBag fixture
@@ -17,15 +17,32 @@ def test_monitoring_runs_weekly_or_when_an_esap_export_lands(dagbag):  # noqa: F
     assert "0 6 * * 1" in repr(timetable.timetable)
 
 
-def test_monitoring_builds_only_its_marts_and_their_parents_then_gates_and_publishes(dagbag):  # noqa: F811
+def test_monitoring_builds_the_weekly_selector_then_gates_and_publishes(dagbag):  # noqa: F811
     dag = dagbag.dags["sinfonia_monitoring"]
     build = dag.get_task("dbt_build")
-    assert type(build).__name__ == "DbtBuildLocalOperator"
-    assert sorted(build.select) == sorted(f"+{m}" for m in MONITORING_MARTS)  # marts and parents
-    assert not dagbag.dags["sinfonia_transform"].get_task("dbt_build").select  # the full build
+    assert type(build).__name__ == "DbtBuild" and build.selector == "weekly_monitoring"
+    assert build.pool == "sinfonia_dbt"
     assert dag.get_task("publish").upstream_task_ids == {"gate_marts"}
     assert dag.get_task("gate_marts").upstream_task_ids == {"dbt_build"}
     assert [a.uri for a in dag.get_task("publish").outlets] == ["sinfonia://warehouse/marts"]
+
+
+def test_the_weekly_selector_rebuilds_what_the_esap_exports_change_and_nothing_else():
+    from dbt.cli.main import dbtRunner
+
+    from sinfonia import config
+
+    result = dbtRunner().invoke(["ls", "--selector", "weekly_monitoring", "--resource-type", "model",
+                                 "--output", "name", "--quiet", "--project-dir", str(config.DBT_DIR),
+                                 "--profiles-dir", str(config.DBT_DIR)])
+    assert result.success, result.exception
+    models = set(result.result)
+    assert set(MONITORING_MARTS) | {"fct_technical_assistance", "int_assistances__state_history"} <= models
+    assert all(m.startswith(("stg_esap__", "int_assistances__", "int_goals__", "int_team_members__"))
+               for m in models - set(MONITORING_MARTS) - {"fct_technical_assistance"}), models
+    # Read where the last full transform left them; the impact panel is the full refresh's.
+    assert not models & {"dim_municipality", "fct_municipal_indicator", "dim_date", "mart_impact_panel",
+                         "stg_divipola__municipalities", "int_indicators__unioned"}
 
 
 def test_full_refresh_is_unchanged_and_the_weekly_path_runs_extract_then_monitoring():

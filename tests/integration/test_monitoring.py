@@ -2,8 +2,9 @@
 recounts from the facts, disclosure control, the restricted schema and the report section."""
 
 import csv
-import re
 import itertools
+import re
+import shutil
 import json
 import subprocess
 import sys
@@ -21,21 +22,54 @@ pytestmark = pytest.mark.integration
 GROUPS = ("afro", "indigenous", "lgbtiq", "migrant", "conflict_victim", "disability")
 
 
+def _weekly_run(dsn, sources) -> str:
+    code = ("import sys; from sinfonia import pipeline; pipeline.prepare_environment(sys.argv[1]); "
+            "pipeline.run_dags(pipeline.WEEKLY, {'sources_dir': sys.argv[2]})")
+    proc = subprocess.run([sys.executable, "-c", code, dsn, str(sources)],
+                          capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
 @pytest.fixture(scope="module")
-def weekly(server_dsn, small_sample, state_dir):
-    """One database; the small sample through the extract and the weekly monitoring DAGs."""
+def weekly_runs(server_dsn, small_sample, state_dir, tmp_path_factory):
+    """One database; the small sample through the extract and the weekly monitoring DAGs twice:
+    first without its last ESAP export (an empty warehouse: the whole dbt project is built), then
+    with it (the narrowed weekly build on top of the first)."""
     name = f"mon_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(server_dsn, autocommit=True) as conn:
         conn.execute(f'create database "{name}"')
     dsn = _with_db(server_dsn, name)
-    code = ("import sys; from sinfonia import pipeline; pipeline.prepare_environment(sys.argv[1]); "
-            "pipeline.run_dags(pipeline.WEEKLY, {'sources_dir': sys.argv[2]})")
-    proc = subprocess.run([sys.executable, "-c", code, dsn, str(small_sample)],
-                          capture_output=True, text=True, timeout=1200)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    yield dsn
+    folder = tmp_path_factory.mktemp("weekly")
+    shutil.copytree(small_sample, folder, dirs_exist_ok=True)
+    last = sorted((folder / "esap").glob("asistencias_*.csv"))[-1]
+    stash = folder.parent / f"{last.name}.later"
+    shutil.move(last, stash)
+    first = _weekly_run(dsn, folder)
+    shutil.move(stash, last)
+    second = _weekly_run(dsn, folder)
+    stem = last.stem.split("_")[1]
+    yield dsn, first, second, f"{stem[:4]}-{stem[4:6]}-{stem[6:]}"
     with psycopg.connect(server_dsn, autocommit=True) as conn:
         conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture(scope="module")
+def weekly(weekly_runs):
+    return weekly_runs[0]
+
+
+def test_the_first_weekly_run_builds_everything_and_the_next_only_what_the_esap_exports_change(weekly_runs):
+    dsn, first, second, last_export = weekly_runs
+    assert "dbt build (whole project)" in first and "relations not built yet" in first
+    assert "dbt build --selector weekly_monitoring" in second and "(whole project)" not in second
+    with psycopg.connect(dsn) as conn:
+        newest = conn.execute("select max(last_export_date)::text from marts.fct_technical_assistance").fetchone()[0]
+        assert newest == last_export  # the narrowed build published the export the first run did not see
+        # Views between the ESAP sources and the marts are rebuilt, none left dropped by a cascade.
+        for view in ("intermediate.int_assistances__state_history", "intermediate.int_assistances__latest",
+                     "restricted.int_team_members__resolved"):
+            assert conn.execute("select to_regclass(%s)", (view,)).fetchone()[0] is not None, view
 
 
 def rows(conn, query, params=()):
