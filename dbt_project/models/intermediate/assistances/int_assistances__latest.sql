@@ -42,15 +42,9 @@ final as (
         ranked.satisfaction_score
     from ranked
     left join directorates
-        on {{ normalise_text('ranked.directorate_name') }} in (
-            {{ normalise_text('directorates.directorate_name') }},
-            {{ normalise_text('directorates.directorate_id') }}
-        )
+        on {{ matches_seed('ranked.directorate_name', 'directorates', 'directorate') }}
     left join lines
-        on {{ normalise_text('ranked.thematic_line_name') }} in (
-            {{ normalise_text('lines.thematic_line_name') }},
-            {{ normalise_text('lines.thematic_line_id') }}
-        )
+        on {{ matches_seed('ranked.thematic_line_name', 'lines', 'thematic_line') }}
     where ranked.export_rank = 1
 )
 

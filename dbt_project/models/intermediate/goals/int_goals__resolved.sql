@@ -19,15 +19,9 @@ final as (
         goals.goal
     from goals
     left join directorates
-        on {{ normalise_text('goals.directorate_name') }} in (
-            {{ normalise_text('directorates.directorate_name') }},
-            {{ normalise_text('directorates.directorate_id') }}
-        )
+        on {{ matches_seed('goals.directorate_name', 'directorates', 'directorate') }}
     left join lines
-        on {{ normalise_text('goals.thematic_line_name') }} in (
-            {{ normalise_text('lines.thematic_line_name') }},
-            {{ normalise_text('lines.thematic_line_id') }}
-        )
+        on {{ matches_seed('goals.thematic_line_name', 'lines', 'thematic_line') }}
 )
 
 select * from final
