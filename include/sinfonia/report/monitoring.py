@@ -113,11 +113,12 @@ def _coverage_charts(conn, year: int) -> tuple[str, list[dict]]:
         from marts.mart_coverage c join marts.dim_territorial_directorate d on d.directorate_id = c.scope_id
         where c.scope = 'directorate' and c.year = %s order by c.share_of_municipalities, d.label_name""", (year,))
     plt, fig, ax = _figure(3)
-    years = [str(r["year"]) for r in national]
+    years = [int(r["year"]) for r in national]
+    ax.set_xticks(years, [str(y) for y in years])  # one tick per year, no 2023.5
     ax.plot(years, [r["municipalities_reached"] for r in national], marker="o", color=BLUE, label="Municipios")
     ax.plot(years, [r["pdet_reached"] for r in national], marker="o", color=ORANGE, label="Municipios PDET")
-    ax.plot(years, [r["category_5_6_reached"] for r in national], marker="o", color=GREY,
-            label="Municipios de categoría 5 y 6")
+    ax.plot(years, [r["category_5_6_reached"] for r in national], marker="o", color=GREY, linestyle="--",
+            label="Municipios de categoría 5 y 6")  # dashed: often equal to the total, which shows through
     ax.set_ylim(bottom=0)
     ax.set_ylabel("Municipios alcanzados")
     ax.set_title("Cobertura nacional por vigencia")
