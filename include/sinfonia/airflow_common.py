@@ -64,7 +64,10 @@ class DbtBuild(BaseOperator):
 
         flags = dbt.selection(self.selector, tasks.warehouse_dsn())
         self.log.info("dbt build %s", " ".join(flags) or "(whole project)")
-        return dbt.cosmos_build(self.task_id, flags).execute(context)
+        build = dbt.cosmos_build(self.task_id, flags)
+        # What DbtBuildLocalOperator.execute does, called without Airflow's warning about an
+        # operator's execute run from inside another task.
+        build.build_and_run_cmd(context=context, cmd_flags=build.add_cmd_flags())
 
 
 def build_gate_publish(selector: str | None = None) -> None:
