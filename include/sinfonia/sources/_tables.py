@@ -12,6 +12,7 @@ import io
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -21,7 +22,12 @@ class SourceFormatError(ValueError):
 
 
 def normalise(text: object) -> str:
-    s = "" if text is None else str(text)
+    """Lower-case ASCII words of a header or a name, for matching ('Código DANE' → 'codigo dane')."""
+    return _normalise("" if text is None else str(text))
+
+
+@lru_cache(maxsize=1 << 16)  # the same few thousand names and statuses recur on every row
+def _normalise(s: str) -> str:
     s = unicodedata.normalize("NFKD", s)
     s = "".join(ch for ch in s if not unicodedata.combining(ch))
     s = s.lower().replace("\n", " ")
@@ -65,6 +71,8 @@ def number_text(value: object) -> str | None:
     if s is None:
         return None
     s = s.replace(" ", "")
+    if s.isascii() and s.isdigit():  # most cells: a plain count, read as it is
+        return s
     if re.fullmatch(r"-?\d{1,3}(\.\d{3})+,\d+", s):  # 1.234,5
         s = s.replace(".", "").replace(",", ".")
     elif re.fullmatch(r"-?\d+,\d+", s):  # decimal comma

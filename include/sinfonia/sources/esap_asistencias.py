@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from functools import lru_cache
 
 from sinfonia.landing import LandedFile
 from sinfonia.loading import Batch
@@ -60,7 +61,11 @@ def parse_date(value: object) -> date | None:
         return value.date()
     if isinstance(value, date):
         return value
-    s = str(value).strip()
+    return _parse_date_text(str(value).strip())
+
+
+@lru_cache(maxsize=1 << 14)  # a few thousand distinct dates per export, each on many rows
+def _parse_date_text(s: str) -> date:
     for fmt in ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d"):
         try:
             return datetime.strptime(s, fmt).date()

@@ -5,11 +5,11 @@ with exports as (
 ),
 
 directorates as (
-    select * from {{ ref('territorial_directorates') }}
+    {{ seed_keys('territorial_directorates', 'directorate') }}
 ),
 
 lines as (
-    select * from {{ ref('thematic_lines') }}
+    {{ seed_keys('thematic_lines', 'thematic_line') }}
 ),
 
 ranked as (
@@ -42,9 +42,9 @@ final as (
         ranked.satisfaction_score
     from ranked
     left join directorates
-        on {{ matches_seed('ranked.directorate_name', 'directorates', 'directorate') }}
+        on {{ normalise_text('ranked.directorate_name') }} = directorates.match_key
     left join lines
-        on {{ matches_seed('ranked.thematic_line_name', 'lines', 'thematic_line') }}
+        on {{ normalise_text('ranked.thematic_line_name') }} = lines.match_key
     where ranked.export_rank = 1
 )
 

@@ -4,11 +4,11 @@ with goals as (
 ),
 
 directorates as (
-    select * from {{ ref('territorial_directorates') }}
+    {{ seed_keys('territorial_directorates', 'directorate') }}
 ),
 
 lines as (
-    select * from {{ ref('thematic_lines') }}
+    {{ seed_keys('thematic_lines', 'thematic_line') }}
 ),
 
 final as (
@@ -19,9 +19,9 @@ final as (
         goals.goal
     from goals
     left join directorates
-        on {{ matches_seed('goals.directorate_name', 'directorates', 'directorate') }}
+        on {{ normalise_text('goals.directorate_name') }} = directorates.match_key
     left join lines
-        on {{ matches_seed('goals.thematic_line_name', 'lines', 'thematic_line') }}
+        on {{ normalise_text('goals.thematic_line_name') }} = lines.match_key
 )
 
 select * from final

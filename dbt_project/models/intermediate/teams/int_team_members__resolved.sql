@@ -9,7 +9,7 @@ with members as (
 ),
 
 directorates as (
-    select * from {{ ref('territorial_directorates') }}
+    {{ seed_keys('territorial_directorates', 'directorate') }}
 ),
 
 resolved as (
@@ -22,10 +22,7 @@ resolved as (
         string_to_array(nullif(members.population_groups, ''), ';') as group_codes
     from members
     left join directorates
-        on {{ normalise_text('members.directorate_name') }} in (
-            {{ normalise_text('directorates.directorate_name') }},
-            {{ normalise_text('directorates.directorate_id') }}
-        )
+        on {{ normalise_text('members.directorate_name') }} = directorates.match_key
 ),
 
 final as (
