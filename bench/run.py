@@ -107,6 +107,15 @@ minimal()
 """
 
 
+def cpu_reference() -> float:
+    """Seconds for a fixed single-core workload in a fresh interpreter, best of 3. The absolute
+    times of two bench runs compare only after dividing by it: these shared machines differ by
+    two to three times in single-core speed."""
+    code = "import time; t = time.perf_counter(); sum(range(10_000_000)); print(time.perf_counter() - t)"
+    return min(float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                    check=True).stdout) for _ in range(3))
+
+
 def dag_parse_times() -> dict[str, dict[str, float]]:
     """Seconds per DAG file, best of 3 fresh interpreters each: ``python dags/x.py`` whole (what the
     issue asks), and the file alone with Airflow already imported (what a DAG processor, which
@@ -160,6 +169,9 @@ def measure(server_dsn: str, quick: bool) -> int:
     def record(name: str, value: float, unit: str) -> None:
         results.append({"name": name, "value": round(value, 4), "unit": unit})
         print(f"  {name:<34} {value:>12.3f} {unit}", flush=True)
+
+    # 0. This machine's speed, to compare absolute times across machines (ratios need no such help)
+    record("cpu_reference_s", cpu_reference(), "s (best of 3: sum(range(10_000_000)), one core)")
 
     # 1. Loader ------------------------------------------------------------------------------
     print("loader (same rows, same server, this run):", flush=True)
