@@ -108,9 +108,9 @@ minimal()
 
 
 def cpu_reference() -> float:
-    """Seconds for a fixed single-core workload in a fresh interpreter, best of 3. The absolute
-    times of two bench runs compare only after dividing by it: these shared machines differ by
-    two to three times in single-core speed."""
+    """Seconds for a fixed single-core workload in a fresh interpreter, best of 3: recorded so that
+    absolute times of runs on different machines can be put side by side (the same full refresh
+    took 31 s on one of these shared 2-core machines and 94 s on another)."""
     code = "import time; t = time.perf_counter(); sum(range(10_000_000)); print(time.perf_counter() - t)"
     return min(float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                     check=True).stdout) for _ in range(3))
@@ -123,7 +123,8 @@ def dag_parse_times() -> dict[str, dict[str, float]]:
     minimal one-task DAG file (``MINIMAL_DAG``) measured the same way."""
     from sinfonia import config
 
-    env = {**os.environ, **config.airflow_env()}  # as the project parses them (and nothing written under ~/airflow)
+    # As the project parses them (and nothing is written under ~/airflow).
+    env = {**os.environ, **config.airflow_env()}
     alone = ("import sys, time, runpy; import airflow.sdk; t = time.perf_counter(); "
              "runpy.run_path(sys.argv[1], run_name='__main__'); print(time.perf_counter() - t)")
 
@@ -138,9 +139,9 @@ def dag_parse_times() -> dict[str, dict[str, float]]:
     out = {"import airflow.sdk": {"fresh": best(["-c", "import airflow.sdk"])}}
     minimal = STATE / "minimal_dag.py"
     minimal.write_text(MINIMAL_DAG, encoding="utf-8")
-    out["minimal one-task DAG"] = {"fresh": best([str(minimal)]), "airflow_loaded": best(["-c", alone, str(minimal)], True)}
-    for path in sorted((REPO / "dags").glob("*.py")):
-        out[path.name] = {"fresh": best([str(path)]), "airflow_loaded": best(["-c", alone, str(path)], True)}
+    files = [("minimal one-task DAG", minimal), *((p.name, p) for p in sorted((REPO / "dags").glob("*.py")))]
+    for name, path in files:
+        out[name] = {"fresh": best([str(path)]), "airflow_loaded": best(["-c", alone, str(path)], True)}
     return out
 
 
@@ -207,9 +208,10 @@ def measure(server_dsn: str, quick: bool) -> int:
     # Airflow's metadata database is created once per Airflow home, before any timed run: a fresh
     # clone would otherwise charge `airflow db migrate` to the first (1x) refresh alone.
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import sys; from sinfonia import pipeline; "
-                    "pipeline.prepare_environment(sys.argv[1]); pipeline.ensure_airflow_db()", server_dsn],
-                   check=True, capture_output=True, env=_env(server_dsn))
+    migrate = ("import sys; from sinfonia import pipeline; "
+               "pipeline.prepare_environment(sys.argv[1]); pipeline.ensure_airflow_db()")
+    subprocess.run([sys.executable, "-c", migrate, server_dsn], check=True, capture_output=True,
+                   env=_env(server_dsn))
     print(f"Airflow metadata database ready (once, not timed): {time.perf_counter() - started:.1f} s", flush=True)
     scales = (1, 10) if quick else (1, 10, 100)
     walls: dict[int, float] = {}
