@@ -2,11 +2,12 @@
 ### Impact: estimates of the effect of assistance on municipal indicators
 
 Runs when the marts are published (the `marts` Asset of the transform DAG, after every yearly
-refresh). Reads the published `marts.mart_impact_panel` and writes
-`marts.mart_impact_estimates` in one transaction: Callaway–Sant'Anna staggered
-difference-in-differences (overall and event-time effects, 95% intervals, pre-trend test,
-placebo), the naive comparison and the dose view, for each outcome with yearly data. The
-estimates table is not in `marts_build`, so later publications leave it as it is.
+refresh). Reads the published `marts.mart_impact_panel` and computes, for each outcome with
+yearly data, the Callaway–Sant'Anna staggered difference-in-differences (overall and event-time
+effects, 95% intervals, pre-trend test, placebo), the naive comparison and the dose view, into
+the working table `intermediate.impact_estimates`. Then, like every mart: dbt builds
+`mart_impact_estimates` from it into `marts_build` (contract and tests), the marts gate
+validates it, and `publish` copies it into `marts`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from airflow.sdk import dag, task
 from pendulum import datetime
 
 from sinfonia import tasks
-from sinfonia.airflow_common import DEFAULT_ARGS, IMPACT_ASSET, MARTS_ASSET
+from sinfonia.airflow_common import DEFAULT_ARGS, IMPACT_ASSET, MARTS_ASSET, build_gate_publish
 
 
 @dag(
@@ -29,11 +30,13 @@ from sinfonia.airflow_common import DEFAULT_ARGS, IMPACT_ASSET, MARTS_ASSET
     tags=["sinfonia", "impact"],
 )
 def sinfonia_impact():
-    @task(outlets=[IMPACT_ASSET])
+    @task
     def estimate_impact():
         return tasks.impact()
 
-    estimate_impact()
+    # Publishing updates the estimates' Asset, not `marts` (which schedules this DAG).
+    build, _ = build_gate_publish(selector="impact_estimates", outlets=(IMPACT_ASSET,))
+    estimate_impact() >> build
 
 
 sinfonia_impact()

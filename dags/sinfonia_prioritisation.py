@@ -4,8 +4,12 @@
 Runs once a year, on 15 January (America/Bogota), and writes that year's snapshot of
 `marts.mart_prioritisation` (DESIGN.md §6): eligible municipalities (PDET, or category 5–6 in
 force), each indicator (MDM, IDF, IMRC, IPM) as published on or before the as-of date, the need
-score, ranks, tiers and the selection up to each directorate's goal. Every run is recorded in
-`meta.prioritisation_run` with its weights, rules and input versions.
+score, ranks, tiers and the selection up to each directorate's goal.
+
+Steps: resolve the parameters → dbt build of the selector `prioritisation` with the year, as-of
+date and force as dbt vars (the seeds' checks, the year computed and tested, then appended to the
+incremental `mart_prioritisation` in `marts_build`) → the marts gate → `publish` → the run
+recorded in `meta.prioritisation_run` with its weights, rules and input versions.
 
 Backfillable: the year is the logical date's year (a backfill of past years snapshots each one).
 Run configuration: `year` (else the logical date's year; a manual run with no year takes the
@@ -20,7 +24,7 @@ from airflow.timetables.trigger import CronTriggerTimetable
 from pendulum import datetime
 
 from sinfonia import tasks
-from sinfonia.airflow_common import DEFAULT_ARGS, MARTS_ASSET
+from sinfonia.airflow_common import DEFAULT_ARGS, MARTS_ASSET, build_gate_publish
 
 PRIORITISATION_ASSET = Asset(name="marts.mart_prioritisation",
                              uri="sinfonia://warehouse/marts/mart_prioritisation", group="marts")
@@ -47,13 +51,20 @@ PRIORITISATION_ASSET = Asset(name="marts.mart_prioritisation",
 def sinfonia_prioritisation():
     @task(inlets=[MARTS_ASSET])
     def resolve_parameters(params=None, logical_date=None, dag_run=None):
-        return tasks.prioritisation_parameters(params, logical_date, getattr(dag_run, "run_type", None))
+        return tasks.prioritisation_plan(params, logical_date, getattr(dag_run, "run_type", None))
 
     @task(outlets=[PRIORITISATION_ASSET])
-    def snapshot(resolved: dict, run_id=None):
-        return tasks.prioritise(resolved, run_id)
+    def snapshot(plan: dict, run_id=None):
+        return tasks.record_prioritisation(plan, run_id)
 
-    snapshot(resolve_parameters())
+    plan = resolve_parameters()
+    build, published = build_gate_publish(
+        selector="prioritisation",
+        dbt_vars="{{ ti.xcom_pull(task_ids='resolve_parameters')['dbt_vars'] }}",
+        outlets=(),
+    )
+    plan >> build
+    published >> snapshot(plan)
 
 
 sinfonia_prioritisation()

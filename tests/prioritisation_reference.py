@@ -1,7 +1,7 @@
 """An independent recomputation of the prioritisation (DESIGN.md §6) in pandas, for the tests.
 
-Written from the text of §6, not from the SQL: it reads ``marts.fct_municipal_indicator``,
-``marts.dim_municipality`` and the goals, and returns one row per municipality of the universe.
+Written from the text of §6, not from the SQL: it reads ``fct_municipal_indicator``,
+``dim_municipality`` (where dbt built them: ``marts_build``) and the goals, and returns one row per municipality of the universe.
 """
 
 from __future__ import annotations
@@ -23,15 +23,15 @@ def percent_rank(values: pd.Series) -> pd.Series:
 
 
 def recompute(dsn: str, year: int, as_of: date, weights: dict[str, float] | None = None,
-              categories=("5", "6")) -> pd.DataFrame:
+              categories=("5", "6"), schema: str = "marts_build") -> pd.DataFrame:
     weights = weights or {i: 1.0 for i in INDICATORS}
     with psycopg.connect(dsn) as conn:
         dim = pd.DataFrame(conn.execute(
-            "select municipality_id, entity_type, directorate_id, is_pdet from marts.dim_municipality").fetchall(),
+            f"select municipality_id, entity_type, directorate_id, is_pdet from {schema}.dim_municipality").fetchall(),
             columns=["municipality_id", "entity_type", "directorate_id", "is_pdet"])
         ind = pd.DataFrame(conn.execute(
             "select municipality_id, indicator, year, value::float8, value_label, published_on "
-            "from marts.fct_municipal_indicator").fetchall(),
+            f"from {schema}.fct_municipal_indicator").fetchall(),
             columns=["municipality_id", "indicator", "year", "value", "value_label", "published_on"])
         goals = dict(conn.execute("select directorate_id, sum(goal) from intermediate.int_goals__resolved "
                                   "where goal_year = %s group by 1", (year,)).fetchall())

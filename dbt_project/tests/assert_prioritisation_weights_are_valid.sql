@@ -1,17 +1,26 @@
--- Prioritisation weights: every weight >= 0 and at least one positive (DESIGN.md §6).
--- Returns a row (and so fails) when the seed breaks either rule.
+-- Prioritisation weights: every weight >= 0 and at least one positive (DESIGN.md §6). The one
+-- validation of the weights: `dbt build` and every prioritisation run (selector prioritisation)
+-- run it before the year is computed. Each failing row says what is wrong in `problem`.
+{{ config(store_failures=true, schema='intermediate') }}
+
 with weights as (
     select * from {{ ref('prioritisation_weights') }}
 ),
 
 negatives as (
-    select indicator, weight, 'weight must be >= 0' as problem
+    select
+        indicator,
+        weight,
+        'weight of ' || indicator || ' is ' || coalesce(weight::text, 'empty') || '; weights must be >= 0' as problem
     from weights
-    where weight < 0
+    where weight is null or weight < 0
 ),
 
 no_positive as (
-    select null::text as indicator, null::numeric as weight, 'at least one weight must be positive' as problem
+    select
+        null::text as indicator,
+        null::numeric as weight,
+        'at least one weight must be positive' as problem
     where not exists (select 1 from weights where weight > 0)
 ),
 

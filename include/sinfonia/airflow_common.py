@@ -50,19 +50,24 @@ class DbtBuild(BaseOperator):
     Cosmos' operator is built in ``execute``: importing Cosmos when the DAG file is parsed cost
     about 0.3 s per file. ``selector`` (dbt_project/selectors.yml) narrows the build; when the
     warehouse does not yet hold what the narrowed build reads, the whole project is built.
+    ``dbt_vars`` (templated: a JSON object, e.g. from an upstream task's XCom) is dbt's ``--vars``.
     """
 
     ui_color = "#ff694b"
+    template_fields = ("dbt_vars",)
 
-    def __init__(self, *, selector: str | None = None, **kwargs):
+    def __init__(self, *, selector: str | None = None, dbt_vars: str | None = None, **kwargs):
         kwargs.setdefault("pool", DBT_POOL)
         super().__init__(**kwargs)
         self.selector = selector
+        self.dbt_vars = dbt_vars
 
     def execute(self, context):
         from sinfonia import dbt
 
         flags = dbt.selection(self.selector, tasks.warehouse_dsn())
+        if self.dbt_vars:
+            flags += ["--vars", self.dbt_vars]
         self.log.info("dbt build %s", " ".join(flags) or "(whole project)")
         build = dbt.cosmos_build(self.task_id, flags)
         # What DbtBuildLocalOperator.execute does, called without Airflow's warning about an
@@ -70,17 +75,22 @@ class DbtBuild(BaseOperator):
         build.build_and_run_cmd(context=context, cmd_flags=build.add_cmd_flags())
 
 
-def build_gate_publish(selector: str | None = None) -> None:
+def build_gate_publish(selector: str | None = None, dbt_vars: str | None = None,
+                       outlets: tuple[Asset, ...] = (MARTS_ASSET,)):
     """dbt build into ``marts_build`` → the Great Expectations marts gate → ``publish`` into
     ``marts`` in one transaction (write-audit-publish): a failed test or gate leaves the
-    published marts as they were."""
+    published marts as they were. Every mart in ``marts_build`` is gated, as ``publish`` copies
+    them all. Returns the first and the last task, for DAGs that add steps around them."""
 
     @task
     def gate_marts(run_id=None):
         return tasks.gate("marts_", run_id, schema_map={"marts": "marts_build"})
 
-    @task(outlets=[MARTS_ASSET])
+    @task(outlets=list(outlets))
     def publish(run_id=None):
         return tasks.publish(run_id)
 
-    DbtBuild(task_id="dbt_build", selector=selector) >> gate_marts() >> publish()
+    build = DbtBuild(task_id="dbt_build", selector=selector, dbt_vars=dbt_vars)
+    published = publish()
+    build >> gate_marts() >> published
+    return build, published

@@ -78,10 +78,12 @@ def publish(run_id: str | None) -> dict[str, int]:
 
 
 def impact() -> dict[str, int]:
+    """Estimate from the published panel into ``intermediate.impact_estimates`` (the source of
+    the dbt model ``mart_impact_estimates``, built, gated and published after this task)."""
     from sinfonia.impact.store import run
 
     result = run(warehouse_dsn())
-    log.info("impact estimates written: %s", result)
+    log.info("impact estimates computed: %s", result)
     return result
 
 
@@ -116,13 +118,25 @@ def prioritisation_parameters(params: dict | None, logical_date=None, run_type=N
     return {"year": int(year), "as_of_date": str(as_of) if as_of else None, "force": bool(params.get("force"))}
 
 
-def prioritise(resolved: dict, run_id: str | None) -> dict:
-    from datetime import date
+def prioritisation_plan(params: dict | None, logical_date=None, run_type=None) -> dict:
+    """The run's parameters, what the snapshot holds for the year before dbt runs, and the dbt
+    vars of the build (a JSON object)."""
+    from dataclasses import asdict
 
     from sinfonia import prioritisation
 
-    as_of = date.fromisoformat(resolved["as_of_date"]) if resolved.get("as_of_date") else None
-    result = prioritisation.run(warehouse_dsn(), resolved["year"], as_of, bool(resolved.get("force")), run_id)
+    resolved = prioritisation_parameters(params, logical_date, run_type)
+    plan = prioritisation.plan(warehouse_dsn(), resolved["year"], resolved["as_of_date"], resolved["force"])
+    log.info("prioritisation %s: %s", plan.year, "write" if plan.status == "written" else "keep the snapshot")
+    return {**asdict(plan), "dbt_vars": json.dumps(plan.dbt_vars())}
+
+
+def record_prioritisation(plan: dict, run_id: str | None) -> dict:
+    """Record the run in ``meta.prioritisation_run`` (after dbt wrote or kept the year)."""
+    from sinfonia import prioritisation
+
+    fields = {k: plan[k] for k in ("year", "as_of_date", "force", "existing_rows")}
+    result = prioritisation.record(warehouse_dsn(), prioritisation.Plan(**fields), run_id)
     log.info("%s", result)
     return {**result.__dict__, "as_of_date": str(result.as_of_date)}
 

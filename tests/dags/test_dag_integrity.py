@@ -85,6 +85,11 @@ def test_impact_runs_after_the_marts_are_published_and_is_in_the_full_refresh(da
     publish = dagbag.dags["sinfonia_transform"].get_task("publish")
     impact = dagbag.dags["sinfonia_impact"]
     assert {a.uri for a in impact.timetable.asset_condition.objects} == {a.uri for a in publish.outlets}
-    assert [a.uri for a in impact.get_task("estimate_impact").outlets] == [
+    # estimate → dbt build of mart_impact_estimates → gate → publish (which must not update `marts`,
+    # the Asset that schedules this DAG)
+    build = impact.get_task("dbt_build")
+    assert build.selector == "impact_estimates" and build.upstream_task_ids == {"estimate_impact"}
+    assert impact.get_task("gate_marts").upstream_task_ids == {"dbt_build"}
+    assert [a.uri for a in impact.get_task("publish").outlets] == [
         "sinfonia://warehouse/marts/mart_impact_estimates"]
     assert pipeline.FULL_REFRESH.index("sinfonia_impact") > pipeline.FULL_REFRESH.index("sinfonia_transform")

@@ -16,10 +16,16 @@ def test_runs_yearly_in_mid_january_bogota_without_catching_up(dagbag):  # noqa:
     assert dag.params["force"] is False
 
 
-def test_resolves_the_parameters_then_snapshots_and_updates_its_asset(dagbag):  # noqa: F811
+def test_resolves_the_parameters_builds_gates_publishes_then_records_and_updates_its_asset(dagbag):  # noqa: F811
     dag = dagbag.dags["sinfonia_prioritisation"]
+    build = dag.get_task("dbt_build")
+    assert type(build).__name__ == "DbtBuild" and build.selector == "prioritisation"
+    assert build.upstream_task_ids == {"resolve_parameters"} and "dbt_vars" in build.dbt_vars
+    assert dag.get_task("gate_marts").upstream_task_ids == {"dbt_build"}
+    publish = dag.get_task("publish")
+    assert publish.upstream_task_ids == {"gate_marts"} and publish.outlets == []  # not `marts`: no loop
     snapshot = dag.get_task("snapshot")
-    assert snapshot.upstream_task_ids == {"resolve_parameters"}
+    assert snapshot.upstream_task_ids == {"publish", "resolve_parameters"}
     assert [a.uri for a in snapshot.outlets] == ["sinfonia://warehouse/marts/mart_prioritisation"]
 
 

@@ -1,7 +1,8 @@
 """The prioritisation method (DESIGN.md §6) on small hand-made cases, in a fresh database.
 
-The tables the snapshot reads (the marts' contract of §5, the resolved goals, the seeds) are
-created here with a few hand-made rows, so each case of the method can be checked on its own.
+The tables the dbt models read (the marts of §5 where dbt builds them, ``marts_build``; the
+resolved goals; the seeds) are created here with a few hand-made rows, so each case of the method
+can be checked on its own; ``prioritisation.run`` builds the dbt selector ``prioritisation``.
 """
 
 from datetime import date
@@ -53,11 +54,11 @@ def build_inputs(dsn: str, weights=None) -> None:
     weights = weights or {i: 1 for i in INDICATORS}
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("""
-            create schema marts; create schema intermediate; create schema seeds;
-            create table marts.dim_municipality (municipality_id text primary key, municipality_name text,
+            create schema marts_build; create schema intermediate; create schema seeds;
+            create table marts_build.dim_municipality (municipality_id text primary key, municipality_name text,
                 department_id text, department_name text, entity_type text, directorate_id text,
                 is_pdet boolean, pdet_subregion text, category text, capacity_group text);
-            create table marts.fct_municipal_indicator (municipality_id text, indicator text, year integer,
+            create table marts_build.fct_municipal_indicator (municipality_id text, indicator text, year integer,
                 value numeric, value_label text, methodology text, published_on date, source text);
             create table intermediate.int_goals__resolved (goal_year integer, directorate_id text,
                 thematic_line_id text, goal integer);
@@ -67,25 +68,25 @@ def build_inputs(dsn: str, weights=None) -> None:
                 ('pdet_eligible', 'true'), ('imrc_component', 'max'), ('default_as_of', '01-15');
         """)
         for m, etype, d, pdet, cat in MUNICIPALITIES:
-            conn.execute("insert into marts.dim_municipality values (%s, %s, '99', 'Depto', %s, %s, %s, null, %s, null)",
+            conn.execute("insert into marts_build.dim_municipality values (%s, %s, '99', 'Depto', %s, %s, %s, null, %s, null)",
                          (m, f"Municipio {m}", etype, d, pdet, cat))
             if cat:
-                conn.execute("insert into marts.fct_municipal_indicator values (%s, 'category', 2024, null, %s, null, %s, 'CGN')",
+                conn.execute("insert into marts_build.fct_municipal_indicator values (%s, 'category', 2024, null, %s, null, %s, 'CGN')",
                              (m, cat, date(2023, 10, 31)))
-        conn.execute("insert into marts.fct_municipal_indicator values "
+        conn.execute("insert into marts_build.fct_municipal_indicator values "
                      "('00010', 'category', 2026, null, '6', null, '2024-10-31', 'CGN')")
         codes = ("mdm", "idf", "imrc_exceso", "imrc_deficit", "ipm")
         for m, vals in VALUES.items():
             for code, v in zip(codes, vals):
                 if v is not None:
-                    conn.execute("insert into marts.fct_municipal_indicator values (%s, %s, 2023, %s, null, null, %s, 'x')",
+                    conn.execute("insert into marts_build.fct_municipal_indicator values (%s, %s, 2023, %s, null, null, %s, 'x')",
                                  (m, code, v, EARLY))
                     # an older year, always published: never used when a later one is available
-                    conn.execute("insert into marts.fct_municipal_indicator values (%s, %s, 2021, %s, null, null, %s, 'x')",
+                    conn.execute("insert into marts_build.fct_municipal_indicator values (%s, %s, 2021, %s, null, null, %s, 'x')",
                                  (m, code, 99.0 - v, date(2022, 10, 1)))
-        conn.execute("update marts.fct_municipal_indicator set year = 2022 "
+        conn.execute("update marts_build.fct_municipal_indicator set year = 2022 "
                      "where municipality_id = '00006' and indicator = 'mdm' and year = 2023")
-        conn.execute("insert into marts.fct_municipal_indicator values ('00006', 'mdm', 2023, 5, null, null, %s, 'x')",
+        conn.execute("insert into marts_build.fct_municipal_indicator values ('00006', 'mdm', 2023, 5, null, null, %s, 'x')",
                      (LATE,))
         for d, line, g in GOALS:
             conn.execute("insert into intermediate.int_goals__resolved values (%s, %s, %s, %s)",
@@ -96,7 +97,7 @@ def build_inputs(dsn: str, weights=None) -> None:
 
 def rows(dsn: str, year: int = 2025) -> dict[str, dict]:
     with psycopg.connect(dsn) as conn:
-        cur = conn.execute("select * from marts.mart_prioritisation where prioritisation_year = %s", (year,))
+        cur = conn.execute("select * from marts_build.mart_prioritisation where prioritisation_year = %s", (year,))
         names = [c.name for c in cur.description]
         return {row[1]: dict(zip(names, row)) for row in cur}
 
@@ -211,7 +212,7 @@ def test_weights_come_from_the_seed(handmade):
 
 
 @pytest.mark.parametrize("update, message", [
-    ("update seeds.prioritisation_weights set weight = -1 where indicator = 'idf'", "weight of idf is -1.0"),
+    ("update seeds.prioritisation_weights set weight = -1 where indicator = 'idf'", "weight of idf is -1; "),
     ("update seeds.prioritisation_weights set weight = 0", "at least one weight must be positive"),
 ])
 def test_invalid_weights_fail_the_run_with_a_clear_message(handmade, update, message):
@@ -220,18 +221,19 @@ def test_invalid_weights_fail_the_run_with_a_clear_message(handmade, update, mes
     with pytest.raises(prioritisation.PrioritisationError, match=message):
         prioritisation.run(handmade, 2025)
     with psycopg.connect(handmade) as conn:
-        assert conn.execute("select to_regclass('marts.mart_prioritisation')").fetchone()[0] is None
+        assert conn.execute("select to_regclass('marts_build.mart_prioritisation')").fetchone()[0] is None
+        assert conn.execute("select to_regclass('meta.prioritisation_run')").fetchone()[0] is None
 
 
 def test_a_year_is_kept_unless_forced_and_a_forced_rerun_gives_identical_rows(handmade):
     first = prioritisation.run(handmade, 2025)
     before = rows(handmade)
     with psycopg.connect(handmade, autocommit=True) as conn:  # new data arrives later
-        conn.execute("update marts.fct_municipal_indicator set value = value + 1 where indicator = 'ipm'")
+        conn.execute("update marts_build.fct_municipal_indicator set value = value + 1 where indicator = 'ipm'")
     kept = prioritisation.run(handmade, 2025)
     assert kept.status == "kept" and kept.inputs_changed and rows(handmade) == before
     with psycopg.connect(handmade, autocommit=True) as conn:
-        conn.execute("update marts.fct_municipal_indicator set value = value - 1 where indicator = 'ipm'")
+        conn.execute("update marts_build.fct_municipal_indicator set value = value - 1 where indicator = 'ipm'")
     again = prioritisation.run(handmade, 2025, force=True)
     assert again.status == "written" and rows(handmade) == before
     with psycopg.connect(handmade) as conn:
@@ -252,10 +254,10 @@ def test_no_indicator_used_was_published_after_the_as_of_date(handmade):
 def assert_no_late_inputs(dsn, year):
     with psycopg.connect(dsn) as conn:
         published = {(m, i, y): (p, v) for m, i, y, p, v in conn.execute(
-            "select municipality_id, indicator, year, published_on, value::float8 from marts.fct_municipal_indicator")}
+            "select municipality_id, indicator, year, published_on, value::float8 from marts_build.fct_municipal_indicator")}
         used = conn.execute(
             "select municipality_id, as_of_date, mdm_year, idf_year, ipm_year, imrc_year, imrc_value, category_year "
-            "from marts.mart_prioritisation where prioritisation_year = %s", (year,)).fetchall()
+            "from marts_build.mart_prioritisation where prioritisation_year = %s", (year,)).fetchall()
     checked = 0
     for m, as_of, mdm, idf, ipm, imrc, imrc_value, cat in used:
         for code, y in (("mdm", mdm), ("idf", idf), ("ipm", ipm), ("category", cat)):
@@ -269,13 +271,34 @@ def assert_no_late_inputs(dsn, year):
     return checked
 
 
-def test_the_snapshot_checks_catch_broken_rows(handmade):
+def test_an_indicator_published_on_the_as_of_date_is_used(handmade):
+    """The boundary of the point in time (issue 22): published_on <= as_of_date, not <."""
+    with psycopg.connect(handmade, autocommit=True) as conn:
+        conn.execute("insert into marts_build.fct_municipal_indicator values "
+                     "('00009', 'idf', 2024, 33, null, null, %s, 'x'), ('00009', 'ipm', 2024, 44, null, null, %s, 'x')",
+                     (AS_OF, date(2025, 1, 16)))
+    prioritisation.run(handmade, 2025)
+    got = rows(handmade)["00009"]
+    assert (got["idf_year"], got["idf_value"]) == (2024, 33.0)  # published on the as-of date: used
+    assert (got["ipm_year"], got["ipm_value"]) == (2023, 30.0)  # published the day after: not used
+    assert_matches_reference(handmade, 2025, AS_OF)
+
+
+def test_the_checks_of_the_year_catch_broken_rows(handmade):
+    from dbt.cli.main import dbtRunner
+
+    from sinfonia import config, dbt
+
     prioritisation.run(handmade, 2025)
     with psycopg.connect(handmade, autocommit=True) as conn:
-        prioritisation.verify(conn, 2025)  # the written snapshot passes
-        conn.execute("update marts.mart_prioritisation set national_rank = national_rank + 1 "
+        conn.execute("update intermediate.int_municipalities__prioritised set national_rank = national_rank + 1 "
                      "where municipality_id = '00011'")
-        conn.execute("update marts.mart_prioritisation set is_selected = true where directorate_id = 'D1'")
-        with pytest.raises(prioritisation.PrioritisationError) as info:
-            prioritisation.verify(conn, 2025)
-    assert "national ranks are 1..n" in str(info.value) and "more than its goal" in str(info.value)
+        conn.execute("update intermediate.int_municipalities__prioritised set is_selected = true "
+                     "where directorate_id = 'D1'")
+    dbt.export_env(handmade)
+    result = dbtRunner().invoke(["test", "--select", "int_municipalities__prioritised,test_type:data",
+                                 "--project-dir", str(config.DBT_DIR), "--profiles-dir", str(config.DBT_DIR)])
+    failed = {r.node.name for r in result.result if r.status == "fail"}
+    assert not result.success
+    assert any(name.startswith("ranks_are_contiguous") and "national_rank" in name for name in failed), failed
+    assert {"int_prioritisation_selects_within_the_goal", "int_prioritisation_ranks_only_the_eligible"} <= failed

@@ -1,52 +1,48 @@
-"""Read the impact panel from ``marts`` and write ``marts.mart_impact_estimates``.
+"""Estimate from the published impact panel and hand the rows to dbt.
 
-Where the estimates live, and why there: ``publish`` drops and recreates, in ``marts``, every
-table that exists in ``marts_build``. The estimates are written by Python, not dbt, so they are
-never in ``marts_build``: the impact DAG (scheduled by the published-marts Asset) reads the
-*published* panel and replaces ``marts.mart_impact_estimates`` in one transaction of its own
-(create if missing, delete, insert, check). A later ``publish`` leaves the table alone, and
-readers see either the previous estimates or the new ones, never a mix. The rows are checked
-(key unique, ``ci_low <= estimate <= ci_high``, ``std_error >= 0``) before the commit.
+The estimator's rows go to ``intermediate.impact_estimates``, a working table that analysts do
+not read (the dbt source ``impact.impact_estimates``), replaced whole in one transaction. The dbt
+model ``mart_impact_estimates`` (an enforced contract, tests, docs) selects from it into
+``marts_build``; the impact DAG then runs the marts gate (suite ``marts_mart_impact_estimates``:
+key unique, ``ci_low <= estimate <= ci_high``, ``std_error >= 0``) and ``publish``, the one writer of
+``marts``. The table's columns are ``sinfonia.impact.COLUMNS``, typed by :data:`TYPES`.
 """
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
+from psycopg import sql
 
 from sinfonia import db
 from sinfonia.impact import COLUMNS, estimate_all
 
-TABLE = "marts.mart_impact_estimates"
+SCHEMA, TABLE = "intermediate", "impact_estimates"
+PANEL = "marts.mart_impact_panel"  # the published, gated panel
 
-DDL = f"""
-create table if not exists {TABLE} (
-    outcome      text not null,
-    method       text not null,
-    event_time   integer,
-    estimate     double precision not null,
-    std_error    double precision not null check (std_error >= 0),
-    ci_low       double precision not null,
-    ci_high      double precision not null,
-    p_value      double precision check (p_value between 0 and 1),
-    n_treated    integer not null check (n_treated >= 0),
-    n_control    integer not null check (n_control >= 0),
-    threshold    integer not null check (threshold > 0),
-    computed_at  timestamptz not null default now(),
-    constraint mart_impact_estimates_pk unique nulls not distinct (outcome, method, event_time),
-    constraint mart_impact_estimates_ci check (ci_low <= estimate and estimate <= ci_high)
-);
-comment on table {TABLE} is
-    'Impact estimates of ESAP assistance (written by the impact DAG, not dbt). One row per outcome, method and event time (null: overall effect).';
-comment on column {TABLE}.event_time is 'Years since treatment (0 = first treated year); null for the overall effect.';
-comment on column {TABLE}.method is 'cs_did (Callaway-Sant''Anna, not-yet-treated controls, covariates), cs_did_never_treated, cs_did_unconditional, naive, pretrend, placebo, dose_1_2, dose_3_4, dose_5_plus.';
-comment on column {TABLE}.p_value is 'Two-sided p-value of estimate = 0; for pretrend, the joint Wald test of all pre-period event-time estimates.';
-"""
+# The SQL type of every column the estimator may produce (DESIGN.md §5, mart_impact_estimates).
+TYPES = {
+    "outcome": "text", "method": "text", "event_time": "integer",
+    "estimate": "double precision", "std_error": "double precision",
+    "ci_low": "double precision", "ci_high": "double precision",
+    "p_value": "double precision", "p_value_adjusted": "double precision",
+    "band_low": "double precision", "band_high": "double precision",
+    "n_treated": "integer", "n_control": "integer", "threshold": "integer",
+    "base_period": "text", "verdict": "text",
+}
+
+
+def ddl(columns=COLUMNS) -> sql.Composed:
+    unknown = [c for c in columns if c not in TYPES]
+    if unknown:
+        raise ValueError(f"sinfonia.impact.COLUMNS has {', '.join(unknown)}: add its SQL type to "
+                         "sinfonia.impact.store.TYPES (and the column to mart_impact_estimates' contract)")
+    return sql.SQL("create table {} ({}, computed_at timestamptz not null default now())").format(
+        sql.Identifier(SCHEMA, TABLE),
+        sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(TYPES[c])) for c in columns))
 
 
 def read_panel(conn) -> pd.DataFrame:
-    cur = conn.execute("select * from marts.mart_impact_panel order by municipality_id, year")
+    cur = conn.execute(f"select * from {PANEL} order by municipality_id, year")
     cols = [d.name for d in cur.description]
     frame = pd.DataFrame(cur.fetchall(), columns=cols)
     for c in frame.columns:
@@ -55,35 +51,33 @@ def read_panel(conn) -> pd.DataFrame:
     return frame
 
 
-def check(rows: pd.DataFrame) -> None:
-    key = rows[["outcome", "method", "event_time"]].astype(str)
-    if key.duplicated().any():
-        raise ValueError(f"duplicate impact estimate keys: {key[key.duplicated()].values.tolist()[:3]}")
-    for r in rows.itertuples():
-        if not all(math.isfinite(v) for v in (r.estimate, r.std_error, r.ci_low, r.ci_high)):
-            raise ValueError(f"impact estimate {r.outcome}/{r.method}/{r.event_time} is not finite")
+def _value(column: str, v):
+    if v is None or (not isinstance(v, str) and pd.isna(v)):
+        return None
+    return int(v) if TYPES[column] == "integer" else v
 
 
 def write_estimates(conn, rows: pd.DataFrame) -> int:
-    check(rows)
-    records = [tuple(None if pd.isna(v) else (int(v) if c in ("event_time", "n_treated", "n_control", "threshold") else v)
-                     for c, v in zip(COLUMNS, r)) for r in rows[list(COLUMNS)].itertuples(index=False)]
+    """Replace ``intermediate.impact_estimates`` with ``rows`` (one transaction)."""
+    records = [tuple(_value(c, v) for c, v in zip(COLUMNS, r))
+               for r in rows[list(COLUMNS)].itertuples(index=False)]
+    table = sql.Identifier(SCHEMA, TABLE)
     with conn.transaction():
-        conn.execute("create schema if not exists marts")
-        conn.execute(DDL)
-        conn.execute(f"delete from {TABLE}")
+        conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(SCHEMA)))
+        conn.execute(sql.SQL("drop table if exists {}").format(table))
+        conn.execute(ddl())
         with conn.cursor() as cur:
-            cur.executemany(
-                f"insert into {TABLE} ({', '.join(COLUMNS)}) values ({', '.join(['%s'] * len(COLUMNS))})",
-                records)
+            cur.executemany(sql.SQL("insert into {} ({}) values ({})").format(
+                table, sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
+                sql.SQL(", ").join([sql.Placeholder()] * len(COLUMNS))), records)
     return len(records)
 
 
 def run(dsn: str) -> dict[str, int]:
-    """Estimate from the published panel and replace the published estimates."""
+    """Estimate from the published panel into ``intermediate.impact_estimates``."""
     with db.connect(dsn, autocommit=True) as conn:
-        if conn.execute("select to_regclass('marts.mart_impact_panel')").fetchone()[0] is None:
-            raise RuntimeError("marts.mart_impact_panel is not published: run the transform DAG first")
+        if conn.execute("select to_regclass(%s)", (PANEL,)).fetchone()[0] is None:
+            raise RuntimeError(f"{PANEL} is not published: run the transform DAG first")
         frame = read_panel(conn)
         threshold = int(frame["threshold"].dropna().iloc[0]) if frame["threshold"].notna().any() else 5
         rows = estimate_all(frame, threshold)

@@ -85,7 +85,7 @@ scopes as (
     from lines
 ),
 
--- Category in force in the year: the latest certified year not after it, else the latest known.
+-- Category in force in the year (macro category_in_force), else the latest known.
 categories as (
     select
         municipality_id,
@@ -103,19 +103,7 @@ reached_municipality_years as (
 ),
 
 in_force as (
-    select distinct on (reached_municipality_years.year, reached_municipality_years.municipality_id)
-        reached_municipality_years.year,
-        reached_municipality_years.municipality_id,
-        categories.value_label
-    from reached_municipality_years
-    inner join categories
-        on
-            reached_municipality_years.municipality_id = categories.municipality_id
-            and reached_municipality_years.year >= categories.year
-    order by
-        reached_municipality_years.year asc,
-        reached_municipality_years.municipality_id asc,
-        categories.year desc
+    {{ category_in_force('categories', 'reached_municipality_years') }}
 ),
 
 categorised as (
@@ -123,7 +111,7 @@ categorised as (
         scoped.*,
         municipalities.department_id,
         municipalities.is_pdet,
-        coalesce(in_force.value_label, municipalities.category) as category
+        coalesce(in_force.category, municipalities.category) as category
     from scoped
     inner join municipalities on scoped.municipality_id = municipalities.municipality_id
     left join in_force
