@@ -11,6 +11,7 @@ import shutil
 from contextlib import contextmanager
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -73,12 +74,26 @@ def _with_db(server_dsn: str, name: str) -> str:
     return f"postgresql://{user}{pwd}@{info.get('host', '127.0.0.1')}:{info.get('port', 5432)}/{name}"
 
 
+def _create_database(server_dsn: str, name: str, template: str | None = None) -> None:
+    """``create database`` (a copy of ``template`` when given). A template must have no other
+    session: a pipeline process that just exited may leave its backend for a moment, so retry."""
+    statement = f'create database "{name}"' + (f' template "{template}"' if template else "")
+    for attempt in range(50):
+        try:
+            with psycopg.connect(server_dsn, autocommit=True) as conn:
+                conn.execute(statement)
+            return
+        except psycopg.errors.ObjectInUse:
+            if attempt == 49:
+                raise
+            time.sleep(0.2)
+
+
 @contextmanager
-def throwaway_database(server_dsn: str, prefix: str = "t"):
-    """A new, empty database on the test server (its URL); dropped on exit."""
+def throwaway_database(server_dsn: str, prefix: str = "t", template: str | None = None):
+    """A new database on the test server (its URL), empty or a copy of ``template``; dropped on exit."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_dsn, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
+    _create_database(server_dsn, name, template)
     try:
         yield _with_db(server_dsn, name)
     finally:
@@ -86,11 +101,40 @@ def throwaway_database(server_dsn: str, prefix: str = "t"):
             conn.execute(f'drop database if exists "{name}" with (force)')
 
 
+# Full refreshes already run in this session: (server, sources folder) → (template database, process).
+_TEMPLATES: dict[tuple[str, str], tuple[str, subprocess.CompletedProcess]] = {}
+
+
 @contextmanager
 def sample_run(server_dsn: str, sources: Path, prefix: str):
-    """A throwaway database with ``sources`` run through the full refresh: (dsn, process)."""
-    with throwaway_database(server_dsn, prefix) as dsn:
-        yield dsn, sinfonia("run", "--sources", str(sources), env={"WAREHOUSE_DSN": dsn})
+    """A throwaway database holding ``sources`` run through the full refresh: (dsn, process).
+
+    The first call for a folder runs the real pipeline (``sinfonia run``) into a template
+    database; later calls, from any test module, get their own copy of it
+    (``CREATE DATABASE … TEMPLATE``, about a second) instead of running the pipeline again.
+    Each copy is private: a test may change it freely. The process is that of the first run.
+    """
+    key = (server_dsn, str(Path(sources).resolve()))
+    if key not in _TEMPLATES:
+        template = f"tpl_{prefix}_{uuid.uuid4().hex[:12]}"
+        _create_database(server_dsn, template)
+        proc = sinfonia("run", "--sources", str(sources), env={"WAREHOUSE_DSN": _with_db(server_dsn, template)})
+        _TEMPLATES[key] = (template, proc)
+    template, proc = _TEMPLATES[key]
+    with throwaway_database(server_dsn, prefix, template=template) as dsn:
+        yield dsn, proc
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_template_databases():
+    yield
+    for server, _ in list(_TEMPLATES):
+        template, _proc = _TEMPLATES.pop((server, _))
+        try:
+            with psycopg.connect(server, autocommit=True) as conn:
+                conn.execute(f'drop database if exists "{template}" with (force)')
+        except psycopg.OperationalError:
+            pass  # the embedded test server is already stopped: its folder goes with it
 
 
 @pytest.fixture
