@@ -40,7 +40,8 @@ figure { margin: 1.2rem 0; } figure img { max-width: 100%; border: 1px solid #e3
 figcaption { font-size: .9rem; color: #4a5a6a; }
 table { border-collapse: collapse; font-size: .85rem; } th, td { border: 1px solid #d7e3ee; padding: .25rem .5rem; }
 th { background: #eef3f8; text-align: left; }
-th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; } td.num { white-space: nowrap; }
+table.leaderboard { font-size: .78rem; }
 ul.codigos { columns: 2; font-size: .85rem; } details.codigos summary { font-weight: bold; cursor: pointer; }
 .note { color: #4a5a6a; font-size: .9rem; }
 """
