@@ -4,7 +4,9 @@
 from sections; each section is a module of this package with ``section(conn) -> str`` returning
 an HTML fragment. ``prioritisation`` is always there; ``monitoring`` and ``impact`` are added when
 their modules exist (a section whose module is missing is skipped). The prioritised list is also
-written as ``DIR/priorizacion_<year>.xlsx``, one sheet per directorate.
+written as ``DIR/priorizacion_<year>.xlsx``: a national sheet, then one sheet per directorate.
+Names and numbers follow Spanish and Colombian usage (``report.spanish``); no text cell of the
+workbook can be a formula (``report.workbook``).
 
 Files made from the synthetic sample say so on their face: when any load currently in the
 warehouse came from a file the sample generator wrote (its origin in ``meta.landed_file`` starts
