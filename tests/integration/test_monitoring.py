@@ -152,6 +152,12 @@ def test_coverage_matches_a_recount_from_the_facts(weekly):
             m["directorate_id"] == key[2] for m in universe)
         if denominator:
             assert abs(float(row["share_of_municipalities"]) - len(got) / denominator) < 1e-4, key
+        in_scope = [m for m in universe if key[1] != "directorate" or m["directorate_id"] == key[2]]
+        pdet = sum(m["is_pdet"] for m in in_scope)
+        assert row["pdet_in_scope"] == pdet, key
+        assert row["share_of_pdet"] is None if not pdet else abs(
+            float(row["share_of_pdet"]) - row["pdet_reached"] / pdet) < 1e-4, key
+        assert row["category_5_6_reached"] <= row["category_5_6_in_scope"] <= len(in_scope), key
 
 
 def _true_sets(conn):
