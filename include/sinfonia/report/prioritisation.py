@@ -161,10 +161,10 @@ def _top_table(df, top) -> str:
             f"<tbody>{rows}</tbody></table>")
 
 
-def section(conn) -> str:
+def section(conn, year: int | None = None) -> str:
     from sinfonia.report import figure_html
 
-    year = latest_year(conn)
+    year = year or latest_year(conn)
     if year is None:
         return ("<section><h2>Priorización anual</h2><p>Aún no hay una priorización en el almacén: "
                 "ejecute <code>sinfonia prioritise --year AAAA</code>.</p></section>")
@@ -250,12 +250,12 @@ def _sheet(wb, title: str, heading: str, rows, sample: bool) -> None:
     fit_widths(ws, header_row + 1, {k: c.header for k, c in enumerate(COLUMNS, start=1)})
 
 
-def write_xlsx(conn, out: Path, sample: bool) -> Path | None:
-    """The latest year's list: a national sheet in national rank order, then one sheet per
-    directorate in its rank order; the sample banner on every sheet."""
+def write_xlsx(conn, out: Path, sample: bool, year: int | None = None) -> Path | None:
+    """The year's list (default ``latest_year``): a national sheet in national rank order, then one
+    sheet per directorate in its rank order; the sample banner on every sheet."""
     from openpyxl import Workbook
 
-    year = latest_year(conn)
+    year = year or latest_year(conn)
     if year is None:
         return None
     df = frame(conn, year)
