@@ -5,7 +5,8 @@ copied to ``docs-site/dbt/index.html``. GX: a file-backed context in a temporary
 is written into the committed ``expectations/`` project) gets every suite of
 ``expectations/expectations/``; each suite whose table is in the warehouse is validated there,
 so the Data Docs show the latest results beside the suites; the site is copied to
-``docs-site/data_docs/``. The gates' log lines point at ``docs-site/data_docs/index.html``.
+``docs-site/data_docs/`` and rewritten to render with no network (``docs_offline``: GX's pages
+load their CSS and JS from CDNs). The gates' log lines point at ``docs-site/data_docs/index.html``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from sinfonia import config, dbt
+from sinfonia.docs_offline import make_offline
 from sinfonia.gates import _asset_sql, _exists, suite_files
 
 SITE = config.ROOT / "docs-site"
@@ -69,6 +71,7 @@ def build_data_docs(dsn: str | None, out: Path = SITE) -> tuple[Path, int]:
         target = out / "data_docs"
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(site, target)
+    make_offline(target)
     return target / "index.html", validated
 
 

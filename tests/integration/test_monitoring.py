@@ -152,6 +152,12 @@ def test_coverage_matches_a_recount_from_the_facts(weekly):
             m["directorate_id"] == key[2] for m in universe)
         if denominator:
             assert abs(float(row["share_of_municipalities"]) - len(got) / denominator) < 1e-4, key
+        in_scope = [m for m in universe if key[1] != "directorate" or m["directorate_id"] == key[2]]
+        pdet = sum(m["is_pdet"] for m in in_scope)
+        assert row["pdet_in_scope"] == pdet, key
+        assert row["share_of_pdet"] is None if not pdet else abs(
+            float(row["share_of_pdet"]) - row["pdet_reached"] / pdet) < 1e-4, key
+        assert row["category_5_6_reached"] <= row["category_5_6_in_scope"] <= len(in_scope), key
 
 
 def _true_sets(conn):
@@ -276,8 +282,8 @@ def test_report_section_renders_the_leaderboard_and_coverage_charts_in_spanish(w
             join marts.dim_territorial_directorate d using (directorate_id)
             where year = (select max(year) from marts.mart_directorate_playlist) and rank = 1""").fetchone()
     assert f"Tabla de posiciones de las disqueras, vigencia {year}" in html
-    assert html.count('<img alt="" src="data:image/png;base64,') == 4
+    assert html.count("src=\"data:image/png;base64,") == 4 and '<img alt="" ' not in html  # every chart has alt text
     assert all(label in html for label in labels)
     first_row = html.split("<tbody><tr>", 1)[1].split("</tr>", 1)[0]
-    assert first_row.startswith("<td>1</td>") and leader in first_row
+    assert first_row.startswith("<td class=num>1</td>") and leader in first_row
     assert "Cobertura" in html and "Inclusión en los equipos" in html

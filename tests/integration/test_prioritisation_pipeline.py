@@ -106,5 +106,5 @@ def test_report_on_the_sample_says_it_is_synthetic_everywhere(warehouse, tmp_pat
         directorates = [r[0] for r in conn.execute(
             "select distinct directorate_id from marts.mart_prioritisation where prioritisation_year = %s "
             "order by 1", (int(xlsx.stem.split("_")[1]),))]
-    assert wb.sheetnames == directorates
+    assert wb.sheetnames == ["Nacional", *directorates]
     assert all(ws["A1"].value.startswith("DATOS SINTÉTICOS DE MUESTRA") for ws in wb.worksheets)

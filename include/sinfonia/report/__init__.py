@@ -4,7 +4,9 @@
 from sections; each section is a module of this package with ``section(conn) -> str`` returning
 an HTML fragment. ``prioritisation`` is always there; ``monitoring`` and ``impact`` are added when
 their modules exist (a section whose module is missing is skipped). The prioritised list is also
-written as ``DIR/priorizacion_<year>.xlsx``, one sheet per directorate.
+written as ``DIR/priorizacion_<year>.xlsx``: a national sheet, then one sheet per directorate.
+Names and numbers follow Spanish and Colombian usage (``report.spanish``); no text cell of the
+workbook can be a formula (``report.workbook``).
 
 Files made from the synthetic sample say so on their face: when any load currently in the
 warehouse came from a file the sample generator wrote (its origin in ``meta.landed_file`` starts
@@ -39,7 +41,10 @@ h1 { color: #0b3d63; } h2 { color: #0b3d63; border-bottom: 2px solid #d7e3ee; pa
 figure { margin: 1.2rem 0; } figure img { max-width: 100%; border: 1px solid #e3e8ee; }
 figcaption { font-size: .9rem; color: #4a5a6a; }
 table { border-collapse: collapse; font-size: .85rem; } th, td { border: 1px solid #d7e3ee; padding: .25rem .5rem; }
-th { background: #eef3f8; } td.num { text-align: right; }
+th { background: #eef3f8; text-align: left; }
+th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; } td.num { white-space: nowrap; }
+table.leaderboard { font-size: .78rem; }
+ul.codigos { columns: 2; font-size: .85rem; } details.codigos summary { font-weight: bold; cursor: pointer; }
 .note { color: #4a5a6a; font-size: .9rem; }
 """
 

@@ -12,26 +12,27 @@ import base64
 import io
 from html import escape
 
+from sinfonia.report.spanish import axis_format, number, percent
+
 BLUE, ORANGE, GREY = "#1f4e79", "#e07b24", "#9aa5b1"
+_num, _pct = number, percent  # Colombian format: 1.234,5 and 66,7 %
+
+# How each national coverage series is drawn: line style, marker and size differ, so that two
+# series with the same values stay visible one over the other.
+SERIES_STYLE = (
+    {"color": BLUE, "linestyle": "-", "linewidth": 4, "marker": "o", "markersize": 10, "alpha": .55},
+    {"color": ORANGE, "linestyle": "--", "linewidth": 2, "marker": "s", "markersize": 6},
+    {"color": "#333333", "linestyle": ":", "linewidth": 1.5, "marker": "^", "markersize": 5},
+)
 
 
-def _num(value, decimals: int = 0) -> str:
-    """Spanish number format: thousands with '.', decimals with ','; '—' when missing."""
-    if value is None:
-        return "—"
-    text = f"{float(value):,.{decimals}f}"
-    return text.replace(",", "_").replace(".", ",").replace("_", ".")
-
-
-def _pct(value, decimals: int = 1) -> str:
-    return "—" if value is None else f"{_num(float(value) * 100, decimals)} %"
-
-
-def _png(fig) -> str:
+def _png(fig, alt: str = "", caption: str = "") -> str:
+    """A figure as an embedded PNG with its alt text (what the chart shows) and caption."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f'<img alt="" src="data:image/png;base64,{data}">'
+    img = f'<img alt="{escape(alt)}" src="data:image/png;base64,{data}">'
+    return f"<figure>{img}<figcaption>{escape(caption)}</figcaption></figure>" if caption else img
 
 
 def _figure(height: float):
@@ -63,30 +64,53 @@ def leaderboard(conn, year: int) -> list[dict]:
         where p.year = %s order by p.rank""", (year,))
 
 
+RULES = {
+    "relative": ("Los puntos (0 a 100) miden a cada disquera frente a su propia meta, no por su tamaño: "
+                 "50 % por el cumplimiento de la lista (entregadas sobre la meta, hasta el 100 %), 30 % por "
+                 "la entrega a tiempo (no después de la fecha programada, sobre las entregadas) y 20 % por la "
+                 "calidad media (de 1 a 5). Sin meta o sin entregas, esa parte suma cero."),
+    "absolute": ("Los puntos crecen con el número de canciones: 10 por canción entregada, 5 más si se "
+                 "entregó a tiempo (no después de la fecha programada), 2 por cada punto de calidad por "
+                 "encima de 3, y 25 al cumplir la lista."),
+}
+TIES = "En caso de empate decide la entrega a tiempo, luego la calidad media."
+
+
 def _leaderboard_html(rows: list[dict], year: int) -> str:
-    head = ("Posición", "Disquera", "Dirección Territorial", "Lista (meta)", "Entregadas",
+    head = ("Posición", "Disquera", "Dirección", "Lista (meta)", "Entregadas", "Cumplimiento",
             "En curso", "Canceladas", "A tiempo", "Calidad media", "Satisfacción media", "Puntos")
+    numeric = {0, *range(3, len(head))}
     body = "".join(
-        "<tr>" + "".join(f"<td>{c}</td>" for c in (
-            r["rank"], escape(r["label_name"]), escape(r["directorate_name"]), _num(r["goal"]),
-            _num(r["delivered"]), _num(r["in_progress"]), _num(r["cancelled"]), _pct(r["on_time_rate"]),
-            _num(r["mean_quality"], 2), _num(r["mean_satisfaction"], 2), _num(r["points"]),
-        )) + "</tr>"
+        "<tr>" + "".join(f"<td class=num>{c}</td>" if k in numeric else f"<td>{c}</td>" for k, c in enumerate((
+            r["rank"], escape(r["label_name"]),
+            f'<abbr title="{escape(r["directorate_name"])}">{escape(r["directorate_id"])}</abbr>',
+            _num(r["goal"]), _num(r["delivered"]), _pct(r.get("goal_completion")), _num(r["in_progress"]),
+            _num(r["cancelled"]), _pct(r["on_time_rate"]), _num(r["mean_quality"], 2),
+            _num(r["mean_satisfaction"], 2), _num(r["points"], 1),
+        ))) + "</tr>"
         for r in rows
     )
+    legend = "".join(f"<li><strong>{escape(r['directorate_id'])}</strong>: {escape(r['directorate_name'])}</li>"
+                     for r in sorted(rows, key=lambda r: r["directorate_id"]))
     return (f'<table class="leaderboard"><caption>Tabla de posiciones de las disqueras, vigencia {year}'
-            "</caption><thead><tr>" + "".join(f"<th>{h}</th>" for h in head)
-            + f"</tr></thead><tbody>{body}</tbody></table>")
+            "</caption><thead><tr>"
+            + "".join(f"<th class=num>{h}</th>" if k in numeric else f"<th>{h}</th>" for k, h in enumerate(head))
+            + f"</tr></thead><tbody>{body}</tbody></table>"
+            f'<details class="codigos"><summary>Códigos de las direcciones territoriales</summary>'
+            f'<ul class="codigos">{legend}</ul></details>')
 
 
 def _points_chart(rows: list[dict], year: int) -> str:
     plt, fig, ax = _figure(0.35 * len(rows) + 1)
     ordered = list(reversed(rows))
-    labels = [r["label_name"] for r in ordered]
+    labels = [f"{r['label_name']} ({r['directorate_id']})" for r in ordered]
     ax.barh(labels, [float(r["points"]) for r in ordered], color=BLUE)
     ax.set_xlabel("Puntos")
     ax.set_title(f"Puntos por disquera, vigencia {year}")
-    html = _png(fig)
+    axis_format(ax.xaxis)
+    scores = ", ".join(f"{r['label_name']} {_num(r['points'], 1)}" for r in rows)
+    alt = f"Barras horizontales de los puntos de las {len(rows)} disqueras en {year}, de la primera a la última: {scores}."
+    html = _png(fig, alt)
     plt.close(fig)
     return html
 
@@ -94,45 +118,85 @@ def _points_chart(rows: list[dict], year: int) -> str:
 def _goal_chart(rows: list[dict], year: int) -> str:
     plt, fig, ax = _figure(0.35 * len(rows) + 1)
     ordered = list(reversed(rows))
-    labels = [r["label_name"] for r in ordered]
+    labels = [f"{r['label_name']} ({r['directorate_id']})" for r in ordered]
     ax.barh(labels, [float(r["goal"] or 0) for r in ordered], color=GREY, label="Lista (meta)")
     ax.barh(labels, [float(r["delivered"]) for r in ordered], color=ORANGE, height=0.5, label="Entregadas")
     ax.set_xlabel("Asistencias (canciones)")
     ax.set_title(f"Canciones entregadas frente a la lista, vigencia {year}")
     ax.legend(loc="lower right", frameon=False)
-    html = _png(fig)
+    axis_format(ax.xaxis)
+    alt = (f"Barras horizontales por disquera en {year}: la meta (gris) y las canciones entregadas (naranja). "
+           + "; ".join(f"{r['label_name']}: {_num(r['delivered'])} de {_num(r['goal'])}" for r in rows) + ".")
+    html = _png(fig, alt)
+    plt.close(fig)
+    return html
+
+
+def _national_trend(national: list[dict]) -> str:
+    """The national coverage per year: one line per series; series with equal values are drawn in
+    different styles and named as equal in the legend, so none hides another."""
+    series = [("municipalities_reached", "Municipios"), ("pdet_reached", "Municipios PDET"),
+              ("category_5_6_reached", "Municipios de categoría 5 y 6")]
+    years = [int(r["year"]) for r in national]
+    values = {key: [int(r[key] or 0) for r in national] for key, _ in series}
+    plt, fig, ax = _figure(3)
+    ax.set_xticks(years, [str(y) for y in years])  # one tick per year, no 2023.5
+    notes = []
+    for k, (key, label) in enumerate(series):
+        same = next((other for other, _ in series[:k] if values[other] == values[key]), None)
+        if same is not None:
+            twin = dict(series)[same]
+            label = f"{label} (igual a «{twin}»: líneas superpuestas)"
+            notes.append(f"«{dict(series)[key]}» coincide con «{twin}» en todas las vigencias")
+        ax.plot(years, values[key], label=label, zorder=3 + k, **SERIES_STYLE[k])
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel("Municipios alcanzados")
+    ax.set_title("Cobertura nacional por vigencia")
+    axis_format(ax.yaxis)
+    ax.legend(frameon=False, fontsize=8)
+    alt = ("Líneas de la cobertura nacional por vigencia: " + "; ".join(
+        f"{r['year']}: {_num(r['municipalities_reached'])} municipios, {_num(r['pdet_reached'])} PDET, "
+        f"{_num(r['category_5_6_reached'])} de categoría 5 y 6" for r in national) + ".")
+    caption = ("Cada serie tiene su trazo y su marcador. " + ("; ".join(notes) + ": se dibujan una sobre otra."
+                                                             if notes else ""))
+    html = _png(fig, alt, caption.strip())
     plt.close(fig)
     return html
 
 
 def _coverage_charts(conn, year: int) -> tuple[str, list[dict]]:
-    national = _rows(conn, """select year, municipalities_reached, departments_reached,
-        share_of_municipalities, pdet_reached, category_5_6_reached
-        from marts.mart_coverage where scope = 'national' order by year""")
-    by_directorate = _rows(conn, """select d.label_name, c.municipalities_reached, c.share_of_municipalities
+    national = _rows(conn, """select * from marts.mart_coverage where scope = 'national' order by year""")
+    by_directorate = _rows(conn, """select d.label_name, c.scope_id as directorate_id, c.municipalities_reached,
+        c.municipalities_in_scope, c.share_of_municipalities
         from marts.mart_coverage c join marts.dim_territorial_directorate d on d.directorate_id = c.scope_id
         where c.scope = 'directorate' and c.year = %s order by c.share_of_municipalities, d.label_name""", (year,))
-    plt, fig, ax = _figure(3)
-    years = [int(r["year"]) for r in national]
-    ax.set_xticks(years, [str(y) for y in years])  # one tick per year, no 2023.5
-    ax.plot(years, [r["municipalities_reached"] for r in national], marker="o", color=BLUE, label="Municipios")
-    ax.plot(years, [r["pdet_reached"] for r in national], marker="o", color=ORANGE, label="Municipios PDET")
-    ax.plot(years, [r["category_5_6_reached"] for r in national], marker="o", color=GREY, linestyle="--",
-            label="Municipios de categoría 5 y 6")  # dashed: often equal to the total, which shows through
-    ax.set_ylim(bottom=0)
-    ax.set_ylabel("Municipios alcanzados")
-    ax.set_title("Cobertura nacional por vigencia")
-    ax.legend(frameon=False)
-    trend = _png(fig)
-    plt.close(fig)
+    trend = _national_trend(national)
     plt, fig, ax = _figure(0.35 * max(len(by_directorate), 1) + 1)
-    ax.barh([r["label_name"] for r in by_directorate],
+    ax.barh([f"{r['label_name']} ({r['directorate_id']})" for r in by_directorate],
             [float(r["share_of_municipalities"] or 0) * 100 for r in by_directorate], color=BLUE)
     ax.set_xlabel("% de los municipios de la dirección territorial alcanzados")
     ax.set_title(f"Cobertura por disquera, vigencia {year}")
-    bars = _png(fig)
+    axis_format(ax.xaxis, suffix=" %")
+    alt = (f"Barras horizontales del porcentaje de municipios alcanzados por cada disquera en {year}, de menor "
+           "a mayor: " + "; ".join(f"{r['label_name']} {_pct(r['share_of_municipalities'])} "
+                                   f"({_num(r['municipalities_reached'])} de {_num(r['municipalities_in_scope'])})"
+                                   for r in by_directorate) + ".")
+    bars = _png(fig, alt)
     plt.close(fig)
     return trend + bars, national
+
+
+def _coverage_summary(latest: dict, year: int) -> str:
+    text = (f"<p>En la vigencia {year} se alcanzaron {_num(latest['municipalities_reached'])} municipios "
+            f"({_pct(latest['share_of_municipalities'])} del universo) en "
+            f"{_num(latest['departments_reached'])} departamentos")
+    if latest.get("pdet_in_scope") is None:  # a mart published before the denominators existed
+        return (text + f"; {_num(latest['pdet_reached'])} son municipios PDET y "
+                f"{_num(latest['category_5_6_reached'])} de categoría 5 o 6.</p>")
+    return (text + f"; {_num(latest['pdet_reached'])} de los {_num(latest['pdet_in_scope'])} municipios PDET "
+            f"({_pct(latest['share_of_pdet'])}) y {_num(latest['category_5_6_reached'])} de los "
+            f"{_num(latest['category_5_6_in_scope'])} de categoría 5 o 6 vigente "
+            f"({_pct(latest['share_of_category_5_6'])}).</p>")
 
 
 def _inclusion_html(conn) -> str:
@@ -165,18 +229,12 @@ def section(conn) -> str:
     rows = leaderboard(conn, year)
     coverage, national = _coverage_charts(conn, year)
     latest = next((r for r in national if r["year"] == year), None)
-    summary = ""
-    if latest:
-        summary = (f"<p>En la vigencia {year} se alcanzaron {_num(latest['municipalities_reached'])} municipios "
-                   f"({_pct(latest['share_of_municipalities'])} del universo) en "
-                   f"{_num(latest['departments_reached'])} departamentos; "
-                   f"{_num(latest['pdet_reached'])} son municipios PDET y "
-                   f"{_num(latest['category_5_6_reached'])} de categoría 5 o 6.</p>")
+    summary = _coverage_summary(latest, year) if latest else ""
+    rule = RULES.get(rows[0].get("scoring_rule", "absolute") if rows else "absolute", RULES["absolute"])
     return (
         '<section id="seguimiento"><h2>Seguimiento de las disqueras</h2>'
         "<p>Cada dirección territorial es una disquera; cada asistencia, una canción; la meta del año, "
-        "la lista de reproducción. Los puntos premian las canciones entregadas, la entrega a tiempo "
-        "(no después de la fecha programada) y la calidad.</p>"
+        f'la lista de reproducción.</p><p class="regla">{escape(rule)} {TIES}</p>'
         + _leaderboard_html(rows, year) + _points_chart(rows, year) + _goal_chart(rows, year)
         + "<h3>Cobertura</h3><p>Un municipio se cuenta como alcanzado en una vigencia cuando tiene al "
         "menos una asistencia de esa vigencia que no fue cancelada.</p>" + summary + coverage

@@ -10,20 +10,30 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from sinfonia.report.spanish import axis_format, number, place_name
+from sinfonia.report.workbook import DATE, DECIMAL_1, DECIMAL_2, INTEGER, Column
+
 INDICATOR_LABELS = {"mdm": "MDM", "idf": "IDF", "imrc": "IMRC", "ipm": "IPM"}
 COLORS = {"mdm": "#1f5f99", "idf": "#e39b2d", "imrc": "#4f9a5b", "ipm": "#b5443c"}
 TOP = 20
+NATIONAL_SHEET = "Nacional"
+YEAR = "0"  # a year is a number without a thousands point
 
-COLUMNS = [  # (column of the mart, header in the sheet)
-    ("directorate_rank", "Posición en la dirección"), ("national_rank", "Posición nacional"),
-    ("municipality_id", "Código DANE"), ("municipality_name", "Municipio"),
-    ("department_name", "Departamento"), ("is_pdet", "PDET"), ("category", "Categoría"),
-    ("is_eligible", "Elegible"), ("eligibility_reason", "Motivo"), ("is_selected", "Seleccionado"),
-    ("need_score", "Puntaje de necesidad"), ("tier", "Quintil (1 = mayor necesidad)"),
-    *[(f"{i}_{k}", f"{INDICATOR_LABELS[i]} {label}") for i in INDICATOR_LABELS
-      for k, label in (("value", "valor"), ("year", "año"), ("percentile", "percentil"),
-                       ("contribution", "aporte"))],
-    ("indicators_missing", "Indicadores faltantes"), ("as_of_date", "Fecha de corte"),
+
+COLUMNS = [
+    Column("directorate_rank", "Posición en la dirección", INTEGER),
+    Column("national_rank", "Posición nacional", INTEGER),
+    Column("municipality_id", "Código DANE"), Column("municipality_name", "Municipio"),
+    Column("department_name", "Departamento"), Column("directorate_id", "Código de la dirección"),
+    Column("directorate_name", "Dirección territorial"), Column("is_pdet", "PDET"),
+    Column("category", "Categoría", INTEGER), Column("is_eligible", "Elegible"),
+    Column("eligibility_reason", "Motivo"), Column("is_selected", "Seleccionado"),
+    Column("need_score", "Puntaje de necesidad", DECIMAL_1),
+    Column("tier", "Quintil (1 = mayor necesidad)", INTEGER),
+    *[Column(f"{i}_{k}", f"{INDICATOR_LABELS[i]} {label}", fmt) for i in INDICATOR_LABELS
+      for k, label, fmt in (("value", "valor", DECIMAL_2), ("year", "año", YEAR),
+                            ("percentile", "percentil", DECIMAL_1), ("contribution", "aporte", DECIMAL_2))],
+    Column("indicators_missing", "Indicadores faltantes"), Column("as_of_date", "Fecha de corte", DATE),
 ]
 
 
@@ -34,6 +44,7 @@ def latest_year(conn) -> int | None:
 
 
 def frame(conn, year: int):
+    """The year's snapshot, names in Spanish title case, with each directorate's name."""
     import pandas as pd
 
     has_dim = conn.execute("select to_regclass('marts.dim_territorial_directorate')").fetchone()[0]
@@ -42,7 +53,15 @@ def frame(conn, year: int):
     cur = conn.execute(f"select p.*, {name} as directorate_name from marts.mart_prioritisation p {join} "
                        "where p.prioritisation_year = %s order by p.directorate_id, p.directorate_rank nulls last, "
                        "p.municipality_id", (year,))
-    return pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
+    df = pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
+    for column in ("municipality_name", "department_name"):
+        df[column] = df[column].map(place_name)
+    return df
+
+
+def top_of_the_list(df, n: int = TOP):
+    """The ``n`` ranked municipalities of highest need: national rank 1 first."""
+    return df[df.national_rank.notna()].sort_values("national_rank", ascending=True).head(n)
 
 
 def _score_by_directorate(df):
@@ -59,10 +78,11 @@ def _score_by_directorate(df):
         ax.scatter(sub.need_score.astype(float), [k] * len(sub), s=12, alpha=.6,
                    c=["#b00020" if s else "#607080" for s in sub.is_selected])
     ax.set_xlabel("Puntaje de necesidad (0–100; mayor = más necesidad)")
-    ax.set_ylabel("Dirección territorial")
+    ax.set_ylabel("Dirección territorial (código)")
     ax.set_title("Puntaje de necesidad de los municipios elegibles (rojo: seleccionados)")
     ax.set_xlim(0, 100)
-    return fig
+    axis_format(ax.xaxis)
+    return fig, order
 
 
 def _selected_vs_goal(df):
@@ -77,15 +97,17 @@ def _selected_vs_goal(df):
     ax.scatter(g.goal, y, marker="|", s=300, color="#b00020", linewidths=3, label="Meta del año", zorder=3)
     ax.set_yticks(list(y), g.index)
     ax.set_xlabel("Municipios")
+    ax.set_ylabel("Dirección territorial (código)")
     ax.set_title("Municipios seleccionados por dirección frente a su meta")
     ax.legend(loc="lower right", fontsize=8)
-    return fig
+    axis_format(ax.xaxis)
+    return fig, g
 
 
 def _contributions(df):
     import matplotlib.pyplot as plt
 
-    top = df[df.national_rank.notna()].sort_values("national_rank").head(TOP).iloc[::-1]
+    top = top_of_the_list(df).iloc[::-1]
     fig, ax = plt.subplots(figsize=(9, 0.36 * max(len(top), 4) + 1.2))
     left = [0.0] * len(top)
     labels = [f"{int(r.national_rank)}. {r.municipality_name} ({r.department_name})" for r in top.itertuples()]
@@ -97,25 +119,52 @@ def _contributions(df):
     ax.set_xlabel("Aporte al puntaje de necesidad")
     ax.set_title(f"Aporte de cada indicador: los {len(top)} primeros de la lista nacional")
     ax.legend(loc="lower right", fontsize=8)
+    axis_format(ax.xaxis)
     return fig
 
 
-def _fmt(v, digits=1) -> str:
+def _text(v) -> str:
+    """A value as escaped text of a table cell: booleans Sí/No, numbers in Colombian format."""
     if hasattr(v, "item"):  # numpy scalars
         v = v.item()
-    if v is None or v != v:
-        return "—"
     if isinstance(v, bool):
         return "Sí" if v else "No"
-    if isinstance(v, float):
-        return f"{v:.{digits}f}"
+    if v is None or (isinstance(v, float) and v != v):
+        return "—"
+    if isinstance(v, (int, float)):
+        return number(v, 0 if isinstance(v, int) else 1)
     return html.escape(str(v))
 
 
-def section(conn) -> str:
+def directorate_legend(df) -> str:
+    """The directorate codes used in the charts and tables, with their names."""
+    names = df.groupby("directorate_id").directorate_name.first().sort_index()
+    items = "".join(f"<li><strong>{html.escape(str(code))}</strong>: {html.escape(str(name))}</li>"
+                    for code, name in names.items())
+    return (f'<details class="codigos" open><summary>Códigos de las direcciones territoriales</summary>'
+            f'<ul class="codigos">{items}</ul></details>')
+
+
+def _top_table(df, top) -> str:
+    names = df.groupby("directorate_id").directorate_name.first()
+    rows = "".join(
+        f"<tr><td class=num>{_text(int(r.national_rank))}</td><td>{_text(r.municipality_name)}</td>"
+        f"<td>{_text(r.department_name)}</td>"
+        f"<td><abbr title=\"{html.escape(str(names.get(r.directorate_id, r.directorate_id)))}\">"
+        f"{_text(r.directorate_id)}</abbr></td><td>{_text(r.eligibility_reason)}</td>"
+        f"<td class=num>{_text(float(r.need_score))}</td><td class=num>{_text(int(r.tier))}</td>"
+        f"<td>{_text(bool(r.is_selected))}</td><td>{_text(r.indicators_missing or '—')}</td></tr>"
+        for r in top.itertuples())
+    return ('<table class="top-necesidad"><thead><tr><th class=num>Posición nacional</th><th>Municipio</th>'
+            "<th>Departamento</th><th>Dirección</th><th>Motivo</th><th class=num>Puntaje de necesidad</th>"
+            "<th class=num>Quintil</th><th>Seleccionado</th><th>Indicadores faltantes</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>")
+
+
+def section(conn, year: int | None = None) -> str:
     from sinfonia.report import figure_html
 
-    year = latest_year(conn)
+    year = year or latest_year(conn)
     if year is None:
         return ("<section><h2>Priorización anual</h2><p>Aún no hay una priorización en el almacén: "
                 "ejecute <code>sinfonia prioritise --year AAAA</code>.</p></section>")
@@ -124,81 +173,102 @@ def section(conn) -> str:
     as_of = df.as_of_date.iloc[0]
     run = conn.execute("select parameters from meta.prioritisation_run where prioritisation_year = %s "
                        "and status = 'written' order by run_id desc limit 1", (year,)).fetchone()
-    weights = ", ".join(f"{INDICATOR_LABELS[k]} {v:g}" for k, v in (run[0]["weights"] if run else {}).items())
-    top = df[df.national_rank.notna()].sort_values("national_rank").head(TOP)
-    rows = "".join(
-        f"<tr><td class=num>{int(r.national_rank)}</td><td>{_fmt(r.municipality_name)}</td>"
-        f"<td>{_fmt(r.department_name)}</td><td>{_fmt(r.directorate_id)}</td><td>{_fmt(r.eligibility_reason)}</td>"
-        f"<td class=num>{_fmt(r.need_score)}</td><td class=num>{_fmt(r.tier, 0)}</td>"
-        f"<td>{_fmt(bool(r.is_selected))}</td><td>{_fmt(r.indicators_missing or '—')}</td></tr>"
-        for r in top.itertuples())
+    weights = ", ".join(f"{INDICATOR_LABELS[k]} {number(v, 0 if float(v).is_integer() else 2)}"
+                        for k, v in (run[0]["weights"] if run else {}).items())
+    top = top_of_the_list(df)
+    score_fig, order = _score_by_directorate(df)
+    goal_fig, goals = _selected_vs_goal(df)
+    highest = (f"; la mediana más alta es la de {order[-1]} ("
+               f"{number(df[df.is_eligible & (df.directorate_id == order[-1])].need_score.median(), 1)})"
+               if order else "")
+    short = [d for d, r in goals.iterrows() if r.goal and r.selected < r.goal]
+    first = top.iloc[0] if len(top) else None
     parts = [
         f"<section><h2>Priorización anual {year}</h2>",
         f"<p>Lista de necesidad con corte al {as_of:%d/%m/%Y}: solo se usan cifras publicadas hasta esa fecha. "
-        f"De {len(df)} municipios, {eligible} son elegibles (PDET o categoría 5 o 6 vigente) y "
-        f"{selected} quedan seleccionados dentro de las metas de las direcciones territoriales. "
+        f"De {number(len(df))} municipios, {number(eligible)} son elegibles (PDET o categoría 5 o 6 vigente) y "
+        f"{number(selected)} quedan seleccionados dentro de las metas de las direcciones territoriales. "
         f"El puntaje de necesidad es el promedio ponderado de los percentiles de necesidad de MDM "
         f"(100 − valor), IDF (100 − valor), IMRC e IPM entre los elegibles (pesos: {weights or 'iguales'}).</p>",
+        directorate_legend(df),
         "<h3>Puntaje de necesidad por dirección territorial</h3>",
-        figure_html(_score_by_directorate(df), "Puntaje de necesidad por dirección territorial",
-                    "Distribución del puntaje de los municipios elegibles en cada dirección."),
+        figure_html(score_fig,
+                    "Diagrama de cajas del puntaje de necesidad (0 a 100) de los municipios elegibles en cada "
+                    f"dirección territorial, ordenadas de menor a mayor mediana{highest}; los puntos rojos son "
+                    "los municipios seleccionados.",
+                    "Distribución del puntaje de los municipios elegibles en cada dirección (códigos arriba)."),
         "<h3>Seleccionados frente a la meta</h3>",
-        figure_html(_selected_vs_goal(df), "Municipios seleccionados por dirección frente a su meta",
+        figure_html(goal_fig,
+                    "Barras horizontales por dirección territorial: municipios elegibles, seleccionados y la meta "
+                    f"del año. {number(selected)} seleccionados en total"
+                    + (f"; no alcanzan su meta por falta de elegibles: {', '.join(short)}." if short else "."),
                     "Barras: elegibles y seleccionados; marca roja: meta del año (suma de las metas de la dirección)."),
         "<h3>Aporte de cada indicador en los primeros de la lista</h3>",
-        figure_html(_contributions(df), "Aporte de cada indicador al puntaje de necesidad",
+        figure_html(_contributions(df),
+                    f"Barras apiladas del aporte de MDM, IDF, IMRC e IPM al puntaje de los {len(top)} municipios de "
+                    "mayor necesidad"
+                    + (f"; el primero es {first.municipality_name} ({first.department_name}) con "
+                       f"{number(first.need_score, 1)} puntos." if first is not None else "."),
                     "Cada barra suma el puntaje de necesidad del municipio."),
         f"<h3>Los {len(top)} municipios de mayor necesidad</h3>",
-        "<table><tr><th>Posición</th><th>Municipio</th><th>Departamento</th><th>Dirección</th><th>Motivo</th>"
-        "<th>Puntaje</th><th>Quintil</th><th>Seleccionado</th><th>Indicadores faltantes</th></tr>"
-        f"{rows}</table>",
-        f"<p class=note>La lista completa, una hoja por dirección territorial, está en "
+        _top_table(df, top),
+        f"<p class=note>La lista completa (hoja «{NATIONAL_SHEET}» y una hoja por dirección territorial) está en "
         f"<a href='priorizacion_{year}.xlsx'>priorizacion_{year}.xlsx</a>.</p></section>",
     ]
     return "\n".join(parts)
 
 
-def write_xlsx(conn, out: Path, sample: bool) -> Path | None:
-    """The latest year's list, one sheet per directorate; the sample banner on every sheet."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font, PatternFill
+def _sheet(wb, title: str, heading: str, rows, sample: bool) -> None:
+    """One sheet: the sample banner (when sample data), a heading, the header with a filter, the rows."""
+    from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
     from sinfonia.report import SAMPLE_BANNER, SAMPLE_DETAIL
+    from sinfonia.report.workbook import category, fit_widths, put
 
-    year = latest_year(conn)
+    ws = wb.create_sheet(title=title[:31])
+    row = 1
+    if sample:
+        banner = put(ws, row, 1, f"{SAMPLE_BANNER}: {SAMPLE_DETAIL}")
+        banner.font = Font(bold=True, color="FFFFFF")
+        banner.fill = PatternFill("solid", fgColor="B00020")
+        row += 1
+    put(ws, row, 1, heading).font = Font(bold=True, size=12)
+    header_row = row + 1
+    for k, column in enumerate(COLUMNS, start=1):
+        cell = put(ws, header_row, k, column.header)
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(wrap_text=True, vertical="top",
+                                   horizontal="right" if column.number_format else "left")
+    for r_index, r in enumerate(rows.itertuples(), start=header_row + 1):
+        for k, column in enumerate(COLUMNS, start=1):
+            value = getattr(r, column.key)
+            put(ws, r_index, k, category(value) if column.key == "category" else value, column.number_format)
+    last = get_column_letter(len(COLUMNS))
+    ws.freeze_panes = f"A{header_row + 1}"
+    ws.auto_filter.ref = f"A{header_row}:{last}{max(header_row + len(rows), header_row + 1)}"
+    fit_widths(ws, header_row + 1, {k: c.header for k, c in enumerate(COLUMNS, start=1)})
+
+
+def write_xlsx(conn, out: Path, sample: bool, year: int | None = None) -> Path | None:
+    """The year's list (default ``latest_year``): a national sheet in national rank order, then one
+    sheet per directorate in its rank order; the sample banner on every sheet."""
+    from openpyxl import Workbook
+
+    year = year or latest_year(conn)
     if year is None:
         return None
     df = frame(conn, year)
     wb = Workbook()
     wb.remove(wb.active)
+    as_of = f"{df.as_of_date.iloc[0]:%d/%m/%Y}"
+    goals = df.groupby("directorate_id").directorate_goal.max()
+    national = df.sort_values(["national_rank", "municipality_id"], na_position="last")
+    _sheet(wb, NATIONAL_SHEET, f"Priorización {year} · lista nacional · corte al {as_of} · "
+           f"metas de las direcciones: {number(goals.sum())}", national, sample)
     for directorate_id, sub in df.groupby("directorate_id", sort=True):
-        ws = wb.create_sheet(title=str(directorate_id)[:31])
-        if sample:
-            ws.append([f"{SAMPLE_BANNER}: {SAMPLE_DETAIL}"])
-            ws.cell(row=ws.max_row, column=1).font = Font(bold=True, color="FFFFFF")
-            ws.cell(row=ws.max_row, column=1).fill = PatternFill("solid", fgColor="B00020")
-        ws.append([f"Priorización {year} · {sub.directorate_name.iloc[0]} · corte al "
-                   f"{sub.as_of_date.iloc[0]:%d/%m/%Y} · meta {int(sub.directorate_goal.max())}"])
-        ws.cell(row=ws.max_row, column=1).font = Font(bold=True, size=12)
-        ws.append([header for _, header in COLUMNS])
-        for cell in ws[ws.max_row]:
-            cell.font = Font(bold=True)
-        ws.freeze_panes = f"A{ws.max_row + 1}"
-        for k, (_, header) in enumerate(COLUMNS, start=1):
-            ws.column_dimensions[get_column_letter(k)].width = min(max(len(header), 10) + 2, 40)
-        for r in sub.itertuples():
-            ws.append([_cell(getattr(r, col)) for col, _ in COLUMNS])
+        _sheet(wb, str(directorate_id), f"Priorización {year} · {directorate_id}: {sub.directorate_name.iloc[0]} · "
+               f"corte al {as_of} · meta {number(sub.directorate_goal.max())}", sub, sample)
     path = Path(out) / f"priorizacion_{year}.xlsx"
     wb.save(path)
     return path
-
-
-def _cell(v):
-    if hasattr(v, "item"):  # numpy scalars
-        v = v.item()
-    if v is None or (isinstance(v, float) and v != v):
-        return None
-    if isinstance(v, bool):
-        return "Sí" if v else "No"
-    return v

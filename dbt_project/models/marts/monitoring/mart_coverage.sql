@@ -1,7 +1,8 @@
 -- Coverage per year: nationally, per territorial directorate and per thematic line. A municipality
 -- is reached in a year when it has at least one assistance of that goal year that is not
 -- cancelled (DESIGN.md §6). Shares are over the prioritisation universe (municipalities and the
--- island; for a directorate, the ones it covers).
+-- island; for a directorate, the ones it covers); the PDET and category 5–6 shares over the PDET
+-- and the category 5–6 municipalities of that universe (category in force in the year).
 with facts as (
     select * from {{ ref('fct_technical_assistance') }}
 ),
@@ -133,6 +134,86 @@ tallies as (
     group by year, scope, scope_id
 ),
 
+-- Denominators of the PDET and category 5–6 shares: every municipality of the universe in every
+-- year, with the category in force in that year by the same rule as the reached ones.
+universe_years as (
+    select
+        years.year,
+        universe.municipality_id,
+        universe.directorate_id,
+        universe.is_pdet,
+        universe.category as latest_category
+    from years
+    cross join universe
+),
+
+universe_in_force as (
+    select distinct on (universe_years.year, universe_years.municipality_id)
+        universe_years.year,
+        universe_years.municipality_id,
+        categories.value_label
+    from universe_years
+    inner join categories
+        on
+            universe_years.municipality_id = categories.municipality_id
+            and universe_years.year >= categories.year
+    order by
+        universe_years.year asc,
+        universe_years.municipality_id asc,
+        categories.year desc
+),
+
+universe_categorised as (
+    select
+        universe_years.year,
+        universe_years.directorate_id,
+        universe_years.is_pdet,
+        coalesce(universe_in_force.value_label, universe_years.latest_category) in ('5', '6') as is_category_5_6
+    from universe_years
+    left join universe_in_force
+        on
+            universe_years.year = universe_in_force.year
+            and universe_years.municipality_id = universe_in_force.municipality_id
+),
+
+national_denominators as (
+    select
+        year,
+        count(*) filter (where is_pdet) as pdet_in_scope,
+        count(*) filter (where is_category_5_6) as category_5_6_in_scope
+    from universe_categorised
+    group by year
+),
+
+denominators as (
+    select
+        year,
+        'national' as scope,
+        'CO' as scope_id,
+        pdet_in_scope,
+        category_5_6_in_scope
+    from national_denominators
+    union all
+    select
+        year,
+        'directorate' as scope,
+        directorate_id as scope_id,
+        count(*) filter (where is_pdet) as pdet_in_scope,
+        count(*) filter (where is_category_5_6) as category_5_6_in_scope
+    from universe_categorised
+    where directorate_id is not null
+    group by year, directorate_id
+    union all
+    select
+        national_denominators.year,
+        'thematic_line' as scope,
+        lines.thematic_line_id as scope_id,
+        national_denominators.pdet_in_scope,
+        national_denominators.category_5_6_in_scope
+    from national_denominators
+    cross join lines
+),
+
 final as (
     select
         years.year,
@@ -145,7 +226,13 @@ final as (
             coalesce(tallies.municipalities_reached, 0)::numeric / nullif(scopes.municipalities_in_scope, 0), 4
         ) as share_of_municipalities,
         coalesce(tallies.pdet_reached, 0) as pdet_reached,
-        coalesce(tallies.category_5_6_reached, 0) as category_5_6_reached
+        coalesce(tallies.category_5_6_reached, 0) as category_5_6_reached,
+        coalesce(denominators.pdet_in_scope, 0) as pdet_in_scope,
+        coalesce(denominators.category_5_6_in_scope, 0) as category_5_6_in_scope,
+        round(coalesce(tallies.pdet_reached, 0)::numeric / nullif(denominators.pdet_in_scope, 0), 4) as share_of_pdet,
+        round(
+            coalesce(tallies.category_5_6_reached, 0)::numeric / nullif(denominators.category_5_6_in_scope, 0), 4
+        ) as share_of_category_5_6
     from years
     cross join scopes
     left join tallies
@@ -153,6 +240,11 @@ final as (
             years.year = tallies.year
             and scopes.scope = tallies.scope
             and scopes.scope_id = tallies.scope_id
+    left join denominators
+        on
+            years.year = denominators.year
+            and scopes.scope = denominators.scope
+            and scopes.scope_id = denominators.scope_id
 )
 
 select * from final

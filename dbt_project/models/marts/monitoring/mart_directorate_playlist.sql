@@ -1,5 +1,6 @@
 -- The leaderboard: one row per year and territorial directorate (record label) against its goal
--- (the playlist). On time and points as in DESIGN.md §6; the points formula is macros/playlist_points.sql.
+-- (the playlist). On time and points as in DESIGN.md §6; the points rule (var playlist_scoring:
+-- relative to the goal by default, or absolute) is macros/playlist_points.sql.
 with facts as (
     select * from {{ ref('fct_technical_assistance') }}
 ),
@@ -70,8 +71,10 @@ scored as (
             'coalesce(tallies.delivered, 0)',
             'coalesce(tallies.delivered_on_time, 0)',
             'coalesce(tallies.quality_above_baseline, 0)',
-            'goal_totals.goal'
-        ) }} as points
+            'goal_totals.goal',
+            'tallies.mean_quality'
+        ) }} as points,
+        '{{ var("playlist_scoring") }}' as scoring_rule
     from grid
     left join goal_totals
         on grid.year = goal_totals.year and grid.directorate_id = goal_totals.directorate_id
