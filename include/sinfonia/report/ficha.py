@@ -1,0 +1,345 @@
+"""``sinfonia ficha``: the characterisation sheet a team takes before its first visit (Spanish).
+
+One HTML page per municipality (and the same page as PDF, printed by headless Chromium), plus an
+index: who the municipality is, its indicators against the municipalities of its capacity group
+(table and trend charts), why it was or was not selected, what ESAP already did there, and the
+thematic lines the planning office's rule table suggests, each with the values that triggered it.
+Every number on the sheet is read from ``marts.mart_municipality_profile`` (the trends from
+``marts.fct_municipal_indicator``, only what was published by the snapshot's as-of date), so a BI
+tool on the mart shows the same figures. Pages made from the synthetic sample carry its banner.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import shutil
+import subprocess
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sinfonia import db
+from sinfonia.report.spanish import MISSING, number, place_name
+
+MART = "marts.mart_municipality_profile"
+INDICATORS = {  # code → (label, higher is better)
+    "mdm": ("MDM: desempeño municipal", True),
+    "mdm_gestion": ("MDM: componente de gestión", True),
+    "mdm_resultados": ("MDM: componente de resultados", True),
+    "mdm_movilizacion": ("MDM: movilización de recursos", True),
+    "mdm_ejecucion": ("MDM: ejecución de recursos", True),
+    "mdm_gobierno_abierto": ("MDM: gobierno abierto y transparencia", True),
+    "mdm_ordenamiento_territorial": ("MDM: ordenamiento territorial", True),
+    "idf": ("IDF: desempeño fiscal", True),
+    "ipm": ("IPM: pobreza multidimensional", False),
+    "imrc_exceso": ("IMRC: riesgo por exceso de lluvias", False),
+    "imrc_deficit": ("IMRC: riesgo por déficit de lluvias", False),
+}
+STATES = ("Programada", "En diagnóstico", "Concertada", "En implementación", "Entregada", "Cancelada")
+
+
+class FichaError(RuntimeError):
+    """The request cannot be served (no profile, unknown municipality or directorate)."""
+
+
+def _rows(conn, query: str, params=()) -> list[dict]:
+    cur = conn.execute(query, params)
+    names = [d.name for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def resolve(conn, municipality: str | None, directorate: str | None, year: int | None) -> tuple[int, list[dict]]:
+    """The year and the profile rows asked for: one municipality, or the selected ones of a directorate."""
+    if conn.execute("select to_regclass(%s)", (MART,)).fetchone()[0] is None:
+        raise FichaError(f"{MART} is not in the warehouse: run the pipeline (sinfonia run) and a "
+                         "prioritisation (sinfonia prioritise --year Y) first")
+    years = [r[0] for r in conn.execute(f"select distinct prioritisation_year from {MART} order by 1")]
+    if not years:
+        raise FichaError("no prioritisation year in the warehouse: run sinfonia prioritise --year Y first")
+    if year is None:
+        year = years[-1]
+    elif year not in years:
+        raise FichaError(f"no sheet for {year}: prioritised years are {', '.join(map(str, years))}")
+    if municipality:
+        code = municipality.strip().zfill(5)
+        rows = _rows(conn, f"select * from {MART} where prioritisation_year = %s and municipality_id = %s",
+                     (year, code))
+        if not rows:
+            raise FichaError(f"municipality {municipality!r} is not in the {year} prioritisation "
+                             "(expected a 5-digit DIVIPOLA code of a municipality, e.g. 05001)")
+        return year, rows
+    code = (directorate or "").strip().upper()
+    known = [r[0] for r in conn.execute(
+        f"select distinct directorate_id from {MART} where prioritisation_year = %s and directorate_id is not null "
+        "order by 1", (year,))]
+    if code not in known:
+        raise FichaError(f"directorate {directorate!r} unknown in {year}; expected one of {', '.join(known)}")
+    rows = _rows(conn, f"select * from {MART} where prioritisation_year = %s and directorate_id = %s "
+                       "and is_selected order by directorate_rank", (year, code))
+    if not rows:
+        raise FichaError(f"directorate {code} has no selected municipality in {year}")
+    return year, rows
+
+
+def trends(conn, row: dict) -> dict[str, dict[str, list]]:
+    """Per indicator, the municipality's yearly values and its capacity-group peers' median, as
+    published by the snapshot's as-of date and up to its year."""
+    found = _rows(conn, """
+        with peers as (
+            select m.municipality_id from marts.dim_municipality m
+            where m.capacity_group is not distinct from %(group)s
+        ), published as (
+            select i.municipality_id, i.indicator, i.year, i.value::float8 as value
+            from marts.fct_municipal_indicator i
+            where i.indicator = any(%(codes)s) and i.value is not null
+              and i.published_on <= %(as_of)s and i.year <= %(year)s
+        )
+        select p.indicator, p.year,
+               max(p.value) filter (where p.municipality_id = %(code)s) as own,
+               percentile_cont(0.5) within group (order by p.value)
+                   filter (where p.municipality_id in (select municipality_id from peers)) as peer_median
+        from published p group by p.indicator, p.year order by p.indicator, p.year
+        """, {"group": row["capacity_group"], "codes": list(INDICATORS), "as_of": row["as_of_date"],
+              "year": row["prioritisation_year"], "code": row["municipality_id"]})
+    out: dict[str, dict[str, list]] = {}
+    for r in found:
+        series = out.setdefault(r["indicator"], {"years": [], "own": [], "peers": []})
+        series["years"].append(r["year"])
+        series["own"].append(r["own"])
+        series["peers"].append(r["peer_median"])
+    return {k: v for k, v in out.items() if any(x is not None for x in v["own"])}
+
+
+def _trend_figure(series: dict[str, dict[str, list]], name: str, group: str | None) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sinfonia.report import figure_html
+    from sinfonia.report.spanish import axis_format
+
+    codes = [c for c in INDICATORS if c in series]
+    cols = 2
+    rows = (len(codes) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(10, 2.6 * rows), squeeze=False)
+    for ax, code in zip(axes.flat, codes, strict=False):
+        s = series[code]
+        ax.plot(s["years"], s["peers"], color="#8a9bb0", linestyle="--", marker="s", label="Mediana del grupo")
+        ax.plot(s["years"], s["own"], color="#0b3d63", marker="o", linewidth=2, label=name)
+        ax.set_title(INDICATORS[code][0], fontsize=9)
+        ax.set_xticks(s["years"])
+        ax.tick_params(labelsize=8)
+        axis_format(ax.yaxis)
+        ax.legend(fontsize=7, loc="best")
+    for ax in list(axes.flat)[len(codes):]:
+        ax.axis("off")
+    fig.tight_layout()
+    described = "; ".join(
+        f"{INDICATORS[c][0]}: {', '.join(f'{y} {number(v, 2)}' for y, v in zip(series[c]['years'], series[c]['own'], strict=True) if v is not None)}"
+        for c in codes)
+    return figure_html(fig, f"Evolución de los indicadores de {name} frente a la mediana de su grupo de "
+                            f"capacidades ({group or 'sin grupo'}). {described}.",
+                       f"Evolución anual de {name} (línea continua) y la mediana de los municipios de su grupo "
+                       f"de capacidades {group or ''} (línea discontinua), con lo publicado a la fecha de corte.")
+
+
+def _td(value, decimals: int = 2) -> str:
+    return f'<td class="num">{number(value, decimals)}</td>'
+
+
+def _indicator_table(row: dict) -> str:
+    body = []
+    for code, (label, higher_better) in INDICATORS.items():
+        value = row.get(f"{code}_value")
+        if value is None:
+            continue
+        change = row.get(f"{code}_change")
+        sign = "" if change is None or change == 0 else ("+" if change > 0 else "")
+        body.append(
+            f"<tr><td>{html.escape(label)}</td>{_td(value)}<td class=\"num\">{row.get(f'{code}_year') or MISSING}</td>"
+            f"<td class=\"num\">{sign}{number(change, 2)}</td>{_td(row.get(f'{code}_peer_median'))}"
+            f"{_td(row.get(f'{code}_peer_percentile'), 0)}<td>{'más es mejor' if higher_better else 'más es peor'}</td></tr>")
+    if not body:
+        return "<p>No hay indicadores publicados para este municipio a la fecha de corte.</p>"
+    return ("<table><thead><tr><th>Indicador</th><th class=\"num\">Valor</th><th class=\"num\">Año</th>"
+            "<th class=\"num\">Cambio frente al año anterior</th><th class=\"num\">Mediana del grupo</th>"
+            "<th class=\"num\">Percentil en el grupo</th><th>Lectura</th></tr></thead><tbody>"
+            + "".join(body) + "</tbody></table>")
+
+
+def _prioritisation_html(row: dict, year: int) -> str:
+    if not row["is_eligible"]:
+        return f"<p>No es elegible en {year}: {html.escape(row['eligibility_reason'] or '')}.</p>"
+    parts = [
+        f"<p>Elegible en {year} ({html.escape(row['eligibility_reason'] or '')}). Puntaje de necesidad "
+        f"<strong>{number(row['need_score'], 2)}</strong> de 100; puesto nacional {number(row['national_rank'])}, "
+        f"puesto {number(row['directorate_rank'])} en su dirección territorial, quintil {row['tier']} "
+        f"(1 = mayor necesidad). <strong>{'Seleccionado' if row['is_selected'] else 'No seleccionado'}</strong> "
+        f"dentro de la meta de su dirección.</p>",
+        "<table><thead><tr><th>Índice</th><th class=\"num\">Aporte al puntaje</th></tr></thead><tbody>",
+    ]
+    for code, label in (("mdm", "MDM"), ("idf", "IDF"), ("imrc", "IMRC"), ("ipm", "IPM")):
+        parts.append(f"<tr><td>{label}</td>{_td(row[f'{code}_contribution'])}</tr>")
+    parts.append("</tbody></table>")
+    if row.get("indicators_missing"):
+        parts.append(f"<p class=\"note\">Sin dato a la fecha de corte: {html.escape(row['indicators_missing'])}; "
+                     "el puntaje promedia los índices disponibles.</p>")
+    return "".join(parts)
+
+
+def _history_html(row: dict, line_names: dict[str, str]) -> str:
+    if not row["assistances_total"]:
+        return "<p>La ESAP no registra asistencias técnicas en este municipio hasta este año.</p>"
+    by_line = row["assistances_by_line"]
+    if isinstance(by_line, str):
+        by_line = json.loads(by_line)
+    states = [s for s in STATES if any(s in v for v in by_line.values())]
+    states += sorted({s for v in by_line.values() for s in v} - set(states))
+    head = "".join(f'<th class="num">{html.escape(s)}</th>' for s in states)
+    body = "".join(
+        f"<tr><td>{html.escape(line_names.get(line, line))} ({html.escape(line)})</td>"
+        + "".join(_td(counts.get(s, 0), 0) for s in states) + "</tr>"
+        for line, counts in sorted(by_line.items()))
+    last = row["last_assistance_date"]
+    summary = (f"<p>{number(row['assistances_total'])} asistencias registradas: "
+               f"{number(row['assistances_delivered'])} entregadas, {number(row['assistances_in_progress'])} en "
+               f"curso y {number(row['assistances_cancelled'])} canceladas.")
+    if last:
+        summary += f" Última fecha registrada: {last:%d/%m/%Y}."
+    summary += (f" Satisfacción media de la alcaldía: {number(row['mean_satisfaction'], 1)} de 5.</p>"
+                if row["mean_satisfaction"] is not None else " Sin respuestas de satisfacción.</p>")
+    return summary + f"<table><thead><tr><th>Línea temática</th>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _suggestions_html(row: dict) -> str:
+    suggestions = row["suggestions"]
+    if isinstance(suggestions, str):
+        suggestions = json.loads(suggestions)
+    if not suggestions:
+        return ("<p>Ninguna regla de la tabla de sugerencias se cumple con los datos disponibles (las reglas sin "
+                "dato no sugieren nada).</p>")
+    items = []
+    for s in suggestions:
+        label = INDICATORS.get(s["indicator"], (s["indicator"],))[0]
+        items.append(
+            f"<li><strong>{html.escape(s.get('thematic_line_name') or s['thematic_line_id'])}</strong> "
+            f"({html.escape(s['thematic_line_id'])}): {html.escape(s['reason'])}. "
+            f"{html.escape(label)} {number(s['value'], 2)} en {s['year']}; percentil "
+            f"{number(s['peer_percentile'], 0)} en su grupo, cuya mediana es {number(s['peer_median'], 2)}.</li>")
+    return "<ul>" + "".join(items) + "</ul>"
+
+
+def sheet_html(conn, row: dict, sample: bool) -> str:
+    from sinfonia.report import SAMPLE_BANNER, SAMPLE_DETAIL, STYLE
+
+    year = row["prioritisation_year"]
+    name = place_name(row["municipality_name"]) or row["municipality_id"]
+    department = place_name(row["department_name"]) or ""
+    line_names = dict(conn.execute("select thematic_line_id, thematic_line_name from marts.dim_thematic_line"))
+    series = trends(conn, row)
+    banner = (f'<div class="banner" role="alert">{SAMPLE_BANNER}<small>{html.escape(SAMPLE_DETAIL)}</small></div>'
+              if sample else "")
+    pdet = f"Sí, subregión {html.escape(row['pdet_subregion'] or '')}" if row["is_pdet"] else "No"
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"""<!DOCTYPE html>
+<html lang="es"><head><meta charset="utf-8">
+<title>Ficha de caracterización · {html.escape(name)} ({row['municipality_id']}) · {year}</title>
+<style>{STYLE} @media print {{ figure {{ break-inside: avoid; }} }}</style></head>
+<body>
+{banner}
+<h1>Ficha de caracterización: {html.escape(name)}, {html.escape(department)}</h1>
+<p class="note">ESAP, Estrategia de Asistencia Técnica Territorial. Priorización {year}, con cifras publicadas
+hasta el {row['as_of_date']:%d/%m/%Y}. Generada el {stamp} desde <code>{MART}</code>.</p>
+<section><h2>Identificación</h2>
+<table><tbody>
+<tr><th>Código DIVIPOLA</th><td>{row['municipality_id']}</td></tr>
+<tr><th>Departamento</th><td>{html.escape(department)} ({row['department_id']})</td></tr>
+<tr><th>Dirección territorial</th><td>{html.escape(row['directorate_name'] or '')} ({html.escape(row['directorate_id'] or '')})</td></tr>
+<tr><th>PDET</th><td>{pdet}</td></tr>
+<tr><th>Categoría vigente</th><td>{html.escape(row['category'] or MISSING)}</td></tr>
+<tr><th>Grupo de capacidades (DNP)</th><td>{html.escape(row['capacity_group'] or MISSING)}</td></tr>
+</tbody></table></section>
+<section><h2>Por qué está (o no) en la lista</h2>{_prioritisation_html(row, year)}</section>
+<section><h2>Indicadores frente a su grupo de capacidades</h2>
+<p class="note">Pares: los municipios del mismo grupo de capacidades con dato del mismo indicador y año.
+El percentil (0 a 100) ubica al municipio entre ellos.</p>
+{_indicator_table(row)}
+{_trend_figure(series, name, row['capacity_group']) if series else ''}</section>
+<section><h2>Lo que la ESAP ya hizo</h2>{_history_html(row, line_names)}</section>
+<section><h2>Líneas temáticas sugeridas</h2>
+<p class="note">Sugeridas por la tabla de reglas de la Oficina de Planeación
+(<code>line_suggestion_rules</code>); la alcaldía elige la línea en el Plan de Acción Municipal.</p>
+{_suggestions_html(row)}</section>
+{banner}
+</body></html>
+"""
+
+
+def chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def print_pdf(page: Path, pdf: Path, browser: str) -> None:
+    """The page printed to PDF by headless Chromium (no network, a throwaway profile)."""
+    with tempfile.TemporaryDirectory(prefix="sinfonia-chromium-") as profile:
+        proc = subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+             f"--user-data-dir={profile}", "--no-pdf-header-footer", f"--print-to-pdf={pdf}",
+             page.resolve().as_uri()],
+            capture_output=True, text=True, timeout=180)
+    if proc.returncode != 0 or not pdf.exists() or pdf.stat().st_size == 0:
+        raise FichaError(f"Chromium could not print {page.name} to PDF: {proc.stderr.strip()[-500:]}")
+
+
+def build(dsn: str | None, out: Path, municipality: str | None = None, directorate: str | None = None,
+          year: int | None = None, pdf: bool = True, progress=print) -> list[Path]:
+    """Write one sheet per municipality asked for (HTML, and PDF when Chromium is there) and an index."""
+    from sinfonia.report import STYLE, is_sample_data
+
+    if bool(municipality) == bool(directorate):
+        raise FichaError("give either --municipality CODE or --directorate CODE")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    browser = chromium() if pdf else None
+    if pdf and browser is None:
+        progress("Chromium is not installed: writing the HTML sheets only (no PDF)")
+    written: list[Path] = []
+    entries = []
+    with db.connect(dsn, autocommit=True) as conn:
+        year, rows = resolve(conn, municipality, directorate, year)
+        sample = is_sample_data(conn)
+        for i, row in enumerate(rows, 1):
+            stem = f"ficha_{row['municipality_id']}_{year}"
+            page = out / f"{stem}.html"
+            page.write_text(sheet_html(conn, row, sample), encoding="utf-8")
+            written.append(page)
+            if browser:
+                print_pdf(page, out / f"{stem}.pdf", browser)
+                written.append(out / f"{stem}.pdf")
+            entries.append((row, stem))
+            progress(f"  [{i}/{len(rows)}] {row['municipality_id']} {place_name(row['municipality_name'])}")
+    links = "".join(
+        f"<tr><td class=\"num\">{number(r['directorate_rank'])}</td><td>{r['municipality_id']}</td>"
+        f"<td><a href=\"{stem}.html\">{html.escape(place_name(r['municipality_name']) or '')}</a></td>"
+        f"<td>{html.escape(place_name(r['department_name']) or '')}</td>{_td(r['need_score'])}"
+        + (f"<td><a href=\"{stem}.pdf\">PDF</a></td>" if browser else "") + "</tr>"
+        for r, stem in entries)
+    scope = (f"dirección territorial {html.escape(directorate.upper())}, municipios seleccionados"
+             if directorate else f"municipio {entries[0][0]['municipality_id']}")
+    index = out / "index.html"
+    index.write_text(f"""<!DOCTYPE html><html lang="es"><head><meta charset="utf-8">
+<title>Fichas de caracterización {year}</title><style>{STYLE}</style></head><body>
+<h1>Fichas de caracterización · priorización {year}</h1><p>{scope}.</p>
+<table><thead><tr><th class="num">Puesto en la dirección</th><th>Código</th><th>Municipio</th><th>Departamento</th>
+<th class="num">Puntaje de necesidad</th>{'<th>PDF</th>' if browser else ''}</tr></thead><tbody>{links}</tbody></table>
+</body></html>
+""", encoding="utf-8")
+    written.append(index)
+    progress(f"{len(entries)} sheet(s) for {year} written to {out}")
+    return written

@@ -1,0 +1,113 @@
+"""The characterisation sheets (``sinfonia ficha``) on the small sample's full refresh."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import psycopg
+import pytest
+
+from sinfonia.report import ficha
+from sinfonia.report.spanish import number
+from tests.conftest import sample_run
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def warehouse(server_dsn, small_sample, state_dir):
+    with sample_run(server_dsn, small_sample, "ficha") as (dsn, _proc):
+        yield dsn
+
+
+def _profile(dsn, where: str = "true", params=()) -> list[dict]:
+    with psycopg.connect(dsn) as conn:
+        cur = conn.execute(f"select * from marts.mart_municipality_profile where {where}", params)
+        names = [d.name for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def test_the_profile_mart_has_one_row_per_municipality_of_each_snapshot(warehouse):
+    with psycopg.connect(warehouse) as conn:
+        snapshot = conn.execute("select count(*) from marts.mart_prioritisation").fetchone()[0]
+        profile = conn.execute("select count(*) from marts.mart_municipality_profile").fetchone()[0]
+        # recount of the assistance history from the facts, for every municipality of the latest year
+        mismatches = conn.execute("""
+            select count(*) from marts.mart_municipality_profile p
+            left join (select municipality_id, count(*) as n from marts.fct_technical_assistance f
+                       where f.goal_year <= (select max(prioritisation_year) from marts.mart_prioritisation)
+                       group by 1) f using (municipality_id)
+            where p.prioritisation_year = (select max(prioritisation_year) from marts.mart_prioritisation)
+              and p.assistances_total <> coalesce(f.n, 0)""").fetchone()[0]
+    assert snapshot > 0 and profile == snapshot
+    assert mismatches == 0
+
+
+def test_suggestions_carry_the_values_that_triggered_them(warehouse):
+    rows = _profile(warehouse, "jsonb_array_length(suggestions) > 0")
+    assert rows, "the sample should trigger at least one suggestion"
+    for row in rows[:50]:
+        for s in row["suggestions"]:
+            assert row[f"{s['indicator']}_value"] == pytest.approx(s["value"], abs=1e-4)
+            assert s["peer_percentile"] is not None and s["reason"]
+        assert row["suggested_line_ids"]
+
+
+def test_directorate_sheets_show_the_marts_numbers_with_every_chart_in_the_pdf(warehouse, tmp_path):
+    with psycopg.connect(warehouse) as conn:
+        year, directorate = conn.execute(
+            "select prioritisation_year, directorate_id from marts.mart_municipality_profile where is_selected "
+            "group by 1, 2 order by 1 desc, count(*) desc limit 1").fetchone()
+    selected = _profile(warehouse, "prioritisation_year = %s and directorate_id = %s and is_selected",
+                        (year, directorate))
+    written = ficha.build(warehouse, tmp_path, directorate=directorate, progress=lambda *_: None)
+    pages = sorted(p for p in written if p.suffix == ".html" and p.name != "index.html")
+    assert [p.name for p in pages] == sorted(f"ficha_{r['municipality_id']}_{year}.html" for r in selected)
+    index = (tmp_path / "index.html").read_text(encoding="utf-8")
+    for row in selected:
+        page = (tmp_path / f"ficha_{row['municipality_id']}_{year}.html").read_text(encoding="utf-8")
+        assert number(row["need_score"], 2) in page
+        assert f"puesto nacional {number(row['national_rank'])}" in page
+        assert "DATOS SINTÉTICOS DE MUESTRA" in page
+        for code in ("mdm", "idf", "ipm"):
+            if row[f"{code}_value"] is not None:
+                assert number(row[f"{code}_value"], 2) in page
+        assert f"{number(row['assistances_total'])} asistencias registradas" in page or not row["assistances_total"]
+        assert row["municipality_id"] in index
+        charts = len(re.findall(r"<img alt=", page))
+        assert charts >= 1
+        if ficha.chromium():
+            pdf = (tmp_path / f"ficha_{row['municipality_id']}_{year}.pdf").read_bytes()
+            assert pdf.startswith(b"%PDF")
+            assert len(re.findall(rb"/Subtype\s*/Image", pdf)) >= charts
+
+
+def test_a_sheet_renders_in_headless_chromium(warehouse, tmp_path):
+    browser = ficha.chromium()
+    if not browser:
+        pytest.skip("Chromium is not installed (make test installs it as root with apt)")
+    code = _profile(warehouse, "is_selected limit 1")[0]["municipality_id"]
+    ficha.build(warehouse, tmp_path, municipality=code, pdf=False, progress=lambda *_: None)
+    page = next(tmp_path.glob(f"ficha_{code}_*.html"))
+    shot = tmp_path / "shot.png"
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                    "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,2400",
+                    f"--screenshot={shot}", page.resolve().as_uri()], capture_output=True, timeout=180, check=True)
+    from PIL import Image
+
+    image = Image.open(shot).convert("L")
+    colours = image.getcolors(maxcolors=1_000_000)
+    assert image.size == (1200, 2400)
+    assert colours is not None and len(colours) > 50, "the screenshot is blank or nearly so"
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"municipality": "99999"}, "not in the"),
+    ({"directorate": "XYZ"}, "expected one of"),
+    ({"municipality": "05001", "directorate": "ANT"}, "either"),
+    ({"municipality": "05001", "year": 1990}, "no sheet for 1990"),
+])
+def test_wrong_requests_get_a_clear_error(warehouse, tmp_path, kwargs, message):
+    with pytest.raises(ficha.FichaError, match=message):
+        ficha.build(warehouse, tmp_path, pdf=False, progress=lambda *_: None, **kwargs)
