@@ -11,6 +11,7 @@ from sinfonia.extract import discover
 from sinfonia.sources import SOURCES
 from tests.conftest import sample_run, sinfonia
 from tests.helpers import landed
+from tests.integration.test_retries import tries
 
 pytestmark = pytest.mark.integration
 
@@ -148,6 +149,7 @@ def test_failed_gate_names_expectations_and_leaves_published_marts_untouched(pub
     assert proc.returncode != 0
     assert "gate_raw" in proc.stderr and "every IDF code exists in DIVIPOLA" in proc.stderr
     assert "idf_score" in proc.stderr
+    assert tries("gate_raw") == (1, "failed")  # a failed gate is not retried: the data would not change
     assert snapshot(dsn) == before
     # A clean run afterwards publishes normally again.
     sinfonia("run", "--sources", str(small_sample), env={"WAREHOUSE_DSN": dsn})
