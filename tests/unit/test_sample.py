@@ -47,13 +47,13 @@ def test_national_sample_has_the_real_universe_sizes(national):
     assert len(pdet.rows) == 170 and len({r[2] for r in pdet.rows}) == 16
 
 
-def test_every_sample_file_parses_and_reconciles(national):
-    for spec in CATALOGUE:
-        files = discover(national, spec.name)
-        assert files, spec.name
-        for batch in spec.parse([landed(p, spec.name) for p in files]):
-            assert batch.rows_read == len(batch.rows) + len(batch.rejected)
-            assert len(batch.rows) > 0
+@pytest.mark.parametrize("spec", CATALOGUE, ids=lambda s: s.name)
+def test_the_sample_has_files_of_every_source_and_each_parses_and_reconciles(national, spec):
+    files = discover(national, spec.name)
+    assert files, spec.name
+    for batch in spec.parse([landed(p, spec.name) for p in files]):
+        assert batch.rows_read == len(batch.rows) + len(batch.rejected)
+        assert len(batch.rows) > 0
 
 
 def test_sample_idf_has_both_layouts_and_methodologies(national):
