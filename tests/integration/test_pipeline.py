@@ -43,7 +43,7 @@ def test_run_publishes_every_mart_and_prints_row_counts(published, small_sample)
         assert conn.execute("select count(*) from marts.dim_municipality").fetchone()[0] == entities
         assert conn.execute("select count(*) from marts.dim_territorial_directorate").fetchone()[0] == 16
         assert conn.execute("select count(distinct directorate_id) from marts.dim_municipality").fetchone()[0] == 16
-    assert f"marts.dim_municipality" in proc.stdout and f"{entities:>8,} rows" in proc.stdout
+    assert "marts.dim_municipality" in proc.stdout and f"{entities:>8,} rows" in proc.stdout
 
 
 def test_assistances_are_the_latest_export_per_id(published, small_sample):
