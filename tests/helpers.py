@@ -7,10 +7,10 @@ from sinfonia.landing import LandedFile, sha256_of
 def landed(path: Path, source: str = "test", published_on=None) -> LandedFile:
     """A file as the parsers see it after landing, without a warehouse. Sources that transform
     files on landing (``prepare_for_landing``: the pseudonymised equipos export) get that copy."""
-    from sinfonia.sources import REGISTRY
+    from sinfonia.sources import SOURCES
 
     path = Path(path)
-    prepare = getattr(REGISTRY.get(source), "prepare_for_landing", None)
+    prepare = SOURCES[source].prepare_for_landing if source in SOURCES else None
     if prepare is not None:
         name, content = prepare(path)
         path = Path(tempfile.mkdtemp(prefix="landed-")) / name

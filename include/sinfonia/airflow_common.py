@@ -1,32 +1,116 @@
-"""What every Sinfonía DAG shares: assets, default arguments, the dbt build → gate → publish tail.
+"""What every Sinfonía DAG shares: assets, default arguments and retries, the extract tasks
+generated from the source catalogue, the dbt build → gate → publish tail.
 
-Imported by DAG files at parse time, so it must stay cheap: Airflow SDK classes only. No
-database, network, dbt or Cosmos import happens here; they are imported when a task runs.
+Imported by DAG files at parse time, so it must stay cheap: Airflow SDK classes and the
+declarative source catalogue only. No database, network, dbt or Cosmos work happens here; they
+are imported when a task runs.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from importlib import import_module
 
 from airflow.sdk import Asset, BaseOperator, task
+from airflow.sdk.definitions.retry_policy import RetryDecision, RetryPolicy
 
 from sinfonia import tasks
+from sinfonia.sources import CATALOGUE
 
-RAW_SOURCES = ("divipola", "pdet", "idf", "esap_asistencias", "esap_metas", "esap_equipos")
-RAW_SOURCES += ("mdm", "ipm", "imrc", "cgn_categories")
-RAW_ASSETS = {s: Asset(name=f"raw.{s}", uri=f"sinfonia://warehouse/raw/{s}", group="raw") for s in RAW_SOURCES}
+RAW_ASSETS = {s.name: Asset(name=f"raw.{s.name}", uri=f"sinfonia://warehouse/raw/{s.name}", group="raw")
+              for s in CATALOGUE}
 # The ESAP exports that drive the weekly monitoring DAG (esap_equipos rows live in `restricted`).
-ESAP_ASSETS = tuple(RAW_ASSETS[s] for s in ("esap_asistencias", "esap_metas", "esap_equipos"))
+ESAP_ASSETS = tuple(RAW_ASSETS[s.name] for s in CATALOGUE if s.drives_monitoring)
 MARTS_ASSET = Asset(name="marts", uri="sinfonia://warehouse/marts", group="marts")
 IMPACT_ASSET = Asset(name="marts.mart_impact_estimates", uri="sinfonia://warehouse/marts/mart_impact_estimates",
                      group="marts")
 
+
+class FailFastOnBadInput(RetryPolicy):
+    """Retry what can fail transiently (the warehouse unreachable, a lock, a dbt connection); fail
+    at once on what a retry cannot mend: a file that cannot be read as its source, a failed
+    gate, a wrong parameter or setting. Every task is one transaction (or idempotent), so a retry
+    starts from the state the failed try left untouched.
+
+    Exceptions are named by import path and imported only when a task fails, so that parsing a DAG
+    file imports none of the modules that define them.
+    """
+
+    PERMANENT = {
+        "builtins.ValueError": "bad input or parameter",  # includes SourceFormatError, bad JSON, bad dates
+        "builtins.FileNotFoundError": "a file or folder that does not exist",
+        "sinfonia.gates.GateFailed": "critical expectations failed on the data",
+        "sinfonia.pii.MissingKeyError": "the pseudonymisation key is missing or too short",
+        "psycopg.DataError": "a value the warehouse refuses",
+        "psycopg.IntegrityError": "a constraint the data breaks",
+        "psycopg.ProgrammingError": "an SQL error",
+    }
+
+    @classmethod
+    def permanent(cls, exception: BaseException) -> str | None:
+        """Why retrying ``exception`` cannot help, or None when it may be transient."""
+        for path, why in cls.PERMANENT.items():
+            module, _, name = path.rpartition(".")
+            try:
+                kind = getattr(import_module(module), name)
+            except ImportError:
+                continue
+            if isinstance(exception, kind):
+                return why
+        return None
+
+    def evaluate(self, exception, try_number, max_tries, context=None) -> RetryDecision:
+        why = self.permanent(exception)
+        if why:
+            return RetryDecision.fail(f"not retried: {why} ({type(exception).__name__})")
+        return RetryDecision.default()
+
+
 DEFAULT_ARGS = {
     "owner": "sinfonia",
-    "retries": 0,  # loads are idempotent; retries are set per task where a retry can help
-    "retry_delay": timedelta(minutes=2),
+    # Transient failures are retried with exponential backoff (1, 2, ... minutes, at most 10);
+    # bad input fails at once (FailFastOnBadInput).
+    "retries": 2,
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=10),
+    "retry_policy": FailFastOnBadInput(),
     "on_failure_callback": tasks.record_failure,
 }
+
+# `sinfonia run` (dag.test(), in process) waits for a retry in its own loop: short delays there.
+IN_PROCESS_RETRY = {"retry_delay": timedelta(seconds=1), "max_retry_delay": timedelta(seconds=4)}
+
+
+def for_in_process_run(dag) -> None:
+    """Shorten the retry delays of ``dag``'s tasks for a run driven by ``dag.test()``."""
+    for t in dag.tasks:
+        for name, value in IN_PROCESS_RETRY.items():
+            setattr(t, name, value)
+
+
+def extract_tasks() -> None:
+    """bootstrap → one ``extract_<source>`` task per source of the catalogue → ``gate_raw``.
+
+    A source waits for the sources it names in ``after``; the raw gate waits for them all, and
+    only when it passes are the ``raw.*`` Assets updated.
+    """
+
+    @task
+    def bootstrap():
+        tasks.bootstrap()
+
+    @task(outlets=list(RAW_ASSETS.values()))
+    def gate_raw(run_id=None):
+        return tasks.gate("raw_", run_id)
+
+    start, made = bootstrap(), {}
+    for spec in CATALOGUE:
+        extract = task(tasks.extract_source, task_id=spec.task_id, doc_md=spec.note or None)
+        made[spec.name] = extract(spec.name)
+        upstream = [made[a] for a in spec.after] or [start]
+        upstream >> made[spec.name]
+    list(made.values()) >> gate_raw()
 
 
 # dbt builds into one marts_build schema: at most one build at a time across DAGs (the full

@@ -13,11 +13,6 @@ from pathlib import Path
 
 from sinfonia import config
 
-MARTS = ("dim_municipality", "dim_territorial_directorate", "dim_thematic_line", "dim_date",
-         "fct_technical_assistance", "fct_municipal_indicator", "mart_prioritisation",
-         "dim_team", "mart_directorate_playlist", "mart_coverage", "mart_team_inclusion")
-
-
 def _say(msg: str) -> None:
     print(msg, flush=True)
 
@@ -29,13 +24,15 @@ def _dsn() -> str:
 
 
 def _mart_counts(dsn: str) -> dict[str, int | None]:
-    from sinfonia import db
+    """Rows of every mart: those dbt publishes (the manifest) and any other table in ``marts``."""
+    from sinfonia import db, dbt
 
     out: dict[str, int | None] = {}
     with db.connect(dsn, autocommit=True) as conn:
-        for t in MARTS:
-            exists = conn.execute("select to_regclass(%s)", (f"marts.{t}",)).fetchone()[0]
-            out[t] = db.count(conn, f"marts.{t}") if exists else None
+        present = [r[0] for r in conn.execute(
+            "select table_name from information_schema.tables where table_schema = %s", (config.MARTS,))]
+        for t in sorted({*dbt.mart_models(), *present}):
+            out[t] = db.count(conn, f"marts.{t}") if t in present else None
     return out
 
 
@@ -163,10 +160,10 @@ def cmd_docs(args) -> None:
 def cmd_extract(args) -> None:
     from sinfonia import db
     from sinfonia.extract import discover, extract
-    from sinfonia.sources import REGISTRY
+    from sinfonia.sources import SOURCES
 
-    if args.source not in REGISTRY:
-        raise SystemExit(f"unknown source {args.source!r}; known: {', '.join(REGISTRY)}")
+    if args.source not in SOURCES:
+        raise SystemExit(f"unknown source {args.source!r}; known: {', '.join(SOURCES)}")
     period = str(args.year) if args.year else None
     if _remote(args.from_):
         return _extract_remote(args.source, args.from_, period)

@@ -33,14 +33,14 @@ def bootstrap(dsn: str | None = None) -> None:
 
 
 def _raw_tables(conn: psycopg.Connection) -> None:
-    """Every source's raw table, empty until loaded, so that models and gates find it."""
+    """Every table of the source catalogue, empty until loaded, so that models and gates find it
+    (person-level sources in ``restricted``, the others in ``raw``)."""
     from sinfonia.loading import ensure_raw_table
-    from sinfonia.sources import REGISTRY
+    from sinfonia.sources import CATALOGUE
 
-    for module in REGISTRY.values():
-        schema = getattr(module, "SCHEMA", "raw")  # person-level sources live in `restricted`
-        for name, columns in {module.SOURCE: module.COLUMNS, **getattr(module, "EXTRA_TABLES", {})}.items():
-            ensure_raw_table(conn, name, columns, schema)
+    for spec in CATALOGUE:
+        for name, columns in spec.tables.items():
+            ensure_raw_table(conn, name, columns, spec.schema)
 
 
 def count(conn: psycopg.Connection, table: str) -> int:

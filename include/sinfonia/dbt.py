@@ -54,6 +54,15 @@ def ensure_manifest() -> Path:
     return MANIFEST
 
 
+def mart_models(manifest: Path = MANIFEST) -> list[str]:
+    """The models dbt builds into ``marts_build``: what ``publish`` copies into ``marts`` (from the
+    manifest; none when the project was never parsed)."""
+    if not manifest.exists():
+        return []
+    nodes = json.loads(manifest.read_text(encoding="utf-8"))["nodes"].values()
+    return sorted(n["alias"] for n in nodes if n["resource_type"] == "model" and n["schema"] == config.MARTS_BUILD)
+
+
 def missing_relations(dsn: str, manifest: Path = MANIFEST) -> list[str]:
     """The project's tables and views (models and seeds) not yet in the warehouse.
 

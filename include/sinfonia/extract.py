@@ -9,7 +9,6 @@ file was published and where it came from; without it, each source's default app
 from __future__ import annotations
 
 import csv
-import inspect
 from datetime import date
 from pathlib import Path
 
@@ -18,19 +17,16 @@ import psycopg
 from sinfonia import db
 from sinfonia.landing import LandedFile, land
 from sinfonia.loading import LoadResult, load_batch
-from sinfonia.sources import REGISTRY
+from sinfonia import sources
+from sinfonia.sources import Periods
 from sinfonia.sources._tables import normalise
-
-# Order matters: DIVIPOLA first, so that exports giving only names can be resolved against it.
-ORDER = ("divipola", "pdet", "idf", "esap_asistencias", "esap_metas", "esap_equipos")
-ORDER += ("mdm", "ipm", "imrc", "cgn_categories")
 
 
 def discover(sources_dir: Path, source: str) -> list[Path]:
-    module = REGISTRY[source]
-    folder = Path(sources_dir) / module.FOLDER
+    spec = sources.get(source)
+    folder = Path(sources_dir) / spec.folder
     found: set[Path] = set()
-    for pattern in module.PATTERNS:
+    for pattern in spec.patterns:
         found.update(p for p in folder.glob(pattern) if p.is_file() and not p.name.startswith("~$"))
     return sorted(found)
 
@@ -69,14 +65,14 @@ def extract(source: str, paths: list[Path], sources_dir: Path | None = None,
     """Land, parse and load the given files of one source; returns one result per period.
 
     ``origins`` gives each file's origin (a URL) when it was downloaded; ``period`` (``--year``)
-    sets the period of sources whose parser takes one.
+    sets the period of sources whose period is given (``Periods.GIVEN``).
 
     Files whose exact bytes are already behind a current load are not parsed again (the weekly
     run after one new export parses that export only). Sources whose files are independent
-    periods (``FILE_PER_PERIOD``) skip file by file; the others reload all their files when any
+    periods (``Periods.PER_FILE``) skip file by file; the others reload all their files when any
     one changed. ``force`` reloads everything.
     """
-    module = REGISTRY[source]
+    spec = sources.get(source)
     manifest = read_manifest(sources_dir) if sources_dir else {}
     with db.connect(dsn, autocommit=True) as conn:
         landed: list[LandedFile] = []
@@ -87,21 +83,17 @@ def extract(source: str, paths: list[Path], sources_dir: Path | None = None,
             origin = (origins or {}).get(path) or entry.get("origin") or rel
             landed.append(land(conn, source, Path(path), origin=origin,
                                period=period or entry.get("period") or None, published_on=published,
-                               prepare=getattr(module, "prepare_for_landing", None)))
+                               prepare=spec.prepare_for_landing))
         if not force:
             loaded = already_loaded(conn, source)
-            if getattr(module, "FILE_PER_PERIOD", False):
+            if spec.periods is Periods.PER_FILE:
                 landed = [f for f in landed if f.sha256 not in loaded]
             elif all(f.sha256 in loaded for f in landed):
                 landed = []
         if not landed:
             return []
-        if source == "esap_asistencias":
-            batches = module.parse(landed, names=divipola_names(conn))
-        elif period and "period" in inspect.signature(module.parse).parameters:
-            batches = module.parse(landed, period=period)
-        else:
-            batches = module.parse(landed)
+        names = divipola_names(conn) if spec.resolves_divipola_names else None
+        batches = spec.read(landed, period=period, names=names)
         return [load_batch(conn, b) for b in batches]
 
 

@@ -17,11 +17,12 @@ import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Callable
-
-import psycopg
+from typing import TYPE_CHECKING, Callable
 
 from sinfonia import config
+
+if TYPE_CHECKING:  # psycopg is imported when a file lands, not when a DAG file imports the catalogue
+    import psycopg
 
 
 @dataclass(frozen=True)

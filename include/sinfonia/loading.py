@@ -13,9 +13,10 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from typing import TYPE_CHECKING
 
-import psycopg
-from psycopg import sql
+if TYPE_CHECKING:  # psycopg is imported when a batch loads, not when a DAG file imports the catalogue
+    import psycopg
 
 LINEAGE = ("_load_id", "_period", "_file", "_row_number", "_published_on")
 _ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -107,6 +108,8 @@ class LoadResult:
 def ensure_raw_table(conn: psycopg.Connection, source: str, columns: tuple[str, ...],
                      schema: str = "raw") -> None:
     """Create the raw table, or add the columns a newer parser reads (text, nullable)."""
+    from psycopg import sql
+
     existing = {r[0] for r in conn.execute(
         "select column_name from information_schema.columns where table_schema = %s and table_name = %s",
         (schema, source))}
@@ -127,6 +130,8 @@ def ensure_raw_table(conn: psycopg.Connection, source: str, columns: tuple[str, 
 def load_batch(conn: psycopg.Connection, batch: Batch) -> LoadResult:
     """Replace ``batch.source``/``batch.period`` in its schema (``raw`` unless the batch says
     otherwise) and in quarantine, in one transaction."""
+    from psycopg import sql
+
     started = datetime.now(timezone.utc)
     with conn.transaction():
         ensure_raw_table(conn, batch.source, batch.columns, batch.schema)

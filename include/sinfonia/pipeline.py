@@ -86,6 +86,7 @@ def _failures_offset() -> int:
 def run_dags(dag_ids: tuple[str, ...], conf: dict | None = None, progress=print) -> dict[str, float]:
     """Run each DAG to completion in order; raise ``PipelineFailed`` naming the failed task."""
     from sinfonia import dbt
+    from sinfonia.airflow_common import for_in_process_run
 
     ensure_airflow_db()
     dbt.ensure_manifest()
@@ -97,6 +98,7 @@ def run_dags(dag_ids: tuple[str, ...], conf: dict | None = None, progress=print)
         progress(f"→ {dag_id} …")
         offset = _failures_offset()
         start = time.perf_counter()
+        for_in_process_run(dags[dag_id])  # a retry waits seconds here, not minutes
         run = dags[dag_id].test(run_conf=conf or {})
         timings[dag_id] = time.perf_counter() - start
         state = str(getattr(run, "state", "unknown"))

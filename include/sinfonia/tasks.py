@@ -44,7 +44,7 @@ def bootstrap() -> None:
     db.bootstrap(warehouse_dsn())
 
 
-def extract_source(source: str, params: dict | None) -> list[dict]:
+def extract_source(source: str, params: dict | None = None) -> list[dict]:
     from sinfonia.extract import discover, extract
 
     folder = sources_dir(params)

@@ -34,28 +34,26 @@ def test_dag_file_runs_on_its_own_without_connections_or_network(path):
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 
-def test_no_import_errors(dagbag):
-    assert dagbag.import_errors == {}
-    assert {"sinfonia_extract", "sinfonia_transform"} <= set(dagbag.dag_ids)
-
-
 def test_every_dag_is_documented_tagged_and_not_catching_up(dagbag):
     for dag_id, dag in dagbag.dags.items():
         assert dag.doc_md and len(dag.doc_md) > 80, dag_id
-        assert "sinfonia" in dag.tags, dag_id
+        assert "sinfonia" in dag.tags, f"{dag_id} lacks the tag sinfonia (tags: {sorted(dag.tags)})"
         assert dag.catchup is False, dag_id
         assert dag.max_active_runs == 1, dag_id
 
 
-def test_extract_loads_divipola_before_sources_that_resolve_names(dagbag):
-    dag = dagbag.dags["sinfonia_extract"]
-    assert "extract_divipola" in dag.get_task("extract_esap_asistencias").upstream_task_ids
-    from sinfonia.extract import ORDER
+def test_extract_has_one_task_per_catalogue_source_after_what_it_needs(dagbag):
+    from sinfonia.sources import CATALOGUE
 
-    # Every source has its extract task, after DIVIPOLA and before the raw gate.
-    assert set(dag.get_task("gate_raw").upstream_task_ids) == {f"extract_{s}" for s in ORDER if s != "divipola"}
-    for source in ORDER[1:]:
-        assert "extract_divipola" in dag.get_task(f"extract_{source}").upstream_task_ids
+    dag = dagbag.dags["sinfonia_extract"]
+    assert "extract_divipola" in dag.get_task("extract_esap_asistencias").upstream_task_ids  # names resolved
+    assert {t.task_id for t in dag.tasks} == {"bootstrap", "gate_raw", *(s.task_id for s in CATALOGUE)}
+    assert dag.get_task("gate_raw").upstream_task_ids == {s.task_id for s in CATALOGUE}
+    for spec in CATALOGUE:
+        upstream = dag.get_task(spec.task_id).upstream_task_ids
+        assert upstream == ({f"extract_{a}" for a in spec.after} or {"bootstrap"}), spec.name
+    equipos = dag.get_task("extract_esap_equipos")
+    assert "pseudonymised on landing" in equipos.doc_md  # the catalogue's note reaches the task
 
 
 def test_transform_is_scheduled_by_the_assets_the_raw_gate_produces(dagbag):
@@ -93,3 +91,21 @@ def test_impact_runs_after_the_marts_are_published_and_is_in_the_full_refresh(da
     assert [a.uri for a in impact.get_task("publish").outlets] == [
         "sinfonia://warehouse/marts/mart_impact_estimates"]
     assert pipeline.FULL_REFRESH.index("sinfonia_impact") > pipeline.FULL_REFRESH.index("sinfonia_transform")
+
+
+# -- the Astro project template's DAG integrity checks (tags: above) --------------------------------
+def test_every_dag_file_imports_without_errors(dagbag):
+    errors = {Path(path).name: message.strip().splitlines()[-1] for path, message in dagbag.import_errors.items()}
+    assert not errors, f"DAG files failed to import: {errors}"
+    assert {Path(dag.fileloc).name for dag in dagbag.dags.values()} == {p.name for p in DAG_FILES}
+
+
+def test_every_task_retries_at_least_twice_with_backoff(dagbag):
+    few = sorted(f"{dag_id}.{t.task_id}: retries={t.retries}" for dag_id, dag in dagbag.dags.items()
+                 for t in dag.tasks if (t.retries or 0) < 2)
+    assert not few, f"tasks with fewer than 2 retries: {few}"
+    for dag_id, dag in dagbag.dags.items():
+        assert (dag.default_args or {}).get("retries", 0) >= 2, f"{dag_id}: default_args lack retries >= 2"
+        for t in dag.tasks:
+            assert t.retry_exponential_backoff > 1 and t.max_retry_delay, f"{dag_id}.{t.task_id}: no backoff"
+            assert type(t.retry_policy).__name__ == "FailFastOnBadInput", f"{dag_id}.{t.task_id}"

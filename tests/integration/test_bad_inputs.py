@@ -26,8 +26,9 @@ import psycopg
 import pytest
 
 from sinfonia import db, gates
-from sinfonia.extract import ORDER, extract, extract_folder
+from sinfonia.extract import extract, extract_folder
 from sinfonia.sample.writers import ASISTENCIAS_HEADER
+from sinfonia.sources import CATALOGUE
 from tests.conftest import sinfonia
 from tests.corpus import DIVIPOLA_ROWS, HTML_PAGE, IDF_ROWS, divipola_csv, idf_book, pdet_book, write_json
 from tests.unit.test_esap_asistencias import GOOD, with_, write
@@ -158,13 +159,12 @@ def snapshot(dsn: str) -> dict:
 
 def assert_reconciled(dsn: str) -> None:
     """read = loaded + quarantined for every load, and the counts match the rows stored."""
-    from sinfonia.sources import REGISTRY
-
+    schemas = {table: spec.schema for spec in CATALOGUE for table in spec.tables}
     with psycopg.connect(dsn) as conn:
         runs = conn.execute("select load_id, source, rows_read, rows_loaded, rows_quarantined from meta.load_run").fetchall()
         assert runs
         for load_id, source, read, loaded, quarantined in runs:
-            schema = getattr(REGISTRY.get(source), "SCHEMA", "raw")
+            schema = schemas[source]
             stored = conn.execute(f'select count(*) from {schema}."{source}" where _load_id = %s', (load_id,)).fetchone()[0]
             held = conn.execute("select count(*) from meta.quarantine where load_id = %s", (load_id,)).fetchone()[0]
             assert (read, loaded, quarantined) == (stored + held, stored, held), (source, load_id)
@@ -240,8 +240,8 @@ def test_the_command_line_loads_a_latin1_semicolon_export_and_reports_counts(fre
 
 def test_every_load_of_the_sample_reconciles(fresh_dsn, small_sample):
     db.bootstrap(fresh_dsn)
-    results = [r for source in ORDER for r in extract_folder(source, small_sample, fresh_dsn)]
-    assert set(ORDER) <= {r.source for r in results}  # (ipm also loads ipm_privations)
+    results = [r for spec in CATALOGUE for r in extract_folder(spec.name, small_sample, fresh_dsn)]
+    assert {t for spec in CATALOGUE for t in spec.tables} == {r.source for r in results}
     for r in results:
         assert r.rows_read == r.rows_loaded + r.rows_quarantined, r
     assert_reconciled(fresh_dsn)

@@ -8,9 +8,10 @@ import psycopg
 import pytest
 
 from sinfonia.extract import discover
-from sinfonia.sources import REGISTRY
+from sinfonia.sources import SOURCES
 from tests.conftest import sample_run, sinfonia
 from tests.helpers import landed
+from tests.integration.test_retries import tries
 
 pytestmark = pytest.mark.integration
 
@@ -42,14 +43,14 @@ def test_run_publishes_every_mart_and_prints_row_counts(published, small_sample)
         assert conn.execute("select count(*) from marts.dim_municipality").fetchone()[0] == entities
         assert conn.execute("select count(*) from marts.dim_territorial_directorate").fetchone()[0] == 16
         assert conn.execute("select count(distinct directorate_id) from marts.dim_municipality").fetchone()[0] == 16
-    assert f"marts.dim_municipality" in proc.stdout and f"{entities:>8,} rows" in proc.stdout
+    assert "marts.dim_municipality" in proc.stdout and f"{entities:>8,} rows" in proc.stdout
 
 
 def test_assistances_are_the_latest_export_per_id(published, small_sample):
     dsn, _ = published
     latest = sorted(discover(small_sample, "esap_asistencias"))[-1]
-    [batch] = REGISTRY["esap_asistencias"].parse([landed(latest)])
-    cols = REGISTRY["esap_asistencias"].COLUMNS
+    [batch] = SOURCES["esap_asistencias"].parse([landed(latest)])
+    cols = SOURCES["esap_asistencias"].columns
     rows = {r[2]: dict(zip(cols, r[2:])) for r in batch.rows}
     with psycopg.connect(dsn) as conn:
         facts = {r[0]: r for r in conn.execute(
@@ -67,7 +68,7 @@ def test_assistances_are_the_latest_export_per_id(published, small_sample):
 
 def test_idf_values_match_the_workbooks(published, small_sample):
     dsn, _ = published
-    batches = REGISTRY["idf"].parse([landed(p) for p in discover(small_sample, "idf")])
+    batches = SOURCES["idf"].parse([landed(p) for p in discover(small_sample, "idf")])
     expected = {}
     for b in batches:
         for r in b.rows:
@@ -148,6 +149,7 @@ def test_failed_gate_names_expectations_and_leaves_published_marts_untouched(pub
     assert proc.returncode != 0
     assert "gate_raw" in proc.stderr and "every IDF code exists in DIVIPOLA" in proc.stderr
     assert "idf_score" in proc.stderr
+    assert tries("gate_raw") == (1, "failed")  # a failed gate is not retried: the data would not change
     assert snapshot(dsn) == before
     # A clean run afterwards publishes normally again.
     sinfonia("run", "--sources", str(small_sample), env={"WAREHOUSE_DSN": dsn})
@@ -178,7 +180,7 @@ def test_every_indicator_code_of_the_contract_is_published(published, small_samp
 def test_mdm_values_match_the_socrata_pages(published, small_sample):
     dsn, _ = published
     expected = {}
-    for b in REGISTRY["mdm"].parse([landed(p) for p in discover(small_sample, "mdm")]):
+    for b in SOURCES["mdm"].parse([landed(p) for p in discover(small_sample, "mdm")]):
         for r in b.rows:
             expected[(r[4], r[7], int(r[2]))] = float(r[9])
     with psycopg.connect(dsn) as conn:

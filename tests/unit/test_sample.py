@@ -2,10 +2,10 @@ import json
 
 import pytest
 
-from sinfonia.extract import ORDER, discover
+from sinfonia.extract import discover
 from sinfonia.landing import sha256_of
 from sinfonia.sample import write_sample
-from sinfonia.sources import REGISTRY
+from sinfonia.sources import CATALOGUE, SOURCES
 from tests.helpers import landed
 
 
@@ -24,7 +24,7 @@ def test_sample_is_deterministic_for_a_seed(tmp_path):
         write_sample(folder, seed=seed, municipalities=60, first_year=2020, last_year=2024)
     assert _csv_and_json_digests(a) == _csv_and_json_digests(b)
     assert _csv_and_json_digests(a) != _csv_and_json_digests(c)
-    rows = lambda f: [b.rows for b in REGISTRY["idf"].parse([landed(p) for p in discover(f, "idf")])]  # noqa: E731
+    rows = lambda f: [b.rows for b in SOURCES["idf"].parse([landed(p) for p in discover(f, "idf")])]  # noqa: E731
     strip = lambda rs: [[r[1:] for r in batch] for batch in rs]  # noqa: E731
     assert strip(rows(a)) == strip(rows(b))
 
@@ -43,21 +43,21 @@ def test_national_sample_has_the_real_universe_sizes(national):
     for r in records:
         types[r["tipo_municipio"]] = types.get(r["tipo_municipio"], 0) + 1
     assert types == {"Municipio": 1102, "Isla": 1, "Área no municipalizada": 19}
-    [pdet] = REGISTRY["pdet"].parse([landed(p) for p in discover(national, "pdet")])
+    [pdet] = SOURCES["pdet"].parse([landed(p) for p in discover(national, "pdet")])
     assert len(pdet.rows) == 170 and len({r[2] for r in pdet.rows}) == 16
 
 
-def test_every_sample_file_parses_and_reconciles(national):
-    for source in ORDER:
-        files = discover(national, source)
-        assert files, source
-        for batch in REGISTRY[source].parse([landed(p, source) for p in files]):
-            assert batch.rows_read == len(batch.rows) + len(batch.rejected)
-            assert len(batch.rows) > 0
+@pytest.mark.parametrize("spec", CATALOGUE, ids=lambda s: s.name)
+def test_the_sample_has_files_of_every_source_and_each_parses_and_reconciles(national, spec):
+    files = discover(national, spec.name)
+    assert files, spec.name
+    for batch in spec.parse([landed(p, spec.name) for p in files]):
+        assert batch.rows_read == len(batch.rows) + len(batch.rejected)
+        assert len(batch.rows) > 0
 
 
 def test_sample_idf_has_both_layouts_and_methodologies(national):
-    periods = {b.period for b in REGISTRY["idf"].parse([landed(p) for p in discover(national, "idf")])}
+    periods = {b.period for b in SOURCES["idf"].parse([landed(p) for p in discover(national, "idf")])}
     assert {"2019-anterior", "2021-anterior", "2021-nueva", "2024-nueva"} <= periods
     assert "2019-nueva" not in periods and "2022-anterior" not in periods
 
@@ -68,7 +68,7 @@ def test_sample_export_is_the_contract_csv(national):
     assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM, ';'-separated, as Excel writes it
     header = raw[3:].decode("utf-8").splitlines()[0].split(";")
     assert header[:3] == ["ID Asistencia", "Vigencia", "Dirección Territorial"]
-    [batch] = REGISTRY["esap_asistencias"].parse([landed(path)])
+    [batch] = SOURCES["esap_asistencias"].parse([landed(path)])
     assert 1800 <= len(batch.rows) <= 1900 and not batch.rejected
 
 

@@ -8,13 +8,13 @@ import pytest
 
 from sinfonia.extract import discover, read_manifest
 from sinfonia.sample import write_sample
-from sinfonia.sources import REGISTRY
+from sinfonia.sources import SOURCES
 from tests.helpers import landed
 
 
 def _mdm(folder):
     out = {}
-    for b in REGISTRY["mdm"].parse([landed(p) for p in discover(folder, "mdm")]):
+    for b in SOURCES["mdm"].parse([landed(p) for p in discover(folder, "mdm")]):
         assert not b.rejected and b.rows_read == len(b.rows)
         for r in b.rows:
             out[(r[4], int(r[2]), r[7])] = float(r[9])
@@ -87,13 +87,13 @@ def test_manifest_records_mdm_publication_lag_and_one_mdm_form(pair):
 def test_sample_indices_follow_the_latent_world(pair):
     a, _ = pair
     mdm = _mdm(a)
-    [ipm, _privations] = REGISTRY["ipm"].parse([landed(p) for p in discover(a, "ipm")])
+    [ipm, _privations] = SOURCES["ipm"].parse([landed(p) for p in discover(a, "ipm")])
     ipm_total = {r[4]: float(r[6]) for r in ipm.rows}
     cats = {}
-    for b in REGISTRY["cgn_categories"].parse([landed(p) for p in discover(a, "cgn_categories")]):
+    for b in SOURCES["cgn_categories"].parse([landed(p) for p in discover(a, "cgn_categories")]):
         if b.period == "2024":
             cats = {r[3]: r[7] for r in b.rows}
-    imrc = {r[4]: float(r[7]) for b in REGISTRY["imrc"].parse([landed(p) for p in discover(a, "imrc")])
+    imrc = {r[4]: float(r[7]) for b in SOURCES["imrc"].parse([landed(p) for p in discover(a, "imrc")])
             if b.period.endswith("deficit") for r in b.rows}
     sixth = [c for c, k in cats.items() if k == "6"]
     others = [c for c, k in cats.items() if k != "6"]

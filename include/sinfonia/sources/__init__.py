@@ -1,15 +1,42 @@
-"""One module per source: each knows its files, its layout and its raw columns.
+"""The source catalogue: one module per source, each ending with its ``SPEC`` (``spec.SourceSpec``).
 
-Every module exposes ``SOURCE`` (the raw table), ``COLUMNS`` (raw columns, text),
-``FOLDER`` and ``PATTERNS`` (where its files sit in a sources folder) and
-``parse(files) -> list[Batch]`` (files already landed).
+``CATALOGUE`` is the one list of sources, in extract order (a source comes after those it
+names in ``after``: DIVIPOLA first, so that exports giving only names can be resolved against
+it). The extract DAG's tasks, the ``raw.*`` Assets, the raw tables created on bootstrap, the
+command line's choices and the tests are derived from it.
 """
 
 from sinfonia.sources import (
     cgn_categories, divipola, esap_asistencias, esap_equipos, esap_metas, idf, imrc, ipm, mdm, pdet,
 )
+from sinfonia.sources.spec import Periods, SourceSpec
 
-REGISTRY = {m.SOURCE: m for m in (divipola, pdet, idf, esap_asistencias, esap_metas, esap_equipos)}
-REGISTRY.update({m.SOURCE: m for m in (mdm, ipm, imrc, cgn_categories)})
+CATALOGUE: tuple[SourceSpec, ...] = tuple(m.SPEC for m in (
+    divipola, pdet, idf, esap_asistencias, esap_metas, esap_equipos, mdm, ipm, imrc, cgn_categories,
+))
+SOURCES: dict[str, SourceSpec] = {s.name: s for s in CATALOGUE}
 
-__all__ = ["REGISTRY"]
+
+def _check(catalogue: tuple[SourceSpec, ...]) -> None:
+    seen: set[str] = set()
+    for s in catalogue:
+        if s.name in seen:
+            raise ValueError(f"source {s.name} is declared twice")
+        late = [a for a in s.after if a not in seen]
+        if late:
+            raise ValueError(f"source {s.name} must come after {', '.join(late)} in the catalogue")
+        seen.add(s.name)
+
+
+_check(CATALOGUE)
+
+
+def get(name: str) -> SourceSpec:
+    """The spec of ``name``; a ``KeyError`` naming the known sources otherwise."""
+    try:
+        return SOURCES[name]
+    except KeyError:
+        raise KeyError(f"unknown source {name!r}; known: {', '.join(SOURCES)}") from None
+
+
+__all__ = ["CATALOGUE", "SOURCES", "Periods", "SourceSpec", "get"]

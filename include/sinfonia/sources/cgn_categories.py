@@ -22,6 +22,7 @@ from sinfonia.loading import Batch
 from sinfonia.sources._tables import (
     Column, SourceFormatError, cell_text, dane_code, normalise, read_xlsx_sheets,
 )
+from sinfonia.sources.spec import SourceSpec
 
 SOURCE = "cgn_categories"
 FOLDER = "cgn"
@@ -143,3 +144,6 @@ def parse(files: list[LandedFile]) -> list[Batch]:
             if code:
                 seen.setdefault(code, offset)
     return list(batches.values())
+
+
+SPEC = SourceSpec(SOURCE, FOLDER, PATTERNS, COLUMNS, parse)

@@ -15,6 +15,7 @@ from sinfonia.loading import Batch
 from sinfonia.sources._tables import (
     Column, SourceFormatError, cell_text, check_not_empty_or_html, dane_code, normalise, read_table,
 )
+from sinfonia.sources.spec import Periods, SourceSpec
 
 SOURCE = "divipola"
 FOLDER = "divipola"
@@ -87,3 +88,6 @@ def parse(files: list[LandedFile], period: str = "current") -> list[Batch]:
                 batch.rows.append((f.file_name, row_number, dept, code,
                                    cell_text(rec["department_name"]), cell_text(rec["municipality_name"]), etype))
     return [batch]
+
+
+SPEC = SourceSpec(SOURCE, FOLDER, PATTERNS, COLUMNS, parse, periods=Periods.GIVEN)

@@ -17,10 +17,10 @@ from sinfonia.loading import Batch
 from sinfonia.sources._tables import (
     Column, SourceFormatError, cell_text, dane_code, normalise, number_text, read_table,
 )
+from sinfonia.sources.spec import Periods, SourceSpec
 
 SOURCE = "esap_asistencias"
 FOLDER = "esap"
-FILE_PER_PERIOD = True  # each file holds its own periods: unchanged files are not re-read
 PATTERNS = ("asistencias*.csv", "asistencias*.xlsx")
 STATUSES = ("Programada", "En diagnóstico", "Concertada", "En implementación", "Entregada", "Cancelada")
 _STATUS_BY_NORM = {normalise(s): s for s in STATUSES}
@@ -163,3 +163,8 @@ def parse(files: list[LandedFile], names: dict[tuple[str, str], str] | None = No
             batch.rows.append((f.file_name, row_number, *[out[c] for c, _ in FIELDS], exported.isoformat()))
         batches.append(batch)
     return batches
+
+
+SPEC = SourceSpec(SOURCE, FOLDER, PATTERNS, COLUMNS, parse, periods=Periods.PER_FILE,
+                  resolves_divipola_names=True, after=("divipola",), drives_monitoring=True,
+                  note="After DIVIPOLA: rows that give only names are resolved against it.")

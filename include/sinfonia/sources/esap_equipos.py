@@ -29,6 +29,7 @@ from sinfonia.loading import Batch
 from sinfonia.sources._tables import (
     Column, SourceFormatError, cell_text, normalise, number_text, read_table,
 )
+from sinfonia.sources.spec import SourceSpec
 
 SOURCE = "esap_equipos"
 SCHEMA = "restricted"
@@ -162,3 +163,8 @@ def parse(files: list[LandedFile]) -> list[Batch]:
             seen[key] = (f.file_name, row_number)
             batch.rows.append((f.file_name, row_number, *[out[c] for c in COLUMNS]))
     return list(batches.values())
+
+
+SPEC = SourceSpec(SOURCE, FOLDER, PATTERNS, COLUMNS, parse, schema=SCHEMA,
+                  prepare_for_landing=prepare_for_landing, drives_monitoring=True,
+                  note="Person level: pseudonymised on landing, loaded into `restricted`, never into `raw`.")

@@ -11,6 +11,7 @@ import re
 from sinfonia.landing import LandedFile
 from sinfonia.loading import Batch
 from sinfonia.sources._tables import Column, cell_text, normalise, number_text, read_table
+from sinfonia.sources.spec import SourceSpec
 
 SOURCE = "esap_metas"
 FOLDER = "esap"
@@ -57,3 +58,6 @@ def parse(files: list[LandedFile]) -> list[Batch]:
         batch = batches.setdefault(year, Batch(SOURCE, year, COLUMNS, files=[f.sha256]))
         batch.reject(f.file_name, row_number, column, value, reason, rec)
     return list(batches.values())
+
+
+SPEC = SourceSpec(SOURCE, FOLDER, PATTERNS, COLUMNS, parse, drives_monitoring=True)

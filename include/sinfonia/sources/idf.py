@@ -19,10 +19,10 @@ from sinfonia.sources._tables import (
     Column, SourceFormatError, cell_text, dane_code, normalise, number_text, read_xlsx_sheets,
     table_from_rows,
 )
+from sinfonia.sources.spec import Periods, SourceSpec
 
 SOURCE = "idf"
 FOLDER = "idf"
-FILE_PER_PERIOD = True  # each file holds its own periods: unchanged files are not re-read
 PATTERNS = ("*.xlsx",)
 COLUMNS = (
     "year", "methodology", "municipality_code", "department_name", "municipality_name",
@@ -103,3 +103,6 @@ def parse(files: list[LandedFile]) -> list[Batch]:
                     ))
             batches.append(batch)
     return batches
+
+
+SPEC = SourceSpec(SOURCE, FOLDER, PATTERNS, COLUMNS, parse, periods=Periods.PER_FILE)

@@ -22,6 +22,7 @@ from sinfonia.sources._tables import (
     Column, Contains, SourceFormatError, cell_text, dane_code, normalise, number_text, read_xlsx_sheets,
     table_from_rows,
 )
+from sinfonia.sources.spec import SourceSpec
 
 SOURCE = "imrc"
 FOLDER = "imrc"
@@ -108,3 +109,6 @@ def parse(files: list[LandedFile]) -> list[Batch]:
                                    value, cell_text(rec.get("capacity_group")), note))
             batches.append(batch)
     return batches
+
+
+SPEC = SourceSpec(SOURCE, FOLDER, PATTERNS, COLUMNS, parse)

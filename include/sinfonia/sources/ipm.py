@@ -26,6 +26,7 @@ from sinfonia.sources._tables import (
     Column, Contains, SourceFormatError, cell_text, dane_code, normalise, number_text, read_csv_rows,
     read_xlsx_sheets, table_from_rows,
 )
+from sinfonia.sources.spec import SourceSpec
 
 SOURCE = "ipm"
 PRIVATIONS_SOURCE = "ipm_privations"
@@ -64,7 +65,6 @@ PRIVATIONS = {
 }
 PRIVATION_TABLE = [CODE, NAME, *(Contains(k, v) for k, v in PRIVATIONS.items())]
 PRIVATION_COLUMNS = ("year", "entity_level", "entity_code", "entity_name", *PRIVATIONS, "notes")
-EXTRA_TABLES = {PRIVATIONS_SOURCE: PRIVATION_COLUMNS}
 
 
 NOTE_WORDS = ("total", "nacional", "fuente", "nota")
@@ -162,3 +162,7 @@ def parse(files: list[LandedFile]) -> list[Batch]:
         else:
             raise SourceFormatError(f"{f.file_name}: expected the DANE annex (.xlsx) or the five-column CSV")
     return list(batches.values())
+
+
+SPEC = SourceSpec(SOURCE, FOLDER, PATTERNS, COLUMNS, parse, extra_tables={PRIVATIONS_SOURCE: PRIVATION_COLUMNS},
+                  note="Also loads raw.ipm_privations (the annex's 15 privations sheet).")

@@ -36,6 +36,7 @@ from sinfonia.sources._tables import (
     Column, SourceFormatError, cell_text, dane_code, normalise, number_text, read_csv_rows,
     read_xlsx_sheets, table_from_rows,
 )
+from sinfonia.sources.spec import SourceSpec
 
 SOURCE = "mdm"
 FOLDER = "mdm"
@@ -226,3 +227,6 @@ def parse(files: list[LandedFile]) -> list[Batch]:
         else:
             raise SourceFormatError(f"{f.file_name}: expected a Socrata JSON page, a CSV export or the DNP workbook")
     return out.result()
+
+
+SPEC = SourceSpec(SOURCE, FOLDER, PATTERNS, COLUMNS, parse)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from sinfonia.landing import LandedFile
 from sinfonia.loading import Batch
 from sinfonia.sources._tables import Column, cell_text, dane_code, read_table
+from sinfonia.sources.spec import Periods, SourceSpec
 
 SOURCE = "pdet"
 FOLDER = "pdet"
@@ -43,3 +44,6 @@ def parse(files: list[LandedFile], period: str = "2017") -> list[Batch]:
                                    dane_code(rec.get("department_code"), 2) or code[:2],
                                    cell_text(rec.get("department_name")), code, cell_text(rec["municipality_name"])))
     return [batch]
+
+
+SPEC = SourceSpec(SOURCE, FOLDER, PATTERNS, COLUMNS, parse, periods=Periods.GIVEN)

@@ -1,4 +1,5 @@
 -- Schemas and bookkeeping tables of the warehouse. Idempotent: run before every load.
+-- The sources' own tables are not here: db.bootstrap creates them from the source catalogue.
 create schema if not exists raw;
 create schema if not exists meta;
 create schema if not exists marts;
@@ -70,20 +71,6 @@ create table if not exists meta.publication (
 -- Nothing here is granted to analysts; roles are granted elsewhere, on marts only.
 create schema if not exists restricted;
 revoke all on schema restricted from public;
-create table if not exists restricted.esap_equipos (
-    goal_year          text,
-    directorate        text,
-    team               text,
-    person_key         text,  -- HMAC-SHA256 of the document number (key from SINFONIA_PII_KEY)
-    role               text,
-    population_groups  text,  -- canonical group codes joined by ';', empty for ninguno
-    _load_id           bigint not null,
-    _period            text not null,
-    _file              text not null,
-    _row_number        integer not null,
-    _published_on      date
-);
-revoke all on restricted.esap_equipos from public;
 
 -- One row per suite per gate execution: the summary analysts and operators query.
 create table if not exists meta.gate_run (
