@@ -68,6 +68,19 @@ def sinfonia(*args: str, dsn: str) -> float:
     return elapsed
 
 
+def bare(path: str, sources: Path, dsn: str) -> dict:
+    """``bench/bare.py``: the same work as the DAGs with no Airflow, in a fresh interpreter."""
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, str(HERE / "bare.py"), path, str(sources)], env=_env(dsn),
+                          capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"bench/bare.py {path} failed:\n{proc.stderr[-3000:]}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(f"bare {path}: {wall:.1f} s", flush=True)
+    return {**result, "wall_s": wall}
+
+
 def task_breakdown(since: float) -> dict[str, float]:
     """Seconds per task (grouped: the dbt task group as one line) of runs started after ``since``."""
     db = STATE / "airflow" / "airflow.db"
@@ -236,6 +249,19 @@ def measure(server_dsn: str, quick: bool) -> int:
             record("incremental_s", incremental, "s")
             for step, seconds in list(task_breakdown(started).items())[:6]:
                 print(f"    {step:<48} {seconds:6.1f} s")
+            # 5. The same work with no Airflow (bench/bare.py), on its own database ---------------
+            bare_dsn = fresh_database(server_dsn)
+            bare_full = bare("full", sources, bare_dsn)
+            bare_weekly = bare("weekly", new, bare_dsn)
+            drop_database(server_dsn, bare_dsn)
+            record("bare_full_refresh_s", bare_full["wall_s"], "s (the same steps with no Airflow)")
+            record("bare_weekly_s", bare_weekly["wall_s"], "s (the same steps with no Airflow)")
+            record("orchestration_overhead_full", walls[1] / bare_full["wall_s"],
+                   "x (DAG-driven full refresh over the bare work, this run)")
+            record("orchestration_overhead_weekly", incremental / bare_weekly["wall_s"],
+                   "x (DAG-driven weekly path over the bare work, this run)")
+            for step, seconds in sorted(bare_full["steps"].items(), key=lambda kv: -kv[1])[:8]:
+                print(f"    bare {step:<43} {seconds:6.1f} s")
         drop_database(server_dsn, dsn)
     if 100 in walls:
         exponent = math.log(walls[100] / walls[10]) / math.log(10)
