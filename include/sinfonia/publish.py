@@ -3,8 +3,8 @@
 Analysts only ever read ``marts``. dbt builds into ``marts_build``; after the gates pass, every
 table there replaces its namesake in ``marts`` inside a single transaction, so readers see either
 the previous publication or the new one, never a mix; a failure rolls everything back.
-Tables of ``marts`` that dbt does not build are left alone: ``marts.mart_prioritisation`` keeps
-every year's snapshot and is written only by ``sinfonia.prioritisation``.
+Every mart, the prioritisation snapshots and the impact estimates included, is built by dbt into
+``marts_build``: this is the one writer of ``marts``.
 """
 
 from __future__ import annotations

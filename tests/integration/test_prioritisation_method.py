@@ -60,6 +60,9 @@ def build_inputs(dsn: str, weights=None) -> None:
                 is_pdet boolean, pdet_subregion text, category text, capacity_group text);
             create table marts_build.fct_municipal_indicator (municipality_id text, indicator text, year integer,
                 value numeric, value_label text, methodology text, published_on date, source text);
+            create table marts_build.dim_territorial_directorate (directorate_id text primary key,
+                directorate_name text, label_name text);
+            insert into marts_build.dim_territorial_directorate values ('D1', 'D1', 'D1'), ('D2', 'D2', 'D2');
             create table intermediate.int_goals__resolved (goal_year integer, directorate_id text,
                 thematic_line_id text, goal integer);
             create table seeds.prioritisation_weights (indicator text, weight numeric);
@@ -291,14 +294,14 @@ def test_the_checks_of_the_year_catch_broken_rows(handmade):
 
     prioritisation.run(handmade, 2025)
     with psycopg.connect(handmade, autocommit=True) as conn:
-        conn.execute("update intermediate.int_municipalities__prioritised set national_rank = national_rank + 1 "
+        conn.execute("update intermediate.mart_prioritisation_candidate set national_rank = national_rank + 1 "
                      "where municipality_id = '00011'")
-        conn.execute("update intermediate.int_municipalities__prioritised set is_selected = true "
+        conn.execute("update intermediate.mart_prioritisation_candidate set is_selected = true "
                      "where directorate_id = 'D1'")
     dbt.export_env(handmade)
-    result = dbtRunner().invoke(["test", "--select", "int_municipalities__prioritised,test_type:data",
+    result = dbtRunner().invoke(["test", "--select", "mart_prioritisation_candidate,test_type:data",
                                  "--project-dir", str(config.DBT_DIR), "--profiles-dir", str(config.DBT_DIR)])
     failed = {r.node.name for r in result.result if r.status == "fail"}
     assert not result.success
     assert any(name.startswith("ranks_are_contiguous") and "national_rank" in name for name in failed), failed
-    assert {"int_prioritisation_selects_within_the_goal", "int_prioritisation_ranks_only_the_eligible"} <= failed
+    assert {"candidate_prioritisation_selects_within_the_goal", "candidate_prioritisation_ranks_only_the_eligible"} <= failed

@@ -1,43 +1,30 @@
 -- The impact estimates (DESIGN.md §5-6): one row per outcome, method and event time (null for
--- the overall effect), as the impact DAG's estimator wrote them into the working table
--- intermediate.impact_estimates (source impact.impact_estimates). Built into marts_build,
--- tested, gated and published like every mart. The columns are this model's contract: a column
--- the estimator does not produce (yet) is null, and before the estimator has ever run (a new
--- warehouse) the table is empty.
-{%- set computed = source('impact', 'impact_estimates') %}
-{%- set available = [] %}
-{%- if execute %}
-    {%- set relation = adapter.get_relation(database=computed.database, schema=computed.schema,
-                                            identifier=computed.identifier) %}
-    {%- if relation is not none %}
-        {%- for column in adapter.get_columns_in_relation(relation) %}
-            {%- do available.append(column.name) %}
-        {%- endfor %}
-    {%- endif %}
-{%- endif %}
-
-{#- The contract's columns, each from the source when it has it, else a typed null. #}
-{%- set select_list = [] %}
-{%- for name, column in model.columns.items() %}
-    {%- do select_list.append((name if name in available else 'null') ~ '::' ~ column.data_type ~ ' as ' ~ name) %}
-{%- endfor %}
-
-{% if available %}
+-- the overall effect), as the impact DAG's estimator computed them (stg_impact__estimates).
+-- Built into marts_build under an enforced contract, tested, gated and published like every mart.
 with estimates as (
-    select * from {{ computed }}
+    select * from {{ ref('stg_impact__estimates') }}
 ),
 
 final as (
     select
-        {{ select_list | join(',\n        ') }}
+        outcome,
+        method,
+        event_time,
+        estimate,
+        std_error,
+        ci_low,
+        ci_high,
+        p_value,
+        n_treated,
+        n_control,
+        threshold,
+        p_value_adjusted,
+        band_low,
+        band_high,
+        base_period,
+        verdict,
+        computed_at
     from estimates
 )
-{% else %}
-with final as (
-    select
-        {{ select_list | join(',\n        ') }}
-    where false
-)
-{% endif %}
 
 select * from final

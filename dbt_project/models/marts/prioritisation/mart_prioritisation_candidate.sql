@@ -2,8 +2,9 @@
 -- its eligibility, indicator values, need percentiles, need score, ranks, tier and selection.
 -- The year and the as-of date are dbt vars (prioritisation_year, prioritisation_as_of_date; the
 -- latter defaults to the rule default_as_of of the seed prioritisation_rules). Without a year
--- (an ordinary `dbt build`) the table is empty. Built and tested before mart_prioritisation
--- appends it, so a year that fails a check is never written into the snapshot.
+-- (an ordinary `dbt build`) the table is empty. Built (in schema intermediate: it is not
+-- published) and tested before mart_prioritisation appends it, so a year that fails a check is
+-- never written into the snapshot.
 {%- set year = var('prioritisation_year') %}
 {%- set as_of_date = var('prioritisation_as_of_date') %}
 {%- set indicators = ['mdm', 'idf', 'imrc', 'ipm'] %}
