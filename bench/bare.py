@@ -71,6 +71,9 @@ def full(sources: Path, dsn: str, steps: dict) -> None:
     timed(steps, "impact.estimate", tasks.impact)
     build_gate_publish(dsn, run_id, steps, "impact", dbt.selection("impact_estimates", dsn))
     plan = timed(steps, "prioritisation.plan", lambda: tasks.prioritisation_plan({}))
+    timed(steps, "prioritisation.dbt_build_candidate", lambda: dbt_cli(
+        ["build", *dbt.selection("prioritisation_candidate", dsn), "--vars", plan["dbt_vars"]], dsn))
+    timed(steps, "prioritisation.certainty", lambda: tasks.prioritisation_certainty(plan))
     build_gate_publish(dsn, run_id, steps, "prioritisation",
                        [*dbt.selection("prioritisation", dsn), "--vars", plan["dbt_vars"]])
     timed(steps, "prioritisation.record", lambda: tasks.record_prioritisation(plan, run_id))

@@ -180,3 +180,107 @@ def simulate(eligible: pd.DataFrame, weights: dict[str, float], goals: dict[str,
     out["draws"] = settings.draws
     out["seed"] = settings.seed
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The warehouse side: inputs from the year's computed list, results beside the snapshot.
+
+TABLE = "intermediate.prioritisation_certainty"  # the dbt source of mart_prioritisation_certainty
+CANDIDATE = "intermediate.mart_prioritisation_candidate"
+
+DDL = f"""
+create table if not exists {TABLE} (
+    prioritisation_year   integer not null,
+    municipality_id       text not null,
+    published_rank        integer not null,
+    rank_median           double precision not null,
+    rank_p05              integer not null,
+    rank_p95              integer not null,
+    selection_probability double precision not null,
+    is_uncertain          boolean not null,
+    draws                 integer not null,
+    seed                  bigint not null,
+    settings              jsonb not null,
+    computed_at           timestamptz not null default now(),
+    primary key (prioritisation_year, municipality_id)
+)
+"""
+
+# The need-oriented value of each index (DESIGN.md §6) from its published value.
+NEED = {"mdm": "100 - {v}", "idf": "100 - {v}", "imrc": "{v}", "ipm": "{v}"}
+
+
+def read_inputs(conn, year: int) -> tuple[pd.DataFrame, dict[str, float], dict[str, int]]:
+    """The eligible municipalities of the year's computed list, with the latest and the previous
+    vintage of each index published by the as-of date; the weights; the directorates' goals."""
+    cur = conn.execute(f"""
+        with c as (select * from {CANDIDATE} where prioritisation_year = %(year)s and is_eligible),
+        rule as (select lower(trim(value)) as component from seeds.prioritisation_rules
+                 where rule = 'imrc_component'),
+        prev as (
+            select distinct on (c.municipality_id, x.indicator)
+                c.municipality_id, x.indicator, x.value::float8 as value
+            from c
+            join marts_build.fct_municipal_indicator x on x.municipality_id = c.municipality_id
+             and x.published_on <= c.as_of_date and x.value is not null
+             and ((x.indicator = 'mdm' and x.year < c.mdm_year) or (x.indicator = 'idf' and x.year < c.idf_year)
+               or (x.indicator = 'ipm' and x.year < c.ipm_year)
+               or (x.indicator in ('imrc_exceso', 'imrc_deficit') and x.year < c.imrc_year))
+            order by c.municipality_id, x.indicator, x.year desc
+        )
+        select c.municipality_id, c.directorate_id, c.directorate_goal,
+               c.mdm_value, c.idf_value, c.imrc_value, c.ipm_value,
+               max(p.value) filter (where p.indicator = 'mdm') as mdm_previous,
+               max(p.value) filter (where p.indicator = 'idf') as idf_previous,
+               max(p.value) filter (where p.indicator = 'ipm') as ipm_previous,
+               case (select component from rule)
+                   when 'exceso' then max(p.value) filter (where p.indicator = 'imrc_exceso')
+                   when 'deficit' then max(p.value) filter (where p.indicator = 'imrc_deficit')
+                   else greatest(max(p.value) filter (where p.indicator = 'imrc_exceso'),
+                                 max(p.value) filter (where p.indicator = 'imrc_deficit'))
+               end as imrc_previous
+        from c left join prev p using (municipality_id)
+        group by c.municipality_id, c.directorate_id, c.directorate_goal,
+                 c.mdm_value, c.idf_value, c.imrc_value, c.ipm_value
+        """, {"year": year})
+    names = [d.name for d in cur.description]
+    frame = pd.DataFrame(cur.fetchall(), columns=names)
+    for i in INDICATORS:
+        for suffix, col in (("need", f"{i}_value"), ("need_previous", f"{i}_previous")):
+            values = pd.to_numeric(frame[col], errors="coerce").astype(float)
+            frame[f"{i}_{suffix}"] = 100 - values if NEED[i].startswith("100") else values
+    weights = {str(k).strip().lower(): float(v) for k, v in
+               conn.execute("select indicator, weight from seeds.prioritisation_weights")}
+    goals = {d: int(g or 0) for d, g in frame[["directorate_id", "directorate_goal"]].drop_duplicates()
+             .itertuples(index=False)}
+    return frame, weights, goals
+
+
+def run(dsn: str, year: int, write: bool, settings: Settings = Settings()) -> dict:
+    """Compute the year's certainty and store it in ``TABLE`` (replacing that year) when the
+    snapshot writes the year (``write``); a year the snapshot keeps keeps its certainty too."""
+    from psycopg.types.json import Jsonb
+
+    from sinfonia import db
+
+    with db.connect(dsn) as conn:
+        conn.execute(DDL)
+        if not write:
+            conn.commit()
+            return {"year": year, "status": "kept"}
+        frame, weights, goals = read_inputs(conn, year)
+        result = simulate(frame, weights, goals, settings) if len(frame) else frame.iloc[0:0]
+        conn.execute(f"delete from {TABLE} where prioritisation_year = %s", (year,))
+        if len(result):
+            with conn.cursor() as cur:
+                cur.executemany(
+                    f"insert into {TABLE} (prioritisation_year, municipality_id, published_rank, rank_median, rank_p05, "
+                    "rank_p95, selection_probability, is_uncertain, draws, seed, settings) "
+                    "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    [(year, r.municipality_id, int(r.published_rank), float(r.rank_median), int(r.rank_p05),
+                      int(r.rank_p95), float(r.selection_probability), bool(r.is_uncertain), settings.draws,
+                      settings.seed, Jsonb(settings.record())) for r in result.itertuples(index=False)])
+        conn.commit()
+    uncertain = int(result["is_uncertain"].sum()) if len(result) else 0
+    return {"year": year, "status": "written", "municipalities": len(result), "uncertain": uncertain,
+            "draws": settings.draws, "seed": settings.seed}

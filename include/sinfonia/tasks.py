@@ -131,6 +131,18 @@ def prioritisation_plan(params: dict | None, logical_date=None, run_type=None) -
     return {**asdict(plan), "dbt_vars": json.dumps(plan.dbt_vars())}
 
 
+def prioritisation_certainty(plan: dict) -> dict:
+    """The certainty of the year's computed list (``sinfonia.certainty``), written beside the
+    snapshot when the run writes the year; a kept year keeps its certainty."""
+    from sinfonia import certainty, prioritisation
+
+    fields = {k: plan[k] for k in ("year", "as_of_date", "force", "existing_rows")}
+    written = prioritisation.Plan(**fields).status == "written"
+    result = certainty.run(warehouse_dsn(), plan["year"], write=written)
+    log.info("certainty of the %s list: %s", plan["year"], result)
+    return result
+
+
 def record_prioritisation(plan: dict, run_id: str | None) -> dict:
     """Record the run in ``meta.prioritisation_run`` (after dbt wrote or kept the year)."""
     from sinfonia import prioritisation

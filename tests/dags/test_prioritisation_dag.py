@@ -16,11 +16,15 @@ def test_runs_yearly_in_mid_january_bogota_without_catching_up(dagbag):  # noqa:
     assert dag.params["force"] is False
 
 
-def test_resolves_the_parameters_builds_gates_publishes_then_records_and_updates_its_asset(dagbag):  # noqa: F811
+def test_resolves_the_parameters_builds_the_candidate_its_certainty_then_the_snapshot_gates_publishes_and_records(dagbag):  # noqa: F811, E501
     dag = dagbag.dags["sinfonia_prioritisation"]
+    candidate = dag.get_task("dbt_build_candidate")
+    assert type(candidate).__name__ == "DbtBuild" and candidate.selector == "prioritisation_candidate"
+    assert candidate.upstream_task_ids == {"resolve_parameters"} and "dbt_vars" in candidate.dbt_vars
+    assert dag.get_task("certainty").upstream_task_ids == {"dbt_build_candidate", "resolve_parameters"}
     build = dag.get_task("dbt_build")
     assert type(build).__name__ == "DbtBuild" and build.selector == "prioritisation"
-    assert build.upstream_task_ids == {"resolve_parameters"} and "dbt_vars" in build.dbt_vars
+    assert build.upstream_task_ids == {"certainty"} and "dbt_vars" in build.dbt_vars
     assert dag.get_task("gate_marts").upstream_task_ids == {"dbt_build"}
     publish = dag.get_task("publish")
     assert publish.upstream_task_ids == {"gate_marts"} and publish.outlets == []  # not `marts`: no loop

@@ -10,8 +10,8 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from sinfonia.report.spanish import axis_format, number, place_name
-from sinfonia.report.workbook import DATE, DECIMAL_1, DECIMAL_2, INTEGER, Column
+from sinfonia.report.spanish import axis_format, number, percent, place_name
+from sinfonia.report.workbook import DATE, DECIMAL_1, DECIMAL_2, INTEGER, PERCENT, Column
 
 INDICATOR_LABELS = {"mdm": "MDM", "idf": "IDF", "imrc": "IMRC", "ipm": "IPM"}
 COLORS = {"mdm": "#1f5f99", "idf": "#e39b2d", "imrc": "#4f9a5b", "ipm": "#b5443c"}
@@ -34,7 +34,12 @@ COLUMNS = [
       for k, label, fmt in (("value", "valor", DECIMAL_2), ("year", "año", YEAR),
                             ("percentile", "percentil", DECIMAL_1), ("contribution", "aporte", DECIMAL_2))],
     Column("indicators_missing", "Indicadores faltantes"), Column("as_of_date", "Fecha de corte", DATE),
+    Column("selection_probability", "Probabilidad de selección (simulación)", PERCENT),
+    Column("rank_p05", "Posición nacional plausible: mejor (p5)", INTEGER),
+    Column("rank_p95", "Posición nacional plausible: peor (p95)", INTEGER),
+    Column("is_uncertain", "Selección incierta (probabilidad entre 20 % y 80 %)"),
 ]
+CERTAINTY = ("selection_probability", "rank_median", "rank_p05", "rank_p95", "is_uncertain", "draws", "seed")
 
 
 def latest_year(conn) -> int | None:
@@ -50,9 +55,14 @@ def frame(conn, year: int):
     has_dim = conn.execute("select to_regclass('marts.dim_territorial_directorate')").fetchone()[0]
     name = "coalesce(d.directorate_name, p.directorate_id)" if has_dim else "p.directorate_id"
     join = "left join marts.dim_territorial_directorate d using (directorate_id)" if has_dim else ""
-    cur = conn.execute(f"select p.*, {name} as directorate_name from marts.mart_prioritisation p {join} "
-                       "where p.prioritisation_year = %s order by p.directorate_id, p.directorate_rank nulls last, "
-                       "p.municipality_id", (year,))
+    if conn.execute("select to_regclass('marts.mart_prioritisation_certainty')").fetchone()[0]:
+        certainty = ", ".join(f"c.{c}" for c in CERTAINTY)
+        join += " left join marts.mart_prioritisation_certainty c using (prioritisation_year, municipality_id)"
+    else:  # a warehouse published before the certainty existed
+        certainty = ", ".join(f"null as {c}" for c in CERTAINTY)
+    cur = conn.execute(f"select p.*, {name} as directorate_name, {certainty} from marts.mart_prioritisation p "
+                       f"{join} where p.prioritisation_year = %s order by p.directorate_id, "
+                       "p.directorate_rank nulls last, p.municipality_id", (year,))
     df = pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
     for column in ("municipality_name", "department_name"):
         df[column] = df[column].map(place_name)
@@ -161,6 +171,36 @@ def _top_table(df, top) -> str:
             f"<tbody>{rows}</tbody></table>")
 
 
+def _certainty_html(df) -> str:
+    """How sure the selection is: the Monte Carlo's uncertain selections, named."""
+    eligible = df[df.is_eligible.astype(bool)]
+    if eligible.empty or eligible.selection_probability.isna().all():
+        return ("<h3>Qué tan segura es la selección</h3><p class=note>Este año no tiene análisis de "
+                "incertidumbre (la priorización se escribió antes de que existiera).</p>")
+    uncertain = eligible[eligible.is_uncertain.fillna(False).astype(bool)].sort_values("national_rank")
+    selected_uncertain = int(uncertain.is_selected.sum())
+    draws, seed = int(eligible.draws.dropna().iloc[0]), int(eligible.seed.dropna().iloc[0])
+    rows = "".join(
+        f"<tr><td class=num>{_text(int(r.national_rank))}</td><td>{_text(r.municipality_name)}</td>"
+        f"<td>{_text(r.directorate_id)}</td><td>{_text(bool(r.is_selected))}</td>"
+        f"<td class=num>{percent(r.selection_probability, 0)}</td>"
+        f"<td class=num>{number(r.rank_p05)}–{number(r.rank_p95)}</td></tr>"
+        for r in uncertain.itertuples())
+    table = ("<table class=incertidumbre><thead><tr><th class=num>Posición nacional</th><th>Municipio</th>"
+             "<th>Dirección</th><th>Seleccionado</th><th class=num>Probabilidad de selección</th>"
+             f"<th class=num>Posiciones plausibles (5 %–95 %)</th></tr></thead><tbody>{rows}</tbody></table>"
+             if rows else "")
+    return (
+        "<h3>Qué tan segura es la selección</h3>"
+        f"<p>La lista depende de decisiones de método: los pesos, la forma de normalizar los índices y la "
+        f"edición de cada índice. En {number(draws)} simulaciones (semilla {seed}) se varió cada peso hasta "
+        f"un 25 % y se usaron percentiles, mín–máx o puntajes z y, en una de cada cuatro, la edición anterior "
+        f"de cada índice. <strong>{number(len(uncertain))} municipios elegibles tienen una selección incierta</strong> "
+        f"(probabilidad de quedar seleccionados entre 20 % y 80 %): {number(selected_uncertain)} de ellos están "
+        f"hoy seleccionados y {number(len(uncertain) - selected_uncertain)} no. Conviene revisarlos antes de "
+        f"comprometer equipos; los demás quedan dentro o fuera en casi todas las simulaciones.</p>" + table)
+
+
 def section(conn, year: int | None = None) -> str:
     from sinfonia.report import figure_html
 
@@ -210,6 +250,7 @@ def section(conn, year: int | None = None) -> str:
                     + (f"; el primero es {first.municipality_name} ({first.department_name}) con "
                        f"{number(first.need_score, 1)} puntos." if first is not None else "."),
                     "Cada barra suma el puntaje de necesidad del municipio."),
+        _certainty_html(df),
         f"<h3>Los {len(top)} municipios de mayor necesidad</h3>",
         _top_table(df, top),
         f"<p class=note>La lista completa (hoja «{NATIONAL_SHEET}» y una hoja por dirección territorial) está en "

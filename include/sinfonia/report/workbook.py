@@ -16,6 +16,7 @@ from datetime import date, datetime
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 INTEGER, DECIMAL_1, DECIMAL_2, DATE = "#,##0", "#,##0.0", "#,##0.00", "DD/MM/YYYY"
+PERCENT = "0%"
 TEXT = "@"
 MAX_WIDTH = 60
 
