@@ -1,11 +1,13 @@
-"""Every dbt unit test of the project, run on its own against an empty warehouse.
+"""Every dbt unit test and every test of the seeds, run on their own against an empty warehouse.
 
 dbt's unit tests (``unit_tests:`` in the models' ymls) pin each rule with the smallest hand-built
 case: the need score, the privacy suppression of small cells, the leaderboard. In a full build
 they run too, but only after seeds, sources and every parent model have been built from a
 sample; here the relations are created empty (``dbt run --empty``) and only the unit tests run,
 so a rule is checked in seconds and independently of what the sample happens to contain. Each
-unit test is reported as its own pytest case, named after it.
+unit test is reported as its own pytest case, named after it. The seeds the planning office
+edits (weights, rules, directorates, suggestion rules) are loaded for real, and their data tests
+run as well.
 """
 
 from __future__ import annotations
@@ -46,7 +48,17 @@ def unit_results(server_dsn):
         statuses = {}
         for r in result.result.results:
             statuses[_name(r.node.unique_id)] = (str(r.status), r.message)
+        seeds = dbtRunner().invoke(["test", "--select", "resource_type:seed", "--quiet", *base])
+        assert seeds.result is not None, f"dbt test did not run: {seeds.exception}"
+        statuses["seed tests"] = [(r.node.name, str(r.status), r.message) for r in seeds.result.results]
         yield statuses
+
+
+def test_every_test_of_the_seeds_passes(unit_results):
+    results = unit_results["seed tests"]
+    assert len(results) >= 10, "the seeds' data tests were not selected"
+    failed = [f"{name}: {status} {message or ''}" for name, status, message in results if status != "pass"]
+    assert not failed, "\n".join(failed)
 
 
 def test_the_project_has_unit_tests():
