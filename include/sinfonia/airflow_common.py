@@ -70,10 +70,10 @@ class DbtBuild(BaseOperator):
         build.build_and_run_cmd(context=context, cmd_flags=build.add_cmd_flags())
 
 
-def build_gate_publish(selector: str | None = None) -> None:
+def build_gate_publish(selector: str | None = None):
     """dbt build into ``marts_build`` → the Great Expectations marts gate → ``publish`` into
     ``marts`` in one transaction (write-audit-publish): a failed test or gate leaves the
-    published marts as they were."""
+    published marts as they were. Returns the ``publish`` task, for work that reads the marts."""
 
     @task
     def gate_marts(run_id=None):
@@ -83,4 +83,6 @@ def build_gate_publish(selector: str | None = None) -> None:
     def publish(run_id=None):
         return tasks.publish(run_id)
 
-    DbtBuild(task_id="dbt_build", selector=selector) >> gate_marts() >> publish()
+    published = publish()
+    DbtBuild(task_id="dbt_build", selector=selector) >> gate_marts() >> published
+    return published
