@@ -50,8 +50,8 @@ final as (
     from weeks
     inner join reported
         on
-            reported.export_date <= weeks.as_of_date
-            and (reported.next_export_date is null or reported.next_export_date > weeks.as_of_date)
+            weeks.as_of_date >= reported.export_date
+            and (weeks.as_of_date < reported.next_export_date or reported.next_export_date is null)
     left join directorates
         on {{ normalise_text('reported.directorate_name') }} = directorates.match_key
     left join lines

@@ -32,19 +32,16 @@ flagged as (
     select
         *,
         case
-            {%- if 'overdue' in rules %}
-                when is_open and days_to_due < 0 then 'overdue'
-            {%- endif %}
-            {%- if 'due_soon_without_action_plan' in rules %}
-                when is_open and days_to_due between 0 and {{ due_soon_days }} and not has_action_plan
-                    then 'due_soon_without_action_plan'
-            {%- endif %}
-            {%- if 'delivered_without_satisfaction' in rules %}
-                when
-                    status = 'Entregada' and satisfaction_score is null
-                    and days_since_delivery >= {{ satisfaction_days }}
-                    then 'delivered_without_satisfaction'
-            {%- endif %}
+            when {{ 'overdue' in rules }} and is_open and days_to_due < 0 then 'overdue'
+            when
+                {{ 'due_soon_without_action_plan' in rules }}
+                and is_open and days_to_due between 0 and {{ due_soon_days }} and not has_action_plan
+                then 'due_soon_without_action_plan'
+            when
+                {{ 'delivered_without_satisfaction' in rules }}
+                and status = 'Entregada' and satisfaction_score is null
+                and days_since_delivery >= {{ satisfaction_days }}
+                then 'delivered_without_satisfaction'
         end as flag
     from measured
 ),
@@ -92,10 +89,10 @@ final as (
                     when 'due_soon_without_action_plan' then 2
                     when 'delivered_without_satisfaction' then 3
                     else 4
-                end,
+                end asc,
                 case when open_work.is_open then open_work.days_to_due end asc nulls last,
                 open_work.days_since_delivery desc nulls last,
-                open_work.assistance_id
+                open_work.assistance_id asc
         ) as attention_rank
     from open_work
     left join municipalities
