@@ -106,7 +106,8 @@ def _snapshot(conn) -> dict:
 
 
 def _text(html: str) -> str:
-    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
+    inline = re.sub(r"</?b>", "", html)
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", inline)))
 
 
 @pytest.fixture(scope="module")
