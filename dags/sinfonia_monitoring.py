@@ -9,13 +9,21 @@ project where the last full transform left it in `marts_build` (on a warehouse w
 run, the whole project is built). The Great Expectations marts gate validates every mart and
 `publish` copies them into `marts` in one transaction. Person-level team rows never leave the
 `restricted` schema: only suppressed aggregates are published.
+
+After `publish`, `notify_directorates` sends each directorate its weekly message in Spanish (place
+in the leaderboard and change since last week, goal completion, open-work list) through Airflow's
+SMTP notifier on the connection `sinfonia_smtp`, to the addresses of the dbt seed
+`directorate_recipients`; once per directorate and export week (`meta.notification_sent`). Without
+the connection the task is skipped; a failed send fails this task only, after the marts are
+published (see `sinfonia.notify`).
 """
 
 from __future__ import annotations
 
-from airflow.sdk import AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, dag
+from airflow.sdk import AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 from pendulum import datetime
 
+from sinfonia import notify
 from sinfonia.airflow_common import DEFAULT_ARGS, ESAP_ASSETS, WEEKLY_SELECTOR, build_gate_publish
 
 
@@ -33,7 +41,12 @@ from sinfonia.airflow_common import DEFAULT_ARGS, ESAP_ASSETS, WEEKLY_SELECTOR, 
     tags=["sinfonia", "dbt", "monitoring"],
 )
 def sinfonia_monitoring():
-    build_gate_publish(selector=WEEKLY_SELECTOR)
+    @task
+    def notify_directorates(**context):
+        return notify.run_task(context)
+
+    _build, published = build_gate_publish(selector=WEEKLY_SELECTOR)
+    published >> notify_directorates()
 
 
 sinfonia_monitoring()

@@ -6,10 +6,13 @@ Runs once a year, on 15 January (America/Bogota), and writes that year's snapsho
 force), each indicator (MDM, IDF, IMRC, IPM) as published on or before the as-of date, the need
 score, ranks, tiers and the selection up to each directorate's goal.
 
-Steps: resolve the parameters → dbt build of the selector `prioritisation` with the year, as-of
-date and force as dbt vars (the seeds' checks, the year computed and tested, then appended to the
-incremental `mart_prioritisation` in `marts_build`) → the marts gate → `publish` → the run
-recorded in `meta.prioritisation_run` with its weights, rules and input versions.
+Steps: resolve the parameters → dbt build of the selector `prioritisation_candidate` with the
+year, as-of date and force as dbt vars (the seeds' checks, the year computed and tested) → the
+certainty of the list (a seeded Monte Carlo over weights, normalisation and vintages,
+`sinfonia.certainty`) → dbt build of the selector `prioritisation` (the year appended to the
+incremental `mart_prioritisation` in `marts_build`, its certainty, the characterisation sheets) →
+the marts gate → `publish` → the run recorded in `meta.prioritisation_run` with its weights, rules
+and input versions.
 
 Backfillable: the year is the logical date's year (a backfill of past years snapshots each one).
 Run configuration: `year` (else the logical date's year; a manual run with no year takes the
@@ -24,7 +27,7 @@ from airflow.timetables.trigger import CronTriggerTimetable
 from pendulum import datetime
 
 from sinfonia import tasks
-from sinfonia.airflow_common import DEFAULT_ARGS, MARTS_ASSET, build_gate_publish
+from sinfonia.airflow_common import DEFAULT_ARGS, MARTS_ASSET, DbtBuild, build_gate_publish
 
 PRIORITISATION_ASSET = Asset(name="marts.mart_prioritisation",
                              uri="sinfonia://warehouse/marts/mart_prioritisation", group="marts")
@@ -57,13 +60,15 @@ def sinfonia_prioritisation():
     def snapshot(plan: dict, run_id=None):
         return tasks.record_prioritisation(plan, run_id)
 
+    @task
+    def certainty(plan: dict):
+        return tasks.prioritisation_certainty(plan)
+
+    dbt_vars = "{{ ti.xcom_pull(task_ids='resolve_parameters')['dbt_vars'] }}"
     plan = resolve_parameters()
-    build, published = build_gate_publish(
-        selector="prioritisation",
-        dbt_vars="{{ ti.xcom_pull(task_ids='resolve_parameters')['dbt_vars'] }}",
-        outlets=(),
-    )
-    plan >> build
+    candidate = DbtBuild(task_id="dbt_build_candidate", selector="prioritisation_candidate", dbt_vars=dbt_vars)
+    build, published = build_gate_publish(selector="prioritisation", dbt_vars=dbt_vars, outlets=())
+    plan >> candidate >> certainty(plan) >> build
     published >> snapshot(plan)
 
 

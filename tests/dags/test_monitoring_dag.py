@@ -3,7 +3,7 @@
 from sinfonia import pipeline
 from tests.dags.test_dag_integrity import dagbag  # noqa: F401 - the shared DagBag fixture
 
-MONITORING_MARTS = ("mart_directorate_playlist", "mart_coverage", "dim_team", "mart_team_inclusion")
+MONITORING_MARTS = ("mart_directorate_playlist", "mart_coverage", "dim_team", "mart_team_inclusion", "mart_open_work")
 
 
 def test_monitoring_runs_weekly_or_when_an_esap_export_lands(dagbag):  # noqa: F811
@@ -25,6 +25,25 @@ def test_monitoring_builds_the_weekly_selector_then_gates_and_publishes(dagbag):
     assert dag.get_task("publish").upstream_task_ids == {"gate_marts"}
     assert dag.get_task("gate_marts").upstream_task_ids == {"dbt_build"}
     assert [a.uri for a in dag.get_task("publish").outlets] == ["sinfonia://warehouse/marts"]
+
+
+def test_monitoring_notifies_the_directorates_only_after_the_marts_are_published(dagbag):  # noqa: F811
+    dag = dagbag.dags["sinfonia_monitoring"]
+    notify = dag.get_task("notify_directorates")
+    assert notify.upstream_task_ids == {"publish"} and not notify.downstream_task_ids
+    assert notify.trigger_rule == "all_success"
+
+
+def test_the_weekly_selector_reloads_the_recipients_seed():
+    from dbt.cli.main import dbtRunner
+
+    from sinfonia import config
+
+    result = dbtRunner().invoke(["ls", "--selector", "weekly_monitoring", "--resource-type", "seed",
+                                 "--output", "name", "--quiet", "--project-dir", str(config.DBT_DIR),
+                                 "--profiles-dir", str(config.DBT_DIR)])
+    assert result.success, result.exception
+    assert set(result.result) == {"directorate_recipients"}
 
 
 def test_the_weekly_selector_rebuilds_what_the_esap_exports_change_and_nothing_else():

@@ -1,7 +1,8 @@
 """Monitoring section of the report (Spanish): the labels' leaderboard and coverage charts.
 
 ``section(conn)`` reads only published marts (``marts.mart_directorate_playlist``,
-``marts.mart_coverage``, ``marts.mart_team_inclusion``, ``marts.dim_territorial_directorate``) and
+``marts.mart_coverage``, ``marts.mart_team_inclusion``, ``marts.mart_open_work``,
+``marts.dim_territorial_directorate``) and
 returns an HTML fragment; charts are matplotlib PNGs (Agg backend) embedded as base64 ``<img>``.
 Nothing person-level is read: the inclusion figure is the suppressed share of the mart.
 """
@@ -217,6 +218,58 @@ def _inclusion_html(conn) -> str:
             f"(Ley 1581 de 2012): no se publica ningún conteo menor de 5 personas.</p><ul>{items}</ul>")
 
 
+def open_work_section(conn) -> str:
+    """The operational level (Spanish): the latest open-work list per directorate and its weekly
+    trend, from ``marts.mart_open_work``; empty when the mart is not published."""
+    if not _has(conn, "mart_open_work"):
+        return ""
+    per_directorate = _rows(conn, """
+        select d.label_name, d.directorate_name, max(w.as_of_date) as as_of_date,
+            count(*) filter (where w.is_open) as open_items,
+            count(*) filter (where w.flag = 'overdue') as overdue,
+            count(*) filter (where w.flag = 'due_soon_without_action_plan') as due_soon,
+            count(*) filter (where w.flag = 'delivered_without_satisfaction') as unscored
+        from marts.mart_open_work w
+        join marts.dim_territorial_directorate d using (directorate_id)
+        where w.is_latest_week
+        group by d.label_name, d.directorate_name
+        order by overdue desc, due_soon desc, unscored desc, d.label_name""")
+    weeks = _rows(conn, """
+        select export_week, as_of_date, count(*) filter (where is_open) as open_items,
+            count(*) filter (where flag = 'overdue') as overdue,
+            count(*) filter (where flag = 'due_soon_without_action_plan') as due_soon,
+            count(*) filter (where flag = 'delivered_without_satisfaction') as unscored
+        from marts.mart_open_work group by export_week, as_of_date order by export_week desc limit 8""")
+    if not weeks:
+        return ("<h3>Trabajo abierto</h3><p>No hay asistencias abiertas ni entregas pendientes de "
+                "calificación en la última exportación.</p>")
+    head = ("Disquera", "Dirección Territorial", "Abiertas", "Vencidas", "Por vencer sin plan de acción",
+            "Entregadas sin calificación de satisfacción")
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in (
+        escape(r["label_name"]), escape(r["directorate_name"]), _num(r["open_items"]), _num(r["overdue"]),
+        _num(r["due_soon"]), _num(r["unscored"]))) + "</tr>" for r in per_directorate)
+    trend_head = ("Semana", "Fecha de corte", "Abiertas", "Vencidas", "Por vencer sin plan de acción",
+                  "Entregadas sin calificación de satisfacción")
+    trend = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in (
+        r["export_week"].strftime("%d/%m/%Y"), r["as_of_date"].strftime("%d/%m/%Y"), _num(r["open_items"]),
+        _num(r["overdue"]), _num(r["due_soon"]), _num(r["unscored"]))) + "</tr>" for r in weeks)
+    as_of = weeks[0]["as_of_date"].strftime("%d/%m/%Y")
+    return (
+        '<h3 id="trabajo-abierto">Trabajo abierto (nivel operativo)</h3>'
+        f"<p>Asistencias ni entregadas ni canceladas según la exportación ESAP del {as_of}, y entregas que "
+        "aún no tienen calificación de satisfacción. Alertas: <b>vencida</b> (la fecha de entrega "
+        "programada ya pasó), <b>por vencer sin plan de acción</b> (vence en los próximos días y no hay "
+        "plan de acción) y <b>entregada sin calificación de satisfacción</b> (pasados los días fijados "
+        "desde la entrega). Los plazos se configuran en las variables dbt <code>open_work_*</code>; el "
+        "«hoy» de cada semana es la fecha de su última exportación.</p>"
+        '<table class="open-work"><caption>Trabajo abierto por disquera, corte del ' + as_of + "</caption>"
+        "<thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + f"</tr></thead><tbody>{body}</tbody></table>"
+        '<table class="open-work-trend"><caption>Evolución semanal del trabajo abierto (últimas '
+        "semanas con exportación)</caption><thead><tr>" + "".join(f"<th>{h}</th>" for h in trend_head)
+        + f"</tr></thead><tbody>{trend}</tbody></table>"
+    )
+
+
 def section(conn) -> str:
     """The monitoring section as an HTML fragment (Spanish)."""
     if not (_has(conn, "mart_directorate_playlist") and _has(conn, "mart_coverage")):
@@ -238,5 +291,5 @@ def section(conn) -> str:
         + _leaderboard_html(rows, year) + _points_chart(rows, year) + _goal_chart(rows, year)
         + "<h3>Cobertura</h3><p>Un municipio se cuenta como alcanzado en una vigencia cuando tiene al "
         "menos una asistencia de esa vigencia que no fue cancelada.</p>" + summary + coverage
-        + _inclusion_html(conn) + "</section>"
+        + _inclusion_html(conn) + open_work_section(conn) + "</section>"
     )

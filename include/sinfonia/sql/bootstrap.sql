@@ -88,3 +88,29 @@ create table if not exists meta.gate_run (
     checked_at           timestamptz not null default now()
 );
 create index if not exists gate_run_run on meta.gate_run (run_id);
+
+-- The weekly message to each directorate (DAG sinfonia_monitoring, sinfonia.notify): one row per
+-- export week and directorate, with the figures the message gave. A row with sent_at set is never
+-- sent again (a re-run of the week sends nothing new); a failed send keeps its error and is tried
+-- again by the next run. The rank of the previous week's row is the "change since last week".
+create table if not exists meta.notification_sent (
+    export_week    date not null,
+    directorate_id text not null,
+    as_of_date     date not null,
+    goal_year      integer,
+    rank           integer,
+    points         numeric,
+    goal           integer,
+    delivered      integer,
+    open_items     integer,
+    flagged_items  integer,
+    recipients     text[] not null,
+    subject        text not null,
+    status         text not null check (status in ('sent', 'failed')),
+    error          text,
+    attempts       integer not null default 1,
+    run_id         text,
+    sent_at        timestamptz,
+    updated_at     timestamptz not null default now(),
+    primary key (export_week, directorate_id)
+);
