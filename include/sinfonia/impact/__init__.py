@@ -80,7 +80,12 @@ def estimate_outcome(frame: pd.DataFrame, outcome: str, threshold: int) -> list[
 
 
 def estimate_all(frame: pd.DataFrame, threshold: int, outcomes=OUTCOMES) -> pd.DataFrame:
+    """Every outcome's rows; an outcome that fails is logged with its traceback and skipped, so
+    one bad outcome never costs the others their estimates."""
     rows: list[dict] = []
     for outcome in outcomes:
-        rows += estimate_outcome(frame, outcome, threshold)
+        try:
+            rows += estimate_outcome(frame, outcome, threshold)
+        except Exception:  # noqa: BLE001 - any failure of one outcome is reported, not fatal
+            log.exception("impact: estimating %s failed; its rows are left out", outcome)
     return pd.DataFrame(rows, columns=list(COLUMNS))

@@ -10,7 +10,8 @@
   (1–2, 3–4, 5+), each against those with none: change from the year before the first delivery
   in the data to the last year, outcome regression on the same covariates as CS.
 - ``placebo``: fake treatment years shifted ``shift`` years earlier, on the years before any
-  real treatment; its overall effect should be zero.
+  real treatment; its overall effect should be zero. With fewer than two years of data before
+  the first real treatment there is nothing to compare: no estimate, and a diagnostic says why.
 
 All reuse ``did.or_did`` (one 2×2 outcome-regression DiD with its influence function).
 """
@@ -84,7 +85,9 @@ def placebo(frame: pd.DataFrame, outcome: str, shift: int = 2, control: str = "n
     if pd.isna(first_real):
         return did.Result(None)
     fake = frame[frame["year"] < first_real].copy()
+    years = fake.loc[fake[outcome].notna(), "year"].nunique() if outcome in fake else 0
+    if years < 2:  # e.g. the first cohort is treated in the panel's second year
+        return did.Result(None, diagnostics=[did.Diagnostic(
+            "too_few_years", detail=f"placebo: {years} year(s) with data before {int(first_real)}")])
     fake["treatment_year"] = pd.to_numeric(fake["treatment_year"], errors="coerce") - shift
-    if fake.empty:
-        return did.Result(None)
     return did.estimate(fake, outcome, control, covariates)
