@@ -79,7 +79,8 @@ def dose(frame: pd.DataFrame, outcome: str,
 
 
 def placebo(frame: pd.DataFrame, outcome: str, shift: int = 2, control: str = "not_yet_treated",
-            covariates: tuple[str, ...] = did.DEFAULT_COVARIATES) -> did.Result:
+            covariates: tuple[str, ...] = did.DEFAULT_COVARIATES,
+            base_period: str = did.DEFAULT_BASE_PERIOD) -> did.Result:
     """CS on the years before the first real treatment, with cohorts moved ``shift`` years earlier."""
     first_real = pd.to_numeric(frame["treatment_year"], errors="coerce").min()
     if pd.isna(first_real):
@@ -90,4 +91,4 @@ def placebo(frame: pd.DataFrame, outcome: str, shift: int = 2, control: str = "n
         return did.Result(None, diagnostics=[did.Diagnostic(
             "too_few_years", detail=f"placebo: {years} year(s) with data before {int(first_real)}")])
     fake["treatment_year"] = pd.to_numeric(fake["treatment_year"], errors="coerce") - shift
-    return did.estimate(fake, outcome, control, covariates)
+    return did.estimate(fake, outcome, control, covariates, base_period)

@@ -33,15 +33,42 @@ create table if not exists {TABLE} (
     n_treated    integer not null check (n_treated >= 0),
     n_control    integer not null check (n_control >= 0),
     threshold    integer not null check (threshold > 0),
+    p_value_adjusted double precision check (p_value_adjusted between 0 and 1),
+    p_adjust_method  text,
+    band_low     double precision,
+    band_high    double precision,
+    band_draws   integer,
+    band_seed    bigint,
+    base_period  text not null check (base_period in ('varying', 'universal')),
+    verdict      text check (verdict in ('evidencia de efecto', 'no concluyente', 'sin datos suficientes')),
+    verdict_reason text,
+    diagnostics  jsonb,
     computed_at  timestamptz not null default now(),
     constraint mart_impact_estimates_pk unique nulls not distinct (outcome, method, event_time),
     constraint mart_impact_estimates_ci check (ci_low <= estimate and estimate <= ci_high)
 );
+-- a table written before issue 17 gains the new columns (its rows are replaced right after)
+alter table {TABLE}
+    add column if not exists p_value_adjusted double precision,
+    add column if not exists p_adjust_method text,
+    add column if not exists band_low double precision,
+    add column if not exists band_high double precision,
+    add column if not exists band_draws integer,
+    add column if not exists band_seed bigint,
+    add column if not exists base_period text,
+    add column if not exists verdict text,
+    add column if not exists verdict_reason text,
+    add column if not exists diagnostics jsonb;
 comment on table {TABLE} is
     'Impact estimates of ESAP assistance (written by the impact DAG, not dbt). One row per outcome, method and event time (null: overall effect).';
 comment on column {TABLE}.event_time is 'Years since treatment (0 = first treated year); null for the overall effect.';
 comment on column {TABLE}.method is 'cs_did (Callaway-Sant''Anna, not-yet-treated controls, covariates), cs_did_never_treated, cs_did_unconditional, naive, pretrend, placebo, dose_1_2, dose_3_4, dose_5_plus.';
-comment on column {TABLE}.p_value is 'Two-sided p-value of estimate = 0; for pretrend, the joint Wald test of all pre-period event-time estimates.';
+comment on column {TABLE}.p_value is 'Two-sided p-value of estimate = 0; for pretrend, the joint Wald test of all pre-treatment group-time effects.';
+comment on column {TABLE}.p_value_adjusted is 'Family-wise adjusted p-value (p_adjust_method, Holm by default) of one method''s overall estimates across the outcomes of the run; null for event times.';
+comment on column {TABLE}.band_low is 'Lower end of the 95% simultaneous band over all event times (multiplier bootstrap, band_draws draws, seed band_seed); null for overall rows.';
+comment on column {TABLE}.base_period is 'varying (R did''s default: the previous year before treatment, the year before the cohort after) or universal (the year before the cohort).';
+comment on column {TABLE}.verdict is 'On the cs_did overall row of each outcome: evidencia de efecto, no concluyente or sin datos suficientes; verdict_reason says why.';
+comment on column {TABLE}.diagnostics is 'What the method left out or changed and why (cohorts, cells, units; sinfonia.impact.did.REASONS), on the overall row.';
 """
 
 
@@ -66,7 +93,8 @@ def check(rows: pd.DataFrame) -> None:
 
 def write_estimates(conn, rows: pd.DataFrame) -> int:
     check(rows)
-    records = [tuple(None if pd.isna(v) else (int(v) if c in ("event_time", "n_treated", "n_control", "threshold") else v)
+    ints = ("event_time", "n_treated", "n_control", "threshold", "band_draws", "band_seed")
+    records = [tuple(None if pd.isna(v) else (int(v) if c in ints else v)
                      for c, v in zip(COLUMNS, r)) for r in rows[list(COLUMNS)].itertuples(index=False)]
     with conn.transaction():
         conn.execute("create schema if not exists marts")
