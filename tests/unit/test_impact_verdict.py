@@ -88,3 +88,26 @@ def test_diagnostics_are_recorded_on_the_overall_row():
     lone_cells = [n for n in notes if n["reason"] == "small_cohort" and n["cohort"] == 2021]
     assert lone_cells and all(n["units"] == 1 for n in lone_cells)
     assert not math.isnan(_overall(rows).loc["cs_did", "estimate"])
+
+
+def test_intervals_and_p_values_use_students_t_with_treated_minus_one_degrees_of_freedom():
+    import numpy as np
+    from scipy import stats
+
+    influence = np.r_[np.full(8, 4.0), np.full(8, -4.0), np.zeros(84)]  # se = sqrt(16·16)/100 = 0.16
+    e = did.Estimate(0.5, influence, n_treated=16, n_control=84)
+    assert e.std_error == pytest.approx(0.16)
+    assert e.ci[1] - e.estimate == pytest.approx(stats.t.ppf(0.975, 15) * 0.16)  # 2.131, not 1.96
+    assert e.p_value == pytest.approx(2 * stats.t.sf(0.5 / 0.16, 15))
+
+
+def test_sup_t_pre_test_agrees_with_the_band():
+    result = did.estimate(simulate(1, 2.0, pre_trend=0.4), "mdm", base_period="universal")
+    pre = {e: v for e, v in result.event_time.items() if e < 0}
+    band = did.uniform_band(pre)
+    outside = any(not band[e][0] <= 0 <= band[e][1] for e in pre)
+    assert result.pretrend_sup_t_p() < 0.05 and outside
+    clean = did.estimate(simulate(1, 2.0), "mdm", base_period="universal")
+    pre = {e: v for e, v in clean.event_time.items() if e < 0}
+    band = did.uniform_band(pre)
+    assert clean.pretrend_sup_t_p() >= 0.05 and all(band[e][0] <= 0 <= band[e][1] for e in pre)

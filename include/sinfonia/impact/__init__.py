@@ -10,7 +10,7 @@ package estimates:
 | ``cs_did_never_treated`` | the same with never-treated controls only; overall and event-time rows |
 | ``cs_did_unconditional`` | the same without covariates; overall |
 | ``naive`` | treated-versus-untreated change without covariates (``comparisons.naive``) |
-| ``pretrend`` | the mean of the pre-period event-time estimates; ``p_value`` is R's joint Wald pre-test of every pre-treatment group-time effect being zero |
+| ``pretrend`` | the mean of the pre-period event-time estimates against the universal base period (so that they share the post-period effects' base year); ``p_value`` is the sup-t test of every one of them being zero (below 0.05 exactly when one lies outside the simultaneous band; ``did.sup_t_p_value``) |
 | ``placebo`` | cohorts moved two years earlier, on the years before any treatment; should be 0 |
 | ``dose_1_2``, ``dose_3_4``, ``dose_5_plus`` | each dose group against municipalities with no delivered assistance |
 
@@ -89,9 +89,15 @@ def estimate_outcome(frame: pd.DataFrame, outcome: str, threshold: int,
                       band_low=band.get(e, (None, None))[0], band_high=band.get(e, (None, None))[1],
                       band_draws=did.BAND_DRAWS, band_seed=did.BAND_SEED)
                  for e, est in result.event_time.items()]
-        if method == "cs_did" and result.pretrend_average is not None:
-            rows.append(_row(outcome, "pretrend", None, result.pretrend_average, threshold, base_period,
-                             p_value=result.pretrend_p))
+        if method == "cs_did":
+            # Pre-trends against the universal base: the pre-period effects then share the post
+            # ones' base year, so a base year that is off for the treated shows in them (Roth,
+            # 2024, "Interpreting event-studies from recent difference-in-differences estimators").
+            pre = result if base_period == "universal" else did.estimate(frame, outcome, control, covariates,
+                                                                         "universal")
+            if pre.pretrend_average is not None:
+                rows.append(_row(outcome, "pretrend", None, pre.pretrend_average, threshold, "universal",
+                                 p_value=pre.pretrend_sup_t_p()))
     naive = comparisons.naive(frame, outcome)
     if naive is not None:
         rows.append(_row(outcome, "naive", None, naive, threshold, "universal"))

@@ -35,18 +35,25 @@ What it computes (the choices, stated; they follow R's ``did`` 2.x unless said o
   base year or in ``t``.
 - **Inference**: analytic influence functions, one value per unit, so standard errors are
   clustered by unit; the aggregations carry the influence of their estimated weights (R's
-  ``wif``). Intervals are pointwise 95% normal intervals. Event-time effects also get a 95%
-  **simultaneous band** (``uniform_band``): R's multiplier bootstrap (Mammen weights) with a
-  fixed seed and number of draws, recorded with the estimates; the sup-t statistic is
+  ``wif``). Standard errors are R's; intervals and p-values are not: they use Student's t with
+  (treated units - 1) degrees of freedom instead of the normal (a small-sample correction R does
+  not make). The variance is driven by the treated units, and ESAP's cohorts are a few dozen
+  municipalities: with 16 treated units the normal's tails made a p < 0.0125 twice as common as
+  it should be under no effect (``bench/impact_calibration.py``). Event-time effects also get a
+  95% **simultaneous band** (``uniform_band``): R's multiplier bootstrap (Mammen weights) with
+  a fixed seed and number of draws, recorded with the estimates; the sup-t statistic is
   standardised by the analytic standard errors (R uses bootstrap ones; both estimate the same
-  thing, and ours keeps the band at least as wide as the pointwise interval).
+  thing), and its critical value is turned into a per-effect level and read on the same
+  Student's t, so the band is never narrower than the pointwise interval.
 - **Aggregations** (R's ``aggte``): ``overall`` is the group aggregation θ_sel^O (each cohort's
   average post-treatment ATT, cohorts weighted by size; the headline); ``simple`` weights every
   post-treatment cell by its cohort's size; ``event_time`` θ(e) averages ATT(g, g + e) over the
   cohorts observed at ``e`` weighted by size, ``dynamic`` is the mean of θ(e) for e >= 0;
   ``calendar`` θ(t) averages the cohorts treated by ``t``, ``calendar_overall`` their mean.
-- **Pre-test**: R's Wald statistic on every pre-treatment cell (``t < g``), χ² with as many
-  degrees of freedom as cells; covariance from the influence functions.
+- **Pre-tests**: R's Wald statistic on every pre-treatment cell (``t < g``), χ² with as many
+  degrees of freedom as cells (``pretrend_stat``, ``pretrend_p``); and the sup-t test of all
+  pre-treatment event-time effects (``pretrend_sup_t_p``), consistent with the simultaneous band
+  and far better behaved with few treated units, which the verdict uses.
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 Z95 = 1.959963984540054
 CONTROLS = ("not_yet_treated", "never_treated")
@@ -82,13 +90,19 @@ class Estimate:
         return float(math.sqrt(np.sum(self.influence ** 2)) / n)
 
     @property
+    def df(self) -> int:
+        """Degrees of freedom of the small-sample reference distribution: treated units - 1."""
+        return max(1, self.n_treated - 1)
+
+    @property
     def ci(self) -> tuple[float, float]:
-        return self.estimate - Z95 * self.std_error, self.estimate + Z95 * self.std_error
+        half = stats.t.ppf(0.975, self.df) * self.std_error
+        return self.estimate - half, self.estimate + half
 
     @property
     def p_value(self) -> float:
         se = self.std_error
-        return float(math.erfc(abs(self.estimate) / se / math.sqrt(2))) if se > 0 else float("nan")
+        return float(2 * stats.t.sf(abs(self.estimate) / se, self.df)) if se > 0 else float("nan")
 
 
 @dataclass
@@ -152,6 +166,10 @@ class Result:
     def band(self, draws: int = BAND_DRAWS, seed: int = BAND_SEED) -> dict[int, tuple[float, float]]:
         """95% simultaneous band of every event-time effect (see ``uniform_band``)."""
         return uniform_band(self.event_time, draws, seed)
+
+    def pretrend_sup_t_p(self, draws: int = BAND_DRAWS, seed: int = BAND_SEED) -> float:
+        """Sup-t p-value of all pre-treatment event-time effects being zero (``sup_t_p_value``)."""
+        return sup_t_p_value({e: v for e, v in self.event_time.items() if e < 0}, draws, seed)
 
 
 class Panel:
@@ -369,18 +387,16 @@ def estimate(frame: pd.DataFrame, outcome: str, control: str = "not_yet_treated"
     return result
 
 
-def uniform_band(effects: dict[int, Estimate], draws: int = BAND_DRAWS, seed: int = BAND_SEED,
-                 level: float = 0.95) -> dict[int, tuple[float, float]]:
-    """Simultaneous band over all ``effects`` by multiplier bootstrap, as R's ``did`` (``cband``).
+def _sup_t_draws(effects: dict[int, Estimate], draws: int, seed: int) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """Multiplier bootstrap (Mammen weights, as R's ``did``) of the largest standardised error.
 
-    Each draw multiplies every unit's influence by a Mammen weight (mean 0, variance 1), giving
-    a draw of the estimation errors of all effects at once; the critical value is the ``level``
-    quantile of the largest standardised error over the effects, so the band covers all of them
-    together with probability ``level``. Never narrower than the pointwise interval.
+    Each draw multiplies every unit's influence by a weight of mean 0 and variance 1, giving a
+    draw of the estimation errors of all effects at once, standardised by the analytic standard
+    errors. Returns (keys, standard errors, the draws' maxima over the effects).
     """
     keys = [k for k, e in effects.items() if e.std_error > 0]
     if not keys:
-        return {}
+        return [], np.array([]), np.array([])
     psi = np.column_stack([effects[k].influence for k in keys])  # N × k
     n = psi.shape[0]
     se = np.array([effects[k].std_error for k in keys])
@@ -388,9 +404,40 @@ def uniform_band(effects: dict[int, Estimate], draws: int = BAND_DRAWS, seed: in
     root5 = math.sqrt(5)
     weights = np.where(rng.random((draws, n)) < (root5 + 1) / (2 * root5), (1 - root5) / 2, (1 + root5) / 2)
     errors = weights @ psi / n  # draws × k
-    sup = np.max(np.abs(errors / se), axis=1)
+    return keys, se, np.max(np.abs(errors / se), axis=1)
+
+
+def uniform_band(effects: dict[int, Estimate], draws: int = BAND_DRAWS, seed: int = BAND_SEED,
+                 level: float = 0.95) -> dict[int, tuple[float, float]]:
+    """Simultaneous band over all ``effects`` by multiplier bootstrap, as R's ``did`` (``cband``):
+    the critical value is the ``level`` quantile of the largest standardised error, so the band
+    covers all effects together with probability ``level``. Never narrower than the pointwise
+    interval."""
+    keys, se, sup = _sup_t_draws(effects, draws, seed)
+    if not keys:
+        return {}
     crit = max(float(np.quantile(sup, level, method="inverted_cdf")), Z95)
-    return {k: (effects[k].estimate - crit * s, effects[k].estimate + crit * s) for k, s in zip(keys, se)}
+    alpha = 2 * stats.norm.sf(crit)  # the per-effect level the joint coverage needs
+    out = {}
+    for k, s in zip(keys, se):
+        half = stats.t.isf(alpha / 2, effects[k].df) * s  # the same level on Student's t, as ``ci``
+        out[k] = (effects[k].estimate - half, effects[k].estimate + half)
+    return out
+
+
+def sup_t_p_value(effects: dict[int, Estimate], draws: int = BAND_DRAWS, seed: int = BAND_SEED) -> float:
+    """p-value of "every effect is zero" by the sup-t statistic (the largest |estimate / se|)
+    against its multiplier-bootstrap distribution: below 0.05 exactly when some effect lies
+    outside the 95% simultaneous band. Used as the pre-trend test of the verdict: unlike the
+    Wald test, it does not invert a covariance matrix estimated from a handful of treated units
+    (with 16 treated municipalities and 13 pre-treatment cells the Wald test rejects far more
+    often than 5% under parallel trends)."""
+    keys, se, sup = _sup_t_draws(effects, draws, seed)
+    if not keys:
+        return float("nan")
+    # each |t| on Student's t(df), put on the normal scale of the bootstrap draws
+    observed = max(stats.norm.isf(stats.t.sf(abs(effects[k].estimate) / s, effects[k].df)) for k, s in zip(keys, se))
+    return float(np.mean(sup >= observed))
 
 
 def chi2_sf(x: float, k: int) -> float:

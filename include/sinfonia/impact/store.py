@@ -63,7 +63,7 @@ comment on table {TABLE} is
     'Impact estimates of ESAP assistance (written by the impact DAG, not dbt). One row per outcome, method and event time (null: overall effect).';
 comment on column {TABLE}.event_time is 'Years since treatment (0 = first treated year); null for the overall effect.';
 comment on column {TABLE}.method is 'cs_did (Callaway-Sant''Anna, not-yet-treated controls, covariates), cs_did_never_treated, cs_did_unconditional, naive, pretrend, placebo, dose_1_2, dose_3_4, dose_5_plus.';
-comment on column {TABLE}.p_value is 'Two-sided p-value of estimate = 0; for pretrend, the joint Wald test of all pre-treatment group-time effects.';
+comment on column {TABLE}.p_value is 'Two-sided p-value of estimate = 0; for pretrend, the sup-t test of all pre-period event-time effects (bootstrap, as the band).';
 comment on column {TABLE}.p_value_adjusted is 'Family-wise adjusted p-value (p_adjust_method, Holm by default) of one method''s overall estimates across the outcomes of the run; null for event times.';
 comment on column {TABLE}.band_low is 'Lower end of the 95% simultaneous band over all event times (multiplier bootstrap, band_draws draws, seed band_seed); null for overall rows.';
 comment on column {TABLE}.base_period is 'varying (R did''s default: the previous year before treatment, the year before the cohort after) or universal (the year before the cohort).';
