@@ -38,8 +38,8 @@ What it computes (the choices, stated; they follow R's ``did`` 2.x unless said o
   ``wif``). Standard errors are R's; intervals and p-values are not: they use Student's t with
   (treated units - 1) degrees of freedom instead of the normal (a small-sample correction R does
   not make). The variance is driven by the treated units, and ESAP's cohorts are a few dozen
-  municipalities: with 16 treated units the normal's tails made a p < 0.0125 twice as common as
-  it should be under no effect (``bench/impact_calibration.py``). Event-time effects also get a
+  municipalities: on 30 sample seeds with no effect (about 16 treated units each), 4 of 120
+  outcome estimates had a normal p below 0.0125, where 1.5 were expected. Event-time effects also get a
   95% **simultaneous band** (``uniform_band``): R's multiplier bootstrap (Mammen weights) with
   a fixed seed and number of draws, recorded with the estimates; the sup-t statistic is
   standardised by the analytic standard errors (R uses bootstrap ones; both estimate the same
@@ -53,7 +53,8 @@ What it computes (the choices, stated; they follow R's ``did`` 2.x unless said o
 - **Pre-tests**: R's Wald statistic on every pre-treatment cell (``t < g``), χ² with as many
   degrees of freedom as cells (``pretrend_stat``, ``pretrend_p``); and the sup-t test of all
   pre-treatment event-time effects (``pretrend_sup_t_p``), consistent with the simultaneous band
-  and far better behaved with few treated units, which the verdict uses.
+  and far better behaved with few treated units; the verdict uses the latter, on the universal
+  base period (``sinfonia.impact``).
 """
 
 from __future__ import annotations

@@ -135,8 +135,6 @@ def _verdict(cs: dict | None, n_outcomes: int) -> str:
     if cs["verdict"] == EFFECT:
         detail = (f"El efecto se distingue de cero aun considerando que se evaluaron {n_outcomes} indicadores "
                   f"a la vez, y las comprobaciones no muestran problemas: {reason}.")
-    elif cs["verdict"] == INCONCLUSIVE:
-        detail = f"Motivo: {reason}."
     else:
         detail = f"Motivo: {reason}."
     return (f"<p class=\"veredicto\"><strong>{escape(VERDICT_TEXT[cs['verdict']])}.</strong> "
