@@ -161,7 +161,13 @@ def dag_parse_times() -> dict[str, dict[str, float]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small loader, scales 1x and 10x only")
+    parser.add_argument("--only", choices=["impact"],
+                        help="run one benchmark alone and merge its figures into results.json")
     args = parser.parse_args()
+    if args.only == "impact":
+        import impact_calibration
+
+        return impact_calibration.main([])
     from sinfonia.warehouse import Embedded
 
     STATE.mkdir(parents=True, exist_ok=True)
@@ -272,6 +278,13 @@ def measure(server_dsn: str, quick: bool) -> int:
         notes.append("quick run: the exponent is from 1x to 10x")
     for scale, wall in walls.items():
         record(f"full_refresh_x{scale}_s", wall, "s")
+
+    # 5. Impact verdicts: false claims with no effect, power with one (in memory, no warehouse) ------
+    import impact_calibration
+
+    calibration, _ = impact_calibration.calibrate(progress=lambda line: print(f"impact calibration: {line}", flush=True))
+    for r in calibration:
+        record(r["name"], r["value"], r["unit"])
 
     (HERE / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     print(f"\nwrote {HERE / 'results.json'}" + (f" ({'; '.join(notes)})" if notes else ""))

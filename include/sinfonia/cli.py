@@ -140,11 +140,11 @@ def cmd_impact(args) -> None:
     pipeline.run_dags(("sinfonia_impact",), {}, progress=_say)
     with db.connect(dsn, autocommit=True) as conn:
         rows = conn.execute(
-            "select outcome, method, estimate, ci_low, ci_high from marts.mart_impact_estimates "
+            "select outcome, method, estimate, ci_low, ci_high, verdict from marts.mart_impact_estimates "
             "where event_time is null and method in ('cs_did', 'naive') order by outcome, method").fetchall()
-    _say("\nImpact estimates (marts.mart_impact_estimates), overall effect with 95% interval:")
-    for outcome, method, est, low, high in rows:
-        _say(f"  {outcome:<16} {method:<8} {est:+7.2f}  [{low:+.2f}, {high:+.2f}]")
+    _say("\nImpact estimates (marts.mart_impact_estimates), overall effect with 95% interval (verdict):")
+    for outcome, method, est, low, high, verdict in rows:
+        _say(f"  {outcome:<16} {method:<8} {est:+7.2f}  [{low:+.2f}, {high:+.2f}]" + (f"  {verdict}" if verdict else ""))
     if not rows:
         _say("  none: no outcome has treated municipalities with a post-treatment year")
 

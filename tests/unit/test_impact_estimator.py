@@ -30,14 +30,17 @@ def test_the_95_interval_contains_the_planted_effect(seed, effect):
 def test_intervals_cover_the_truth_about_95_percent_of_the_time():
     """Across many panels the standard error matches the estimates' spread and the 95% interval
     covers the planted effect at about its nominal rate (a single seed misses 5% of the time)."""
-    estimates, covered, placebo_covered = [], 0, 0
+    estimates, covered, placebo_covered, band_covered = [], 0, 0, 0
     seeds = range(100, 160)
     for seed in seeds:
         panel = simulate(seed, 2.0)
-        overall = did.estimate(panel, "mdm").overall
+        result = did.estimate(panel, "mdm")
+        overall = result.overall
         estimates.append((overall.estimate, overall.std_error))
         low, high = overall.ci
         covered += low <= 2.0 <= high
+        band = result.band()
+        band_covered += all(band[e][0] <= (2.0 if e >= 0 else 0.0) <= band[e][1] for e in result.event_time)
         plow, phigh = comparisons.placebo(panel, "mdm").overall.ci
         placebo_covered += plow <= 0 <= phigh
     est, se = np.array(estimates).T
@@ -45,6 +48,8 @@ def test_intervals_cover_the_truth_about_95_percent_of_the_time():
     assert 0.8 < se.mean() / est.std() < 1.25
     assert 0.88 <= covered / len(seeds) <= 1.0
     assert 0.88 <= placebo_covered / len(seeds) <= 1.0
+    # the simultaneous band covers all eleven event-time effects at once at about its 95%
+    assert 0.88 <= band_covered / len(seeds) <= 1.0
 
 
 def test_naive_comparison_is_biased_upwards_by_selection_on_need():
@@ -63,21 +68,38 @@ def test_naive_comparison_is_biased_upwards_by_selection_on_need():
 def test_pre_trend_check_passes_under_parallel_trends_and_flags_a_planted_one():
     clean = did.estimate(simulate(1, 2.0), "mdm")
     assert clean.pretrend_p > 0.05
-    assert all(clean.event_time[e].ci[0] <= 0 <= clean.event_time[e].ci[1] for e in (-2, -3, -4))
     trending = did.estimate(simulate(1, 2.0, pre_trend=0.4), "mdm")
     assert trending.pretrend_p < 0.001
-    assert trending.event_time[-4].estimate < -0.8  # 0.4 points a year, three years before the base
+    # varying base: each pre-period effect is one year's extra change, 0.4 points
+    assert abs(trending.pretrend_average.estimate - 0.4) < 0.25
+    universal = did.estimate(simulate(1, 2.0, pre_trend=0.4), "mdm", base_period="universal")
+    assert universal.pretrend_p < 0.001
+    assert universal.event_time[-4].estimate < -0.8  # 0.4 points a year, three years before the base
 
 
-def test_event_time_effects_are_zero_before_and_the_effect_after():
-    result = did.estimate(simulate(2, 5.0), "mdm")
-    assert -1 not in result.event_time  # the reference period
-    assert min(result.event_time) == -8 and max(result.event_time) == 2
+@pytest.mark.parametrize("base_period,earliest", [("universal", -8), ("varying", -7)])
+def test_event_time_effects_are_zero_before_and_the_effect_after(base_period, earliest):
+    result = did.estimate(simulate(2, 5.0), "mdm", base_period=base_period)
+    # universal: -1 is the reference (zero by construction); varying: it is estimated
+    assert (-1 in result.event_time) == (base_period == "varying")
+    assert min(result.event_time) == earliest and max(result.event_time) == 2
     for e in (0, 1):
         low, high = result.event_time[e].ci
         assert low <= 5.0 <= high
     assert result.event_time[0].n_treated == 110  # every cohort is observed in its first year
     assert result.event_time[2].n_treated < result.event_time[0].n_treated
+
+
+def test_uniform_band_is_wider_than_the_pointwise_interval_and_reproducible():
+    result = did.estimate(simulate(2, 5.0), "mdm")
+    band = result.band()
+    assert set(band) == set(result.event_time)
+    widths = [(band[e][1] - band[e][0]) / (result.event_time[e].ci[1] - result.event_time[e].ci[0])
+              for e in band]
+    assert all(w > 1.0 for w in widths)  # eleven event times: the sup-t critical value exceeds 1.96
+    assert max(widths) < 2.0
+    assert band == result.band()  # fixed seed
+    assert band != result.band(seed=did.BAND_SEED + 1)
 
 
 def test_dose_view_finds_the_effect_only_where_the_threshold_is_reached():

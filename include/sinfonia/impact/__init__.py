@@ -1,4 +1,4 @@
-"""Impact of ESAP's assistance on municipal indicators (DESIGN.md §6, issue 8).
+"""Impact of ESAP's assistance on municipal indicators (DESIGN.md §5–§6, issues 8 and 17).
 
 A municipality is treated from the year its cumulative delivered assistances reach the
 threshold (``marts.mart_impact_panel``, built by dbt). For every outcome with yearly data this
@@ -10,39 +10,62 @@ package estimates:
 | ``cs_did_never_treated`` | the same with never-treated controls only; overall and event-time rows |
 | ``cs_did_unconditional`` | the same without covariates; overall |
 | ``naive`` | treated-versus-untreated change without covariates (``comparisons.naive``) |
-| ``pretrend`` | the mean of the pre-period event-time estimates; ``p_value`` is the joint Wald test of all of them being zero |
+| ``pretrend`` | the mean of the pre-period event-time estimates against the universal base period (so that they share the post-period effects' base year); ``p_value`` is the sup-t test of every one of them being zero (below 0.05 exactly when one lies outside the simultaneous band; ``did.sup_t_p_value``) |
 | ``placebo`` | cohorts moved two years earlier, on the years before any treatment; should be 0 |
 | ``dose_1_2``, ``dose_3_4``, ``dose_5_plus`` | each dose group against municipalities with no delivered assistance |
 
 Intervals are 95% normal intervals from analytic influence functions clustered by
-municipality (see ``did``). Rows go to ``marts.mart_impact_estimates`` (``store``).
+municipality (see ``did``); event-time rows of the CS methods also carry a 95% simultaneous band
+(``band_low``, ``band_high``; multiplier bootstrap with ``band_draws`` draws and seed
+``band_seed``). ``p_value_adjusted`` is Holm's adjustment of one method's overall p-values across
+the outcomes of the run (``p_adjust_method``); the ``cs_did`` overall row of each outcome carries
+the ``verdict`` and its ``verdict_reason`` (``verdict``). ``diagnostics`` (JSON, on each method's
+overall row) lists what the estimator left out or changed and why (``did.REASONS``). The
+columns are ``COLUMNS``, the one list the writer (``store``) and the report follow.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pandas as pd
 
 from sinfonia.impact import comparisons, did
+from sinfonia.impact.verdict import P_ADJUST_METHOD, holm, verdict
 
 log = logging.getLogger(__name__)
 
 OUTCOMES = ("mdm", "mdm_gestion", "mdm_resultados", "idf")
 COLUMNS = ("outcome", "method", "event_time", "estimate", "std_error", "ci_low", "ci_high",
-           "p_value", "n_treated", "n_control", "threshold")
+           "p_value", "n_treated", "n_control", "threshold", "p_value_adjusted", "p_adjust_method",
+           "band_low", "band_high", "band_draws", "band_seed", "base_period", "verdict",
+           "verdict_reason", "diagnostics")
+CS_METHODS = (  # method, control group, covariates, event-time rows
+    ("cs_did", "not_yet_treated", did.DEFAULT_COVARIATES, True),
+    ("cs_did_never_treated", "never_treated", did.DEFAULT_COVARIATES, True),
+    ("cs_did_unconditional", "not_yet_treated", (), False),
+)
 
 
 def _row(outcome: str, method: str, event_time: int | None, e: did.Estimate, threshold: int,
-         p_value: float | None = None) -> dict:
+         base_period: str, p_value: float | None = None, **extra) -> dict:
     low, high = e.ci
-    return {"outcome": outcome, "method": method, "event_time": event_time,
-            "estimate": e.estimate, "std_error": e.std_error, "ci_low": low, "ci_high": high,
-            "p_value": e.p_value if p_value is None else p_value,
-            "n_treated": e.n_treated, "n_control": e.n_control, "threshold": threshold}
+    row = dict.fromkeys(COLUMNS)
+    row.update({"outcome": outcome, "method": method, "event_time": event_time,
+                "estimate": e.estimate, "std_error": e.std_error, "ci_low": low, "ci_high": high,
+                "p_value": e.p_value if p_value is None else p_value,
+                "n_treated": e.n_treated, "n_control": e.n_control, "threshold": threshold,
+                "base_period": base_period, **extra})
+    return row
 
 
-def estimate_outcome(frame: pd.DataFrame, outcome: str, threshold: int) -> list[dict]:
+def _diagnostics(notes: list[did.Diagnostic]) -> str | None:
+    return json.dumps([n.as_dict() for n in notes], ensure_ascii=False) if notes else None
+
+
+def estimate_outcome(frame: pd.DataFrame, outcome: str, threshold: int,
+                     base_period: str = did.DEFAULT_BASE_PERIOD) -> list[dict]:
     """Every method's rows for one outcome; empty when it cannot be estimated (logged)."""
     if outcome not in frame or frame[outcome].notna().sum() == 0:
         log.info("impact: no %s values in the panel; skipped", outcome)
@@ -51,36 +74,73 @@ def estimate_outcome(frame: pd.DataFrame, outcome: str, threshold: int) -> list[
         log.info("impact: %s has fewer than two years of data; skipped", outcome)
         return []
     rows: list[dict] = []
-    for method, control, covariates in (
-        ("cs_did", "not_yet_treated", did.DEFAULT_COVARIATES),
-        ("cs_did_never_treated", "never_treated", did.DEFAULT_COVARIATES),
-        ("cs_did_unconditional", "not_yet_treated", ()),
-    ):
-        result = did.estimate(frame, outcome, control, covariates)
+    for method, control, covariates, events in CS_METHODS:
+        result = did.estimate(frame, outcome, control, covariates, base_period)
         if result.overall is None:
-            log.info("impact: %s %s has no treated cohort with a post-treatment year", outcome, method)
+            log.info("impact: %s %s has no treated cohort with a post-treatment year: %s", outcome, method,
+                     _diagnostics(result.diagnostics))
             continue
-        rows.append(_row(outcome, method, None, result.overall, threshold))
-        if method == "cs_did_unconditional":
+        rows.append(_row(outcome, method, None, result.overall, threshold, base_period,
+                         diagnostics=_diagnostics(result.diagnostics)))
+        if not events:
             continue
-        rows += [_row(outcome, method, e, est, threshold) for e, est in result.event_time.items()]
-        if method == "cs_did" and result.pretrend_average is not None:
-            rows.append(_row(outcome, "pretrend", None, result.pretrend_average, threshold,
-                             p_value=result.pretrend_p))
+        band = result.band()
+        rows += [_row(outcome, method, e, est, threshold, base_period,
+                      band_low=band.get(e, (None, None))[0], band_high=band.get(e, (None, None))[1],
+                      band_draws=did.BAND_DRAWS, band_seed=did.BAND_SEED)
+                 for e, est in result.event_time.items()]
+        if method == "cs_did":
+            # Pre-trends against the universal base: the pre-period effects then share the post
+            # ones' base year, so a base year that is off for the treated shows in them (Roth,
+            # 2024, "Interpreting event-studies from recent difference-in-differences estimators").
+            pre = result if base_period == "universal" else did.estimate(frame, outcome, control, covariates,
+                                                                         "universal")
+            if pre.pretrend_average is not None:
+                rows.append(_row(outcome, "pretrend", None, pre.pretrend_average, threshold, "universal",
+                                 p_value=pre.pretrend_sup_t_p()))
     naive = comparisons.naive(frame, outcome)
     if naive is not None:
-        rows.append(_row(outcome, "naive", None, naive, threshold))
-    placebo = comparisons.placebo(frame, outcome)
+        rows.append(_row(outcome, "naive", None, naive, threshold, "universal"))
+    placebo = comparisons.placebo(frame, outcome, base_period=base_period)
     if placebo.overall is not None:
-        rows.append(_row(outcome, "placebo", None, placebo.overall, threshold))
+        rows.append(_row(outcome, "placebo", None, placebo.overall, threshold, base_period,
+                         diagnostics=_diagnostics(placebo.diagnostics)))
+    elif placebo.diagnostics:
+        log.info("impact: %s placebo not estimated: %s", outcome, _diagnostics(placebo.diagnostics))
     for label, est in comparisons.dose(frame, outcome).items():
         method = "dose_" + label.replace("-", "_").replace("+", "_plus")
-        rows.append(_row(outcome, method, None, est, threshold))
+        rows.append(_row(outcome, method, None, est, threshold, "universal"))
     return rows
 
 
-def estimate_all(frame: pd.DataFrame, threshold: int, outcomes=OUTCOMES) -> pd.DataFrame:
+def adjust_and_judge(rows: pd.DataFrame) -> pd.DataFrame:
+    """Holm-adjusted p-values per method across outcomes (overall rows), then each outcome's verdict."""
+    rows = rows.copy()
+    overall = rows["event_time"].isna()
+    for _, idx in rows[overall].groupby("method").groups.items():
+        rows.loc[idx, "p_value_adjusted"] = holm(rows.loc[idx, "p_value"].tolist())
+        rows.loc[idx, "p_adjust_method"] = P_ADJUST_METHOD
+    for outcome in rows["outcome"].unique():
+        mine = rows[(rows["outcome"] == outcome) & overall]
+        by_method = {r["method"]: r for r in mine.to_dict("records")}
+        if "cs_did" not in by_method:
+            continue
+        text, reason = verdict(by_method["cs_did"], by_method.get("pretrend"), by_method.get("placebo"))
+        idx = mine.index[mine["method"] == "cs_did"]
+        rows.loc[idx, "verdict"] = text
+        rows.loc[idx, "verdict_reason"] = reason
+    return rows
+
+
+def estimate_all(frame: pd.DataFrame, threshold: int, outcomes=OUTCOMES,
+                 base_period: str = did.DEFAULT_BASE_PERIOD) -> pd.DataFrame:
+    """Every outcome's rows with adjusted p-values and verdicts; an outcome that fails is logged
+    with its traceback and skipped, so one bad outcome never costs the others their estimates."""
     rows: list[dict] = []
     for outcome in outcomes:
-        rows += estimate_outcome(frame, outcome, threshold)
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+        try:
+            rows += estimate_outcome(frame, outcome, threshold, base_period)
+        except Exception:  # noqa: BLE001 - any failure of one outcome is reported, not fatal
+            log.exception("impact: estimating %s failed; its rows are left out", outcome)
+    table = pd.DataFrame(rows, columns=list(COLUMNS)).astype(object)
+    return adjust_and_judge(table) if len(table) else table

@@ -10,7 +10,8 @@
   (1–2, 3–4, 5+), each against those with none: change from the year before the first delivery
   in the data to the last year, outcome regression on the same covariates as CS.
 - ``placebo``: fake treatment years shifted ``shift`` years earlier, on the years before any
-  real treatment; its overall effect should be zero.
+  real treatment; its overall effect should be zero. With fewer than two years of data before
+  the first real treatment there is nothing to compare: no estimate, and a diagnostic says why.
 
 All reuse ``did.or_did`` (one 2×2 outcome-regression DiD with its influence function).
 """
@@ -78,13 +79,32 @@ def dose(frame: pd.DataFrame, outcome: str,
 
 
 def placebo(frame: pd.DataFrame, outcome: str, shift: int = 2, control: str = "not_yet_treated",
-            covariates: tuple[str, ...] = did.DEFAULT_COVARIATES) -> did.Result:
-    """CS on the years before the first real treatment, with cohorts moved ``shift`` years earlier."""
-    first_real = pd.to_numeric(frame["treatment_year"], errors="coerce").min()
-    if pd.isna(first_real):
+            covariates: tuple[str, ...] = did.DEFAULT_COVARIATES,
+            base_period: str = did.DEFAULT_BASE_PERIOD) -> did.Result:
+    """CS on the years before the first real treatment, with cohorts moved ``shift`` years earlier.
+
+    "The first real treatment" is that of the first cohort the estimate can use (at least
+    ``did.MIN_COHORT`` units with the outcome): a cohort of one unit, which the estimate leaves
+    out, is left out here too (a diagnostic says so) rather than cutting the placebo's window
+    short of the years just before the cohorts that are estimated.
+    """
+    g = pd.to_numeric(frame["treatment_year"], errors="coerce")
+    units = frame.assign(treatment_year=g.where(g != 0))  # 0: never treated (R's convention)
+    seen = units[units[outcome].notna()] if outcome in units else units.iloc[:0]
+    sizes = seen.drop_duplicates("municipality_id")["treatment_year"].value_counts()
+    usable = sizes[sizes >= did.MIN_COHORT]
+    if usable.empty:
         return did.Result(None)
-    fake = frame[frame["year"] < first_real].copy()
-    fake["treatment_year"] = pd.to_numeric(fake["treatment_year"], errors="coerce") - shift
-    if fake.empty:
-        return did.Result(None)
-    return did.estimate(fake, outcome, control, covariates)
+    first_real = int(usable.index.min())
+    small = units["treatment_year"].notna() & ~units["treatment_year"].isin(usable.index)
+    notes = [did.Diagnostic("small_cohort", int(c), None, int(n), "placebo: cohort left out")
+             for c, n in sizes[sizes < did.MIN_COHORT].items()]
+    fake = units[~small & (units["year"] < first_real)].copy()
+    years = fake.loc[fake[outcome].notna(), "year"].nunique() if outcome in fake else 0
+    if years < 2:  # e.g. the first cohort is treated in the panel's second year
+        return did.Result(None, diagnostics=notes + [did.Diagnostic(
+            "too_few_years", detail=f"placebo: {years} year(s) with data before {first_real}")])
+    fake["treatment_year"] = fake["treatment_year"] - shift
+    result = did.estimate(fake, outcome, control, covariates, base_period)
+    result.diagnostics = notes + result.diagnostics
+    return result

@@ -10,8 +10,11 @@ key unique, ``ci_low <= estimate <= ci_high``, ``std_error >= 0``) and ``publish
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from sinfonia import db
 from sinfonia.impact import COLUMNS, estimate_all
@@ -28,6 +31,8 @@ TYPES = {
     "band_low": "double precision", "band_high": "double precision",
     "n_treated": "integer", "n_control": "integer", "threshold": "integer",
     "base_period": "text", "verdict": "text",
+    "p_adjust_method": "text", "band_draws": "integer", "band_seed": "bigint",
+    "verdict_reason": "text", "diagnostics": "jsonb",
 }
 
 
@@ -54,7 +59,11 @@ def read_panel(conn) -> pd.DataFrame:
 def _value(column: str, v):
     if v is None or (not isinstance(v, str) and pd.isna(v)):
         return None
-    return int(v) if TYPES[column] == "integer" else v
+    if TYPES[column] in ("integer", "bigint"):
+        return int(v)
+    if TYPES[column] == "jsonb":
+        return Jsonb(json.loads(v) if isinstance(v, str) else v)
+    return v
 
 
 def write_estimates(conn, rows: pd.DataFrame) -> int:

@@ -1,16 +1,25 @@
-"""The impact section of the report (Spanish): event-study chart and the overall effects.
+"""The impact section of the report (Spanish): a verdict per outcome, its reasons, the evidence.
 
-``section(conn)`` reads ``marts.mart_impact_estimates`` and returns an HTML fragment: for each
-outcome an event-study chart (matplotlib, Agg backend, PNG embedded as base64) and one table with
-the Callaway–Sant'Anna estimate next to the naive comparison, so the reader sees how far
-selection moves a raw comparison; then the checks (pre-trends, placebo) and the dose view.
+``section(conn)`` reads ``marts.mart_impact_estimates`` and returns an HTML fragment. For each
+outcome it states first the verdict the estimates allow (``sinfonia.impact.verdict``:
+*evidencia de efecto* only when the effect survives the adjustment for the number of outcomes
+tested, the pre-trends are parallel and the placebo is zero; otherwise *no concluyente* with the
+conditions that failed, or *sin datos suficientes*), then the estimate in words, an event-study
+chart (matplotlib, Agg backend, PNG embedded as base64) with the pointwise 95% intervals and the
+95% simultaneous band, one table with the Callaway–Sant'Anna estimate next to the naive
+comparison and the checks, and a summary of what the estimator left out (diagnostics).
+Numbers in Colombian format (decimal comma, ``< 0,001``); no sentence about a difference that is
+zero.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import json
 from html import escape
+
+from sinfonia.impact.verdict import EFFECT, INCONCLUSIVE, NO_DATA, numero, valor_p
 
 OUTCOME_LABELS = {
     "mdm": "MDM (puntaje total)",
@@ -29,52 +38,64 @@ METHOD_LABELS = {
     "dose_3_4": "Dosis 3–4 asistencias frente a ninguna",
     "dose_5_plus": "Dosis 5 o más asistencias frente a ninguna",
 }
-PRE_OK = "no se rechaza que fueran paralelas"
-PRE_BAD = "ATENCIÓN: hay diferencias antes del tratamiento; el efecto debe leerse con cautela"
+VERDICT_TEXT = {
+    EFFECT: "Hay evidencia de efecto",
+    INCONCLUSIVE: "No concluyente: estos datos no permiten afirmar que la asistencia cambió el indicador",
+    NO_DATA: "Sin datos suficientes para estimar el efecto",
+}
+REASON_LABELS = {  # sinfonia.impact.did.REASONS, for ESAP readers
+    "treated_in_first_year": "municipios tratados desde el primer año con datos (sin año previo con qué comparar): excluidos",
+    "treated_after_last_year": "municipios tratados después del último año con datos: contados como no tratados",
+    "small_cohort": "combinaciones de cohorte y año omitidas por tener menos de dos municipios tratados con datos",
+    "too_few_controls": "combinaciones de cohorte y año omitidas por falta de municipios de comparación",
+    "missing_outcome": "combinaciones de cohorte y año en las que faltaba el dato de algunos municipios tratados",
+    "covariate_imputed": "municipios sin dato en una covariable numérica (se usó el promedio)",
+    "too_few_years": "menos de dos años con datos",
+}
+UNIT_REASONS = ("treated_in_first_year", "treated_after_last_year", "covariate_imputed")
 ORDER = ("cs_did", "naive", "cs_did_never_treated", "cs_did_unconditional", "pretrend", "placebo",
          "dose_1_2", "dose_3_4", "dose_5_plus")
-
-
-def _num(value: float | None, digits: int = 2, sign: bool = True) -> str:
-    if value is None:
-        return "—"
-    text = f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
-    return text.replace(".", ",")  # decimal comma, as ESAP writes numbers
 
 
 def _rows(conn) -> list[dict]:
     if conn.execute("select to_regclass('marts.mart_impact_estimates')").fetchone()[0] is None:
         return []
-    cur = conn.execute("""select outcome, method, event_time, estimate, std_error, ci_low, ci_high,
-                                 p_value, n_treated, n_control, threshold
-                          from marts.mart_impact_estimates order by outcome, method, event_time""")
+    cur = conn.execute("select * from marts.mart_impact_estimates order by outcome, method, event_time")
     names = [d.name for d in cur.description]
     return [dict(zip(names, r)) for r in cur.fetchall()]
 
 
 def event_study_png(points: list[dict], title: str) -> str:
-    """Base64 PNG of event-time estimates with their 95% intervals."""
+    """Base64 PNG of event-time estimates: pointwise 95% intervals and the 95% simultaneous band."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
     points = sorted(points, key=lambda r: r["event_time"])
-    x = [r["event_time"] for r in points] + [-1]
-    y = [r["estimate"] for r in points] + [0.0]
-    low = [r["estimate"] - r["ci_low"] for r in points] + [0.0]
-    high = [r["ci_high"] - r["estimate"] for r in points] + [0.0]
-    colours = ["#1f4e79" if e >= 0 else "#8c8c8c" for e in x]
+    x = [r["event_time"] for r in points]
+    y = [r["estimate"] for r in points]
     fig, ax = plt.subplots(figsize=(7.5, 3.6), dpi=110)
     ax.axhline(0, color="#444444", linewidth=0.8)
     ax.axvline(-0.5, color="#b22222", linestyle="--", linewidth=0.8)
-    for xi, yi, lo, hi, c in zip(x, y, low, high, colours):
-        ax.errorbar([xi], [yi], yerr=[[lo], [hi]], fmt="o", color=c, capsize=3, markersize=5)
-    ax.set_xlabel("Años desde que el municipio alcanzó el umbral de asistencias (-1 = referencia)")
+    banded = [r for r in points if r.get("band_low") is not None and r.get("band_high") is not None]
+    for i, r in enumerate(banded):  # one box per year: the band is not a line between years
+        ax.fill_between([r["event_time"] - 0.3, r["event_time"] + 0.3], r["band_low"], r["band_high"],
+                        color="#9ecae1", alpha=0.55, linewidth=0,
+                        label="Banda simultánea 95% (todos los años a la vez)" if i == 0 else None)
+    for r, xi, yi in zip(points, x, y):
+        colour = "#1f4e79" if xi >= 0 else "#8c8c8c"
+        ax.errorbar([xi], [yi], yerr=[[yi - r["ci_low"]], [r["ci_high"] - yi]], fmt="o", color=colour,
+                    capsize=3, markersize=5)
+    if -1 not in x:  # universal base period: -1 is the reference, zero by construction
+        ax.plot([-1], [0.0], "o", color="#8c8c8c", markersize=5)
+    ax.errorbar([], [], yerr=[], fmt="o", color="#1f4e79", capsize=3, label="Estimación e IC 95% de cada año")
+    ax.set_xlabel("Años desde que el municipio alcanzó el umbral de asistencias")
     ax.set_ylabel("Efecto (puntos)")
     ax.set_title(title, fontsize=10)
-    ax.set_xticks(sorted(set(x)))
+    ax.set_xticks(sorted(set(x) | {-1}))
     ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
@@ -84,7 +105,7 @@ def event_study_png(points: list[dict], title: str) -> str:
 
 def _table(overall: dict[str, dict]) -> str:
     head = ("<tr><th>Método</th><th>Efecto (puntos)</th><th>IC 95%</th><th>Error estándar</th>"
-            "<th>Valor p</th><th>Tratados</th><th>Controles</th></tr>")
+            "<th>Valor p</th><th>Valor p ajustado (Holm)</th><th>Tratados</th><th>Controles</th></tr>")
     body = []
     for method in ORDER:
         r = overall.get(method)
@@ -93,37 +114,79 @@ def _table(overall: dict[str, dict]) -> str:
         attrs = ' class="destacado"' if method in ("cs_did", "naive") else ""
         label = escape(METHOD_LABELS.get(method, method))
         body.append(
-            f"<tr{attrs}><td>{label}</td><td>{_num(r['estimate'])}</td>"
-            f"<td>[{_num(r['ci_low'])}; {_num(r['ci_high'])}]</td><td>{_num(r['std_error'], sign=False)}</td>"
-            f"<td>{_num(r['p_value'], 3, sign=False)}</td><td>{r['n_treated']}</td><td>{r['n_control']}</td></tr>")
+            f"<tr{attrs}><td>{label}</td><td>{numero(r['estimate'], sign=True)}</td>"
+            f"<td>[{numero(r['ci_low'], sign=True)}; {numero(r['ci_high'], sign=True)}]</td>"
+            f"<td>{numero(r['std_error'])}</td><td>{escape(valor_p(r['p_value']))}</td>"
+            f"<td>{escape(valor_p(r.get('p_value_adjusted')))}</td>"
+            f"<td>{r['n_treated']}</td><td>{r['n_control']}</td></tr>")
     return f"<table class=\"impacto\">{head}{''.join(body)}</table>"
+
+
+def _p(p: float | None) -> str:
+    text = valor_p(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
+def _verdict(cs: dict | None, n_outcomes: int) -> str:
+    if cs is None or cs.get("verdict") is None:
+        return (f"<p class=\"veredicto\"><strong>{escape(VERDICT_TEXT[NO_DATA])}.</strong> Ningún grupo de "
+                "municipios tratados tiene años posteriores al tratamiento con datos suficientes.</p>")
+    reason = cs.get("verdict_reason") or ""
+    if cs["verdict"] == EFFECT:
+        detail = (f"El efecto se distingue de cero aun considerando que se evaluaron {n_outcomes} indicadores "
+                  f"a la vez, y las comprobaciones no muestran problemas: {reason}.")
+    else:
+        detail = f"Motivo: {reason}."
+    return (f"<p class=\"veredicto\"><strong>{escape(VERDICT_TEXT[cs['verdict']])}.</strong> "
+            f"{escape(detail)}</p>")
 
 
 def _reading(overall: dict[str, dict]) -> str:
     cs, naive = overall.get("cs_did"), overall.get("naive")
     parts = []
     if cs:
-        verdict = ("el intervalo no incluye el cero: hay evidencia de efecto"
-                   if cs["ci_low"] > 0 or cs["ci_high"] < 0 else
-                   "el intervalo incluye el cero: no hay evidencia suficiente de efecto")
-        parts.append(f"Efecto estimado: {_num(cs['estimate'])} puntos (IC 95% {_num(cs['ci_low'])} a "
-                     f"{_num(cs['ci_high'])}); {verdict}.")
+        parts.append(f"Efecto estimado: {numero(cs['estimate'], sign=True)} puntos (IC 95% "
+                     f"{numero(cs['ci_low'], sign=True)} a {numero(cs['ci_high'], sign=True)}; {_p(cs['p_value'])}; "
+                     f"ajustado por Holm, {_p(cs.get('p_value_adjusted'))}), con {cs['n_treated']} municipios tratados.")
     if cs and naive:
         gap = naive["estimate"] - cs["estimate"]
-        parts.append(f"La comparación ingenua da {_num(naive['estimate'])} puntos: "
-                     f"{_num(abs(gap), sign=False)} puntos {'más' if gap > 0 else 'menos'} que la estimación "
-                     "que compara con municipios similares. Esa diferencia es el sesgo de selección: "
-                     "la asistencia llega más a los municipios con más necesidad, que evolucionan distinto.")
+        text = f"La comparación ingenua da {numero(naive['estimate'], sign=True)} puntos"
+        if numero(abs(gap)) == numero(0.0):
+            parts.append(text + ", lo mismo que la estimación que compara con municipios similares.")
+        else:
+            parts.append(f"{text}: {numero(abs(gap))} puntos {'más' if gap > 0 else 'menos'} que la estimación "
+                         "que compara con municipios similares. Esa diferencia es el sesgo de selección: "
+                         "la asistencia llega más a los municipios con más necesidad, que evolucionan distinto.")
     pre, placebo = overall.get("pretrend"), overall.get("placebo")
     if pre and pre["p_value"] is not None:
         ok = pre["p_value"] >= 0.05
-        parts.append(f"Tendencias previas: prueba conjunta p = {_num(pre['p_value'], 3, sign=False)} "
-                     f"({PRE_OK if ok else PRE_BAD}).")
+        parts.append(f"Tendencias previas: prueba conjunta {_p(pre['p_value'])} "
+                     f"({'no se rechaza que fueran paralelas' if ok else 'ATENCIÓN: los municipios tratados ya evolucionaban distinto antes del tratamiento'}).")
     if placebo:
         ok = placebo["ci_low"] <= 0 <= placebo["ci_high"]
-        parts.append(f"Placebo: {_num(placebo['estimate'])} puntos "
+        parts.append(f"Placebo: {numero(placebo['estimate'], sign=True)} puntos "
                      f"({'compatible con cero, como debe ser' if ok else 'ATENCIÓN: distinto de cero'}).")
     return "".join(f"<p>{escape(p)}</p>" for p in parts)
+
+
+def diagnostics_summary(cs: dict | None) -> str:
+    """One Spanish line per reason of what the headline estimate left out (from ``diagnostics``)."""
+    raw = None if cs is None else cs.get("diagnostics")
+    notes = json.loads(raw) if isinstance(raw, str) else (raw or [])
+    if not notes:
+        return "<p class=\"diagnostico\">Diagnóstico: no se omitió ninguna cohorte ni combinación de cohorte y año.</p>"
+    lines = []
+    for reason, label in REASON_LABELS.items():
+        mine = [n for n in notes if n["reason"] == reason]
+        if not mine:
+            continue
+        if reason in UNIT_REASONS:
+            lines.append(f"{label}: {sum(n['units'] for n in mine)}")
+        else:
+            cohorts = sorted({n["cohort"] for n in mine if n.get("cohort") is not None})
+            lines.append(f"{label}: {len(mine)} (cohortes {', '.join(str(c) for c in cohorts)})")
+    items = "".join(f"<li>{escape(line)}</li>" for line in lines)
+    return f"<div class=\"diagnostico\"><p>Diagnóstico de la estimación principal:</p><ul>{items}</ul></div>"
 
 
 def section(conn) -> str:
@@ -135,7 +198,15 @@ def section(conn) -> str:
              "alcanzan el umbral. Se compara su evolución con la de municipios aún no tratados de "
              "similar grupo de capacidades, categoría y condición PDET (diferencias en diferencias "
              "escalonadas de Callaway y Sant'Anna, 2021). Los intervalos de confianza del 95% son "
-             "analíticos (funciones de influencia, agrupados por municipio).</p>")
+             "analíticos (funciones de influencia, agrupados por municipio, con la distribución t de "
+             "Student porque los municipios tratados son pocos); en los gráficos, la banda sombreada "
+             "cubre todos los años a la vez.</p>"
+             "<p>Como se evalúan varios indicadores, alguno puede salir «significativo» por azar. Por eso "
+             "solo se afirma que hay evidencia de efecto cuando el valor p ajustado por Holm (que tiene en "
+             "cuenta todos los indicadores evaluados) es menor que 0,05, los municipios tratados y los de "
+             "comparación evolucionaban igual antes del tratamiento y el placebo da un resultado compatible "
+             "con cero. En cualquier otro caso el resultado es no concluyente: no prueba que haya efecto ni "
+             "que no lo haya.</p>")
     if not rows:
         return (f"<section id=\"impacto\">{intro}<p>Aún no hay estimaciones: ningún indicador tiene "
                 "municipios tratados con datos posteriores al tratamiento.</p></section>")
@@ -143,16 +214,19 @@ def section(conn) -> str:
     intro = intro.replace("cinco o más", f"{threshold} o más" if threshold != 5 else "cinco o más")
     parts = [f"<section id=\"impacto\">{intro}"]
     known = list(OUTCOME_LABELS)
-    for outcome in sorted({r["outcome"] for r in rows}, key=lambda o: (known.index(o) if o in known else len(known), o)):
+    outcomes = sorted({r["outcome"] for r in rows}, key=lambda o: (known.index(o) if o in known else len(known), o))
+    for outcome in outcomes:
         mine = [r for r in rows if r["outcome"] == outcome]
         label = OUTCOME_LABELS.get(outcome, outcome)
         overall = {r["method"]: r for r in mine if r["event_time"] is None}
         parts.append(f"<h3>{escape(label)}</h3>")
+        parts.append(_verdict(overall.get("cs_did"), len(outcomes)))
+        parts.append(_reading(overall))
         events = [r for r in mine if r["method"] == "cs_did" and r["event_time"] is not None]
         if events:
-            png = event_study_png(events, f"{label}: efecto por años desde el tratamiento (IC 95%)")
+            png = event_study_png(events, f"{label}: efecto por años desde el tratamiento")
             parts.append(f"<img alt=\"Estudio de eventos: {escape(label)}\" src=\"data:image/png;base64,{png}\">")
-        parts.append(_reading(overall))
         parts.append(_table(overall))
+        parts.append(diagnostics_summary(overall.get("cs_did")))
     parts.append("</section>")
     return "\n".join(parts)

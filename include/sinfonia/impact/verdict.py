@@ -1,0 +1,90 @@
+"""What one run of estimates may claim: Holm-adjusted p-values and a verdict per outcome.
+
+Many outcomes are tested in one run; at 5% each, a false finding somewhere is the expected
+result. So:
+
+- ``holm``: Holm's step-down adjustment (controls the family-wise error rate at any dependence).
+  The family is one method's overall estimates across the outcomes of the run.
+- ``verdict``: for each outcome, from its headline (``cs_did``) overall row, its pre-trend test
+  and its placebo:
+
+  * ``evidencia de efecto`` only when the Holm-adjusted p-value is below ``ALPHA``, the pre-trend
+    test does not reject at ``ALPHA`` (the raw p-value: stricter than the adjusted one), and
+    the placebo's 95% interval contains zero; a missing check counts as failed;
+  * ``sin datos suficientes`` when fewer than ``MIN_TREATED`` treated units have
+    post-treatment years;
+  * ``no concluyente`` otherwise, with every failed condition named in ``verdict_reason``.
+
+Text meant for ESAP staff (the reason) is Spanish, numbers in Colombian format (``numero``,
+``valor_p``: decimal comma, ``< 0,001``).
+"""
+
+from __future__ import annotations
+
+import math
+
+ALPHA = 0.05
+MIN_TREATED = 10
+P_ADJUST_METHOD = "holm"
+EFFECT, INCONCLUSIVE, NO_DATA = "evidencia de efecto", "no concluyente", "sin datos suficientes"
+VERDICTS = (EFFECT, INCONCLUSIVE, NO_DATA)
+
+
+def holm(p_values: list[float | None]) -> list[float | None]:
+    """Holm-adjusted p-values, in the input order; missing (None/NaN) stay missing and do not count."""
+    valid = [(p, i) for i, p in enumerate(p_values) if p is not None and not math.isnan(p)]
+    m = len(valid)
+    out: list[float | None] = [None] * len(p_values)
+    running = 0.0
+    for rank, (p, i) in enumerate(sorted(valid)):
+        running = max(running, min(1.0, (m - rank) * p))
+        out[i] = running
+    return out
+
+
+def numero(value: float | None, digits: int = 2, sign: bool = False) -> str:
+    """Colombian format: period for thousands, comma for decimals (1.234,56); — when missing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if round(value, digits) == 0:
+        value = 0.0  # never "-0,00"
+    text = f"{value:{'+' if sign else ''},.{digits}f}"
+    return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+
+
+def valor_p(p: float | None) -> str:
+    if p is None or math.isnan(p):
+        return "—"
+    return "< 0,001" if p < 0.001 else numero(p, 3)
+
+
+def _p_text(p: float | None) -> str:
+    text = valor_p(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
+def verdict(cs: dict | None, pretrend: dict | None, placebo: dict | None) -> tuple[str, str]:
+    """(verdict, reason in Spanish) for one outcome from its rows (dicts with the mart's columns)."""
+    if cs is None or cs["n_treated"] < MIN_TREATED:
+        n = 0 if cs is None else cs["n_treated"]
+        return NO_DATA, (f"solo {n} municipios tratados tienen años posteriores al tratamiento con datos; "
+                         f"se necesitan al menos {MIN_TREATED}")
+    failed = []
+    adjusted = cs.get("p_value_adjusted")
+    if adjusted is None or math.isnan(adjusted) or adjusted >= ALPHA:
+        failed.append("el efecto no se distingue de cero al considerar todos los indicadores evaluados "
+                      f"(valor p ajustado por Holm: {_p_text(adjusted)})")
+    if pretrend is None or pretrend.get("p_value") is None or math.isnan(pretrend["p_value"]):
+        failed.append("no hay años previos suficientes para comprobar que las tendencias eran paralelas")
+    elif pretrend["p_value"] < ALPHA:
+        failed.append("antes del tratamiento los municipios tratados ya evolucionaban distinto "
+                      f"(prueba de tendencias previas, {_p_text(pretrend['p_value'])})")
+    if placebo is None:
+        failed.append("no hay años suficientes antes del tratamiento para el placebo")
+    elif not placebo["ci_low"] <= 0 <= placebo["ci_high"]:
+        failed.append(f"el placebo, que debería dar cero, da {numero(placebo['estimate'], sign=True)} puntos "
+                      f"(IC 95% {numero(placebo['ci_low'], sign=True)} a {numero(placebo['ci_high'], sign=True)})")
+    if failed:
+        return INCONCLUSIVE, "; ".join(failed)
+    return EFFECT, (f"valor p ajustado por Holm {_p_text(adjusted)}, tendencias previas paralelas "
+                    f"({_p_text(pretrend['p_value'])}) y placebo compatible con cero")

@@ -1,0 +1,49 @@
+"""The impact section's words and chart, built from rows (no database needed)."""
+
+import json
+
+from sinfonia.report.impact import _reading, _verdict, diagnostics_summary, event_study_png
+
+CS = {"estimate": 2.345, "ci_low": 1.1, "ci_high": 3.59, "p_value": 0.0002, "p_value_adjusted": 0.0008,
+      "n_treated": 16, "verdict": "no concluyente",
+      "verdict_reason": "antes del tratamiento los municipios tratados ya evolucionaban distinto "
+                        "(prueba de tendencias previas, p = 0,007)"}
+
+
+def test_numbers_are_colombian_and_tiny_p_values_say_less_than():
+    text = _reading({"cs_did": CS, "pretrend": {"p_value": 0.007}})
+    assert "+2,35 puntos (IC 95% +1,10 a +3,59; p &lt; 0,001; ajustado por Holm, p &lt; 0,001)" in text
+    assert "p = 0,007" in text and "0,000" not in text
+
+
+def test_no_sentence_about_a_difference_that_is_zero():
+    same = _reading({"cs_did": CS, "naive": {**CS, "estimate": 2.3449}})
+    assert "sesgo de selección" not in same and "0,00 puntos" not in same and "lo mismo" in same
+    different = _reading({"cs_did": CS, "naive": {**CS, "estimate": 3.345}})
+    assert "1,00 puntos más" in different and "sesgo de selección" in different
+
+
+def test_the_verdict_comes_first_in_words_a_reader_cannot_misread():
+    html = _verdict(CS, 4)
+    assert "No concluyente" in html and "evidencia de efecto" not in html.lower()
+    assert "tendencias previas, p = 0,007" in html
+    assert "Hay evidencia de efecto" in _verdict({**CS, "verdict": "evidencia de efecto",
+                                                   "verdict_reason": "valor p ajustado por Holm p &lt; 0,001"}, 4)
+    assert "Sin datos suficientes" in _verdict(None, 4)
+
+
+def test_diagnostics_are_summarised_in_spanish():
+    notes = [{"reason": "small_cohort", "cohort": 2021, "year": 2022, "units": 1, "detail": ""},
+             {"reason": "small_cohort", "cohort": 2021, "year": 2023, "units": 1, "detail": ""},
+             {"reason": "treated_after_last_year", "cohort": None, "year": None, "units": 7, "detail": ""}]
+    html = diagnostics_summary({"diagnostics": json.dumps(notes)})
+    assert "menos de dos municipios tratados con datos: 2 (cohortes 2021)" in html
+    assert "contados como no tratados: 7" in html
+    assert "no se omitió ninguna" in diagnostics_summary({"diagnostics": None})
+
+
+def test_the_chart_draws_the_simultaneous_band():
+    points = [{"event_time": e, "estimate": 0.1 * e, "ci_low": 0.1 * e - 0.5, "ci_high": 0.1 * e + 0.5,
+               "band_low": 0.1 * e - 0.8, "band_high": 0.1 * e + 0.8} for e in range(-3, 3)]
+    wider = [{**p, "band_low": p["band_low"] - 1, "band_high": p["band_high"] + 1} for p in points]
+    assert event_study_png(points, "t") != event_study_png(wider, "t")
