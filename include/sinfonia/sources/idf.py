@@ -3,7 +3,17 @@
 Old methodology (up to 2021; 2022 as "antigua metod."): title rows, header row 8, score column
 ``Indicador de desempeño Fiscal 7/``, footnotes and an unlabelled average row below the data.
 New methodology (2020 on): merged title rows 1–4, a merged group row 6, header row 7, score
-column ``Nuevo IDF``. Headers are found by name in every year. The range label is kept as
+column ``Nuevo IDF``. DNP's consultation tool export (2024 on; one department or all): sheet
+``Hoja1``, a metadata block with ``Año | 2024`` in rows 8–13, header row 17 from column B
+(``Código Entidad, Código FUT, Entidad, Departamento, Cod. Departamento, Categoría, Dotación
+Inicial, …, IDF Sin Bonos, IDF, Rango``), new methodology.
+
+The table is found by content in any sheet (the one with the most of the columns below; a
+ranking sheet repeating code, name and score is not it); only the code and the score are
+required: the department follows from the DIVIPOLA code. The year comes from the file name, the
+title or metadata rows or the sheet name, or ``--year``; a conflict is an error naming both. A
+year before 2000 or after next year quarantines every row; scores out of 0–110 in more than 1 %
+of the rows refuse the file (a scale error), an isolated one is quarantined. The range label is kept as
 published: the methodologies swap ``Solvente`` and ``Sostenible`` (old: 5 = Solvente >= 80;
 new: 5 = Sostenible >= 80), so the label is only comparable together with ``methodology``.
 """
