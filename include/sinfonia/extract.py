@@ -27,11 +27,16 @@ ORDER += ("mdm", "ipm", "imrc", "cgn_categories")
 
 
 def discover(sources_dir: Path, source: str) -> list[Path]:
+    """The source's files in a sources folder (its sub-folder) or in the source's own folder
+    (``--from reference/cgn``: a folder holding no source's sub-folder is taken as one)."""
     module = REGISTRY[source]
     folder = Path(sources_dir) / module.FOLDER
+    if not any((Path(sources_dir) / m.FOLDER).is_dir() for m in REGISTRY.values()):
+        folder = Path(sources_dir)
     found: set[Path] = set()
     for pattern in module.PATTERNS:
-        found.update(p for p in folder.glob(pattern) if p.is_file() and not p.name.startswith("~$"))
+        found.update(p for p in folder.glob(pattern)
+                     if p.is_file() and not p.name.startswith("~$") and p.name != "MANIFEST.csv")
     return sorted(found)
 
 

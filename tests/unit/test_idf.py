@@ -77,7 +77,7 @@ def test_implausible_year_quarantines_every_row_with_the_reason(tmp_path):
 
 def test_export_scores_a_hundred_times_too_large_are_refused(tmp_path):
     rows = [[*r[:12], r[12] * 100, r[13] * 100, r[14]] for r in EXPORT_ROWS]
-    with pytest.raises(SourceFormatError, match=r"column 'IDF': 3 of 3 values are outside the published range 0–110"):
+    with pytest.raises(SourceFormatError, match=r"column 'IDF': 3 of 3 values are outside the published range 0–100"):
         idf.parse([landed(_export(tmp_path / "ReporteIDF.xlsx", "Todos", rows=rows))])
 
 

@@ -39,7 +39,7 @@ def test_idf_workbooks_of_both_methodologies_reconcile(name, period, data_rows, 
     assert len(batch.rejected) == rejected
     assert all(r.reason == "expected a numeric score" for r in batch.rejected)
     scores = [float(r[7]) for r in batch.rows]
-    assert 0 <= min(scores) and max(scores) <= 110
+    assert 0 <= min(scores) and max(scores) <= 100
 
 
 def test_idf_2018_skips_footnotes_and_the_unlabelled_average_row():

@@ -12,7 +12,7 @@ The table is found by content in any sheet (the one with the most of the columns
 ranking sheet repeating code, name and score is not it); only the code and the score are
 required: the department follows from the DIVIPOLA code. The year comes from the file name, the
 title or metadata rows or the sheet name, or ``--year``; a conflict is an error naming both. A
-year before 2000 or after next year quarantines every row; scores out of 0–110 in more than 1 %
+year before 2000 or after next year quarantines every row; scores out of 0–100 in more than 1 %
 of the rows refuse the file (a scale error), an isolated one is quarantined. The range label is kept as
 published: the methodologies swap ``Solvente`` and ``Sostenible`` (old: 5 = Solvente >= 80;
 new: 5 = Sostenible >= 80), so the label is only comparable together with ``methodology``.
@@ -53,8 +53,7 @@ TABLE = [
     Column("capacity_group", ("dotaciones iniciales", "grupo dotaciones iniciales", "dotacion inicial"),
            required=False),
 ]
-# The published range of the score: new-methodology scores with bonuses reach a little over 100.
-SCORE_RANGE = (0.0, 110.0)
+SCORE_RANGE = (0.0, 100.0)  # the published range of the score (and of the raw gate, raw_idf.json)
 
 
 def default_published_on(year: int) -> date:

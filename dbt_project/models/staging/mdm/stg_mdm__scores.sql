@@ -18,6 +18,7 @@ final as (
             when upper(trim(value_label)) ~ '^G\s*[1-5]' then 'G' || substring(upper(trim(value_label)) from '[1-5]')
             when trim(value_label) ~ '^[1-5](\.0+)?$' then 'G' || left(trim(value_label), 1)
         end as capacity_group,
+        case when indicator = 'capacity_group' then value_label end as capacity_group_published,
         source_format,
         _published_on as published_on
     from source
