@@ -521,3 +521,14 @@ def check_scale(where: str, header: str, bounds: tuple[float, float], outside: l
         "Nothing was loaded and nothing is rescaled: correct the file (or get the publisher's "
         "original) and extract it again."
     )
+
+
+def year_of(value: object) -> tuple[str | None, str | None]:
+    """(year as text, None) or (None, why not) for a year cell ('2024', 2024, 2024.0): four
+    digits, within the plausible range (``plausible_year_problem``)."""
+    s = number_text(value)
+    if s is None or not re.fullmatch(r"\d{4}(\.0+)?", s):
+        return None, "expected a year such as 2024"
+    s = s.split(".")[0]
+    problem = plausible_year_problem(s)
+    return (None, problem) if problem else (s, None)
