@@ -144,3 +144,20 @@ def test_reference_annexes_counts_and_values_match_the_file(name):
 def test_reference_2023_categories_match_sources_md():
     [b] = idf.parse([landed(reference("idf", "ResultadosIDF_Nueva_MetodologIa_2023_Act.xlsx"))])
     assert Counter(r[9] for r in b.rows) == {"6": 967, "5": 42, "4": 16, "3": 25, "2": 19, "1": 27, "E": 6}
+
+
+def test_a_departmental_sheet_with_the_same_columns_is_not_read_as_municipalities(tmp_path):
+    path = _annex(tmp_path / "Anexos Desempeno Fiscal 2019.xlsx")
+    wb = openpyxl.load_workbook(path)
+    ws = wb.create_sheet("Departamentos 2019", 0)
+    ws.append(["Código", "Departamento", "Municipio", "Indicador de desempeño Fiscal 7/", "Rango Clasificación",
+               "Categoría Ley 617 de 2000"])
+    ws.append(["05000", "Antioquia", None, 80.5, "5.Solvente (>=80)", "E"])
+    ws.append(["76000", "Valle", None, 70.5, "4. Sostenible (>=70 y <80)", "1"])
+    wb.save(path)
+    [b] = idf.parse([landed(path)])
+    assert [r[4] for r in b.rows] == ["05001", "05002"] and not b.rejected
+    del wb["Municipios 2019"]
+    wb.save(path)
+    with pytest.raises(SourceFormatError, match="only departments"):
+        idf.parse([landed(path)])

@@ -532,3 +532,12 @@ def year_of(value: object) -> tuple[str | None, str | None]:
     s = s.split(".")[0]
     problem = plausible_year_problem(s)
     return (None, problem) if problem else (s, None)
+
+
+def holds_departments(table: Table, column: str) -> bool:
+    """True when most codes of ``column`` are departments ('05', '05000', CGN's 110505000): a
+    departmental sheet beside the municipal one, not this source's rows."""
+    codes = [re.sub(r"\.0+$", "", cell_text(rec[column]) or "") for _, rec in table.records()]
+    codes = [c for c in codes if c.isdigit()]
+    departments = sum(len(c) <= 2 or (len(c) >= 5 and c.endswith("000")) for c in codes)
+    return bool(codes) and departments > len(codes) / 2

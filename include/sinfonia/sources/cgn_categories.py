@@ -33,7 +33,8 @@ from datetime import date
 from sinfonia.landing import LandedFile
 from sinfonia.loading import Batch
 from sinfonia.sources._tables import (
-    Column, SourceFormatError, cell_text, find_tables, header_key, municipality_code, normalise,
+    Column, SourceFormatError, cell_text, find_tables, header_key, holds_departments, municipality_code,
+    normalise,
     plausible_year_problem, read_xlsx_sheets, resolve_period,
 )
 
@@ -223,11 +224,8 @@ def _parse_ct01(f: LandedFile, sheets: dict[str, list[tuple]], batches: dict[int
                 period: str | None) -> None:
     tables = []
     for table in find_tables(f.file_name, sheets, CT01):
-        codes = [cell_text(rec["municipality_code"]) or "" for _, rec in table.records()]
-        numeric = [c for c in codes if c.isdigit() and len(c) >= 8]
-        if numeric and sum(c.endswith("000") for c in numeric) > len(numeric) / 2:
-            continue  # 'Categorización por Departamentos': departments, not this source
-        tables.append(table)
+        if not holds_departments(table, "municipality_code"):  # not 'Categorización por Departamentos'
+            tables.append(table)
     if not tables:
         raise SourceFormatError(f"{f.file_name}: a CT01 report without a sheet of municipalities "
                                 f"(sheets: {list(sheets)})")

@@ -25,7 +25,8 @@ from datetime import date
 from sinfonia.landing import LandedFile
 from sinfonia.loading import Batch
 from sinfonia.sources._tables import (
-    Column, cell_text, check_scale, dane_code, find_tables, header_key, municipality_code,
+    Column, SourceFormatError, cell_text, check_scale, dane_code, find_tables, header_key,
+    holds_departments, municipality_code,
     normalise, number_text, plausible_year_problem, read_xlsx_sheets, resolve_period, scale_problem,
 )
 
@@ -61,6 +62,15 @@ def default_published_on(year: int) -> date:
     return date(year + 1, 9, 30)
 
 
+def _departmental(f: LandedFile, sheet: str, rows: list[tuple]) -> bool:
+    """A sheet of departments ('Departamentos 2023': codes 91000 or 05), by content."""
+    try:
+        [table] = find_tables(f.file_name, {sheet: rows}, TABLE)
+    except (SourceFormatError, ValueError):
+        return False
+    return holds_departments(table, "municipality_code")
+
+
 def _methodology(table, f: LandedFile) -> str:
     names = normalise(f"{table.sheet or ''} {f.file_name}")
     if "antigua" in names or "anterior" in names:
@@ -73,7 +83,12 @@ def parse(files: list[LandedFile], period: str | None = None) -> list[Batch]:
     methodology) or the consultation tool's export (``Hoja1``, metadata block with ``Año``)."""
     batches: list[Batch] = []
     for f in files:
-        for table in find_tables(f.file_name, read_xlsx_sheets(f.path), TABLE):
+        sheets = read_xlsx_sheets(f.path)
+        municipal = [s for s, rows in sheets.items() if not _departmental(f, s, rows)]
+        if not municipal:
+            raise SourceFormatError(f"{f.file_name}: only departments (sheets: {list(sheets)}); "
+                                    "expected the municipal IDF")
+        for table in find_tables(f.file_name, {s: sheets[s] for s in municipal}, TABLE):
             year = resolve_period(f.file_name, sheet=table.sheet, titles=table.above, given=period)
             batches.append(_batch(f, table, year, _methodology(table, f)))
     return batches
