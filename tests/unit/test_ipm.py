@@ -71,7 +71,7 @@ def test_annex_without_the_domains_sheet_is_a_clear_error(tmp_path):
     wb = openpyxl.Workbook()
     wb.active.title = "2_IPM Mpio y Dpt"
     wb.save(tmp_path / "anexo.xlsx")
-    with pytest.raises(SourceFormatError, match="anexo.xlsx: no sheet whose name contains 'mpio dominios'"):
+    with pytest.raises(SourceFormatError, match=r"anexo.xlsx: no sheet has a header row with the columns entity_code.*ipm_cabecera"):
         ipm.parse([landed(tmp_path / "anexo.xlsx")])
 
 
@@ -90,3 +90,14 @@ def test_sample_annex_gives_domains_and_the_15_privations(tmp_path):
     levels = {r[3] for r in privations.rows}
     assert levels == {"departamento", "municipio"} and not privations.rejected
     assert all(0 <= float(v) <= 100 for r in privations.rows for v in r[6:21])
+
+
+def test_domains_sheet_is_found_under_any_name(tmp_path):
+    rows = [("05001", "Medellín", 9.2, 8.1, 25.3), (5002, "Abejorral", 35.5, 20.1, 45.2)]
+    path = tmp_path / "anexo.xlsx"
+    _annex(path, rows)
+    wb = openpyxl.load_workbook(path)
+    wb["4_IPM Mpio dominios"].title = "Hoja1"
+    wb.save(path)
+    [b] = ipm.parse([landed(path)])
+    assert [(r[4], r[6]) for r in b.rows] == [("05001", "9.2"), ("05002", "35.5")]

@@ -19,8 +19,8 @@ from datetime import date
 from sinfonia.landing import LandedFile
 from sinfonia.loading import Batch
 from sinfonia.sources._tables import (
-    Column, Contains, SourceFormatError, cell_text, dane_code, normalise, number_text, read_xlsx_sheets,
-    table_from_rows,
+    Column, Contains, SourceFormatError, cell_text, dane_code, find_table, normalise, number_text,
+    read_xlsx_sheets,
 )
 
 SOURCE = "imrc"
@@ -66,14 +66,14 @@ def parse(files: list[LandedFile]) -> list[Batch]:
         edition = edition_of(f)
         sheets = read_xlsx_sheets(f.path)
         for hazard, columns in SHEETS.items():
-            name = next((s for s in sheets if normalise(s).startswith(hazard)), None)
-            if name is None:
+            # The sheet whose header holds the hazard's adjusted index, whatever its name
+            # ('Exceso de Lluvias', 'Deficit de Lluvias' as published).
+            try:
+                table = find_table(f.file_name, sheets, columns)
+            except SourceFormatError as exc:
                 raise SourceFormatError(
-                    f"{f.file_name}: no sheet '{hazard.capitalize()} de Lluvias' (sheets: {list(sheets)})"
-                )
-            rows = sheets[name]
-            table = table_from_rows(f.file_name, name, rows, columns)
-            headers = {c: " ".join(str(rows[table.header_row - 1][i]).split()) for c, i in table.positions.items()}
+                    f"{f.file_name}: no sheet like '{hazard.capitalize()} de Lluvias' ({exc})") from None
+            headers = table.headers
             batch = Batch(SOURCE, f"{edition}-{hazard}", COLUMNS, files=[f.sha256],
                           published_on=f.published_on or default_published_on(edition))
             seen: dict[str, int] = {}

@@ -23,8 +23,8 @@ from pathlib import Path
 from sinfonia.landing import LandedFile
 from sinfonia.loading import Batch
 from sinfonia.sources._tables import (
-    Column, Contains, SourceFormatError, cell_text, dane_code, normalise, number_text, read_csv_rows,
-    read_xlsx_sheets, table_from_rows,
+    Column, Contains, SourceFormatError, cell_text, dane_code, find_table, normalise, number_text,
+    read_csv_rows, read_xlsx_sheets, table_from_rows,
 )
 
 SOURCE = "ipm"
@@ -75,13 +75,6 @@ def default_published_on() -> date:
     return date(2020, 3, 31)
 
 
-def _sheet(sheets: dict, needle: str, f: LandedFile) -> tuple[str, list[tuple]]:
-    for name, rows in sheets.items():
-        if needle in normalise(name):
-            return name, rows
-    raise SourceFormatError(f"{f.file_name}: no sheet whose name contains {needle!r} (sheets: {list(sheets)})")
-
-
 def _entity(value) -> tuple[str, str] | None:
     text = cell_text(value)
     if text is None:
@@ -129,10 +122,6 @@ def _load(f: LandedFile, table, batch: Batch, required: str, optional: tuple[str
                            main, *values, "; ".join(notes) or None))
 
 
-def _headers(rows, table) -> dict[str, str]:
-    return {c: str(rows[table.header_row - 1][i]).strip() for c, i in table.positions.items()}
-
-
 def parse(files: list[LandedFile]) -> list[Batch]:
     batches: dict[str, Batch] = {}
 
@@ -145,20 +134,21 @@ def parse(files: list[LandedFile]) -> list[Batch]:
     for f in files:
         suffix = Path(f.file_name).suffix.lower()
         if suffix in (".xlsx", ".xlsm"):
+            # Sheets found by content ('4_IPM Mpio dominios', '6_Privaciones IPM Dpt-Mpio' as published).
             sheets = read_xlsx_sheets(f.path)
-            name, rows = _sheet(sheets, "mpio dominios", f)
-            table = table_from_rows(f.file_name, name, rows, DOMAINS)
-            _load(f, table, batch(SOURCE, COLUMNS, f), "ipm", ("ipm_cabecera", "ipm_rural"), _headers(rows, table))
-            if any("privaciones" in normalise(s) for s in sheets):
-                name, rows = _sheet(sheets, "privaciones", f)
-                table = table_from_rows(f.file_name, name, rows, PRIVATION_TABLE)
+            table = find_table(f.file_name, sheets, DOMAINS)
+            _load(f, table, batch(SOURCE, COLUMNS, f), "ipm", ("ipm_cabecera", "ipm_rural"), table.headers)
+            try:
+                table = find_table(f.file_name, sheets, PRIVATION_TABLE)
+            except SourceFormatError:
+                table = None  # the privations sheet is optional
+            if table is not None:
                 first, *rest = PRIVATIONS
-                _load(f, table, batch(PRIVATIONS_SOURCE, PRIVATION_COLUMNS, f), first, tuple(rest),
-                      _headers(rows, table))
+                _load(f, table, batch(PRIVATIONS_SOURCE, PRIVATION_COLUMNS, f), first, tuple(rest), table.headers)
         elif suffix == ".csv":
             rows = read_csv_rows(f.path)
             table = table_from_rows(f.file_name, None, rows, DOMAINS)
-            _load(f, table, batch(SOURCE, COLUMNS, f), "ipm", ("ipm_cabecera", "ipm_rural"), _headers(rows, table))
+            _load(f, table, batch(SOURCE, COLUMNS, f), "ipm", ("ipm_cabecera", "ipm_rural"), table.headers)
         else:
             raise SourceFormatError(f"{f.file_name}: expected the DANE annex (.xlsx) or the five-column CSV")
     return list(batches.values())
