@@ -13,14 +13,13 @@ commas are read as decimals. Text is never turned into a number.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from sinfonia.landing import LandedFile
 from sinfonia.loading import Batch
 from sinfonia.sources._tables import (
     Column, Contains, SourceFormatError, cell_text, dane_code, find_table, normalise, number_text,
-    read_xlsx_sheets,
+    read_xlsx_sheets, resolve_period,
 )
 
 SOURCE = "imrc"
@@ -50,20 +49,23 @@ def default_published_on(edition: int) -> date:
     return date(edition, 6, 30)
 
 
-def edition_of(f: LandedFile) -> int:
-    m = re.search(r"(20\d\d)", f.file_name)
-    if not m:
+def edition_of(f: LandedFile, period: str | None = None) -> int:
+    """The edition: the year in the file name, else ``--year``; a conflict is an error."""
+    try:
+        return resolve_period(f.file_name, given=period)
+    except SourceFormatError as exc:
+        if "cannot tell the year" not in str(exc):
+            raise
         raise SourceFormatError(
             f"{f.file_name}: cannot tell the IMRC edition: expected a year in the file name "
-            "(IMRC-BASE-DE-DATOS-2024.xlsx)"
-        )
-    return int(m.group(1))
+            "(IMRC-BASE-DE-DATOS-2024.xlsx) or --year"
+        ) from None
 
 
-def parse(files: list[LandedFile]) -> list[Batch]:
+def parse(files: list[LandedFile], period: str | None = None) -> list[Batch]:
     batches: list[Batch] = []
     for f in files:
-        edition = edition_of(f)
+        edition = edition_of(f, period)
         sheets = read_xlsx_sheets(f.path)
         for hazard, columns in SHEETS.items():
             # The sheet whose header holds the hazard's adjusted index, whatever its name
