@@ -101,7 +101,7 @@ def test_mdm_base_as_given_is_refused_and_nothing_of_it_loads(warehouse):
 
 def test_load_runs_reconcile_with_the_files(warehouse):
     dsn, _ = warehouse
-    runs = {(s, p): (r, l, q) for s, p, r, l, q in _one(
+    runs = {(s, p): (read, loaded, q) for s, p, read, loaded, q in _one(
         dsn, "select source, period, rows_read, rows_loaded, rows_quarantined from meta.load_run")}
     assert runs[("divipola", "current")] == (1122, 1122, 0)
     assert runs[("cgn_categories", "2021")] == (1102, 1102, 0)
@@ -160,3 +160,24 @@ def test_a_newer_divipola_edition_keeps_entities_that_are_gone(warehouse, tmp_pa
     assert rows["94663"] == (False, "current", "current")
     assert rows["27493"] == (True, "2025", "2025")
     assert rows["05001"] == (True, "current", "2025")
+
+
+def test_reference_files_run_through_the_dags(server_dsn, tmp_path):
+    """Every reference file (the MDM base divided back by 100) in a sources folder, through
+    `sinfonia run`: extract, raw gates, dbt build with its tests, marts gates and publish."""
+    folder = tmp_path / "sources"
+    _divided_base(folder / "mdm")
+    for sub in ("divipola", "pdet", "idf", "ipm", "cgn"):
+        (folder / sub).mkdir(parents=True)
+        for path in _need(sub).iterdir():
+            (folder / sub / path.name).write_bytes(path.read_bytes())
+    with throwaway_database(server_dsn, "refrun") as dsn:
+        proc = sinfonia("run", "--sources", str(folder), env={"WAREHOUSE_DSN": dsn}, check=False)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        quarantined = _one(dsn, "select source, reason, count(*) from meta.quarantine group by 1, 2")
+        assert {(s, r) for s, r, _ in quarantined} == {("idf", "expected a numeric score")}
+        indicators = dict(_one(dsn, "select indicator, count(*) from marts.fct_municipal_indicator group by 1"))
+        assert indicators["mdm"] == 9913 and indicators["capacity_group"] >= 1102
+        medellin = _one(dsn, "select category, capacity_group, is_current from marts.dim_municipality "
+                             "where municipality_id = '05001'")
+        assert medellin == [("E", "C", True)]
