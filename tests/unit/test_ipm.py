@@ -101,3 +101,13 @@ def test_domains_sheet_is_found_under_any_name(tmp_path):
     wb.save(path)
     [b] = ipm.parse([landed(path)])
     assert [(r[4], r[6]) for r in b.rows] == [("05001", "9.2"), ("05002", "35.5")]
+
+
+def test_percentages_out_of_range_are_quarantined_or_refuse_the_file(tmp_path):
+    rows = [("05001", "Medellín", 12.8, 12.6, 22.9)] + [(5002 + i, "x", 40.6, 24.1, 51.4) for i in range(150)]
+    [b] = ipm.parse([_annex(tmp_path / "a.xlsx", [*rows, ("05200", "y", 40.6, 124.1, 51.4)])])
+    [bad] = b.rejected
+    assert (bad.column, bad.value, bad.reason) == ("Cabeceras", "124.1", "outside the published range 0–100")
+    scaled = [(c, n, t * 100, u * 100, r * 100) for c, n, t, u, r in rows]
+    with pytest.raises(SourceFormatError, match=r"column 'Total': 151 of 151 values are outside the published range 0–100.*100 times"):
+        ipm.parse([_annex(tmp_path / "b.xlsx", scaled)])

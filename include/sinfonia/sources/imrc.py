@@ -18,7 +18,8 @@ from datetime import date
 from sinfonia.landing import LandedFile
 from sinfonia.loading import Batch
 from sinfonia.sources._tables import (
-    Column, Contains, SourceFormatError, cell_text, dane_code, find_table, normalise, number_text,
+    Column, Contains, SourceFormatError, cell_text, check_scale, dane_code, find_table, normalise,
+    number_text, scale_problem,
     read_xlsx_sheets, resolve_period,
 )
 
@@ -30,6 +31,7 @@ COLUMNS = (
     "capacity_group", "notes",
 )
 STATEMENTS = ("sin poblacion expuesta", "no reportado", "no aplica")
+INDEX_RANGE = (0.0, 100.0)  # DNP publishes the index on 0–100
 
 
 def _table(hazard: str, letter: str) -> list[Column]:
@@ -79,6 +81,7 @@ def parse(files: list[LandedFile], period: str | None = None) -> list[Batch]:
             batch = Batch(SOURCE, f"{edition}-{hazard}", COLUMNS, files=[f.sha256],
                           published_on=f.published_on or default_published_on(edition))
             seen: dict[str, int] = {}
+            outside: list[tuple[int, str]] = []
             for row_number, rec in table.records():
                 record = {headers[k]: cell_text(v) for k, v in rec.items()}
                 filled = [v for v in rec.values() if cell_text(v) is not None]
@@ -104,9 +107,14 @@ def parse(files: list[LandedFile], period: str | None = None) -> list[Batch]:
                                  "expected a number 0–100 or a published statement such as "
                                  "'Sin población expuesta'", record)
                     continue
+                elif not INDEX_RANGE[0] <= float(value) <= INDEX_RANGE[1]:
+                    outside.append((row_number, value))
+                    batch.reject(f.file_name, row_number, headers["imrc"], value, scale_problem(*INDEX_RANGE), record)
+                    continue
                 seen[code] = row_number
                 batch.rows.append((f.file_name, row_number, str(edition), hazard, code,
                                    cell_text(rec.get("department_name")), cell_text(rec.get("municipality_name")),
                                    value, cell_text(rec.get("capacity_group")), note))
+            check_scale(table.where, headers["imrc"], INDEX_RANGE, outside, batch.rows_read)
             batches.append(batch)
     return batches

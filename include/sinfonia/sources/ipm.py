@@ -23,8 +23,8 @@ from pathlib import Path
 from sinfonia.landing import LandedFile
 from sinfonia.loading import Batch
 from sinfonia.sources._tables import (
-    Column, Contains, SourceFormatError, cell_text, dane_code, find_table, normalise, number_text,
-    read_csv_rows, read_xlsx_sheets, table_from_rows,
+    Column, Contains, SourceFormatError, cell_text, check_scale, dane_code, find_table, normalise,
+    number_text, read_csv_rows, read_xlsx_sheets, scale_problem, table_from_rows,
 )
 
 SOURCE = "ipm"
@@ -68,6 +68,7 @@ EXTRA_TABLES = {PRIVATIONS_SOURCE: PRIVATION_COLUMNS}
 
 
 NOTE_WORDS = ("total", "nacional", "fuente", "nota")
+PERCENT = (0.0, 100.0)  # every published value is a % of persons
 
 
 def default_published_on() -> date:
@@ -89,6 +90,8 @@ def _entity(value) -> tuple[str, str] | None:
 def _load(f: LandedFile, table, batch: Batch, required: str, optional: tuple[str, ...],
           headers: dict[str, str]) -> None:
     seen: dict[str, int] = {}
+    outside: dict[str, list[tuple[int, str]]] = {}
+    checked = 0
     for row_number, rec in table.records():
         record = {headers[k]: cell_text(v) for k, v in rec.items()}
         filled = [v for v in rec.values() if cell_text(v) is not None]
@@ -117,9 +120,19 @@ def _load(f: LandedFile, table, batch: Batch, required: str, optional: tuple[str
             if v is None and cell_text(rec[col]) is not None:
                 notes.append(f"{headers[col]}: {cell_text(rec[col])!r} recorded as missing")
             values.append(v)
+        checked += 1
+        bad = [(col, v) for col, v in zip((required, *optional), (main, *values))
+               if v is not None and not PERCENT[0] <= float(v) <= PERCENT[1]]
+        for col, v in bad:
+            outside.setdefault(col, []).append((row_number, v))
+        if bad:
+            batch.reject(f.file_name, row_number, headers[bad[0][0]], bad[0][1], scale_problem(*PERCENT), record)
+            continue
         seen[code] = row_number
         batch.rows.append((f.file_name, row_number, YEAR, level, code, cell_text(rec.get("entity_name")),
                            main, *values, "; ".join(notes) or None))
+    for col, values_outside in outside.items():  # a scale error refuses the file; isolated values are quarantined
+        check_scale(table.where, headers[col], PERCENT, values_outside, checked)
 
 
 def parse(files: list[LandedFile]) -> list[Batch]:
