@@ -133,20 +133,36 @@ def test_staged_values_match_the_files_for_medellin_and_others(warehouse):
     assert float(idf["05001"]) == 83.1074
 
 
+BAD_MAPPINGS = {  # raw table → (columns, values) of a row whose published value maps to NULL
+    "mdm": ("year, entity_level, entity_code, indicator, published_indicator, value_label, source_format",
+            "'2024', 'municipio', '05001', 'capacity_group', 'grupo', 'Grupo seis', 'dnp_workbook'"),
+    "idf": ("year, methodology, municipality_code, idf_score, range_label, category, capacity_group",
+            "'2030', 'nueva', '05001', '50', 'Riesgo medio', 'Séptima', 'Grupo 9'"),
+    "cgn_categories": ("year, municipality_code, category_published, category", "'2030', '05001', 'Séptima', null"),
+    "imrc": ("edition, hazard, municipality_code, imrc, capacity_group", "'2030', 'exceso', '05001', '10', 'Alto'"),
+}
+EXPECTED_FAILURES = ("mapped_without_loss_stg_mdm__scores_capacity_group",
+                     "mapped_without_loss_stg_idf__scores_category", "mapped_without_loss_stg_idf__scores_capacity_group",
+                     "mapped_without_loss_stg_idf__scores_range_level", "mapped_without_loss_stg_cgn__categories_category",
+                     "mapped_without_loss_stg_imrc__scores_capacity_group")
+
+
 def test_a_published_value_mapped_to_null_fails_the_staging_tests(warehouse):
     dsn, _ = warehouse
+    models = ["stg_mdm__scores", "stg_idf__scores", "stg_cgn__categories", "stg_imrc__scores"]
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("""insert into raw.mdm (year, entity_level, entity_code, indicator, published_indicator,
-                                             value_label, source_format, _load_id, _period, _file, _row_number)
-                        values ('2024', 'municipio', '05001', 'capacity_group', 'grupo', 'Grupo seis', 'dnp_workbook',
-                                0, 'test', 'test', 1)""")
+        for table, (columns, values) in BAD_MAPPINGS.items():
+            conn.execute(f"insert into raw.{table} ({columns}, _load_id, _period, _file, _row_number) "
+                         f"values ({values}, 0, 'test', 'test', 1)")
         try:
-            failed = _dbt(dsn, "test", "--select", "stg_mdm__scores")
+            failed = _dbt(dsn, "test", "--select", *models)
         finally:
-            conn.execute("delete from raw.mdm where _period = 'test'")
+            for table in BAD_MAPPINGS:
+                conn.execute(f"delete from raw.{table} where _period = 'test'")
     assert failed.returncode != 0
-    assert "mapped_without_loss_stg_mdm__scores_capacity_group" in failed.stdout
-    assert _dbt(dsn, "test", "--select", "stg_mdm__scores").returncode == 0
+    for name in EXPECTED_FAILURES:
+        assert any(name in line and "FAIL" in line for line in failed.stdout.splitlines()), (name, failed.stdout[-3000:])
+    assert _dbt(dsn, "test", "--select", *models).returncode == 0
 
 
 def test_a_newer_divipola_edition_keeps_entities_that_are_gone(warehouse, tmp_path):
