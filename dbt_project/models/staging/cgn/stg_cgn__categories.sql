@@ -14,7 +14,8 @@ final as (
         categorised_by,
         _published_on as published_on
     from source
-    where category is not null
+    where
+        category is not null
         or (nullif(trim(category_published), '') is not null and upper(trim(category_published)) <> 'SIN')
 )
 

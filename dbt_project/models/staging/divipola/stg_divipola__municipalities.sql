@@ -21,8 +21,9 @@ ordered_editions as (
         edition,
         row_number() over (
             order by
-                coalesce(published_on, case when edition ~ '^\d{4}$' then make_date(edition::integer, 1, 1) end)
-                    asc nulls first,
+                coalesce(
+                    published_on, case when edition ~ '^\d{4}$' then make_date(edition::integer, 1, 1) end
+                ) asc nulls first,
                 load_id asc
         ) as edition_order
     from editions
@@ -58,7 +59,7 @@ final as (
         latest_listing.department_code as department_id,
         {{ title_case('latest_listing.department_name') }} as department_name,
         latest_listing.entity_type,
-        seen.last_order = (select max(edition_order) from ordered_editions) as is_current,
+        seen.last_order = (select max(ordered_editions.edition_order) from ordered_editions) as is_current,
         first_edition.edition as first_seen_edition,
         last_edition.edition as last_seen_edition
     from latest_listing
