@@ -23,11 +23,16 @@ from sinfonia.sources._tables import normalise
 
 
 def discover(sources_dir: Path, source: str) -> list[Path]:
+    """The source's files in a sources folder (its sub-folder) or in the source's own folder
+    (``--from reference/cgn``: a folder holding no source's sub-folder is taken as one)."""
     spec = sources.get(source)
     folder = Path(sources_dir) / spec.folder
+    if not any((Path(sources_dir) / s.folder).is_dir() for s in sources.CATALOGUE):
+        folder = Path(sources_dir)
     found: set[Path] = set()
     for pattern in spec.patterns:
-        found.update(p for p in folder.glob(pattern) if p.is_file() and not p.name.startswith("~$"))
+        found.update(p for p in folder.glob(pattern)
+                     if p.is_file() and not p.name.startswith("~$") and p.name != "MANIFEST.csv")
     return sorted(found)
 
 

@@ -81,9 +81,10 @@ def _esap(**changes) -> Callable[[Path], Path]:
 SCORE = "select idf_score from raw.idf where municipality_code = '05001' and year = '2023'"
 CASES = [
     # -- clear errors: the file cannot be read as the source it claims to be ----------------------
-    Case("wrong-sheet", "idf", lambda d: idf_book(d, sheet="Hoja1"), error=r"no sheet named 'Municipios <year>'.*Hoja1"),
-    Case("missing-column", "idf", lambda d: idf_book(d, header=["Código", "Departamento", "Municipio", "Nuevo IDF", "Observación"]),
-         error=r"header row 7 lacks range_label"),
+    # The table is found by content (any sheet name); only code and score are required (issue 15).
+    Case("renamed-sheet", "idf", lambda d: idf_book(d, _idf_with(c3=71.25), sheet="Hoja1"), check=(SCORE, "71.25")),
+    Case("optional-column-absent", "idf", lambda d: idf_book(d, header=["Código", "Departamento", "Municipio", "Nuevo IDF", "Observación"]),
+         check=("select count(*) || ' ' || count(range_label) from raw.idf", "3 0")),
     Case("missing-score-column", "idf", lambda d: idf_book(d, header=["Código", "Departamento", "Municipio", "Puntaje", "Rango"]),
          error=r"lacks idf_score"),
     Case("truncated-xlsx", "idf", _truncated, error=r"not a readable Excel workbook.*truncated or corrupt"),
@@ -103,7 +104,7 @@ CASES = [
     # -- quarantined rows, with file, row, column and reason -------------------------------------------
     Case("duplicate-code", "idf", lambda d: idf_book(d, [*IDF_ROWS, ["5001", "ANTIOQUIA", "MEDELLÍN", 70.0, "4. Solvente"]]),
          quarantined=("Código", 11, r"duplicate municipality \(first at row 8\)")),
-    Case("six-digit-code", "idf", lambda d: idf_book(d, _idf_with(c0=123456)), quarantined=("Código", 8, r"expected a 5-digit DANE")),
+    Case("six-digit-code", "idf", lambda d: idf_book(d, _idf_with(c0=123456)), quarantined=("Código", 8, r"found 6 digits")),
     Case("text-in-a-score-cell", "idf", lambda d: idf_book(d, _idf_with(c3="N.D.")), quarantined=("Nuevo IDF", 8, r"expected a numeric score")),
     Case("divipola-duplicate-code", "divipola", lambda d: divipola_csv(d, [*DIVIPOLA_ROWS, ["05", "05001", "ANTIOQUIA", "MEDELLIN", "Municipio"]]),
          quarantined=("municipality_code", 7, r"duplicate code: already in DIVIPOLA.csv row 2")),
@@ -205,11 +206,17 @@ def test_the_corpus_has_at_least_20_bad_inputs():
     assert len(CASES) >= 20 and len({c.id for c in CASES}) == len(CASES)
 
 
-def test_a_score_of_130_loads_to_raw_and_the_raw_gate_names_the_expectation(fresh_dsn, tmp_path):
+def test_a_score_of_130_is_quarantined_at_extract_and_the_raw_gate_still_guards_the_range(fresh_dsn, tmp_path):
     db.bootstrap(fresh_dsn)
     baseline(fresh_dsn, tmp_path / "good")
     [result] = extract("idf", [idf_book(tmp_path / "bad", _idf_with(c3=130))], None, fresh_dsn)
-    assert (result.rows_loaded, result.rows_quarantined) == (3, 0)
+    assert (result.rows_loaded, result.rows_quarantined) == (2, 1)
+    with psycopg.connect(fresh_dsn) as conn:
+        held = conn.execute("select row_number, value, reason from meta.quarantine").fetchall()
+    assert held == [(8, "130", "outside the published range 0–100")]
+    gates.run_gate("raw_", fresh_dsn)  # nothing out of range reached raw
+    with psycopg.connect(fresh_dsn) as conn:  # a value that did (another writer) is still stopped
+        conn.execute("update raw.idf set idf_score = '130' where municipality_code = '05002'")
     with pytest.raises(gates.GateFailed) as err:
         gates.run_gate("raw_", fresh_dsn)
     lines = [line for line in str(err.value).splitlines() if line.startswith(" - ")]

@@ -61,3 +61,118 @@ def test_sheet_without_year_pairs_is_a_clear_error(tmp_path):
     wb.save(tmp_path / "HISTORICOS.xlsx")
     with pytest.raises(SourceFormatError, match="no header row with pairs 'Vigencia', <year>"):
         cgn_categories.parse([landed(tmp_path / "HISTORICOS.xlsx")])
+
+
+# --- CGN's yearly report CT01 (issue 15) -----------------------------------------------------
+
+from collections import Counter  # noqa: E402
+
+from tests.conftest import reference  # noqa: E402
+
+CT01_2021 = ("cgn", "CT01 Categorizacion 2021.xlsx")
+
+
+@pytest.fixture(scope="module")
+def ct01_2021():
+    [batch] = cgn_categories.parse([landed(reference(*CT01_2021))])
+    return batch
+
+
+def test_ct01_2021_reconciles_every_municipality_of_both_sheets(ct01_2021):
+    """1,101 rows in 'Categorización por Municipio' + Talaigua Nuevo in 'Categoría con
+    historicos'; the 32 departments of the departmental sheet are not municipalities."""
+    b = ct01_2021
+    assert b.period == "2021" and b.rows_read == 1102 and not b.rejected
+    assert len({r[3] for r in b.rows}) == 1102
+    by_sheet = Counter("historic" if r[8] == "Municipios histórico anterior a 2018" else "municipal" for r in b.rows)
+    assert by_sheet == {"municipal": 1101, "historic": 1}
+    municipal = Counter(r[7] for r in b.rows if r[8] != "Municipios histórico anterior a 2018")
+    assert municipal == {"6": 957, "5": 49, "1": 25, "4": 23, "2": 22, "3": 19, "E": 6}
+    assert Counter(r[7] for r in b.rows)["6"] == 958  # with Talaigua Nuevo (13780) from the historic sheet
+    assert str(b.published_on) == "2020-11-30"
+
+
+@pytest.mark.parametrize("code,row,category,published,department", [
+    ("05001", 431, "E", "ESP", "DEPARTAMENTO DE ANTIOQUIA"),  # 210105001
+    ("70221", 9, "5", "5", "DEPARTAMENTO DE SUCRE"),  # 89970221: 8 digits, the leading zero fell off
+    ("15500", 10, "6", "6", "DEPARTAMENTO DE BOYACA"),  # 210015500
+    ("23815", 413, "6", "6", "DEPARTAMENTO DE CORDOBA"),  # 923271490: a code that embeds no DIVIPOLA code
+    ("19300", 1086, "5", "5", "DEPARTAMENTO DE CAUCA"),  # 923270346: not Sucre's 70346
+])
+def test_ct01_2021_values_match_the_file(ct01_2021, code, row, category, published, department):
+    [r] = [r for r in ct01_2021.rows if r[3] == code]
+    assert (r[1], r[7], r[6], r[4]) == (row, category, published, department)
+
+
+def test_ct01_sections_become_who_categorised(ct01_2021):
+    by = Counter(r[8] for r in ct01_2021.rows)
+    assert by["Entidades categorizadas por el ministerio del interior"] == 405
+    assert by["Categorizadas por la Contaduría con información del CGR"] == 674
+    assert by["Categorizadas con información del cgr de un año anterior"] == 22
+
+
+def _ct01(path, year_title="2022", sheet="Categorización por Municipio", start_col=1, header_row=8,
+          order=None, codes_as_text=False, rows=None):
+    header = ["Código CGN", "Municipio", "Nombre", "Población DANE", "Categoría"]
+    rows = rows or [(210105001, "MEDELLIN", "DEPARTAMENTO DE ANTIOQUIA", 2500000, "ESP"),
+                    (89970221, "COVEÑAS", "DEPARTAMENTO DE SUCRE", 18892, 5),
+                    (210015500, "OICATA", "DEPARTAMENTO DE BOYACA", 2858, 6)]
+    order = order or list(range(len(header)))
+    wb = openpyxl.Workbook()
+    dept = wb.active
+    dept.title = "Categorización por Departamen"
+    dept.append(["Código CGN", "Nombre", "Categoría"])
+    dept.append([110505000, "DEPARTAMENTO DE ANTIOQUIA", "ESP"])
+    ws = wb.create_sheet(sheet)
+    pad = [None] * (start_col - 1)
+    ws.append(pad + [None, None, None, "CT01 - Categorización de Municipios"])
+    ws.append(pad + [None, None, None, " Categorización por Municipios"])
+    ws.append(pad + [None, None, None, year_title])
+    for _ in range(header_row - 5):
+        ws.append([])
+    ws.append(pad + ["1 - Entidades categorizadas por el ministerio del interior"])
+    ws.append(pad + [header[i] for i in order])
+    for r in rows:
+        r = [str(r[0]) if codes_as_text else r[0], *r[1:]]
+        ws.append(pad + [r[i] for i in order])
+    ws.append(pad + ["Reporte generado en: 25/11/2021 - 9:29:12"])
+    wb.save(path)
+    return path
+
+
+@pytest.mark.parametrize("variant", [
+    {}, {"sheet": "Hoja1", "start_col": 3, "header_row": 12}, {"order": [4, 2, 0, 3, 1]}, {"codes_as_text": True},
+])
+def test_generated_ct01_variants_give_the_same_categories(tmp_path, variant):
+    path = _ct01(tmp_path / "CT01 Categorizacion 2022.xlsx", **variant)
+    [b] = cgn_categories.parse([landed(path)])
+    assert b.period == "2022" and not b.rejected and b.rows_read == 3
+    assert {r[3]: r[7] for r in b.rows} == {"05001": "E", "70221": "5", "15500": "6"}
+    assert {r[8] for r in b.rows} == {"Entidades categorizadas por el ministerio del interior"}
+
+
+def test_ct01_without_year_in_file_name_takes_the_title_or_year_argument(tmp_path):
+    [b] = cgn_categories.parse([landed(_ct01(tmp_path / "CT01.xlsx", year_title="2024"))])
+    assert b.period == "2024"
+    [b] = cgn_categories.parse([landed(_ct01(tmp_path / "CT01.xlsx", year_title=None))], period="2023")
+    assert b.period == "2023"
+
+
+def test_ct01_title_contradicting_the_file_name_is_an_error_naming_both(tmp_path):
+    path = _ct01(tmp_path / "CT01 Categorizacion 2022.xlsx", year_title="2021")
+    with pytest.raises(SourceFormatError, match=r"the file name .* says 2022 but the title cell D3 \('2021'\).* says 2021"):
+        cgn_categories.parse([landed(path)])
+
+
+def test_ct01_codes_not_resolving_to_divipola_are_quarantined_with_the_reason(tmp_path):
+    rows = [(210105001, "MEDELLIN", "X", 1, "ESP"), (923279999, "NUEVO", "X", 1, 6), (210100001, "Y", "X", 1, 6),
+            ("abc", "Z", "X", 1, 6), (210105002, "W", "X", 1, "7"), (210105001, "MEDELLIN", "X", 1, "ESP")]
+    [b] = cgn_categories.parse([landed(_ct01(tmp_path / "CT01 2022.xlsx", rows=rows))])
+    assert [r[3] for r in b.rows] == ["05001"]
+    reasons = {r.row_number: r.reason for r in b.rejected}
+    assert "CGN code 923279999 embeds no DIVIPOLA code" in reasons[10]
+    assert "00 is no DANE department" in reasons[11]
+    assert "expected a DANE municipality code" in reasons[12]
+    assert "expected a category" in reasons[13]
+    assert "duplicate municipality 05001" in reasons[14]
+    assert b.rows_read == 6

@@ -83,3 +83,19 @@ def test_missing_code_is_resolved_from_names_only_when_unambiguous(tmp_path):
 def test_export_without_a_date_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="cannot tell the export date"):
         esap_asistencias.parse([landed(write(tmp_path, [GOOD], name="asistencias.csv"))])
+
+
+@pytest.mark.parametrize("vigencia,reason", [("2099", "year 2099 outside the plausible range 2000–"),
+                                             ("1999", "year 1999 outside the plausible range"),
+                                             ("20x4", "expected a year such as 2024")])
+def test_implausible_vigencia_is_quarantined_with_the_reason(tmp_path, vigencia, reason):
+    [batch] = esap_asistencias.parse([landed(write(tmp_path, [GOOD, with_(Vigencia=vigencia, ID_Asistencia="AT-2")]))])
+    assert len(batch.rows) == 1
+    [bad] = batch.rejected
+    assert (bad.row_number, bad.column, bad.value) == (3, "Vigencia", vigencia) and reason in bad.reason
+
+
+def test_a_header_present_twice_is_an_error_naming_both_columns(tmp_path):
+    header = [*ASISTENCIAS_HEADER[:-1], "Estado"]
+    with pytest.raises(Exception, match=r"'Estado' twice, in columns I and S"):
+        esap_asistencias.parse([landed(write(tmp_path, [GOOD], header=header))])

@@ -26,3 +26,12 @@ def test_one_batch_per_year_and_bad_rows_explained(tmp_path):
     reasons = sorted((r.row_number, r.column, r.reason.split(" (")[0]) for r in batches["2025"].rejected)
     assert reasons == [(4, "Línea Temática", "duplicate goal"), (5, "Meta Asistencias", "expected an integer ≥ 0")]
     assert sum(b.rows_read for b in batches.values()) == 4
+
+
+def test_goals_for_implausible_years_are_quarantined(tmp_path):
+    path = write(tmp_path, [[2099, "Dirección Territorial Cauca", "Innovación pública", 12],
+                            [2024, "Dirección Territorial Cauca", "Innovación pública", 12]])
+    batches = {b.period: b for b in esap_metas.parse([landed(path)])}
+    [bad] = batches["2099"].rejected
+    assert bad.column == "Vigencia" and "outside the plausible range" in bad.reason and not batches["2099"].rows
+    assert len(batches["2024"].rows) == 1

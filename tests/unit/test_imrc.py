@@ -59,9 +59,32 @@ def test_missing_sheet_and_missing_edition_are_clear_errors(tmp_path, workbook):
     wb = openpyxl.load_workbook(workbook)
     del wb["Deficit de Lluvias"]
     wb.save(tmp_path / "IMRC-BASE-DE-DATOS-2024b.xlsx")
-    with pytest.raises(SourceFormatError, match="no sheet 'Deficit de Lluvias'"):
+    with pytest.raises(SourceFormatError, match=r"no sheet like 'Deficit de Lluvias'.*lacks imrc"):
         imrc.parse([landed(tmp_path / "IMRC-BASE-DE-DATOS-2024b.xlsx")])
     renamed = tmp_path / "IMRC.xlsx"
     renamed.write_bytes(workbook.read_bytes())
     with pytest.raises(SourceFormatError, match="cannot tell the IMRC edition"):
         imrc.parse([landed(renamed)])
+
+
+def test_sheets_renamed_and_reordered_give_the_same_rows(tmp_path, workbook):
+    plain = {b.period: [r[2:] for r in b.rows] for b in imrc.parse([landed(workbook)])}
+    wb = openpyxl.load_workbook(workbook)
+    wb["Exceso de Lluvias"].title = "Hoja2"
+    wb["Deficit de Lluvias"].title = "Hoja1"
+    wb.move_sheet("Hoja1", offset=-1)
+    wb.save(tmp_path / "IMRC-BASE-DE-DATOS-2024.xlsx")
+    renamed = {b.period: [r[2:] for r in b.rows] for b in imrc.parse([landed(tmp_path / "IMRC-BASE-DE-DATOS-2024.xlsx")])}
+    assert renamed == plain and all(plain.values())
+
+
+def test_index_a_hundred_times_too_large_refuses_the_file(tmp_path, workbook):
+    wb = openpyxl.load_workbook(workbook)
+    ws = wb["Exceso de Lluvias"]
+    col = next(c.column for c in ws[2] if c.value and "IMRC_E" in str(c.value))
+    for (cell,) in ws.iter_rows(min_row=3, min_col=col, max_col=col):
+        if isinstance(cell.value, (int, float)):
+            cell.value = cell.value * 100
+    wb.save(tmp_path / "IMRC-BASE-DE-DATOS-2024.xlsx")
+    with pytest.raises(SourceFormatError, match=r"sheet 'Exceso de Lluvias', column .*IMRC_E.*outside the published range 0–100"):
+        imrc.parse([landed(tmp_path / "IMRC-BASE-DE-DATOS-2024.xlsx")])

@@ -71,7 +71,7 @@ def test_annex_without_the_domains_sheet_is_a_clear_error(tmp_path):
     wb = openpyxl.Workbook()
     wb.active.title = "2_IPM Mpio y Dpt"
     wb.save(tmp_path / "anexo.xlsx")
-    with pytest.raises(SourceFormatError, match="anexo.xlsx: no sheet whose name contains 'mpio dominios'"):
+    with pytest.raises(SourceFormatError, match=r"anexo.xlsx: no sheet has a header row with the columns entity_code.*ipm_cabecera"):
         ipm.parse([landed(tmp_path / "anexo.xlsx")])
 
 
@@ -90,3 +90,24 @@ def test_sample_annex_gives_domains_and_the_15_privations(tmp_path):
     levels = {r[3] for r in privations.rows}
     assert levels == {"departamento", "municipio"} and not privations.rejected
     assert all(0 <= float(v) <= 100 for r in privations.rows for v in r[6:21])
+
+
+def test_domains_sheet_is_found_under_any_name(tmp_path):
+    rows = [("05001", "Medellín", 9.2, 8.1, 25.3), (5002, "Abejorral", 35.5, 20.1, 45.2)]
+    path = tmp_path / "anexo.xlsx"
+    _annex(path, rows)
+    wb = openpyxl.load_workbook(path)
+    wb["4_IPM Mpio dominios"].title = "Hoja1"
+    wb.save(path)
+    [b] = ipm.parse([landed(path)])
+    assert [(r[4], r[6]) for r in b.rows] == [("05001", "9.2"), ("05002", "35.5")]
+
+
+def test_percentages_out_of_range_are_quarantined_or_refuse_the_file(tmp_path):
+    rows = [("05001", "Medellín", 12.8, 12.6, 22.9)] + [(5002 + i, "x", 40.6, 24.1, 51.4) for i in range(150)]
+    [b] = ipm.parse([_annex(tmp_path / "a.xlsx", [*rows, ("05200", "y", 40.6, 124.1, 51.4)])])
+    [bad] = b.rejected
+    assert (bad.column, bad.value, bad.reason) == ("Cabeceras", "124.1", "outside the published range 0–100")
+    scaled = [(c, n, t * 100, u * 100, r * 100) for c, n, t, u, r in rows]
+    with pytest.raises(SourceFormatError, match=r"column 'Total': 151 of 151 values are outside the published range 0–100.*100 times"):
+        ipm.parse([_annex(tmp_path / "b.xlsx", scaled)])

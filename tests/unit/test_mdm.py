@@ -124,5 +124,121 @@ def test_workbook_without_either_layout_names_the_expected_columns(tmp_path):
     wb.active.append([1, 2020, "05001", "x", 1, 2, 3])
     path = tmp_path / "Base de datos - mdm.xlsx"
     wb.save(path)
-    with pytest.raises(SourceFormatError, match=r"Base de datos - mdm.xlsx, sheet 'Base'.*entity_code.*cmpio.*nor is it the departmental MDD"):
+    with pytest.raises(SourceFormatError, match=r"Base de datos - mdm.xlsx: no sheet has a header row.*sheet 'Base': header row 1 lacks entity_code.*cmpio.*nor is it the departmental MDD"):
         mdm.parse([landed(path)])
+
+
+# --- DNP's municipal base as a planning office hands it over (issue 15) ----------------------
+
+BASE = ("mdm", "Base MDM - DNP.xlsx")
+SCORES = ("movilizacion", "ejecucion", "gobierno", "ot", "gestion", "educacion", "salud", "servicios",
+          "seguridad", "resultados", "mdm")
+
+
+def test_base_with_scores_a_hundred_times_too_large_is_refused_saying_why():
+    """The reference copy was re-saved with the decimal comma lost (Medellín 2024 mdm 8333 for
+    83.33): refused at extract time, nothing rescaled, the message says what and why."""
+    with pytest.raises(SourceFormatError) as err:
+        mdm.parse([landed(reference(*BASE))])
+    message = str(err.value)
+    assert "sheet 'Base y diccionario 2024(Bas (2)', column 'mdm'" in message
+    assert "9913 of 9913 values are outside the published range 0–100" in message
+    assert "100 times a value in range" in message and "decimal separator lost" in message
+    assert "Nothing was loaded" in message
+
+
+@pytest.fixture(scope="module")
+def base_rows():
+    """The reference base's data sheet, as published (values, not formulas)."""
+    from sinfonia.sources._tables import read_xlsx_sheets
+
+    sheets = read_xlsx_sheets(reference(*BASE))
+    [(name, rows)] = [(n, r) for n, r in sheets.items() if r and r[0][:3] == ("ID", "año", "cmpio")]
+    return name, rows
+
+
+@pytest.fixture(scope="module")
+def divided_base(base_rows, tmp_path_factory):
+    """A copy of the base with every score divided back by 100, under another sheet name with
+    the header moved to row 3 (generated here, never committed)."""
+    name, rows = base_rows
+    header = rows[0]
+    scores = [i for i, h in enumerate(header) if h in SCORES]
+    wb = openpyxl.Workbook(write_only=True)
+    wb.create_sheet("Diccionario").append(["Nombre de la variable", "Descripción"])
+    ws = wb.create_sheet("Datos MDM")
+    ws.append(["Medición de Desempeño Municipal 2016-2024"])
+    ws.append([])
+    for row in rows:
+        row = list(row)
+        for i in scores:
+            if isinstance(row[i], (int, float)) and not isinstance(row[i], bool):
+                row[i] = row[i] / 100
+        ws.append(row)
+    path = tmp_path_factory.mktemp("mdm") / "Base MDM - DNP.xlsx"
+    wb.save(path)
+    return {b.period: b for b in mdm.parse([landed(path)])}
+
+
+def test_divided_copy_loads_every_value_and_capacity_group(divided_base, base_rows):
+    _, rows = base_rows
+    assert sorted(divided_base) == [str(y) for y in range(2016, 2025)]
+    data = [r for r in rows[1:] if r[2] is not None]
+    assert len(data) == 9918
+    published = sum(1 for r in data for i, h in enumerate(rows[0]) if h in ("mdm", "gestion", "resultados", "grupo")
+                    and r[i] is not None)
+    assert sum(len(b.rows) for b in divided_base.values()) == published
+    assert not any(b.rejected for b in divided_base.values())
+    groups = [r[10] for b in divided_base.values() for r in b.rows if r[7] == "capacity_group"]
+    assert len(groups) == 9918 and set(groups) == {"C", "1", "2", "3", "4", "5"}
+
+
+@pytest.mark.parametrize("code,year", [("05001", 2024), ("25214", 2024), ("05030", 2024), ("05001", 2016)])
+def test_divided_copy_values_match_the_file_to_four_decimals(divided_base, base_rows, code, year):
+    _, rows = base_rows
+    header = rows[0]
+    [published] = [r for r in rows[1:] if r[2] == int(code) and r[1] == year]
+    got = {r[7]: r for r in divided_base[str(year)].rows if r[4] == code}
+    for indicator, column in (("mdm", "mdm"), ("mdm_gestion", "gestion"), ("mdm_resultados", "resultados")):
+        assert round(float(got[indicator][9]), 4) == round(published[header.index(column)] / 100, 4)
+    assert got["capacity_group"][10] == str(published[header.index("grupo")])
+
+
+def test_medellin_and_cota_2024_as_dnp_publishes_them(divided_base):
+    got = {(r[4], r[7]): (r[9], r[10]) for r in divided_base["2024"].rows if r[4] in ("05001", "25214")}
+    assert got[("05001", "mdm")] == ("83.33", None)
+    assert got[("05001", "capacity_group")] == (None, "C")
+    assert got[("25214", "capacity_group")] == (None, "1")  # G1 once staged
+
+
+def test_grupo_as_published_in_every_form_is_kept_for_staging(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Hoja de datos"
+    ws.append(["cmpio", "nmpio", "año", "grupo", "gestion", "resultados", "mdm"])
+    for i, grupo in enumerate(["C", 1, "2", "G3", 4.0, "G 5"]):
+        ws.append([5001 + i, "x", 2023, grupo, 50.5, 60.25, 55.125])
+    path = tmp_path / "base.xlsx"
+    wb.save(path)
+    [b] = mdm.parse([landed(path)])
+    assert [r[10] for r in b.rows if r[7] == "capacity_group"] == ["C", "1", "2", "G3", "4", "G 5"]
+    assert {r[4] for r in b.rows} == {"05001", "05002", "05003", "05004", "05005", "05006"}
+
+
+def test_isolated_score_out_of_range_and_implausible_years_are_quarantined(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["cmpio", "nmpio", "año", "gestion", "resultados", "mdm"])
+    for i in range(200):
+        ws.append([5001 + i, "x", 2023, 50, 60, 55])
+    ws.append([5300, "x", 2023, 50, 60, 155])
+    ws.append([5301, "x", 2099, 50, 60, 55])
+    path = tmp_path / "base.xlsx"
+    wb.save(path)
+    batches = {b.period: b for b in mdm.parse([landed(path)])}
+    [bad] = batches["2023"].rejected
+    assert (bad.row_number, bad.column, bad.value) == (202, "mdm", "155")
+    assert "outside the published range 0–100" in bad.reason
+    assert {r.reason for r in batches["2099"].rejected} == {"year 2099 outside the plausible range 2000–%d" % (
+        __import__("datetime").date.today().year + 1)}
+    assert not batches["2099"].rows

@@ -11,7 +11,7 @@ import csv
 import io
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -34,6 +34,27 @@ def _normalise(s: str) -> str:
     s = re.sub(r"\b\d+\s*/", " ", s)  # footnote marks: '1/ Autofinanciación', 'Fiscal 7/'
     s = re.sub(r"[^a-z0-9%+()<>=.\- ]", " ", s)
     return re.sub(r"\s+", " ", s).strip()
+
+
+# Abbreviations publishers use in headers, expanded before matching ('Cod. Departamento').
+ABBREVIATIONS = {
+    "cod": "codigo", "cdgo": "codigo", "dpto": "departamento", "depto": "departamento",
+    "mpio": "municipio", "munic": "municipio", "nom": "nombre", "no": "numero", "nro": "numero",
+    "num": "numero", "anio": "ano", "cat": "categoria", "pob": "poblacion",
+}
+
+
+def header_key(text: object) -> str:
+    """A header as matched: ``normalise``d, dots, dashes and underscores as spaces, common
+    abbreviations expanded ('Cod. Departamento' → 'codigo departamento', 'nom_mpio' →
+    'nombre municipio')."""
+    return _header_key("" if text is None else str(text))
+
+
+@lru_cache(maxsize=1 << 12)
+def _header_key(s: str) -> str:
+    words = re.sub(r"[.\-]", " ", normalise(s)).split()
+    return " ".join(ABBREVIATIONS.get(w, w) for w in words)
 
 
 def cell_text(value: object) -> str | None:
@@ -93,29 +114,48 @@ class Column:
     required: bool = True
     prefix: bool = False  # aliases match the start of the header (years in headers drift)
 
+    def keys(self) -> tuple[str, ...]:
+        return _alias_keys(self.aliases)
+
     def matches(self, header: str) -> bool:
+        """``header`` is a ``header_key``; aliases are compared the same way."""
         if self.prefix:
-            return any(header.startswith(a) for a in self.aliases)
-        return header in self.aliases
+            return any(header.startswith(a) for a in self.keys())
+        return header in self.keys()
+
+
+@lru_cache(maxsize=None)
+def _alias_keys(aliases: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(header_key(a) for a in aliases)
 
 
 @dataclass(frozen=True)
 class Contains(Column):
-    """A column whose normalised header contains one of the aliases (long titles that drift)."""
+    """A column whose header contains one of the aliases (long titles that drift)."""
 
     def matches(self, header: str) -> bool:
-        return any(a in header for a in self.aliases)
+        return any(a in header for a in self.keys())
 
 
 @dataclass
 class Table:
-    """Rows under a found header: ``records`` yield (excel_row_number, {column: value})."""
+    """Rows under a found header: ``records`` yield (excel_row_number, {column: value}).
+
+    ``headers`` holds each found column's header as published (whitespace collapsed) and
+    ``above`` the rows above the header row (titles and metadata, where a period may be given).
+    """
 
     file_name: str
     sheet: str | None
     header_row: int
     positions: dict[str, int]
     rows: list[tuple[int, tuple]]
+    headers: dict[str, str] = field(default_factory=dict)
+    above: list[tuple] = field(default_factory=list)
+
+    @property
+    def where(self) -> str:
+        return self.file_name + (f", sheet {self.sheet!r}" if self.sheet else "")
 
     def records(self) -> Iterator[tuple[int, dict[str, object]]]:
         for number, values in self.rows:
@@ -124,37 +164,127 @@ class Table:
             }
 
 
-def locate_header(
-    rows: list[tuple], columns: Iterable[Column], file_name: str, sheet: str | None = None,
-    scan: int = 30,
-) -> tuple[int, dict[str, int]]:
-    """Find the header row (0-based index) and each column's position, by name."""
-    columns = list(columns)
-    best: tuple[int, int, dict[str, int]] | None = None
-    for idx, row in enumerate(rows[:scan]):
-        headers = [normalise(v) for v in row]
-        found: dict[str, int] = {}
-        for col in columns:
+def column_letter(position: int) -> str:
+    """0-based position → spreadsheet column letter (0 → A, 27 → AB)."""
+    letters = ""
+    n = position + 1
+    while n:
+        n, r = divmod(n - 1, 26)
+        letters = chr(65 + r) + letters
+    return letters
+
+
+@dataclass
+class _Header:
+    required: int  # required columns found
+    found: int  # all columns found
+    index: int  # 0-based row index
+    positions: dict[str, int]
+    duplicates: list[tuple[str, int, int]]  # (column, first position, second position)
+
+
+SCAN_ROWS = 40  # header rows sit within the first rows (row 17 in DNP's IDF export)
+
+
+def _match_row(row: tuple, columns: list[Column], index: int) -> _Header:
+    headers = [header_key(v) for v in row]
+    found: dict[str, int] = {}
+    for col in columns:
+        for key in (col.keys() if type(col) is Column and not col.prefix else (None,)):
             for pos, h in enumerate(headers):
-                if h and col.matches(h) and pos not in found.values():
+                if h and pos not in found.values() and (h == key if key is not None else col.matches(h)):
                     found[col.name] = pos
                     break
-        score = sum(1 for c in columns if c.required and c.name in found)
-        if best is None or score > best[0]:
-            best = (score, idx, found)
-    where = f"{file_name}" + (f", sheet {sheet!r}" if sheet else "")
-    if best is None or best[0] == 0:
+            if col.name in found:
+                break
+    duplicates = [
+        (name, pos, other) for name, pos in found.items()
+        for other, h in enumerate(headers) if other != pos and h == headers[pos]
+    ]
+    required = sum(1 for c in columns if c.required and c.name in found)
+    return _Header(required, len(found), index, found, duplicates)
+
+
+def _best_header(rows: list[tuple], columns: list[Column], scan: int = SCAN_ROWS) -> _Header | None:
+    best: _Header | None = None
+    for idx, row in enumerate(rows[:scan]):
+        h = _match_row(row, columns, idx)
+        if best is None or (h.required, h.found) > (best.required, best.found):
+            best = h
+    return best
+
+
+def _check_header(h: _Header | None, rows: list[tuple], columns: list[Column], where: str, scan: int) -> None:
+    if h is None or h.found == 0:
         raise SourceFormatError(
             f"{where}: no header row found in the first {scan} rows; expected columns "
             + ", ".join(repr(c.aliases[0]) for c in columns if c.required)
         )
-    missing = [c for c in columns if c.required and c.name not in best[2]]
+    missing = [c for c in columns if c.required and c.name not in h.positions]
     if missing:
         raise SourceFormatError(
-            f"{where}: header row {best[1] + 1} lacks "
+            f"{where}: header row {h.index + 1} lacks "
             + ", ".join(f"{c.name} (one of {list(c.aliases)})" for c in missing)
         )
-    return best[1], best[2]
+    if h.duplicates:
+        name, first, second = h.duplicates[0]
+        first, second = sorted((first, second))
+        text = " ".join(str(rows[h.index][first]).split())
+        raise SourceFormatError(
+            f"{where}: header row {h.index + 1} has {text!r} twice, in columns {column_letter(first)} "
+            f"and {column_letter(second)}; expected one {name} column (rename or delete the other one)"
+        )
+
+
+def locate_header(
+    rows: list[tuple], columns: Iterable[Column], file_name: str, sheet: str | None = None,
+    scan: int = SCAN_ROWS,
+) -> tuple[int, dict[str, int]]:
+    """Find the header row (0-based index) and each column's position, by name.
+
+    Headers are compared as ``header_key``s. A required column missing, or a header of a
+    needed column present twice, is an error naming the file, sheet, row and columns."""
+    columns = list(columns)
+    h = _best_header(rows, columns, scan)
+    _check_header(h, rows, columns, file_name + (f", sheet {sheet!r}" if sheet else ""), scan)
+    return h.index, h.positions
+
+
+def find_tables(file_name: str, sheets: dict[str, list[tuple]], columns: list[Column],
+                scan: int = SCAN_ROWS) -> list[Table]:
+    """The sheets holding the table, by content, whatever their names: every sheet whose header
+    row has all required columns and as many of the others as the best one (a ranking sheet
+    repeating code, name and score is not the data sheet beside it)."""
+    found: list[tuple[str, _Header]] = []
+    for name, rows in sheets.items():
+        h = _best_header(rows, columns, scan)
+        if h is not None and h.required == sum(1 for c in columns if c.required):
+            found.append((name, h))
+    if not found:
+        reasons = []
+        for name, rows in sheets.items():
+            try:
+                _check_header(_best_header(rows, columns, scan), rows, columns, f"sheet {name!r}", scan)
+            except SourceFormatError as exc:
+                reasons.append(str(exc))
+        raise SourceFormatError(
+            f"{file_name}: no sheet has a header row with the columns "
+            + ", ".join(f"{c.name} ({c.aliases[0]!r})" for c in columns if c.required)
+            + " (" + "; ".join(reasons) + ")"
+        )
+    top = max(h.found for _, h in found)
+    tables = []
+    for name, h in found:
+        if h.found == top:
+            _check_header(h, sheets[name], columns, f"{file_name}, sheet {name!r}", scan)
+            tables.append(_table(file_name, name, sheets[name], h.index, h.positions))
+    return tables
+
+
+def find_table(file_name: str, sheets: dict[str, list[tuple]], columns: list[Column]) -> Table:
+    """The one sheet holding the table (the first, when several have the same columns)."""
+    return find_tables(file_name, sheets, columns)[0]
+
 
 
 def read_xlsx_sheets(path: Path) -> dict[str, list[tuple]]:
@@ -218,24 +348,196 @@ def read_csv_rows(path: Path) -> list[tuple]:
 def read_table(
     path: Path, columns: list[Column], sheet: str | None = None
 ) -> Table:
+    """The table of a workbook (found by content in any sheet, unless ``sheet`` names one) or
+    of a delimited text file."""
     path = Path(path)
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         sheets = read_xlsx_sheets(path)
-        name = sheet or next(iter(sheets))
-        if name not in sheets:
-            raise SourceFormatError(f"{path.name}: no sheet {name!r} (sheets: {list(sheets)})")
-        rows = sheets[name]
-    else:
-        name, rows = None, read_csv_rows(path)
-    return table_from_rows(path.name, name, rows, columns)
+        if sheet is None:
+            return find_table(path.name, sheets, columns)
+        if sheet not in sheets:
+            raise SourceFormatError(f"{path.name}: no sheet {sheet!r} (sheets: {list(sheets)})")
+        return table_from_rows(path.name, sheet, sheets[sheet], columns)
+    return table_from_rows(path.name, None, read_csv_rows(path), columns)
 
 
 def table_from_rows(file_name: str, sheet: str | None, rows: list[tuple], columns: list[Column]) -> Table:
     header, positions = locate_header(rows, columns, file_name, sheet)
+    return _table(file_name, sheet, rows, header, positions)
+
+
+def _table(file_name: str, sheet: str | None, rows: list[tuple], header: int, positions: dict[str, int]) -> Table:
     body = [
         (header + 2 + i, row)  # 1-based spreadsheet row number
         for i, row in enumerate(rows[header + 1:])
         if any(cell_text(v) is not None for v in row)
     ]
-    return Table(file_name, sheet, header + 1, positions, body)
+    headers = {c: " ".join(str(rows[header][i]).split()) for c, i in positions.items()}
+    return Table(file_name, sheet, header + 1, positions, body, headers, list(rows[:header]))
 
+
+# --- periods --------------------------------------------------------------------------------
+
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
+_LABELLED_YEAR = re.compile(r"^(?:ano|anio|vigencia|periodo|year)\s*:?\s*((?:19|20)\d\d)$")
+
+
+def plausible_year_problem(year: int | str | None) -> str | None:
+    """Why a year is not plausible for these sources (before 2000 or after next year), or None."""
+    from datetime import date
+
+    try:
+        y = int(str(year).split(".")[0])
+    except (TypeError, ValueError):
+        return f"expected a year such as {date.today().year - 1}"
+    latest = date.today().year + 1
+    if not 2000 <= y <= latest:
+        return f"year {y} outside the plausible range 2000–{latest}"
+    return None
+
+
+def year_in_name(name: str) -> int | None:
+    """The one year a file or sheet name gives ('CT01 Categorizacion 2021.xlsx' → 2021); None
+    when it gives none or several different ones."""
+    years = {int(y) for y in _YEAR.findall(name)}
+    return years.pop() if len(years) == 1 else None
+
+
+def years_in_titles(rows: list[tuple]) -> dict[int, str]:
+    """Years stated in title or metadata rows, with where: a cell that is a year ('2021'), a
+    labelled year ('Vigencia 2018', 'Año 2024') or a label cell followed by a year cell
+    ('Año' | 2024). Free text ('Ley 617 de 2000') is not read as a period."""
+    found: dict[int, str] = {}
+    for r, row in enumerate(rows, start=1):
+        cells = [(i, cell_text(v)) for i, v in enumerate(row) if cell_text(v) is not None]
+        for k, (i, text) in enumerate(cells):
+            where = f"cell {column_letter(i)}{r} ({text!r})"
+            key = normalise(text)
+            m = _LABELLED_YEAR.match(key)
+            if re.fullmatch(r"(19|20)\d\d(\.0+)?", text):
+                found.setdefault(int(text.split(".")[0]), where)
+            elif m:
+                found.setdefault(int(m.group(1)), where)
+            elif key in ("ano", "anio", "vigencia", "year") and k + 1 < len(cells):
+                nxt = cells[k + 1][1]
+                if re.fullmatch(r"(19|20)\d\d(\.0+)?", nxt):
+                    found.setdefault(int(nxt.split(".")[0]), f"cells {column_letter(i)}{r}–"
+                                     f"{column_letter(cells[k + 1][0])}{r} ({text!r} {nxt!r})")
+    return found
+
+
+def resolve_period(file_name: str, *, sheet: str | None = None, titles: list[tuple] = (),
+                   given: str | int | None = None) -> int:
+    """The period of a file that holds one: from its name, else a title or metadata cell (or the
+    sheet's name), else ``given`` (``--year``). Every source that states one must agree: a
+    conflict is an error naming both."""
+    stated: list[tuple[int, str]] = []
+    if (y := year_in_name(file_name)) is not None:
+        stated.append((y, f"the file name ({file_name!r})"))
+    title_years = years_in_titles(titles)
+    if len(title_years) > 1:
+        raise SourceFormatError(
+            f"{file_name}: the title rows give several years: "
+            + ", ".join(f"{y} in {w}" for y, w in title_years.items()) + "; pass --year to choose"
+        )
+    stated += [(y, f"the title {w}" + (f" of sheet {sheet!r}" if sheet else "")) for y, w in title_years.items()]
+    if sheet and (y := year_in_name(sheet)) is not None:
+        stated.append((y, f"the sheet name {sheet!r}"))
+    if given not in (None, ""):
+        stated.append((int(str(given)[:4]), f"--year {given}"))
+    if not stated:
+        raise SourceFormatError(
+            f"{file_name}: cannot tell the year: no year in the file name or its title rows; "
+            "pass --year (or list the file with its period in MANIFEST.csv)"
+        )
+    first, where = stated[0]
+    for y, other in stated[1:]:
+        if y != first:
+            raise SourceFormatError(f"{file_name}: {where} says {first} but {other} says {y}; "
+                                    "correct one of them")
+    return first
+
+
+# --- codes ----------------------------------------------------------------------------------
+
+# The 33 DANE department codes (2-digit prefixes of every DIVIPOLA municipality code).
+DEPARTMENTS = frozenset((
+    "05 08 11 13 15 17 18 19 20 23 25 27 41 44 47 50 52 54 63 66 68 70 73 76 81 85 86 88 91 94 "
+    "95 97 99").split())
+
+
+def municipality_code(value: object) -> tuple[str | None, str | None]:
+    """(5-digit DIVIPOLA code, None) or (None, why not) for a code in any published form:
+    text ('05001', "'05001"), an integer without its leading zero (5001), a float (5001.0) or
+    an entity code that ends with the DIVIPOLA code (CGN's 210105001, or 89970221 whose
+    leading zero fell off)."""
+    text = cell_text(value)
+    if text is None:
+        return None, "empty code"
+    s = text.strip().lstrip("'").replace(" ", "")
+    if re.fullmatch(r"\d+\.0+", s):
+        s = s.split(".")[0]
+    if not s.isdigit():
+        return None, f"expected a DANE municipality code (5 digits, or an entity code ending in one), found {text!r}"
+    if len(s) <= 5:
+        code = s.zfill(5)
+    elif len(s) in (8, 9):
+        code = s[-5:]
+    else:
+        return None, f"expected a DANE municipality code (5 digits) or a CGN entity code (9 digits), found {len(s)} digits"
+    if code[:2] not in DEPARTMENTS:
+        return None, f"code {code} does not resolve to DIVIPOLA: {code[:2]} is no DANE department"
+    if code.endswith("000"):
+        return None, f"code {code} is a department, not a municipality"
+    return code, None
+
+
+# --- scale ----------------------------------------------------------------------------------
+
+def scale_problem(low: float, high: float) -> str:
+    return f"outside the published range {low:g}–{high:g}"
+
+
+def check_scale(where: str, header: str, bounds: tuple[float, float], outside: list[tuple[int, str]],
+                read: int, tolerance: float = 0.01) -> None:
+    """Refuse a file whose column is out of its published range in more than ``tolerance`` of
+    its values (a scale error, such as 0–100 read as 0–10,000), before anything is loaded.
+    Isolated values out of range are the caller's to quarantine. Nothing is ever rescaled."""
+    if not outside or len(outside) <= max(1, tolerance * read):
+        return
+    low, high = bounds
+    values = sorted(float(v) for _, v in outside)
+    row, example = outside[0]
+    cause = "a unit or scale different from the published one"
+    for factor in (100, 1000, 10):
+        if all(low <= v / factor <= high for v in values):
+            cause = (f"every such value is {factor} times a value in range: most likely a decimal "
+                     f"separator lost when the file was re-saved (e.g. {example} for "
+                     f"{float(example) / factor:g})")
+            break
+    raise SourceFormatError(
+        f"{where}, column {header!r}: {len(outside)} of {read} values are {scale_problem(low, high)} "
+        f"(from {values[0]:g} to {values[-1]:g}; first at row {row}: {example}); {cause}. "
+        "Nothing was loaded and nothing is rescaled: correct the file (or get the publisher's "
+        "original) and extract it again."
+    )
+
+
+def year_of(value: object) -> tuple[str | None, str | None]:
+    """(year as text, None) or (None, why not) for a year cell ('2024', 2024, 2024.0): four
+    digits, within the plausible range (``plausible_year_problem``)."""
+    s = number_text(value)
+    if s is None or not re.fullmatch(r"\d{4}(\.0+)?", s):
+        return None, "expected a year such as 2024"
+    s = s.split(".")[0]
+    problem = plausible_year_problem(s)
+    return (None, problem) if problem else (s, None)
+
+
+def holds_departments(table: Table, column: str) -> bool:
+    """True when most codes of ``column`` are departments ('05', '05000', CGN's 110505000): a
+    departmental sheet beside the municipal one, not this source's rows."""
+    codes = [re.sub(r"\.0+$", "", cell_text(rec[column]) or "") for _, rec in table.records()]
+    codes = [c for c in codes if c.isdigit()]
+    departments = sum(len(c) <= 2 or (len(c) >= 5 and c.endswith("000")) for c in codes)
+    return bool(codes) and departments > len(codes) / 2

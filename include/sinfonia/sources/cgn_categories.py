@@ -1,5 +1,7 @@
-"""Municipal categories (Ley 617 de 2000), CGN ``HISTORICOS.xlsx``, sheet ``HISTORIA-CAT-MUNIC``.
+"""Municipal categories (Ley 617 de 2000) from the CGN: ``HISTORICOS.xlsx`` (every vigencia) or
+the yearly report CT01 (one vigencia), each recognised by its content, whatever the sheet names.
 
+**HISTORICOS.xlsx**, sheet ``HISTORIA-CAT-MUNIC``:
 Years run across the sheet as pairs of header cells ``Vigencia``, ``<year>`` (row 6 in the
 published file): the category for that year sits in the column headed ``Vigencia``. The code
 (numeric, zero-padded here), department and municipality columns are found by name in the header
@@ -10,6 +12,17 @@ and ``SIN`` (no category that year); an empty cell means the municipality had no
 One batch per year (a sheet of 24 years gives 24 periods), each with one raw row per data row
 of the sheet: every row is loaded (with its published value, text as published) or quarantined
 when the value is none of the above.
+
+**CT01 "Categorización de Municipios"**: the vigencia in the title rows (or the file name, or
+``--year``; a conflict is an error); header row 8 (``Código CGN, Municipio, Nombre, Población
+DANE, ICLD …, Categoría``) under section rows such as ``1 - Entidades categorizadas por el
+ministerio del interior``, repeated with each section; the section (or the historic sheet's title)
+is kept as ``categorised_by``. ``Código CGN`` is numeric, 9 digits ending with the DIVIPOLA code
+(8 when the leading zero fell off); a few newer municipalities have codes that embed none
+(``CGN_CODES``). ``Municipio`` is a formula (its cached value is kept, the code is what counts);
+``Nombre`` is the department. The municipal sheet and, where present, the historic one
+(``Categoría con historicos``) load; the departmental sheet is recognised by its codes and left
+out. One batch: the vigencia.
 """
 
 from __future__ import annotations
@@ -20,7 +33,9 @@ from datetime import date
 from sinfonia.landing import LandedFile
 from sinfonia.loading import Batch
 from sinfonia.sources._tables import (
-    Column, SourceFormatError, cell_text, dane_code, normalise, read_xlsx_sheets,
+    Column, SourceFormatError, cell_text, find_tables, header_key, holds_departments, municipality_code,
+    normalise,
+    plausible_year_problem, read_xlsx_sheets, resolve_period,
 )
 from sinfonia.sources.spec import SourceSpec
 
@@ -94,56 +109,176 @@ def _header(rows: list[tuple], f: LandedFile) -> tuple[int, dict[int, int], dict
     )
 
 
-def parse(files: list[LandedFile]) -> list[Batch]:
+def _historic_sheet(sheets: dict[str, list[tuple]]) -> str | None:
+    """The sheet with 'Vigencia', <year> header pairs (``HISTORIA-CAT-MUNIC``), by content."""
+    named = [s for s in sheets if normalise(s) == SHEET]
+    for name in named + [s for s in sheets if s not in named]:
+        if any(_year_columns(row) for row in sheets[name][:30]):
+            return name
+    return None
+
+
+def parse(files: list[LandedFile], period: str | None = None) -> list[Batch]:
+    """``HISTORICOS.xlsx`` (every vigencia) or a yearly CT01 report (one vigencia), each
+    recognised by its content, whatever the sheet names."""
     batches: dict[int, Batch] = {}
     for f in files:
         sheets = read_xlsx_sheets(f.path)
-        name = next((s for s in sheets if normalise(s) == SHEET), None)
-        if name is None:
-            raise SourceFormatError(f"{f.file_name}: no sheet 'HISTORIA-CAT-MUNIC' (sheets: {list(sheets)})")
-        rows = sheets[name]
-        idx, years, cols, by = _header(rows, f)
-        latest = max(years)
-        for y in years:
-            if y in batches:
-                raise SourceFormatError(f"{f.file_name}: year {y} also given by another file")
-            batches[y] = Batch(SOURCE, str(y), COLUMNS, files=[f.sha256],
-                               published_on=f.published_on if f.published_on and y == latest
-                               else default_published_on(y))
-        get = lambda row, i: row[i] if i is not None and i < len(row) else None  # noqa: E731
-        seen: dict[str, int] = {}
-        for offset, row in enumerate(rows[idx + 1:], start=idx + 2):
-            if not any(cell_text(v) is not None for v in row):
-                continue
-            raw_code = get(row, cols["municipality_code"])
-            code = dane_code(raw_code)
-            record = {"codigo": cell_text(raw_code), "departamento": cell_text(get(row, cols.get("department_name"))),
-                      "municipio": cell_text(get(row, cols.get("municipality_name")))}
-            filled = [v for v in row if cell_text(v) is not None]
-            if code is None and (len(filled) <= 1 or offset == idx + 2):
-                for b in batches.values():  # notes under the data, the sub-header row
-                    if f.sha256 in b.files:
-                        b.notes_skipped += 1
-                continue
-            duplicate = seen.get(code) if code else None
-            for y, col in years.items():
-                b = batches[y]
-                value = get(row, col)
-                rec = {**record, f"Vigencia {y}": cell_text(value)}
-                if code is None:
-                    b.reject(f.file_name, offset, "código", raw_code, "expected a DANE municipality code", rec)
-                elif duplicate:
-                    b.reject(f.file_name, offset, "código", code, f"duplicate municipality (first at row {duplicate})", rec)
-                elif category_of(value) is False:
-                    b.reject(f.file_name, offset, f"Vigencia {y}", value,
-                             "expected a category: E (especial), 1–6 or SIN", rec)
-                else:
-                    b.rows.append((f.file_name, offset, str(y), code, record["departamento"], record["municipio"],
-                                   cell_text(value), category_of(value),
-                                   cell_text(get(row, by)) if y == latest else None))
-            if code:
-                seen.setdefault(code, offset)
+        name = _historic_sheet(sheets)
+        if name is not None:
+            _parse_historic(f, sheets[name], batches)
+        else:
+            try:
+                _parse_ct01(f, sheets, batches, period)
+            except SourceFormatError as exc:
+                if "no sheet has a header row" not in str(exc):
+                    raise
+                raise SourceFormatError(
+                    f"{f.file_name}: neither HISTORICOS (no header row with pairs 'Vigencia', <year> in "
+                    f"any sheet) nor a CT01 report ({exc})") from None
     return list(batches.values())
 
 
-SPEC = SourceSpec(SOURCE, FOLDER, PATTERNS, COLUMNS, parse)
+def _new_batch(batches: dict[int, Batch], f: LandedFile, year: int, published_on) -> Batch:
+    if year in batches:
+        raise SourceFormatError(f"{f.file_name}: year {year} also given by another file")
+    batches[year] = Batch(SOURCE, str(year), COLUMNS, files=[f.sha256], published_on=published_on)
+    return batches[year]
+
+
+def _parse_historic(f: LandedFile, rows: list[tuple], batches: dict[int, Batch]) -> None:
+    idx, years, cols, by = _header(rows, f)
+    latest = max(years)
+    for y in years:
+        _new_batch(batches, f, y, f.published_on if f.published_on and y == latest else default_published_on(y))
+    get = lambda row, i: row[i] if i is not None and i < len(row) else None  # noqa: E731
+    seen: dict[str, int] = {}
+    for offset, row in enumerate(rows[idx + 1:], start=idx + 2):
+        if not any(cell_text(v) is not None for v in row):
+            continue
+        raw_code = get(row, cols["municipality_code"])
+        code, code_problem = municipality_code(raw_code)
+        record = {"codigo": cell_text(raw_code), "departamento": cell_text(get(row, cols.get("department_name"))),
+                  "municipio": cell_text(get(row, cols.get("municipality_name")))}
+        filled = [v for v in row if cell_text(v) is not None]
+        if code is None and (len(filled) <= 1 or offset == idx + 2):
+            for y in years:  # notes under the data, the sub-header row
+                batches[y].notes_skipped += 1
+            continue
+        duplicate = seen.get(code) if code else None
+        for y, col in years.items():
+            b = batches[y]
+            value = get(row, col)
+            rec = {**record, f"Vigencia {y}": cell_text(value)}
+            if plausible_year_problem(y):
+                b.reject(f.file_name, offset, f"Vigencia {y}", y, plausible_year_problem(y), rec)
+            elif code is None:
+                b.reject(f.file_name, offset, "código", raw_code, code_problem, rec)
+            elif duplicate:
+                b.reject(f.file_name, offset, "código", code, f"duplicate municipality (first at row {duplicate})", rec)
+            elif category_of(value) is False:
+                b.reject(f.file_name, offset, f"Vigencia {y}", value,
+                         "expected a category: E (especial), 1–6 or SIN", rec)
+            else:
+                b.rows.append((f.file_name, offset, str(y), code, record["departamento"], record["municipio"],
+                               cell_text(value), category_of(value),
+                               cell_text(get(row, by)) if y == latest else None))
+        if code:
+            seen.setdefault(code, offset)
+
+
+# CGN's yearly report CT01 "Categorización de Municipios": sheets by municipality, by department
+# and (some years) a historic one; title rows give the vigencia; section rows ('2 - Categorizadas
+# por la Contaduría con información del CGR') say who set the category and repeat the header.
+CT01 = [
+    Column("municipality_code", ("codigo cgn", "codigo", "codigo entidad", "codigo dane")),
+    Column("municipality_name", ("municipio",), required=False),
+    Column("department_name", ("nombre", "departamento"), required=False),
+    Column("category", ("categoria",)),
+]
+# CGN entity codes that do not end with the DIVIPOLA code: municipalities created after CGN's
+# scheme was set get codes in the 9232xxxxx range (as published in CT01 2021, with their names).
+CGN_CODES = {
+    "923270346": "19300",  # Guachené, Cauca
+    "923271490": "23815",  # Tuchín, Córdoba
+    "923271475": "23682",  # San José de Uré, Córdoba
+    "923271489": "13490",  # Norosí, Bolívar
+    "923272927": "94343",  # Barrancominas, Guainía
+}
+_SECTION = re.compile(r"^\s*\d+\s*-\s*(.+)$")
+
+
+def _section(row: tuple) -> re.Match | None:
+    """A section row ('2 - Categorizadas por la Contaduría…'): its only text cell, numbered."""
+    texts = [cell_text(v) for v in row if cell_text(v) is not None]
+    return _SECTION.match(texts[0]) if len(texts) == 1 else None
+
+
+def _title(table) -> str | None:
+    """The sheet's subtitle ('Categorización por Municipios', 'Municipios histórico anterior a
+    2018'): the second text cell of the title rows."""
+    texts = [cell_text(v) for row in table.above for v in row if cell_text(v) is not None]
+    return texts[1] if len(texts) > 1 else None
+
+
+def _parse_ct01(f: LandedFile, sheets: dict[str, list[tuple]], batches: dict[int, Batch],
+                period: str | None) -> None:
+    tables = []
+    for table in find_tables(f.file_name, sheets, CT01):
+        if not holds_departments(table, "municipality_code"):  # not 'Categorización por Departamentos'
+            tables.append(table)
+    if not tables:
+        raise SourceFormatError(f"{f.file_name}: a CT01 report without a sheet of municipalities "
+                                f"(sheets: {list(sheets)})")
+    years = {resolve_period(f.file_name, sheet=t.sheet, titles=t.above, given=period) for t in tables}
+    if len(years) > 1:
+        raise SourceFormatError(f"{f.file_name}: the sheets give different vigencias {sorted(years)}")
+    year = years.pop()
+    batch = _new_batch(batches, f, year, f.published_on or default_published_on(year))
+    year_problem = plausible_year_problem(year)
+    seen: dict[str, tuple[str, int]] = {}
+    for table in tables:
+        title = _title(table)
+        section = title if title and "historic" in normalise(title) else None
+        code_header, category_header = table.headers["municipality_code"], table.headers["category"]
+        by = section or next((m.group(1).strip() for r in reversed(table.above) if (m := _section(r))), None)
+        for row_number, values in table.rows:
+            rec = {name: (values[i] if i < len(values) else None) for name, i in table.positions.items()}
+            raw_code = rec["municipality_code"]
+            text = cell_text(raw_code) or ""
+            if m := _section(values):
+                by = m.group(1).strip()  # a section row: who categorised the rows below
+                batch.notes_skipped += 1
+                continue
+            filled = [v for v in values if cell_text(v) is not None]
+            if header_key(text) in {header_key(a) for a in CT01[0].aliases} or (
+                    len(filled) <= 1 and municipality_code(raw_code)[0] is None):
+                batch.notes_skipped += 1  # the repeated header, footer lines and notes
+                continue
+            record = {table.headers[k]: cell_text(v) for k, v in rec.items()}
+            record["sheet"] = table.sheet
+            code, problem = municipality_code(raw_code)
+            if len(text) == 9 and text.startswith("9232"):  # never the DIVIPOLA code in its last digits
+                code = CGN_CODES.get(text)
+                problem = (f"CGN code {text} embeds no DIVIPOLA code and is not among the known ones "
+                           f"(CGN_CODES in {__name__}); add it with its DIVIPOLA code")
+            category = category_of(rec["category"])
+            if year_problem:
+                batch.reject(f.file_name, row_number, "vigencia", year, year_problem, record)
+            elif code is None:
+                batch.reject(f.file_name, row_number, code_header, raw_code, problem, record)
+            elif code in seen:
+                batch.reject(f.file_name, row_number, code_header, raw_code,
+                             f"duplicate municipality {code} (first in sheet {seen[code][0]!r} row {seen[code][1]})",
+                             record)
+            elif category is False:
+                batch.reject(f.file_name, row_number, category_header, rec["category"],
+                             "expected a category: ESP (especial), 1–6 or SIN", record)
+            else:
+                seen[code] = (table.sheet, row_number)
+                batch.rows.append((f.file_name, row_number, str(year), code,
+                                   cell_text(rec.get("department_name")), cell_text(rec.get("municipality_name")),
+                                   cell_text(rec["category"]), category, by))
+
+
+SPEC = SourceSpec(SOURCE, FOLDER, PATTERNS, COLUMNS, parse, year_fallback=True)

@@ -2,7 +2,9 @@
 
 Two forms of the datos.gov.co dataset ``gdxc-w37w``: the Socrata JSON API (pages fetched with
 ``$limit``/``$offset``/``$order``, saved as ``*.json``) and the CSV export. Both become one
-batch: the current edition of the code list.
+batch per edition of the code list: ``--year`` or the year in the file name, else ``current``.
+Editions accumulate (each load replaces only its own edition); the 2025 export, with two more
+columns (coordinates), loads the same way.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from sinfonia.landing import LandedFile
 from sinfonia.loading import Batch
 from sinfonia.sources._tables import (
     Column, SourceFormatError, cell_text, check_not_empty_or_html, dane_code, normalise, read_table,
+    year_in_name,
 )
 from sinfonia.sources.spec import Periods, SourceSpec
 
@@ -58,8 +61,27 @@ def _json_records(path: Path):
         }
 
 
-def parse(files: list[LandedFile], period: str = "current") -> list[Batch]:
-    batch = Batch(SOURCE, period, COLUMNS, files=[f.sha256 for f in files])
+def edition_of(f: LandedFile, period: str | None = None) -> str:
+    """The edition a file belongs to: ``--year`` (or the manifest's period), else the year in its
+    name (``DIVIPOLA_2025.csv``), else ``current`` (the copy of the day, as the API serves it)."""
+    if period:
+        return str(period)
+    year = year_in_name(f.file_name)
+    return str(year) if year else "current"
+
+
+def parse(files: list[LandedFile], period: str | None = None) -> list[Batch]:
+    """One batch per edition: loading a newer edition adds a period and keeps the older ones, so
+    entities that are gone stay known (staging marks them not current, with the editions in
+    which each was first and last seen)."""
+    editions: dict[str, list[LandedFile]] = {}
+    for f in files:
+        editions.setdefault(edition_of(f, period), []).append(f)
+    return [_edition(edition, group) for edition, group in sorted(editions.items())]
+
+
+def _edition(edition: str, files: list[LandedFile]) -> Batch:
+    batch = Batch(SOURCE, edition, COLUMNS, files=[f.sha256 for f in files])
     batch.published_on = max((f.published_on for f in files if f.published_on), default=None)
     seen: dict[str, tuple[str, int]] = {}
     for f in sorted(files, key=lambda f: f.file_name):
@@ -87,7 +109,7 @@ def parse(files: list[LandedFile], period: str = "current") -> list[Batch]:
                 seen[code] = (f.file_name, row_number)
                 batch.rows.append((f.file_name, row_number, dept, code,
                                    cell_text(rec["department_name"]), cell_text(rec["municipality_name"]), etype))
-    return [batch]
+    return batch
 
 
 SPEC = SourceSpec(SOURCE, FOLDER, PATTERNS, COLUMNS, parse, periods=Periods.GIVEN)

@@ -15,7 +15,7 @@ from functools import lru_cache
 from sinfonia.landing import LandedFile
 from sinfonia.loading import Batch
 from sinfonia.sources._tables import (
-    Column, SourceFormatError, cell_text, dane_code, normalise, number_text, read_table,
+    Column, SourceFormatError, cell_text, dane_code, normalise, number_text, read_table, year_of,
 )
 from sinfonia.sources.spec import Periods, SourceSpec
 
@@ -96,10 +96,10 @@ def _check(rec: dict, names: dict[tuple[str, str], str] | None,
     out = {k: cell_text(v) for k, v in rec.items()}
     if not out["assistance_id"]:
         return out, (HEADERS["assistance_id"], None, "empty natural key")
-    year = number_text(rec["goal_year"])
-    if year is None or not re.fullmatch(r"20\d\d(\.0+)?", year):
-        return out, (HEADERS["goal_year"], rec["goal_year"], "expected a year such as 2024")
-    out["goal_year"] = year.split(".")[0]
+    year, problem = year_of(rec["goal_year"])
+    if year is None:
+        return out, (HEADERS["goal_year"], rec["goal_year"], problem)
+    out["goal_year"] = year
     status = _STATUS_BY_NORM.get(normalise(rec["status"]))
     if status is None:
         return out, (HEADERS["status"], rec["status"], f"expected one of {', '.join(STATUSES)}")

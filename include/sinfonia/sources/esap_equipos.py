@@ -27,7 +27,7 @@ from sinfonia import pii
 from sinfonia.landing import LandedFile
 from sinfonia.loading import Batch
 from sinfonia.sources._tables import (
-    Column, SourceFormatError, cell_text, normalise, number_text, read_table,
+    Column, SourceFormatError, cell_text, normalise, number_text, read_table, year_of,
 )
 from sinfonia.sources.spec import SourceSpec
 
@@ -112,10 +112,10 @@ def population_groups(value: object) -> str:
 
 def _check(rec: dict) -> tuple[dict, tuple[str, object, str] | None]:
     out = {k: cell_text(v) for k, v in rec.items()}
-    year = number_text(rec["goal_year"])
-    if year is None or not re.fullmatch(r"20\d\d(\.0+)?", year):
-        return out, ("Vigencia", rec["goal_year"], "expected a year such as 2024")
-    out["goal_year"] = year.split(".")[0]
+    year, problem = year_of(rec["goal_year"])
+    if year is None:
+        return out, ("Vigencia", rec["goal_year"], problem)
+    out["goal_year"] = year
     for col, header in (("directorate", "Dirección Territorial"), ("team", "Equipo")):
         if not out[col]:
             return out, (header, None, "required")

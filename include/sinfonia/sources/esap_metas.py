@@ -6,11 +6,10 @@ batch per Vigencia: a new file for a year replaces that year's goals.
 
 from __future__ import annotations
 
-import re
 
 from sinfonia.landing import LandedFile
 from sinfonia.loading import Batch
-from sinfonia.sources._tables import Column, cell_text, normalise, number_text, read_table
+from sinfonia.sources._tables import Column, cell_text, normalise, number_text, read_table, year_of
 from sinfonia.sources.spec import SourceSpec
 
 SOURCE = "esap_metas"
@@ -31,12 +30,13 @@ def parse(files: list[LandedFile]) -> list[Batch]:
     rejected = []
     for f in files:
         for row_number, rec in read_table(f.path, TABLE).records():
-            year = number_text(rec["goal_year"])
+            year, year_problem = year_of(rec["goal_year"])
+            year = year or number_text(rec["goal_year"])
             goal = number_text(rec["goal"])
             key = (year, normalise(rec["directorate"]), normalise(rec["thematic_line"]))
             problem = None
-            if year is None or not re.fullmatch(r"20\d\d(\.0+)?", year):
-                problem = ("Vigencia", rec["goal_year"], "expected a year such as 2024")
+            if year_problem:
+                problem = ("Vigencia", rec["goal_year"], year_problem)
             elif not cell_text(rec["directorate"]) or not cell_text(rec["thematic_line"]):
                 problem = ("Dirección Territorial", None, "directorate and thematic line are required")
             elif goal is None or float(goal) < 0 or float(goal) != int(float(goal)):

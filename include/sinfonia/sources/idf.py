@@ -3,21 +3,31 @@
 Old methodology (up to 2021; 2022 as "antigua metod."): title rows, header row 8, score column
 ``Indicador de desempeño Fiscal 7/``, footnotes and an unlabelled average row below the data.
 New methodology (2020 on): merged title rows 1–4, a merged group row 6, header row 7, score
-column ``Nuevo IDF``. Headers are found by name in every year. The range label is kept as
+column ``Nuevo IDF``. DNP's consultation tool export (2024 on; one department or all): sheet
+``Hoja1``, a metadata block with ``Año | 2024`` in rows 8–13, header row 17 from column B
+(``Código Entidad, Código FUT, Entidad, Departamento, Cod. Departamento, Categoría, Dotación
+Inicial, …, IDF Sin Bonos, IDF, Rango``), new methodology.
+
+The table is found by content in any sheet (the one with the most of the columns below; a
+ranking sheet repeating code, name and score is not it); only the code and the score are
+required: the department follows from the DIVIPOLA code. The year comes from the file name, the
+title or metadata rows or the sheet name, or ``--year``; a conflict is an error naming both. A
+year before 2000 or after next year quarantines every row; scores out of 0–100 in more than 1 %
+of the rows refuse the file (a scale error), an isolated one is quarantined. The range label is kept as
 published: the methodologies swap ``Solvente`` and ``Sostenible`` (old: 5 = Solvente >= 80;
 new: 5 = Sostenible >= 80), so the label is only comparable together with ``methodology``.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from sinfonia.landing import LandedFile
 from sinfonia.loading import Batch
 from sinfonia.sources._tables import (
-    Column, SourceFormatError, cell_text, dane_code, normalise, number_text, read_xlsx_sheets,
-    table_from_rows,
+    Column, SourceFormatError, cell_text, check_scale, dane_code, find_tables, header_key,
+    holds_departments, municipality_code,
+    normalise, number_text, plausible_year_problem, read_xlsx_sheets, resolve_period, scale_problem,
 )
 from sinfonia.sources.spec import Periods, SourceSpec
 
@@ -30,17 +40,21 @@ COLUMNS = (
 )
 NEW_SCORE = "nuevo idf"
 OLD_SCORE = "indicador de desempeno fiscal"
+EXPORT_SCORE = "idf"  # DNP's consultation tool export: 'IDF' beside 'IDF Sin Bonos'
 
 TABLE = [
-    Column("municipality_code", ("codigo", "codigo dane", "codigo dane municipio", "cod dane")),
-    Column("department_name", ("departamento",)),
-    Column("municipality_name", ("municipio",)),
-    Column("idf_score", (NEW_SCORE, OLD_SCORE)),
-    Column("range_label", ("rango", "rango clasificacion", "rango de clasificacion")),
+    Column("municipality_code", ("codigo dane", "codigo dane municipio", "codigo entidad", "codigo",
+                                 "codigo municipio", "divipola")),
+    Column("department_name", ("departamento", "nombre departamento"), required=False),
+    Column("municipality_name", ("municipio", "entidad", "nombre municipio"), required=False),
+    Column("idf_score", (NEW_SCORE, OLD_SCORE, EXPORT_SCORE)),
+    Column("range_label", ("rango", "rango clasificacion", "rango de clasificacion"), required=False),
     Column("category", ("categoria ley 617 de 2000", "categoria ley 617", "categorias", "categoria"),
            required=False),
-    Column("capacity_group", ("dotaciones iniciales", "grupo dotaciones iniciales"), required=False),
+    Column("capacity_group", ("dotaciones iniciales", "grupo dotaciones iniciales", "dotacion inicial"),
+           required=False),
 ]
+SCORE_RANGE = (0.0, 100.0)  # the published range of the score (and of the raw gate, raw_idf.json)
 
 
 def default_published_on(year: int) -> date:
@@ -48,61 +62,79 @@ def default_published_on(year: int) -> date:
     return date(year + 1, 9, 30)
 
 
-def _municipal_sheets(sheets: dict[str, list[tuple]]):
-    for name, rows in sheets.items():
-        norm = normalise(name)
-        if norm.startswith("municipios"):
-            m = re.search(r"(20\d\d)", name)
-            if m:
-                yield name, int(m.group(1)), "anterior" if "antigua" in norm or "anterior" in norm else None, rows
+def _departmental(f: LandedFile, sheet: str, rows: list[tuple]) -> bool:
+    """A sheet of departments ('Departamentos 2023': codes 91000 or 05), by content."""
+    try:
+        [table] = find_tables(f.file_name, {sheet: rows}, TABLE)
+    except (SourceFormatError, ValueError):
+        return False
+    return holds_departments(table, "municipality_code")
 
 
-def parse(files: list[LandedFile]) -> list[Batch]:
+def _methodology(table, f: LandedFile) -> str:
+    names = normalise(f"{table.sheet or ''} {f.file_name}")
+    if "antigua" in names or "anterior" in names:
+        return "anterior"
+    return "anterior" if header_key(table.headers["idf_score"]) == OLD_SCORE else "nueva"
+
+
+def parse(files: list[LandedFile], period: str | None = None) -> list[Batch]:
+    """One batch per municipal table (sheet) found: the DNP yearly annex (any year, either
+    methodology) or the consultation tool's export (``Hoja1``, metadata block with ``Año``)."""
     batches: list[Batch] = []
     for f in files:
         sheets = read_xlsx_sheets(f.path)
-        found = list(_municipal_sheets(sheets))
-        if not found:
-            raise SourceFormatError(
-                f"{f.file_name}: no sheet named 'Municipios <year>' (sheets: {list(sheets)})"
-            )
-        for sheet, year, methodology, rows in found:
-            table = table_from_rows(f.file_name, sheet, rows, TABLE)
-            score_header = normalise(rows[table.header_row - 1][table.positions["idf_score"]])
-            methodology = methodology or ("nueva" if score_header == NEW_SCORE else "anterior")
-            batch = Batch(SOURCE, f"{year}-{methodology}", COLUMNS, files=[f.sha256],
-                          published_on=f.published_on or default_published_on(year))
-            seen: dict[str, int] = {}
-            for row_number, rec in table.records():
-                raw_code, name = rec["municipality_code"], cell_text(rec["municipality_name"])
-                filled = [v for v in rec.values() if cell_text(v) is not None]
-                if (cell_text(raw_code) is None and name is None) or (
-                    len(filled) == 1 and dane_code(filled[0]) is None
-                ):
-                    batch.notes_skipped += 1  # footnotes, sources, the unlabelled average row
-                    continue
-                code = dane_code(raw_code)
-                score = number_text(rec["idf_score"])
-                header = rows[table.header_row - 1][table.positions["idf_score"]]
-                if code is None:
-                    batch.reject(f.file_name, row_number, "Código", raw_code,
-                                 "expected a 5-digit DANE municipality code", rec)
-                elif code in seen:
-                    batch.reject(f.file_name, row_number, "Código", code,
-                                 f"duplicate municipality (first at row {seen[code]})", rec)
-                elif score is None:
-                    batch.reject(f.file_name, row_number, str(header).strip(), rec["idf_score"],
-                                 "expected a numeric score", rec)
-                else:
-                    seen[code] = row_number
-                    batch.rows.append((
-                        f.file_name, row_number, str(year), methodology, code,
-                        cell_text(rec["department_name"]), name, score,
-                        cell_text(rec["range_label"]), cell_text(rec.get("category")),
-                        cell_text(rec.get("capacity_group")),
-                    ))
-            batches.append(batch)
+        municipal = [s for s, rows in sheets.items() if not _departmental(f, s, rows)]
+        if not municipal:
+            raise SourceFormatError(f"{f.file_name}: only departments (sheets: {list(sheets)}); "
+                                    "expected the municipal IDF")
+        for table in find_tables(f.file_name, {s: sheets[s] for s in municipal}, TABLE):
+            year = resolve_period(f.file_name, sheet=table.sheet, titles=table.above, given=period)
+            batches.append(_batch(f, table, year, _methodology(table, f)))
     return batches
 
 
-SPEC = SourceSpec(SOURCE, FOLDER, PATTERNS, COLUMNS, parse, periods=Periods.PER_FILE)
+def _batch(f: LandedFile, table, year: int, methodology: str) -> Batch:
+    batch = Batch(SOURCE, f"{year}-{methodology}", COLUMNS, files=[f.sha256],
+                  published_on=f.published_on or default_published_on(year))
+    year_problem = plausible_year_problem(year)
+    code_header, score_header = table.headers["municipality_code"], table.headers["idf_score"]
+    seen: dict[str, int] = {}
+    out_of_range: list[tuple[int, str]] = []
+    for row_number, rec in table.records():
+        raw_code, name = rec["municipality_code"], cell_text(rec.get("municipality_name"))
+        filled = [v for v in rec.values() if cell_text(v) is not None]
+        if (cell_text(raw_code) is None and name is None) or (
+            len(filled) == 1 and dane_code(filled[0]) is None
+        ):
+            batch.notes_skipped += 1  # footnotes, sources, the unlabelled average row
+            continue
+        record = {table.headers[k]: cell_text(v) for k, v in rec.items()}
+        code, problem = municipality_code(raw_code)
+        score = number_text(rec["idf_score"])
+        if year_problem:
+            batch.reject(f.file_name, row_number, "year", str(year), year_problem, record)
+        elif code is None:
+            batch.reject(f.file_name, row_number, code_header, raw_code, problem, record)
+        elif code in seen:
+            batch.reject(f.file_name, row_number, code_header, code,
+                         f"duplicate municipality (first at row {seen[code]})", record)
+        elif score is None:
+            batch.reject(f.file_name, row_number, score_header, rec["idf_score"],
+                         "expected a numeric score", record)
+        elif not SCORE_RANGE[0] <= float(score) <= SCORE_RANGE[1]:
+            out_of_range.append((row_number, score))
+            batch.reject(f.file_name, row_number, score_header, score, scale_problem(*SCORE_RANGE), record)
+        else:
+            seen[code] = row_number
+            batch.rows.append((
+                f.file_name, row_number, str(year), methodology, code,
+                cell_text(rec.get("department_name")), name, score,
+                cell_text(rec.get("range_label")), cell_text(rec.get("category")),
+                cell_text(rec.get("capacity_group")),
+            ))
+    check_scale(table.where, score_header, SCORE_RANGE, out_of_range, batch.rows_read)
+    return batch
+
+
+SPEC = SourceSpec(SOURCE, FOLDER, PATTERNS, COLUMNS, parse, periods=Periods.PER_FILE, year_fallback=True)

@@ -13,14 +13,14 @@ commas are read as decimals. Text is never turned into a number.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from sinfonia.landing import LandedFile
 from sinfonia.loading import Batch
 from sinfonia.sources._tables import (
-    Column, Contains, SourceFormatError, cell_text, dane_code, normalise, number_text, read_xlsx_sheets,
-    table_from_rows,
+    Column, Contains, SourceFormatError, cell_text, check_scale, dane_code, find_table, normalise,
+    number_text, scale_problem,
+    read_xlsx_sheets, resolve_period,
 )
 from sinfonia.sources.spec import SourceSpec
 
@@ -32,6 +32,7 @@ COLUMNS = (
     "capacity_group", "notes",
 )
 STATEMENTS = ("sin poblacion expuesta", "no reportado", "no aplica")
+INDEX_RANGE = (0.0, 100.0)  # DNP publishes the index on 0–100
 
 
 def _table(hazard: str, letter: str) -> list[Column]:
@@ -51,33 +52,37 @@ def default_published_on(edition: int) -> date:
     return date(edition, 6, 30)
 
 
-def edition_of(f: LandedFile) -> int:
-    m = re.search(r"(20\d\d)", f.file_name)
-    if not m:
+def edition_of(f: LandedFile, period: str | None = None) -> int:
+    """The edition: the year in the file name, else ``--year``; a conflict is an error."""
+    try:
+        return resolve_period(f.file_name, given=period)
+    except SourceFormatError as exc:
+        if "cannot tell the year" not in str(exc):
+            raise
         raise SourceFormatError(
             f"{f.file_name}: cannot tell the IMRC edition: expected a year in the file name "
-            "(IMRC-BASE-DE-DATOS-2024.xlsx)"
-        )
-    return int(m.group(1))
+            "(IMRC-BASE-DE-DATOS-2024.xlsx) or --year"
+        ) from None
 
 
-def parse(files: list[LandedFile]) -> list[Batch]:
+def parse(files: list[LandedFile], period: str | None = None) -> list[Batch]:
     batches: list[Batch] = []
     for f in files:
-        edition = edition_of(f)
+        edition = edition_of(f, period)
         sheets = read_xlsx_sheets(f.path)
         for hazard, columns in SHEETS.items():
-            name = next((s for s in sheets if normalise(s).startswith(hazard)), None)
-            if name is None:
+            # The sheet whose header holds the hazard's adjusted index, whatever its name
+            # ('Exceso de Lluvias', 'Deficit de Lluvias' as published).
+            try:
+                table = find_table(f.file_name, sheets, columns)
+            except SourceFormatError as exc:
                 raise SourceFormatError(
-                    f"{f.file_name}: no sheet '{hazard.capitalize()} de Lluvias' (sheets: {list(sheets)})"
-                )
-            rows = sheets[name]
-            table = table_from_rows(f.file_name, name, rows, columns)
-            headers = {c: " ".join(str(rows[table.header_row - 1][i]).split()) for c, i in table.positions.items()}
+                    f"{f.file_name}: no sheet like '{hazard.capitalize()} de Lluvias' ({exc})") from None
+            headers = table.headers
             batch = Batch(SOURCE, f"{edition}-{hazard}", COLUMNS, files=[f.sha256],
                           published_on=f.published_on or default_published_on(edition))
             seen: dict[str, int] = {}
+            outside: list[tuple[int, str]] = []
             for row_number, rec in table.records():
                 record = {headers[k]: cell_text(v) for k, v in rec.items()}
                 filled = [v for v in rec.values() if cell_text(v) is not None]
@@ -103,12 +108,17 @@ def parse(files: list[LandedFile]) -> list[Batch]:
                                  "expected a number 0–100 or a published statement such as "
                                  "'Sin población expuesta'", record)
                     continue
+                elif not INDEX_RANGE[0] <= float(value) <= INDEX_RANGE[1]:
+                    outside.append((row_number, value))
+                    batch.reject(f.file_name, row_number, headers["imrc"], value, scale_problem(*INDEX_RANGE), record)
+                    continue
                 seen[code] = row_number
                 batch.rows.append((f.file_name, row_number, str(edition), hazard, code,
                                    cell_text(rec.get("department_name")), cell_text(rec.get("municipality_name")),
                                    value, cell_text(rec.get("capacity_group")), note))
+            check_scale(table.where, headers["imrc"], INDEX_RANGE, outside, batch.rows_read)
             batches.append(batch)
     return batches
 
 
-SPEC = SourceSpec(SOURCE, FOLDER, PATTERNS, COLUMNS, parse)
+SPEC = SourceSpec(SOURCE, FOLDER, PATTERNS, COLUMNS, parse, year_fallback=True)

@@ -23,8 +23,8 @@ from pathlib import Path
 from sinfonia.landing import LandedFile
 from sinfonia.loading import Batch
 from sinfonia.sources._tables import (
-    Column, Contains, SourceFormatError, cell_text, dane_code, normalise, number_text, read_csv_rows,
-    read_xlsx_sheets, table_from_rows,
+    Column, Contains, SourceFormatError, cell_text, check_scale, dane_code, find_table, normalise,
+    number_text, read_csv_rows, read_xlsx_sheets, scale_problem, table_from_rows,
 )
 from sinfonia.sources.spec import SourceSpec
 
@@ -68,18 +68,12 @@ PRIVATION_COLUMNS = ("year", "entity_level", "entity_code", "entity_name", *PRIV
 
 
 NOTE_WORDS = ("total", "nacional", "fuente", "nota")
+PERCENT = (0.0, 100.0)  # every published value is a % of persons
 
 
 def default_published_on() -> date:
     """DANE released the census-based municipal IPM in 2020 (used when no manifest says)."""
     return date(2020, 3, 31)
-
-
-def _sheet(sheets: dict, needle: str, f: LandedFile) -> tuple[str, list[tuple]]:
-    for name, rows in sheets.items():
-        if needle in normalise(name):
-            return name, rows
-    raise SourceFormatError(f"{f.file_name}: no sheet whose name contains {needle!r} (sheets: {list(sheets)})")
 
 
 def _entity(value) -> tuple[str, str] | None:
@@ -96,6 +90,8 @@ def _entity(value) -> tuple[str, str] | None:
 def _load(f: LandedFile, table, batch: Batch, required: str, optional: tuple[str, ...],
           headers: dict[str, str]) -> None:
     seen: dict[str, int] = {}
+    outside: dict[str, list[tuple[int, str]]] = {}
+    checked = 0
     for row_number, rec in table.records():
         record = {headers[k]: cell_text(v) for k, v in rec.items()}
         filled = [v for v in rec.values() if cell_text(v) is not None]
@@ -124,13 +120,19 @@ def _load(f: LandedFile, table, batch: Batch, required: str, optional: tuple[str
             if v is None and cell_text(rec[col]) is not None:
                 notes.append(f"{headers[col]}: {cell_text(rec[col])!r} recorded as missing")
             values.append(v)
+        checked += 1
+        bad = [(col, v) for col, v in zip((required, *optional), (main, *values))
+               if v is not None and not PERCENT[0] <= float(v) <= PERCENT[1]]
+        for col, v in bad:
+            outside.setdefault(col, []).append((row_number, v))
+        if bad:
+            batch.reject(f.file_name, row_number, headers[bad[0][0]], bad[0][1], scale_problem(*PERCENT), record)
+            continue
         seen[code] = row_number
         batch.rows.append((f.file_name, row_number, YEAR, level, code, cell_text(rec.get("entity_name")),
                            main, *values, "; ".join(notes) or None))
-
-
-def _headers(rows, table) -> dict[str, str]:
-    return {c: str(rows[table.header_row - 1][i]).strip() for c, i in table.positions.items()}
+    for col, values_outside in outside.items():  # a scale error refuses the file; isolated values are quarantined
+        check_scale(table.where, headers[col], PERCENT, values_outside, checked)
 
 
 def parse(files: list[LandedFile]) -> list[Batch]:
@@ -145,20 +147,21 @@ def parse(files: list[LandedFile]) -> list[Batch]:
     for f in files:
         suffix = Path(f.file_name).suffix.lower()
         if suffix in (".xlsx", ".xlsm"):
+            # Sheets found by content ('4_IPM Mpio dominios', '6_Privaciones IPM Dpt-Mpio' as published).
             sheets = read_xlsx_sheets(f.path)
-            name, rows = _sheet(sheets, "mpio dominios", f)
-            table = table_from_rows(f.file_name, name, rows, DOMAINS)
-            _load(f, table, batch(SOURCE, COLUMNS, f), "ipm", ("ipm_cabecera", "ipm_rural"), _headers(rows, table))
-            if any("privaciones" in normalise(s) for s in sheets):
-                name, rows = _sheet(sheets, "privaciones", f)
-                table = table_from_rows(f.file_name, name, rows, PRIVATION_TABLE)
+            table = find_table(f.file_name, sheets, DOMAINS)
+            _load(f, table, batch(SOURCE, COLUMNS, f), "ipm", ("ipm_cabecera", "ipm_rural"), table.headers)
+            try:
+                table = find_table(f.file_name, sheets, PRIVATION_TABLE)
+            except SourceFormatError:
+                table = None  # the privations sheet is optional
+            if table is not None:
                 first, *rest = PRIVATIONS
-                _load(f, table, batch(PRIVATIONS_SOURCE, PRIVATION_COLUMNS, f), first, tuple(rest),
-                      _headers(rows, table))
+                _load(f, table, batch(PRIVATIONS_SOURCE, PRIVATION_COLUMNS, f), first, tuple(rest), table.headers)
         elif suffix == ".csv":
             rows = read_csv_rows(f.path)
             table = table_from_rows(f.file_name, None, rows, DOMAINS)
-            _load(f, table, batch(SOURCE, COLUMNS, f), "ipm", ("ipm_cabecera", "ipm_rural"), _headers(rows, table))
+            _load(f, table, batch(SOURCE, COLUMNS, f), "ipm", ("ipm_cabecera", "ipm_rural"), table.headers)
         else:
             raise SourceFormatError(f"{f.file_name}: expected the DANE annex (.xlsx) or the five-column CSV")
     return list(batches.values())

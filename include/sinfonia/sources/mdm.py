@@ -6,9 +6,11 @@ Two published forms, both accepted:
   (``codigo_entidad``, ``entidad``, ``departamento``, ``indicador`` = ``MDM`` /
   ``Componente de gestión`` / ``Componente de resultados`` ..., ``dato`` as *text*, possibly
   with a decimal comma, ``anio``), as saved JSON pages or as the CSV export.
-- DNP's workbook ``Base de datos - mdm (Oct 24).xlsx``: sheet ``Base``, header row 1, one row
-  per municipality-year (``cmpio``, ``nmpio``, ``año``, ``gestion``, ``resultados``, ``mdm`` and
-  many more). Its departmental sibling (MDD: ``cdpto``, ``ndpto``, ``mdd``) has the same shape; it
+- DNP's workbook ``Base de datos - mdm (Oct 24).xlsx`` or ``Base y diccionario 2024``: one row
+  per municipality-year (``cmpio``, ``nmpio``, ``año``, ``grupo``, ``gestion``, ``resultados``,
+  ``mdm`` and many more) in the sheet whose header row holds those columns, whatever its name
+  (``Base``, or ``Base y diccionario 2024(Bas (2)`` once re-saved) and wherever the header row is.
+  ``grupo`` is kept as published (``C``, ``1``–``5`` or ``G1``–``G5``; staging maps them). Its departmental sibling (MDD: ``cdpto``, ``ndpto``, ``mdd``) has the same shape; it
   is recognised by its headers and loaded as ``entity_level = 'departamento'`` under its own
   periods (``<year>-departamentos``), so a folder holding both never mixes them and the
   municipal marts ignore it.
@@ -17,7 +19,14 @@ Two published forms, both accepted:
 raw row; a workbook row gives one raw row per indicator column found (``mdm``, ``gestion``,
 ``resultados``, capacity group when present), so for workbooks the reconciled unit is the
 entity-year-indicator value, each loaded or quarantined on its own with the workbook row and
-column. A value that is not a number (``ND``, ``Sin información``) is quarantined, never coerced.
+column; an empty cell publishes no value and gives no row. A value that is not a number (``ND``,
+``Sin información``) is quarantined, never coerced.
+
+Scale: every score is published on 0–100. A workbook whose score column is out of that range in
+more than 1 % of its values (such as 0–100 read as 0–10,000, a decimal comma lost when a user
+re-saved it) is refused before anything loads, with what was found and the likely cause; an
+isolated value out of range is quarantined. Nothing is rescaled. A year before 2000 or after next
+year is quarantined.
 The same entity, year and indicator read twice (a folder holding the Socrata pages *and* the
 workbook) is quarantined as a duplicate naming the first occurrence: nothing is double counted.
 One batch per year: a new file for a year replaces that year.
@@ -33,8 +42,8 @@ from pathlib import Path
 from sinfonia.landing import LandedFile
 from sinfonia.loading import Batch
 from sinfonia.sources._tables import (
-    Column, SourceFormatError, cell_text, dane_code, normalise, number_text, read_csv_rows,
-    read_xlsx_sheets, table_from_rows,
+    Column, SourceFormatError, cell_text, check_scale, dane_code, find_table, normalise, number_text,
+    plausible_year_problem, read_csv_rows, read_xlsx_sheets, scale_problem, table_from_rows,
 )
 from sinfonia.sources.spec import SourceSpec
 
@@ -56,10 +65,11 @@ INDICATORS = {
     "grupo": "capacity_group", "gdi": "capacity_group", "dotaciones iniciales": "capacity_group",
 }
 NUMERIC = ("mdm", "mdm_gestion", "mdm_resultados")
+SCORE_RANGE = (0.0, 100.0)  # DNP publishes every MDM score on 0–100
 
 LONG = [
     Column("entity_code", ("codigo entidad", "codigo", "cod entidad", "codigo dane")),
-    Column("entity_name", ("entidad", "municipio")),
+    Column("entity_name", ("entidad", "municipio"), required=False),
     Column("department_name", ("departamento",), required=False),
     Column("indicator", ("indicador",)),
     Column("value", ("dato", "valor")),
@@ -70,7 +80,7 @@ LONG = [
 def _wide(code: str, name: str, total: str) -> list[Column]:
     cols = [
         Column("entity_code", (code,)),
-        Column("entity_name", (name,)),
+        Column("entity_name", (name,), required=False),
         Column("year", ("ano", "anio", "year", "vigencia")),
         Column("mdm_gestion", ("gestion",)),
         Column("mdm_resultados", ("resultados",)),
@@ -120,8 +130,8 @@ class _Batches:
         if entity is None and level == "departamento":
             entity = dane_code(code, 2)
         problem = None
-        if year is None:
-            problem = ("anio", None, "expected a year such as 2019")
+        if year is None or plausible_year_problem(year):
+            problem = ("anio", year, plausible_year_problem(year))
         elif entity is None:
             problem = ("codigo_entidad" if fmt == "socrata" else column.split(":")[0], code,
                        f"expected a {digits}-digit DANE code")
@@ -134,6 +144,9 @@ class _Batches:
         if indicator in NUMERIC and number is None:
             b.reject(f.file_name, row_number, column, value,
                      f"expected a number for {published!r} (text is never turned into a number)", record)
+            return
+        if indicator in NUMERIC and not SCORE_RANGE[0] <= float(number) <= SCORE_RANGE[1]:
+            b.reject(f.file_name, row_number, column, value, scale_problem(*SCORE_RANGE), record)
             return
         if indicator not in NUMERIC:
             label, number = cell_text(value), None
@@ -157,7 +170,7 @@ class _Batches:
 
 def _year(value) -> str | None:
     s = number_text(value)
-    if s is None or not re.fullmatch(r"(19|20)\d\d(\.0+)?", s):
+    if s is None or not re.fullmatch(r"\d{4}(\.0+)?", s):
         return None
     return s.split(".")[0]
 
@@ -187,31 +200,45 @@ def _parse_long(f: LandedFile, rows: list[tuple], out: _Batches) -> None:
 
 
 def _parse_workbook(f: LandedFile, out: _Batches) -> None:
+    """DNP's base under any sheet name (``Base``, or ``Base y diccionario 2024(Bas (2)`` once a
+    user re-saved it): the sheet whose header row holds the municipal (or MDD) columns."""
     sheets = read_xlsx_sheets(f.path)
-    name = next((s for s in sheets if normalise(s) == "base"), None)
-    if name is None:
-        raise SourceFormatError(f"{f.file_name}: no sheet 'Base' (sheets: {list(sheets)})")
-    rows = sheets[name]
     try:
-        table, level = table_from_rows(f.file_name, name, rows, MUNICIPAL), "municipio"
+        table, level = find_table(f.file_name, sheets, MUNICIPAL), "municipio"
     except SourceFormatError as municipal_error:
         try:
-            table, level = table_from_rows(f.file_name, name, rows, DEPARTMENTAL), "departamento"
+            table, level = find_table(f.file_name, sheets, DEPARTMENTAL), "departamento"
         except SourceFormatError:
             raise SourceFormatError(
                 f"{municipal_error} (nor is it the departmental MDD layout: cdpto, ndpto, año, "
                 "gestion, resultados, mdd)"
             ) from None
-    headers = {c: str(rows[table.header_row - 1][i]).strip() for c, i in table.positions.items()}
+    headers = table.headers
+    _check_workbook_scale(table)
     for row_number, rec in table.records():
         record = {headers[k]: cell_text(v) for k, v in rec.items()}
         year = _year(rec["year"])
         for indicator in ("mdm", "mdm_gestion", "mdm_resultados", "capacity_group"):
-            if indicator not in table.positions:
-                continue
+            if indicator not in table.positions or cell_text(rec[indicator]) is None:
+                continue  # an empty cell publishes no value (94343 has no score 2016–2020)
             out.add(f, row_number, level, year, rec["entity_code"], rec["entity_name"],
                     rec.get("department_name"), headers[indicator], rec[indicator], "dnp_workbook",
                     headers[indicator], record)
+
+
+def _check_workbook_scale(table) -> None:
+    """Scores out of 0–100 in more than a few rows: the file is refused before anything loads."""
+    for indicator in NUMERIC:
+        outside = []
+        read = 0
+        for row_number, rec in table.records():
+            number = number_text(rec[indicator])
+            if number is None:
+                continue
+            read += 1
+            if not SCORE_RANGE[0] <= float(number) <= SCORE_RANGE[1]:
+                outside.append((row_number, number))
+        check_scale(table.where, table.headers[indicator], SCORE_RANGE, outside, read)
 
 
 def parse(files: list[LandedFile]) -> list[Batch]:

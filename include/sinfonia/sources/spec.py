@@ -42,6 +42,9 @@ class SourceSpec:
     columns: tuple[str, ...]  # the raw table's columns (text), in the parser's order
     parse: Callable[..., list[Batch]]  # landed files → batches
     periods: Periods = Periods.IN_FILES
+    # The parser takes `sinfonia extract --year` as its last resort for a file's period (after the
+    # file name and the file's own title or metadata cells; a conflict is the parser's error).
+    year_fallback: bool = False
     schema: str = "raw"  # "restricted" for person-level data, never granted to analysts
     # Tables the parser fills besides its own (name → columns), in the same schema.
     extra_tables: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
@@ -70,10 +73,10 @@ class SourceSpec:
 
     def read(self, files: list[LandedFile], period: str | None = None,
              names: dict[tuple[str, str], str] | None = None) -> list[Batch]:
-        """Parse landed files: ``period`` reaches parsers of ``Periods.GIVEN`` sources, ``names``
-        (DIVIPOLA's name → code index) those that resolve names."""
+        """Parse landed files: ``period`` reaches parsers of ``Periods.GIVEN`` sources and those
+        that take it as a fallback, ``names`` (DIVIPOLA's name → code index) those that resolve names."""
         kwargs: dict = {}
-        if self.periods is Periods.GIVEN and period:
+        if period and (self.periods is Periods.GIVEN or self.year_fallback):
             kwargs["period"] = period
         if self.resolves_divipola_names:
             kwargs["names"] = names

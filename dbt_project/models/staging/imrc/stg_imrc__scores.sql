@@ -14,7 +14,9 @@ final as (
             when upper(trim(capacity_group)) in ('C', 'CIUDADES', 'CAPITALES') then 'C'
             when upper(trim(capacity_group)) ~ '^G\s*[1-5]'
                 then 'G' || substring(upper(trim(capacity_group)) from '[1-5]')
+            when trim(capacity_group) ~ '^[1-5](\.0+)?$' then 'G' || left(trim(capacity_group), 1)
         end as capacity_group,
+        capacity_group as capacity_group_published,
         notes,
         _published_on as published_on
     from source

@@ -1,0 +1,34 @@
+"""DIVIPOLA editions and finding a source's files in its own folder (issue 15)."""
+
+from sinfonia.extract import discover
+from sinfonia.sources import divipola
+from tests.helpers import landed
+
+HEADER = "Código Departamento,Código Municipio,Nombre Departamento,Nombre Municipio,Tipo: Municipio / Isla / Área no municipalizada"
+
+
+def _csv(path, *rows, extra=""):
+    path.write_text("\n".join([HEADER + extra, *rows]) + "\n", encoding="utf-8")
+    return landed(path)
+
+
+def test_each_edition_is_its_own_period_from_year_argument_or_file_name(tmp_path):
+    old = _csv(tmp_path / "DIVIPOLA.csv", "5,5001,ANTIOQUIA,MEDELLÍN,Municipio", "94,94663,GUAINÍA,MAPIRIPANA,Área no municipalizada")
+    new = _csv(tmp_path / "DIVIPOLA_2025.csv", '5,05001,ANTIOQUIA,MEDELLÍN,Municipio,"6,2518","-75,5636"',
+               '27,27493,CHOCÓ,NUEVO BELÉN DE BAJIRÁ,Municipio,"7,37","-76,71"', extra=",Latitud,Longitud")
+    batches = {b.period: b for b in divipola.parse([old, new])}
+    assert sorted(batches) == ["2025", "current"]
+    assert [r[3] for r in batches["current"].rows] == ["05001", "94663"]
+    assert [r[3] for r in batches["2025"].rows] == ["05001", "27493"]  # the coordinates columns are not needed
+    assert [b.period for b in divipola.parse([old], period="2018")] == ["2018"]
+
+
+def test_extract_finds_files_in_a_sources_folder_or_in_the_source_own_folder(tmp_path):
+    (tmp_path / "cgn").mkdir()
+    book = tmp_path / "cgn" / "CT01 Categorizacion 2021.xlsx"
+    book.write_bytes(b"x")
+    (tmp_path / "cgn" / "~$CT01 Categorizacion 2021.xlsx").write_bytes(b"lock")
+    assert discover(tmp_path, "cgn_categories") == [book]
+    assert discover(tmp_path / "cgn", "cgn_categories") == [book]
+    (tmp_path / "MANIFEST.csv").write_text("file,source,period,published_on,origin\n")
+    assert discover(tmp_path, "divipola") == []  # a sources folder without divipola/: nothing, not MANIFEST.csv
