@@ -156,6 +156,11 @@ class Embedded:
         opts = (
             f"-h 127.0.0.1 -p {port} -k {self.data} -c fsync=off -c synchronous_commit=off "
             "-c full_page_writes=off -c max_connections=100 -c shared_buffers=256MB"
+            # Every session, the analysts' too: one left idle inside a transaction, or whose
+            # client went away, is ended and its locks released (sinfonia.db sets the same on
+            # the pipeline's own sessions, on any server).
+            " -c idle_in_transaction_session_timeout=10min -c client_connection_check_interval=10s"
+            " -c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3"
         )
         user = _os_user()
         log = self.log
