@@ -84,7 +84,17 @@ def _failures_offset() -> int:
 
 
 def run_dags(dag_ids: tuple[str, ...], conf: dict | None = None, progress=print) -> dict[str, float]:
-    """Run each DAG to completion in order; raise ``PipelineFailed`` naming the failed task."""
+    """Run each DAG to completion in order; raise ``PipelineFailed`` naming the failed task.
+
+    The whole sequence holds the warehouse (``sinfonia.runlock``): a second run, from this
+    machine or another Airflow installation, fails at once instead of publishing a mix."""
+    from sinfonia import runlock, warehouse
+
+    with runlock.hold(warehouse.dsn(), " → ".join(dag_ids)):
+        return _run_dags(dag_ids, conf, progress)
+
+
+def _run_dags(dag_ids: tuple[str, ...], conf: dict | None, progress) -> dict[str, float]:
     from sinfonia import dbt
 
     ensure_airflow_db()
