@@ -39,9 +39,9 @@ LIVENESS = {"client_connection_check_interval": "10s", "tcp_keepalives_idle": "3
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
 
 
-def seconds(variable: str, default: float) -> float:
-    """A duration in seconds from the environment (``default`` when unset); a clear error
-    naming the variable when it is not a number of seconds."""
+def seconds(variable: str, default: float, unit: str = "seconds") -> float:
+    """A duration in seconds (or another ``unit``) from the environment (``default`` when
+    unset); a clear error naming the variable when it is not such a number."""
     value = os.environ.get(variable)
     if value is None or not value.strip():
         return float(default)
@@ -50,7 +50,7 @@ def seconds(variable: str, default: float) -> float:
     except ValueError:
         number = -1.0
     if number < 0:
-        raise ValueError(f"{variable}={value!r}: expected a number of seconds (0 or more)")
+        raise ValueError(f"{variable}={value!r}: expected a number of {unit} (0 or more)")
     return number
 
 
