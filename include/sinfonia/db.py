@@ -75,6 +75,20 @@ def connect(dsn: str | None = None, **kwargs) -> psycopg.Connection:
     return psycopg.connect(dsn, **kwargs)
 
 
+class WarehouseGone(RuntimeError):
+    """The warehouse stopped answering in the middle of work (what was done is said)."""
+
+
+def unreachable(dsn: str) -> str | None:
+    """Why the warehouse does not answer (a short reason), or None when it does."""
+    try:
+        with psycopg.connect(dsn, connect_timeout=5) as conn:
+            conn.execute("select 1")
+        return None
+    except psycopg.OperationalError as exc:
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
 def bootstrap(dsn: str | None = None) -> None:
     """Create the schemas, bookkeeping tables and, when this user may, the roles (idempotent)."""
     from sinfonia import roles

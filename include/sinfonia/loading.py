@@ -144,6 +144,19 @@ def ensure_raw_table(conn: psycopg.Connection, source: str, columns: tuple[str, 
 def load_batch(conn: psycopg.Connection, batch: Batch) -> LoadResult:
     """Replace ``batch.source``/``batch.period`` in its schema (``raw`` unless the batch says
     otherwise) and in quarantine, in one transaction."""
+    try:
+        return _load(conn, batch)
+    except psycopg.OperationalError as exc:
+        from sinfonia.db import WarehouseGone
+
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WarehouseGone(
+            f"the warehouse went away while loading {batch.source} {batch.period} from "
+            f"{', '.join(sorted({r[0] for r in batch.rows})) or 'its files'} ({reason}): nothing of it "
+            "was loaded (one transaction) and nothing was published") from exc
+
+
+def _load(conn: psycopg.Connection, batch: Batch) -> LoadResult:
     started = datetime.now(timezone.utc)
     with conn.transaction():
         ensure_raw_table(conn, batch.source, batch.columns, batch.schema)

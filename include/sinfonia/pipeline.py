@@ -90,12 +90,17 @@ def run_dags(dag_ids: tuple[str, ...], conf: dict | None = None, progress=print)
     machine or another Airflow installation, fails at once instead of publishing a mix."""
     from sinfonia import runlock, warehouse
 
-    with runlock.hold(warehouse.dsn(), " → ".join(dag_ids)):
-        return _run_dags(dag_ids, conf, progress)
+    dsn = warehouse.dsn()
+    with runlock.hold(dsn, " → ".join(dag_ids)):
+        return _run_dags(dag_ids, conf, progress, dsn)
 
 
-def _run_dags(dag_ids: tuple[str, ...], conf: dict | None, progress) -> dict[str, float]:
-    from sinfonia import dbt
+# The DAGs whose last task publishes the marts.
+PUBLISHING = ("sinfonia_transform", "sinfonia_monitoring")
+
+
+def _run_dags(dag_ids: tuple[str, ...], conf: dict | None, progress, dsn: str) -> dict[str, float]:
+    from sinfonia import db, dbt
 
     ensure_airflow_db()
     dbt.ensure_manifest()
@@ -113,6 +118,14 @@ def _run_dags(dag_ids: tuple[str, ...], conf: dict | None, progress) -> dict[str
         if not state.endswith("success"):
             failures = _failures_since(offset)
             detail = "; ".join(f"task {f['task_id']}: {f['error']}" for f in failures) or "see the log above"
+            gone = db.unreachable(dsn)
+            if gone:
+                published = [d for d in timings if d in PUBLISHING]
+                raise PipelineFailed(
+                    f"the warehouse went away during {dag_id} ({gone}): the run stopped there; "
+                    + (f"the marts were published by {published[-1]} before it, nothing after that"
+                       if published else "nothing was published, the marts keep their last publication")
+                    + f". Task errors: {detail}")
             raise PipelineFailed(f"DAG {dag_id} {state.split('.')[-1]}: {detail}")
         progress(f"  {dag_id} succeeded in {timings[dag_id]:.1f} s")
     return timings

@@ -384,3 +384,44 @@ def test_every_load_of_the_sample_reconciles(fresh_dsn, small_sample):
     for r in results:
         assert r.rows_read == r.rows_loaded + r.rows_quarantined, r
     assert_reconciled(fresh_dsn)
+
+
+class _RowsThatEndTheSession(list):
+    """Batch rows whose reading (mid-COPY) has the server end the loading session."""
+
+    def __init__(self, rows, dsn, pid):
+        super().__init__(rows)
+        self.dsn, self.pid = dsn, pid
+
+    def __iter__(self):
+        with psycopg.connect(self.dsn, autocommit=True) as admin:
+            admin.execute("select pg_terminate_backend(%s)", (self.pid,))
+        return super().__iter__()
+
+
+def test_a_warehouse_that_goes_away_mid_load_is_named_and_nothing_is_loaded(fresh_dsn):
+    from sinfonia.loading import Batch, load_batch
+
+    db.bootstrap(fresh_dsn)
+    conn = psycopg.connect(fresh_dsn, autocommit=True)
+    pid = conn.execute("select pg_backend_pid()").fetchone()[0]
+    batch = Batch("divipola", "2024", ("department_code", "municipality_code"), files=["x"])
+    batch.rows = _RowsThatEndTheSession([("DIVIPOLA.csv", 2, "05", "05001")], fresh_dsn, pid)
+    with pytest.raises(db.WarehouseGone, match=r"^the warehouse went away while loading divipola 2024 from "
+                       r"DIVIPOLA.csv \(.+\): nothing of it was loaded \(one transaction\) and nothing was published"):
+        load_batch(conn, batch)
+    with psycopg.connect(fresh_dsn) as check:
+        assert check.execute("select count(*) from meta.load_run").fetchone()[0] == 0
+        assert check.execute("select count(*) from raw.divipola").fetchone()[0] == 0
+
+
+def test_unreachable_says_why_and_is_none_for_a_live_warehouse(fresh_dsn):
+    assert db.unreachable(fresh_dsn) is None
+    info = psycopg.conninfo.conninfo_to_dict(fresh_dsn)
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nobody listens there once the socket closes
+    dead = psycopg.conninfo.make_conninfo(**{**info, "port": str(port)})
+    assert "refused" in db.unreachable(dead).lower()
