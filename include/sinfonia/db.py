@@ -39,8 +39,8 @@ LIVENESS = {"client_connection_check_interval": "10s", "tcp_keepalives_idle": "3
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
 
 
-def seconds(variable: str, default: float, unit: str = "seconds") -> float:
-    """A duration in seconds (or another ``unit``) from the environment (``default`` when
+def env_number(variable: str, default: float, unit: str = "seconds") -> float:
+    """A number of seconds (or of another ``unit``) from the environment (``default`` when
     unset); a clear error naming the variable when it is not such a number."""
     value = os.environ.get(variable)
     if value is None or not value.strip():
@@ -54,11 +54,9 @@ def seconds(variable: str, default: float, unit: str = "seconds") -> float:
     return number
 
 
-def session_options(**overrides: float) -> str:
-    """The ``options`` of a pipeline session: ``-c setting=value`` for every limit above;
-    ``overrides`` (setting → seconds) replace the configured values."""
-    values = {name: seconds(var, default) for name, (var, default) in TIMEOUTS.items()}
-    values.update(overrides)
+def session_options() -> str:
+    """The ``options`` of a pipeline session: ``-c setting=value`` for every limit above."""
+    values = {name: env_number(var, default) for name, (var, default) in TIMEOUTS.items()}
     parts = [f"-c {name}={int(round(v * 1000))}ms" for name, v in values.items()]
     parts += [f"-c {name}={v}" for name, v in LIVENESS.items()]
     return " ".join(parts)

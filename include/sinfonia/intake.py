@@ -25,7 +25,7 @@ import zipfile
 from itertools import islice
 from pathlib import Path
 
-from sinfonia.db import seconds as _number
+from sinfonia.db import env_number
 from sinfonia.sources._tables import SourceFormatError, decode_text, normalise
 
 LIMITS = {  # name -> (environment variable, default, unit)
@@ -47,7 +47,7 @@ class RefusedFile(SourceFormatError):
 
 
 def limit(name: str) -> float:
-    return _number(*LIMITS[name])
+    return env_number(*LIMITS[name])
 
 
 def check(path: Path, root: Path | None = None, personal_data_expected: bool = False) -> None:

@@ -120,7 +120,7 @@ def _run_dags(dag_ids: tuple[str, ...], conf: dict | None, progress, dsn: str) -
             detail = "; ".join(f"task {f['task_id']}: {f['error']}" for f in failures) or "see the log above"
             gone = db.unreachable(dsn)
             if gone:
-                published = [d for d in timings if d in PUBLISHING]
+                published = [d for d in dag_ids[:dag_ids.index(dag_id)] if d in PUBLISHING]
                 raise PipelineFailed(
                     f"the warehouse went away during {dag_id} ({gone}): the run stopped there; "
                     + (f"the marts were published by {published[-1]} before it, nothing after that"

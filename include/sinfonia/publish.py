@@ -150,7 +150,7 @@ def _busy_message(holders: list[tuple], waited: float) -> str:
 def publish(dsn: str, run_id: str | None = None, wait: float | None = None) -> dict[str, int]:
     """Stage and swap in every table of ``marts_build``; row counts per table. ``wait`` (seconds,
     default ``SINFONIA_PUBLISH_WAIT`` or 60) bounds how long readers may hold the swap back."""
-    wait = db.seconds(WAIT_ENV, 60) if wait is None else wait
+    wait = db.env_number(WAIT_ENV, 60) if wait is None else wait
     with db.connect(dsn, autocommit=True) as conn:
         tables = built_tables(conn)
         if not tables:
