@@ -176,8 +176,8 @@ class Embedded:
         if not re.search(r"^\s*(local|host)\S*\s.*\btrust\s*$", text, re.M):
             return
         with psycopg.connect(f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/postgres", autocommit=True) as conn:
-            conn.execute("set password_encryption = 'scram-sha-256'")
-            conn.execute(f"alter role {SUPERUSER} password '{password}'")  # URL-safe characters only
+            # (hashed with scram-sha-256, PostgreSQL's default; URL-safe characters only)
+            conn.execute(f"alter role {SUPERUSER} password '{password}'")
         hba.write_text(re.sub(r"\btrust\s*$", "scram-sha-256", text, flags=re.M))
         self._run("pg_ctl", "-D", str(self.data), "reload")
 
