@@ -137,6 +137,8 @@ def _check_delimited(path: Path) -> list[tuple[str, tuple]]:
     text = decode_text(path.read_bytes())
     delimiter = max([",", ";", "\t", "|"], key=text.split("\n", 1)[0].count)
     rows, cell_chars = int(limit("rows")), int(limit("cell_chars"))
+    if cell_chars >= csv.field_size_limit():  # the parsers' csv module must accept what passes here
+        csv.field_size_limit(cell_chars + 1)
     head = [(f"row {i}", tuple(r)) for i, r in enumerate(
         islice(_reader(text, delimiter), HEADER_SCAN), start=1)]
     if (text.count("\n") < rows and "\x00" not in text

@@ -250,6 +250,15 @@ def test_a_hostile_file_is_refused_before_landing_and_changes_nothing(case: Refu
     assert landing_snapshot(fresh_dsn) == landing_before
 
 
+def test_a_cell_limit_raised_past_the_csv_default_lets_a_long_cell_load(fresh_dsn, tmp_path, monkeypatch):
+    monkeypatch.setenv("SINFONIA_MAX_CELL_CHARS", "200000")
+    db.bootstrap(fresh_dsn)
+    root = tmp_path / "sources"
+    _esap_rows([with_(Observaciones="x" * 150_000)])(root)
+    [result] = extract_folder("esap_asistencias", root, fresh_dsn)
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 0)
+
+
 def test_a_roster_is_still_landed_pseudonymised_as_the_team_export(fresh_dsn, tmp_path):
     db.bootstrap(fresh_dsn)
     root = tmp_path / "sources"
