@@ -91,3 +91,47 @@ def pdet_book(folder: Path, rows: list) -> Path:
     path = folder / "MunicipiosPDET.xlsx"
     wb.save(path)
     return path
+
+
+# -- hostile files: what a careless or malicious sources folder holds ------------------------------
+
+ROSTER_HEADER = ["Vigencia", "Dirección Territorial", "Equipo", "Documento", "Nombre", "Rol", "Grupo Poblacional"]
+ROSTER_ROWS = [["2024", "Dirección Territorial Cauca", "Equipo 1", "1061234567", "Ana Pérez Gómez", "profesional", "ninguno"]]
+
+
+def roster_csv(path: Path) -> Path:
+    """A team roster (document numbers and names) saved under another source's file name."""
+    return write_csv(path, ROSTER_HEADER, ROSTER_ROWS, delimiter=";", encoding="utf-8-sig")
+
+
+def roster_book(path: Path, header_row: int = 3) -> Path:
+    """The same roster as a workbook, its header below two title rows."""
+    wb = Workbook()
+    ws = wb.active
+    ws.cell(row=1, column=1, value="Talento humano: equipos territoriales")
+    for j, h in enumerate(ROSTER_HEADER, start=1):
+        ws.cell(row=header_row, column=j, value=h)
+    for j, v in enumerate(ROSTER_ROWS[0], start=1):
+        ws.cell(row=header_row + 1, column=j, value=v)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path
+
+
+def inflating_book(path: Path, rows: int = 20_000) -> Path:
+    """A small workbook that expands many times its size (the shape of a zip bomb)."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Municipios 2023"
+    ws.append(IDF_HEADER)
+    for i in range(rows):
+        ws.append(["05001", "ANTIOQUIA", "MEDELLÍN" * 20, 78.5, "4. Solvente (>=70 y <80)"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path
+
+
+def symlink(link: Path, target: Path) -> Path:
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(target)
+    return link

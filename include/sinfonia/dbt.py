@@ -10,7 +10,7 @@ from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict
 
-from sinfonia import config
+from sinfonia import config, db
 
 MANIFEST = config.DBT_DIR / "target" / "manifest.json"
 
@@ -26,6 +26,8 @@ def env_for(dsn: str) -> dict[str, str]:
         "SINFONIA_DBT_USER": str(info.get("user") or os.environ.get("USER", "postgres")),
         "SINFONIA_DBT_PASSWORD": str(info.get("password") or ""),
         "SINFONIA_DBT_DBNAME": str(info.get("dbname") or "postgres"),
+        # dbt's sessions get the pipeline's timeouts and liveness checks too (libpq reads it).
+        "PGOPTIONS": " ".join(filter(None, (db.session_options(), info.get("options")))),
     }
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 
-from sinfonia import db
+from sinfonia import db, intake
 from sinfonia.landing import LandedFile, land
 from sinfonia.loading import LoadResult, load_batch
 from sinfonia import sources
@@ -41,7 +41,15 @@ def read_manifest(sources_dir: Path) -> dict[str, dict]:
     if not path.exists():
         return {}
     with open(path, newline="", encoding="utf-8-sig") as fh:
-        return {row["file"]: row for row in csv.DictReader(fh)}
+        rows = list(csv.DictReader(fh))
+    for number, row in enumerate(rows, start=2):  # row 1 is the header
+        value = (row.get("published_on") or "").strip()
+        try:
+            row["published_on"] = date.fromisoformat(value).isoformat() if value else ""
+        except ValueError:
+            raise ValueError(f"MANIFEST.csv: row {number} ({row.get('file')}), column published_on: {value!r} "
+                             "is not a date; expected YYYY-MM-DD (an existing date)") from None
+    return {row["file"]: row for row in rows}
 
 
 def divipola_names(conn: psycopg.Connection) -> dict[tuple[str, str], str]:
@@ -79,6 +87,9 @@ def extract(source: str, paths: list[Path], sources_dir: Path | None = None,
     """
     spec = sources.get(source)
     manifest = read_manifest(sources_dir) if sources_dir else {}
+    prepare = getattr(module, "prepare_for_landing", None)
+    for path in paths:  # every file passes the intake rules before any is landed
+        intake.check(Path(path), sources_dir, personal_data_expected=prepare is not None)
     with db.connect(dsn, autocommit=True) as conn:
         landed: list[LandedFile] = []
         for path in paths:
@@ -88,7 +99,7 @@ def extract(source: str, paths: list[Path], sources_dir: Path | None = None,
             origin = (origins or {}).get(path) or entry.get("origin") or rel
             landed.append(land(conn, source, Path(path), origin=origin,
                                period=period or entry.get("period") or None, published_on=published,
-                               prepare=spec.prepare_for_landing))
+                               prepare=spec.prepare_for_landing, checked=True))
         if not force:
             loaded = already_loaded(conn, source)
             if spec.periods is Periods.PER_FILE:

@@ -52,9 +52,17 @@ def land(
     period: str | None = None,
     published_on: date | None = None,
     prepare: Callable[[Path], tuple[str, bytes]] | None = None,
+    checked: bool = False,
 ) -> LandedFile:
-    """Land ``path``; with ``prepare`` (path → (stored name, bytes)), land what it returns instead."""
+    """Land ``path``; with ``prepare`` (path → (stored name, bytes)), land what it returns instead.
+
+    The file first passes ``sinfonia.intake.check`` (no link, within limits, no personal data
+    unless ``prepare`` pseudonymises it), unless the caller ``checked`` it already."""
     path = Path(path)
+    if not checked:
+        from sinfonia import intake  # (it reads tables with sources._tables, whose parsers import us)
+
+        intake.check(path, personal_data_expected=prepare is not None)
     content = None
     name = path.name
     if prepare is not None:

@@ -105,6 +105,23 @@ class LoadResult:
         )
 
 
+class LoadError(ValueError):
+    """The database refused a value (names the file, its row and the column)."""
+
+
+def _located(exc: psycopg.errors.DataError, batch: Batch) -> str:
+    """The COPY error at the row of the file it came from (COPY counts lines of its stream)."""
+    match = re.search(r"line (\d+)(?:, column (\w+))?", exc.diag.context or "")
+    what = exc.diag.message_primary or str(exc)
+    tail = f"; nothing of {batch.source} {batch.period} was loaded"
+    if not match or not 0 < int(match.group(1)) <= len(batch.rows):
+        return f"{batch.source} {batch.period}: {what}{tail}"
+    file_name, row_number, *values = batch.rows[int(match.group(1)) - 1]
+    column = match.group(2) or next(
+        (c for c, v in zip(batch.columns, values) if v is not None and "\x00" in v), "(unknown column)")
+    return f"{file_name}: row {row_number}, column {column}: {what}{tail}"
+
+
 def ensure_raw_table(conn: psycopg.Connection, source: str, columns: tuple[str, ...],
                      schema: str = "raw") -> None:
     """Create the raw table, or add the columns a newer parser reads (text, nullable)."""
@@ -130,6 +147,22 @@ def ensure_raw_table(conn: psycopg.Connection, source: str, columns: tuple[str, 
 def load_batch(conn: psycopg.Connection, batch: Batch) -> LoadResult:
     """Replace ``batch.source``/``batch.period`` in its schema (``raw`` unless the batch says
     otherwise) and in quarantine, in one transaction."""
+    import psycopg
+
+    try:
+        return _load(conn, batch)
+    except psycopg.OperationalError as exc:
+        from sinfonia.db import WarehouseGone
+
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WarehouseGone(
+            f"the warehouse went away while loading {batch.source} {batch.period} from "
+            f"{', '.join(sorted({r[0] for r in batch.rows})) or 'its files'} ({reason}): nothing of it "
+            "was loaded (one transaction) and nothing was published") from exc
+
+
+def _load(conn: psycopg.Connection, batch: Batch) -> LoadResult:
+    import psycopg
     from psycopg import sql
 
     started = datetime.now(timezone.utc)
@@ -151,9 +184,12 @@ def load_batch(conn: psycopg.Connection, batch: Batch) -> LoadResult:
         copy = sql.SQL("copy {} ({}) from stdin").format(table, target)
         published = batch.published_on.isoformat() if batch.published_on else "\\N"
         tail = (f"{load_id}\t{batch.period.translate(_ESCAPE)}", published)
-        with conn.cursor() as cur, cur.copy(copy) as cp:
-            for text in _copy_text(batch.rows, tail):
-                cp.write(text)
+        try:
+            with conn.cursor() as cur, cur.copy(copy) as cp:
+                for text in _copy_text(batch.rows, tail):
+                    cp.write(text)
+        except psycopg.errors.DataError as exc:
+            raise LoadError(_located(exc, batch)) from exc
         if batch.rejected:
             with conn.cursor() as cur, cur.copy(
                 "copy meta.quarantine (load_id, source, period, file_name, row_number, "

@@ -84,8 +84,23 @@ def _failures_offset() -> int:
 
 
 def run_dags(dag_ids: tuple[str, ...], conf: dict | None = None, progress=print) -> dict[str, float]:
-    """Run each DAG to completion in order; raise ``PipelineFailed`` naming the failed task."""
-    from sinfonia import dbt
+    """Run each DAG to completion in order; raise ``PipelineFailed`` naming the failed task.
+
+    The whole sequence holds the warehouse (``sinfonia.runlock``): a second run, from this
+    machine or another Airflow installation, fails at once instead of publishing a mix."""
+    from sinfonia import runlock, warehouse
+
+    dsn = warehouse.dsn()
+    with runlock.hold(dsn, " → ".join(dag_ids)):
+        return _run_dags(dag_ids, conf, progress, dsn)
+
+
+# The DAGs whose last task publishes the marts.
+PUBLISHING = ("sinfonia_transform", "sinfonia_monitoring")
+
+
+def _run_dags(dag_ids: tuple[str, ...], conf: dict | None, progress, dsn: str) -> dict[str, float]:
+    from sinfonia import db, dbt
     from sinfonia.airflow_common import for_in_process_run
 
     ensure_airflow_db()
@@ -105,6 +120,14 @@ def run_dags(dag_ids: tuple[str, ...], conf: dict | None = None, progress=print)
         if not state.endswith("success"):
             failures = _failures_since(offset)
             detail = "; ".join(f"task {f['task_id']}: {f['error']}" for f in failures) or "see the log above"
+            gone = db.unreachable(dsn)
+            if gone:
+                published = [d for d in dag_ids[:dag_ids.index(dag_id)] if d in PUBLISHING]
+                raise PipelineFailed(
+                    f"the warehouse went away during {dag_id} ({gone}): the run stopped there; "
+                    + (f"the marts were published by {published[-1]} before it, nothing after that"
+                       if published else "nothing was published, the marts keep their last publication")
+                    + f". Task errors: {detail}")
             raise PipelineFailed(f"DAG {dag_id} {state.split('.')[-1]}: {detail}")
         progress(f"  {dag_id} succeeded in {timings[dag_id]:.1f} s")
     return timings

@@ -2,7 +2,7 @@
 
 - ``sinfonia_loader``: writes ``raw`` and ``meta`` (and ``restricted``, person-level data).
 - ``sinfonia_transformer``: reads ``raw``, ``restricted`` and ``seeds``; writes the dbt schemas
-  (``seeds``, ``staging``, ``intermediate``, ``marts_build``, ``marts``) and its bookkeeping rows
+  (``seeds``, ``staging``, ``intermediate``, ``marts_build``, ``marts_next``, ``marts``) and its bookkeeping rows
   in ``meta.gate_result`` and ``meta.publication``.
 - ``sinfonia_analyst``: read-only, ``marts`` only: SELECT on every mart (also on the tables
   ``publish`` recreates later: :func:`grant_marts` runs inside each publication, and default
@@ -27,7 +27,8 @@ ROLES = (LOADER, TRANSFORMER, ANALYST)
 PASSWORD_ENV = {r: f"SINFONIA_{r.removeprefix('sinfonia_').upper()}_PASSWORD" for r in ROLES}
 
 RESTRICTED = "restricted"
-DBT_SCHEMAS = ("seeds", "staging", "intermediate", "marts_build", "marts")
+# marts_next: where publish stages the marts before swapping them in (sinfonia.publish).
+DBT_SCHEMAS = ("seeds", "staging", "intermediate", "marts_build", "marts_next", "marts")
 ALL_SCHEMAS = ("raw", "meta", RESTRICTED, *DBT_SCHEMAS)
 
 # schema -> {role: (schema privileges, table privileges)}

@@ -5,14 +5,23 @@ refuses to run as root, so when this process is root the data folder is owned by
 unprivileged user (``postgres`` when it exists, else ``nobody``; ``SINFONIA_PG_OS_USER``
 overrides) and only the server binaries run as that user, through ``runuser``. As a normal user
 they run directly. The server listens on 127.0.0.1 on a free port, remembered in the state folder
-so the URL stays stable across restarts, and trusts local connections (it is a development
-warehouse: production points ``WAREHOUSE_DSN`` at a managed server).
+so the URL stays stable across restarts.
+
+Every role authenticates with a password (scram-sha-256), over TCP and the Unix socket alike: the
+superuser's is generated at the first start and kept in ``<folder>/superuser.password`` (mode
+0600), and :meth:`Embedded.url` carries it. A server initialised before this rule (trusting
+local connections) gets its password and its scram-only ``pg_hba.conf`` at its next start. The
+server runs with ``fsync`` and full-page writes on (a crash of the machine cannot corrupt it);
+only ``synchronous_commit`` is off (a crash may lose the last second of commits, never
+consistency). Production points ``WAREHOUSE_DSN`` at a managed server.
 """
 
 from __future__ import annotations
 
 import os
 import pwd
+import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -119,6 +128,60 @@ class Embedded:
             self.data.mkdir(mode=0o700, exist_ok=True)
 
     @property
+    def password_file(self) -> Path:
+        return self.folder / "superuser.password"
+
+    def password(self) -> str | None:
+        try:
+            return self.password_file.read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
+    def _ensure_password(self) -> str:
+        """The superuser's password, generated once (URL-safe characters), kept 0600."""
+        password = self.password()
+        if password is None:
+            password = secrets.token_urlsafe(24)
+            fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(password + "\n")
+        os.chmod(self.password_file, 0o600)
+        return password
+
+    def _initdb(self, password: str) -> None:
+        # initdb reads the password from a file its (unprivileged) user can read; removed after.
+        pwfile = self.data.parent / ".initdb-password"
+        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(password + "\n")
+        try:
+            user = _os_user()
+            if user:
+                pw = pwd.getpwnam(user)
+                os.chown(pwfile, pw.pw_uid, pw.pw_gid)
+            self._run(
+                "initdb", "-D", str(self.data), "-U", SUPERUSER, "--auth=scram-sha-256",
+                f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C", "--no-instructions",
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+
+    def _require_passwords(self, password: str) -> None:
+        """A server initialised trusting local connections: set the superuser's password, then
+        make every line of pg_hba.conf ask for scram-sha-256, and reload."""
+        import psycopg
+
+        hba = self.data / "pg_hba.conf"
+        text = hba.read_text()
+        if not re.search(r"^\s*(local|host)\S*\s.*\btrust\s*$", text, re.M):
+            return
+        with psycopg.connect(f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/postgres", autocommit=True) as conn:
+            # (hashed with scram-sha-256, PostgreSQL's default; URL-safe characters only)
+            conn.execute(f"alter role {SUPERUSER} password '{password}'")
+        hba.write_text(re.sub(r"\btrust\s*$", "scram-sha-256", text, flags=re.M))
+        self._run("pg_ctl", "-D", str(self.data), "reload")
+
+    @property
     def initialised(self) -> bool:
         return (self.data / "PG_VERSION").exists()
 
@@ -133,7 +196,9 @@ class Embedded:
         port = self.port
         if port is None:
             raise WarehouseError("the embedded warehouse was never started: run `sinfonia warehouse start`")
-        return f"postgresql://{SUPERUSER}@127.0.0.1:{port}/{database}"
+        password = self.password()
+        credentials = f"{SUPERUSER}:{password}" if password else SUPERUSER
+        return f"postgresql://{credentials}@127.0.0.1:{port}/{database}"
 
     def running(self) -> bool:
         if not self.initialised:
@@ -146,16 +211,19 @@ class Embedded:
         if self.running():
             return self.url()
         self._prepare_folder()
+        password = self._ensure_password()
         if not self.initialised:
-            self._run(
-                "initdb", "-D", str(self.data), "-U", SUPERUSER, "--auth=trust",
-                "-E", "UTF8", "--locale=C", "--no-instructions",
-            )
+            self._initdb(password)
         port = self.port if self.port and _port_free(self.port) else _free_port()
         self.port_file.write_text(f"{port}\n")
         opts = (
-            f"-h 127.0.0.1 -p {port} -k {self.data} -c fsync=off -c synchronous_commit=off "
-            "-c full_page_writes=off -c max_connections=100 -c shared_buffers=256MB"
+            f"-h 127.0.0.1 -p {port} -k {self.data} -c fsync=on -c full_page_writes=on "
+            "-c synchronous_commit=off -c max_connections=100 -c shared_buffers=256MB"
+            # Every session, the analysts' too: one left idle inside a transaction, or whose
+            # client went away, is ended and its locks released (sinfonia.db sets the same on
+            # the pipeline's own sessions, on any server).
+            " -c idle_in_transaction_session_timeout=10min -c client_connection_check_interval=10s"
+            " -c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3"
         )
         user = _os_user()
         log = self.log
@@ -165,6 +233,7 @@ class Embedded:
             pw = pwd.getpwnam(user)
             os.chown(log, pw.pw_uid, pw.pw_gid)
         self._run("pg_ctl", "-D", str(self.data), "-l", str(log), "-o", opts, "-w", "-t", "60", "start")
+        self._require_passwords(password)
         self._ensure_database()
         return self.url()
 

@@ -25,12 +25,15 @@ from typing import Callable
 import psycopg
 import pytest
 
-from sinfonia import db, gates
+from sinfonia import config, db, gates
 from sinfonia.extract import extract, extract_folder
 from sinfonia.sample.writers import ASISTENCIAS_HEADER
 from sinfonia.sources import CATALOGUE
 from tests.conftest import sinfonia
-from tests.corpus import DIVIPOLA_ROWS, HTML_PAGE, IDF_ROWS, divipola_csv, idf_book, pdet_book, write_json
+from tests.corpus import (
+    DIVIPOLA_ROWS, HTML_PAGE, IDF_ROWS, divipola_csv, idf_book, inflating_book, pdet_book, roster_book, roster_csv,
+    symlink, write_json,
+)
 from tests.unit.test_esap_asistencias import GOOD, with_, write
 
 pytestmark = pytest.mark.integration
@@ -138,6 +141,151 @@ CASES = [
     Case("semicolon-and-bom", "divipola", lambda d: divipola_csv(d, delimiter=";", encoding="utf-8-sig"),
          check=("select count(*) || ' ' || min(department_name) from raw.divipola", "5 ANTIOQUIA")),
 ]
+
+
+@dataclass
+class Refused:
+    """A sources folder holding one hostile file: refused on discovery, before landing."""
+
+    id: str
+    source: str
+    make: Callable[[Path], Path]  # writes into the sources folder; returns the offending path
+    error: str  # a regex the error message must match
+    env: dict | None = None
+
+
+def _esap_rows(rows: list) -> Callable[[Path], Path]:
+    def make(root: Path) -> Path:
+        (root / "esap").mkdir(parents=True, exist_ok=True)
+        return write(root / "esap", rows)
+    return make
+
+
+def _roster_in_esap(name: str) -> Callable[[Path], Path]:
+    return lambda root: roster_csv(root / "esap" / name)
+
+
+def _linked_to_outside_csv(root: Path) -> Path:
+    (root.parent / "elsewhere").mkdir()
+    outside = write(root.parent / "elsewhere", [GOOD])
+    return symlink(root / "esap" / "asistencias_20240801.csv", outside)
+
+
+def _in_a_linked_folder(root: Path) -> Path:
+    outside = root.parent / "elsewhere-folder"
+    outside.mkdir()
+    write(outside, [with_(ID_Asistencia="AT-OUT")], name="asistencias_20240901.csv")
+    symlink(root / "esap", outside)
+    return root / "esap" / "asistencias_20240901.csv"
+
+
+def _manifest_with(date_text: str) -> Callable[[Path], Path]:
+    def make(root: Path) -> Path:
+        divipola_csv(root / "divipola")
+        (root / "MANIFEST.csv").write_text(
+            f"file,source,period,published_on,origin\ndivipola/DIVIPOLA.csv,divipola,,{date_text},DANE\n",
+            encoding="utf-8")
+        return root / "MANIFEST.csv"
+    return make
+
+
+REFUSED = [
+    Refused("symlink-to-etc-passwd", "esap_asistencias",
+            lambda root: symlink(root / "esap" / "asistencias_20240201.csv", Path("/etc/passwd")),
+            r"asistencias_20240201.csv: a symbolic link \(to /etc/passwd\); expected a regular file"),
+    Refused("symlink-to-a-csv-outside", "esap_asistencias", _linked_to_outside_csv, r"a symbolic link"),
+    Refused("file-in-a-linked-folder-outside", "esap_asistencias", _in_a_linked_folder,
+            r"asistencias_20240901.csv: resolves to .*elsewhere-folder.*outside the sources folder"),
+    Refused("roster-named-as-assistances", "esap_asistencias", _roster_in_esap("asistencias_20240701.csv"),
+            r"asistencias_20240701.csv: row 1 holds personal data \(columns Documento, Nombre\).*nothing was stored"),
+    Refused("roster-workbook-named-as-idf", "idf", lambda root: roster_book(root / "idf" / "ResultadosIDF_2023.xlsx"),
+            r"ResultadosIDF_2023.xlsx: sheet 'Sheet', row 3 holds personal data \(columns Documento, Nombre\)"),
+    Refused("file-over-the-size-limit", "divipola", lambda root: divipola_csv(root / "divipola"),
+            r"DIVIPOLA.csv: 0.000\d+ MB; expected at most 0.0001 MB \(SINFONIA_MAX_FILE_MB\)",
+            env={"SINFONIA_MAX_FILE_MB": "0.0001"}),
+    Refused("xlsx-expanding-past-the-limit", "idf", lambda root: inflating_book(root / "idf" / "ResultadosIDF_2023.xlsx"),
+            r"ResultadosIDF_2023.xlsx: expands to \d+ MB uncompressed .*expected at most 1 MB "
+            r"\(SINFONIA_MAX_XLSX_UNCOMPRESSED_MB\): a zip bomb",
+            env={"SINFONIA_MAX_XLSX_UNCOMPRESSED_MB": "1"}),
+    Refused("csv-over-the-row-limit", "divipola", lambda root: divipola_csv(root / "divipola"),
+            r"DIVIPOLA.csv: more than 3 rows; expected at most 3 \(SINFONIA_MAX_ROWS\)", env={"SINFONIA_MAX_ROWS": "3"}),
+    Refused("xlsx-over-the-row-limit", "idf", lambda root: idf_book(root / "idf"),
+            r"ResultadosIDF_2023.xlsx: sheet sheet1 declares 10 rows; expected at most 3 \(SINFONIA_MAX_ROWS\)",
+            env={"SINFONIA_MAX_ROWS": "3"}),
+    Refused("a-cell-of-a-million-characters", "esap_asistencias",
+            _esap_rows([with_(Observaciones="x" * 1_000_000)]),
+            r"asistencias_20240701.csv: row 2, column 'Observaciones': a cell of 1,000,000 characters; "
+            r"expected at most 32,767 \(SINFONIA_MAX_CELL_CHARS\)"),
+    Refused("a-nul-byte", "esap_asistencias", _esap_rows([GOOD, with_(ID_Asistencia="AT-2", Equipo="Equipo\x001")]),
+            r"asistencias_20240701.csv: row 3, column 'Equipo': a NUL byte \(0x00\); expected text"),
+    Refused("manifest-impossible-date", "divipola", _manifest_with("31/02/2024"),
+            r"MANIFEST.csv: row 2 \(divipola/DIVIPOLA.csv\), column published_on: '31/02/2024' is not a date; "
+            r"expected YYYY-MM-DD"),
+    Refused("manifest-day-that-does-not-exist", "divipola", _manifest_with("2024-02-31"),
+            r"MANIFEST.csv: row 2 .*'2024-02-31' is not a date"),
+]
+
+
+def landing_snapshot(dsn: str) -> tuple:
+    """meta.landed_file and the files of the landing zone."""
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("select sha256, source, file_name from meta.landed_file order by 1").fetchall()
+    files = sorted(str(p.relative_to(config.landing_dir())) for p in config.landing_dir().rglob("*"))
+    return rows, files
+
+
+@pytest.mark.parametrize("case", REFUSED, ids=[c.id for c in REFUSED])
+def test_a_hostile_file_is_refused_before_landing_and_changes_nothing(case: Refused, fresh_dsn, tmp_path, monkeypatch):
+    db.bootstrap(fresh_dsn)
+    baseline(fresh_dsn, tmp_path / "good")
+    root = tmp_path / "sources"
+    root.mkdir()
+    path = case.make(root)
+    for key, value in (case.env or {}).items():
+        monkeypatch.setenv(key, value)
+    before, landing_before = snapshot(fresh_dsn), landing_snapshot(fresh_dsn)
+    with pytest.raises(ValueError) as err:
+        extract_folder(case.source, root, fresh_dsn)
+    message = str(err.value)
+    assert path.name in message and re.search(case.error, message), message
+    assert snapshot(fresh_dsn) == before
+    assert landing_snapshot(fresh_dsn) == landing_before
+
+
+def test_a_cell_limit_raised_past_the_csv_default_lets_a_long_cell_load(fresh_dsn, tmp_path, monkeypatch):
+    monkeypatch.setenv("SINFONIA_MAX_CELL_CHARS", "200000")
+    db.bootstrap(fresh_dsn)
+    root = tmp_path / "sources"
+    _esap_rows([with_(Observaciones="x" * 150_000)])(root)
+    [result] = extract_folder("esap_asistencias", root, fresh_dsn)
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 0)
+
+
+def test_a_roster_is_still_landed_pseudonymised_as_the_team_export(fresh_dsn, tmp_path):
+    db.bootstrap(fresh_dsn)
+    root = tmp_path / "sources"
+    roster_csv(root / "esap" / "equipos_2024.csv")
+    [result] = extract_folder("esap_equipos", root, fresh_dsn)
+    assert result.rows_read == 1
+    landed = [p for p in config.landing_dir().rglob("*") if p.is_file() and b"1061234567" in p.read_bytes()]
+    assert landed == []
+
+
+def test_a_value_the_database_refuses_is_reported_at_its_file_row_and_column(fresh_dsn):
+    """Past every check (a batch built by hand): PostgreSQL's COPY refuses a NUL byte; the error
+    names the file's row, not the line of the load stream, and nothing is loaded."""
+    from sinfonia.loading import Batch, load_batch
+
+    db.bootstrap(fresh_dsn)
+    batch = Batch("divipola", "2024", ("department_code", "municipality_code"), files=["x"])
+    batch.rows = [("DIVIPOLA.csv", 2, "05", "05001"), ("DIVIPOLA.csv", 9, "05", "05\x00002")]
+    with pytest.raises(ValueError) as err:
+        load_batch(psycopg.connect(fresh_dsn, autocommit=True), batch)
+    message = str(err.value)
+    assert re.match(r"DIVIPOLA.csv: row 9, column municipality_code: .*0x00.*nothing of divipola 2024 was loaded",
+                    message), message
+    with psycopg.connect(fresh_dsn) as conn:
+        assert conn.execute("select count(*) from meta.load_run where source = 'divipola'").fetchone()[0] == 0
 
 
 def baseline(dsn: str, folder: Path) -> None:
@@ -252,3 +400,44 @@ def test_every_load_of_the_sample_reconciles(fresh_dsn, small_sample):
     for r in results:
         assert r.rows_read == r.rows_loaded + r.rows_quarantined, r
     assert_reconciled(fresh_dsn)
+
+
+class _RowsThatEndTheSession(list):
+    """Batch rows whose reading (mid-COPY) has the server end the loading session."""
+
+    def __init__(self, rows, dsn, pid):
+        super().__init__(rows)
+        self.dsn, self.pid = dsn, pid
+
+    def __iter__(self):
+        with psycopg.connect(self.dsn, autocommit=True) as admin:
+            admin.execute("select pg_terminate_backend(%s)", (self.pid,))
+        return super().__iter__()
+
+
+def test_a_warehouse_that_goes_away_mid_load_is_named_and_nothing_is_loaded(fresh_dsn):
+    from sinfonia.loading import Batch, load_batch
+
+    db.bootstrap(fresh_dsn)
+    conn = psycopg.connect(fresh_dsn, autocommit=True)
+    pid = conn.execute("select pg_backend_pid()").fetchone()[0]
+    batch = Batch("divipola", "2024", ("department_code", "municipality_code"), files=["x"])
+    batch.rows = _RowsThatEndTheSession([("DIVIPOLA.csv", 2, "05", "05001")], fresh_dsn, pid)
+    with pytest.raises(db.WarehouseGone, match=r"^the warehouse went away while loading divipola 2024 from "
+                       r"DIVIPOLA.csv \(.+\): nothing of it was loaded \(one transaction\) and nothing was published"):
+        load_batch(conn, batch)
+    with psycopg.connect(fresh_dsn) as check:
+        assert check.execute("select count(*) from meta.load_run").fetchone()[0] == 0
+        assert check.execute("select count(*) from raw.divipola").fetchone()[0] == 0
+
+
+def test_unreachable_says_why_and_is_none_for_a_live_warehouse(fresh_dsn):
+    assert db.unreachable(fresh_dsn) is None
+    info = psycopg.conninfo.conninfo_to_dict(fresh_dsn)
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nobody listens there once the socket closes
+    dead = psycopg.conninfo.make_conninfo(**{**info, "port": str(port)})
+    assert "refused" in db.unreachable(dead).lower()

@@ -162,3 +162,27 @@ def test_transformer_reads_raw_and_seeds_and_rebuilds_marts(warehouse):
 ])
 def test_writers_are_refused_outside_their_schemas(warehouse, role, statement):
     _refused(warehouse, role, statement)
+
+
+def test_every_published_mart_and_column_keeps_its_dbt_description(warehouse):
+    """dbt persists its docs on marts_build; publication carries them into marts (twice over)."""
+    publish.publish(warehouse, "test-comments")
+    with psycopg.connect(warehouse) as conn:
+        built = _tables(conn, "marts_build")
+        assert len(built) >= 5
+        missing = conn.execute(
+            """
+            select c.table_name, c.column_name
+              from information_schema.columns c
+             where c.table_schema = 'marts' and c.table_name = any(%s)
+               and (obj_description(format('marts.%%I', c.table_name)::regclass, 'pg_class') is null
+                    or col_description(format('marts.%%I', c.table_name)::regclass, c.ordinal_position::int) is null)
+            """, (built,)).fetchall()
+        assert missing == []
+        described = conn.execute(
+            "select count(*) from pg_description d join pg_class c on c.oid = d.objoid "
+            "join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'marts' and c.relname = any(%s)",
+            (built,)).fetchone()[0]
+        columns = conn.execute("select count(*) from information_schema.columns where table_schema = 'marts' "
+                               "and table_name = any(%s)", (built,)).fetchone()[0]
+        assert described == columns + len(built)

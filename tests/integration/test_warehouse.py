@@ -1,6 +1,8 @@
 """The embedded warehouse launcher: start, restart, status, stop, as root or as a user."""
 
 import os
+import secrets
+import subprocess
 
 import psycopg
 import pytest
@@ -63,3 +65,94 @@ def test_cli_status_and_url(state_dir):
         assert "running" in sinfonia("warehouse", "status", env=env).stdout
     finally:
         assert sinfonia("warehouse", "stop", env=env).stdout.strip() == "stopped"
+
+
+def test_a_warehouse_killed_mid_build_is_named_and_nothing_is_published(server_dir):
+    """PostgreSQL stopped (immediate mode: as a crash) while the transform DAG builds: the run
+    says the warehouse went away and that nothing was published."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from sinfonia import db
+
+    server = Embedded(server_dir / "wh")
+    url = server.start()
+    db.bootstrap(url)
+    exe = Path(sys.executable).with_name("sinfonia")
+    env = {**os.environ, "WAREHOUSE_DSN": url, "SINFONIA_STATE_DIR": str(server_dir / "state")}
+    proc = subprocess.Popen([str(exe), "build"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        with psycopg.connect(url, autocommit=True) as conn:  # dbt at work: its first models appear
+            while not conn.execute("select count(*) from information_schema.tables "
+                                   "where table_schema in ('seeds', 'staging')").fetchone()[0]:
+                assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+                time.sleep(0.5)
+        server._run("pg_ctl", "-D", str(server.data), "-m", "immediate", "-w", "stop")
+        out, err = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, out + err
+    message = err[err.index("sinfonia build: error:"):]
+    assert "the warehouse went away during sinfonia_transform (connection failed" in message, err[-3000:]
+    assert "nothing was published, the marts keep their last publication" in message, message
+    server.start()
+    with psycopg.connect(url) as conn:
+        assert conn.execute("select count(*) from meta.publication").fetchone()[0] == 0
+    server.stop()
+
+
+def _psql(server: Embedded, user: str, password: str | None) -> subprocess.CompletedProcess:
+    from sinfonia.warehouse import _bin_dir
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    if password is not None:
+        env["PGPASSWORD"] = password
+    return subprocess.run([str(_bin_dir() / "psql"), "-w", "-h", "127.0.0.1", "-p", str(server.port), "-U", user,
+                           "-d", "sinfonia", "-Atc", "select current_user"], env=env, capture_output=True, text=True)
+
+
+def test_every_role_needs_its_password_and_the_superuser_password_is_private(server_dir, monkeypatch):
+    from sinfonia import roles
+
+    server = Embedded(server_dir / "wh")
+    url = server.start()
+    try:
+        assert oct(server.password_file.stat().st_mode & 0o777) == "0o600"
+        assert server.password() and f":{server.password()}@" in url
+        analyst_login = secrets.token_urlsafe(16)  # made per run: none in the repository
+        monkeypatch.setenv(roles.PASSWORD_ENV[roles.ANALYST], analyst_login)
+        roles.bootstrap_roles(url)
+        ok = _psql(server, roles.ANALYST, analyst_login)
+        assert (ok.returncode, ok.stdout.strip()) == (0, roles.ANALYST), ok.stderr
+        for user, password in ((roles.ANALYST, "wrong"), (roles.ANALYST, None), ("postgres", "wrong"),
+                               ("postgres", None), (roles.LOADER, "anything")):
+            refused = _psql(server, user, password)
+            assert refused.returncode != 0, (user, password)
+            assert "password authentication failed" in refused.stderr or "no password supplied" in refused.stderr, refused.stderr
+        with psycopg.connect(url) as conn:
+            settings = dict(conn.execute("select name, setting from pg_settings where name in ('fsync', 'full_page_writes')"))
+            assert settings == {"fsync": "on", "full_page_writes": "on"}
+            rules = conn.execute("select distinct auth_method from pg_hba_file_rules").fetchall()
+            assert rules == [("scram-sha-256",)]
+    finally:
+        server.stop()
+
+
+def test_a_server_that_trusted_local_connections_requires_passwords_after_restart(server_dir):
+    """A warehouse initialised before passwords (trust): the next start secures it, data kept."""
+    server = Embedded(server_dir / "wh")
+    server._prepare_folder()
+    server._run("initdb", "-D", str(server.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                "--locale=C", "--no-instructions")
+    url = server.start()
+    try:
+        assert server.password() and _psql(server, "postgres", None).returncode != 0
+        assert _psql(server, "postgres", server.password()).stdout.strip() == "postgres"
+        with psycopg.connect(url) as conn:
+            assert conn.execute("select current_database()").fetchone()[0] == "sinfonia"
+    finally:
+        server.stop()
