@@ -87,7 +87,7 @@ def extract(source: str, paths: list[Path], sources_dir: Path | None = None,
     """
     spec = sources.get(source)
     manifest = read_manifest(sources_dir) if sources_dir else {}
-    prepare = getattr(module, "prepare_for_landing", None)
+    prepare = spec.prepare_for_landing
     for path in paths:  # every file passes the intake rules before any is landed
         intake.check(Path(path), sources_dir, personal_data_expected=prepare is not None)
     with db.connect(dsn, autocommit=True) as conn:

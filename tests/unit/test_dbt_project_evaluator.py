@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 from functools import cache
 
-import pytest
 
 from sinfonia import dbt
 
