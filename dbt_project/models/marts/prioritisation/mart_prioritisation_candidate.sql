@@ -7,7 +7,6 @@
 -- never written into the snapshot.
 {%- set year = var('prioritisation_year') %}
 {%- set as_of_date = var('prioritisation_as_of_date') %}
-{%- set indicators = ['mdm', 'idf', 'imrc', 'ipm'] %}
 
 with municipalities as (
     select * from {{ ref('dim_municipality') }}
@@ -138,7 +137,8 @@ indicator_values as (
         value,
         year,
         100 - value as need
-    from latest where indicator = 'mdm'
+    from latest
+    where indicator = 'mdm'
     union all
     select
         municipality_id,
@@ -146,7 +146,8 @@ indicator_values as (
         value,
         year,
         100 - value as need
-    from latest where indicator = 'idf'
+    from latest
+    where indicator = 'idf'
     union all
     select
         municipality_id,
@@ -154,7 +155,8 @@ indicator_values as (
         value,
         year,
         value as need
-    from imrc where value is not null
+    from imrc
+    where value is not null
     union all
     select
         municipality_id,
@@ -162,7 +164,8 @@ indicator_values as (
         value,
         year,
         value as need
-    from latest where indicator = 'ipm'
+    from latest
+    where indicator = 'ipm'
 ),
 
 eligibility as (
@@ -207,25 +210,42 @@ scores as (
 indicator_wide as (
     select
         municipality_id,
-        {%- for i in indicators %}
-        max(value) filter (where indicator = '{{ i }}') as {{ i }}_value,
-        max(year) filter (where indicator = '{{ i }}') as {{ i }}_year{{ ',' if not loop.last }}
-        {%- endfor %}
+        max(value) filter (where indicator = 'mdm') as mdm_value,
+        max(year) filter (where indicator = 'mdm') as mdm_year,
+        max(value) filter (where indicator = 'idf') as idf_value,
+        max(year) filter (where indicator = 'idf') as idf_year,
+        max(value) filter (where indicator = 'imrc') as imrc_value,
+        max(year) filter (where indicator = 'imrc') as imrc_year,
+        max(value) filter (where indicator = 'ipm') as ipm_value,
+        max(year) filter (where indicator = 'ipm') as ipm_year
     from indicator_values
     group by municipality_id
 ),
 
-percentile_wide as (
+-- Each indicator's share of the need score: weight x percentile / the municipality's weight total.
+contributions as (
     select
         eligible_values.municipality_id,
-        {%- for i in indicators %}
-        max(eligible_values.percentile) filter (where eligible_values.indicator = '{{ i }}') as {{ i }}_percentile,
-        max(eligible_values.weight * eligible_values.percentile / nullif(scores.weight_total, 0))
-            filter (where eligible_values.indicator = '{{ i }}') as {{ i }}_contribution{{ ',' if not loop.last }}
-        {%- endfor %}
+        eligible_values.indicator,
+        eligible_values.percentile,
+        eligible_values.weight * eligible_values.percentile / nullif(scores.weight_total, 0) as contribution
     from eligible_values
     inner join scores on eligible_values.municipality_id = scores.municipality_id
-    group by eligible_values.municipality_id
+),
+
+percentile_wide as (
+    select
+        municipality_id,
+        max(percentile) filter (where indicator = 'mdm') as mdm_percentile,
+        max(contribution) filter (where indicator = 'mdm') as mdm_contribution,
+        max(percentile) filter (where indicator = 'idf') as idf_percentile,
+        max(contribution) filter (where indicator = 'idf') as idf_contribution,
+        max(percentile) filter (where indicator = 'imrc') as imrc_percentile,
+        max(contribution) filter (where indicator = 'imrc') as imrc_contribution,
+        max(percentile) filter (where indicator = 'ipm') as ipm_percentile,
+        max(contribution) filter (where indicator = 'ipm') as ipm_contribution
+    from contributions
+    group by municipality_id
 ),
 
 directorate_goals as (
@@ -241,12 +261,22 @@ scored as (
     select
         eligibility.*,
         eligibility.by_pdet or eligibility.by_category as is_eligible,
-        {%- for i in indicators %}
-        indicator_wide.{{ i }}_value,
-        indicator_wide.{{ i }}_year,
-        percentile_wide.{{ i }}_percentile,
-        percentile_wide.{{ i }}_contribution,
-        {%- endfor %}
+        indicator_wide.mdm_value,
+        indicator_wide.mdm_year,
+        percentile_wide.mdm_percentile,
+        percentile_wide.mdm_contribution,
+        indicator_wide.idf_value,
+        indicator_wide.idf_year,
+        percentile_wide.idf_percentile,
+        percentile_wide.idf_contribution,
+        indicator_wide.imrc_value,
+        indicator_wide.imrc_year,
+        percentile_wide.imrc_percentile,
+        percentile_wide.imrc_contribution,
+        indicator_wide.ipm_value,
+        indicator_wide.ipm_year,
+        percentile_wide.ipm_percentile,
+        percentile_wide.ipm_contribution,
         scores.need_score,
         coalesce(directorate_goals.directorate_goal, 0) as directorate_goal
     from eligibility
@@ -259,14 +289,15 @@ scored as (
 ranked as (
     select
         scored.*,
-        case when is_eligible then row_number() over (
-            partition by is_eligible order by need_score desc nulls last, municipality_id asc
+        case when scored.is_eligible then row_number() over (
+            partition by scored.is_eligible order by scored.need_score desc nulls last, scored.municipality_id asc
         ) end::integer as national_rank,
-        case when is_eligible then row_number() over (
-            partition by is_eligible, directorate_id order by need_score desc nulls last, municipality_id asc
+        case when scored.is_eligible then row_number() over (
+            partition by scored.is_eligible, scored.directorate_id
+            order by scored.need_score desc nulls last, scored.municipality_id asc
         ) end::integer as directorate_rank,
-        case when is_eligible then ntile(5) over (
-            partition by is_eligible order by need_score desc nulls last, municipality_id asc
+        case when scored.is_eligible then ntile(5) over (
+            partition by scored.is_eligible order by scored.need_score desc nulls last, scored.municipality_id asc
         ) end as tier
     from scored
 ),
@@ -291,14 +322,28 @@ final as (
             when ranked.category is null then 'No elegible: no es PDET y no tiene categoría certificada'
             else 'No elegible: no es PDET y es de categoría ' || ranked.category
         end as eligibility_reason,
-        {%- for i in indicators %}
-        ranked.{{ i }}_value,
-        ranked.{{ i }}_year,
-        ranked.{{ i }}_percentile,
-        ranked.{{ i }}_contribution,
-        {%- endfor %}
-        concat_ws(', '
-            {%- for i in indicators %}, case when ranked.{{ i }}_value is null then '{{ i }}' end{% endfor %}
+        ranked.mdm_value,
+        ranked.mdm_year,
+        ranked.mdm_percentile,
+        ranked.mdm_contribution,
+        ranked.idf_value,
+        ranked.idf_year,
+        ranked.idf_percentile,
+        ranked.idf_contribution,
+        ranked.imrc_value,
+        ranked.imrc_year,
+        ranked.imrc_percentile,
+        ranked.imrc_contribution,
+        ranked.ipm_value,
+        ranked.ipm_year,
+        ranked.ipm_percentile,
+        ranked.ipm_contribution,
+        concat_ws(
+            ', ',
+            case when ranked.mdm_value is null then 'mdm' end,
+            case when ranked.idf_value is null then 'idf' end,
+            case when ranked.imrc_value is null then 'imrc' end,
+            case when ranked.ipm_value is null then 'ipm' end
         ) as indicators_missing,
         ranked.need_score,
         ranked.national_rank,

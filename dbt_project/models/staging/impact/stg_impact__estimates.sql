@@ -5,19 +5,18 @@
 {%- set computed = source('impact', 'impact_estimates') %}
 {%- set available = [] %}
 {%- if execute %}
-    {%- set relation = adapter.get_relation(database=computed.database, schema=computed.schema,
-                                            identifier=computed.identifier) %}
-    {%- if relation is not none %}
-        {%- for column in adapter.get_columns_in_relation(relation) %}
-            {%- do available.append(column.name) %}
-        {%- endfor %}
-    {%- endif %}
+{%- set relation = adapter.get_relation(computed.database, computed.schema, computed.identifier) %}
+{%- if relation is not none %}
+{%- for column in adapter.get_columns_in_relation(relation) %}
+{%- do available.append(column.name) %}
+{%- endfor %}
+{%- endif %}
 {%- endif %}
 
 {#- The contract's columns, each from the source when it has it, else a typed null. #}
 {%- set select_list = [] %}
 {%- for name, column in model.columns.items() %}
-    {%- do select_list.append((name if name in available else 'null') ~ '::' ~ column.data_type ~ ' as ' ~ name) %}
+{%- do select_list.append((name if name in available else 'null') ~ '::' ~ column.data_type ~ ' as ' ~ name) %}
 {%- endfor %}
 
 {% if available %}
