@@ -34,7 +34,8 @@ from sinfonia import config, db
 log = logging.getLogger(__name__)
 
 INDICATORS = ("mdm", "idf", "imrc", "ipm")
-SELECTOR = "prioritisation"  # dbt_project/selectors.yml
+# dbt_project/selectors.yml: the year's candidate list first, then (after its certainty) the snapshot.
+SELECTORS = ("prioritisation_candidate", "prioritisation")
 SNAPSHOT = sql.Identifier(config.MARTS_BUILD, "mart_prioritisation")
 # Indicator codes of fct_municipal_indicator the method reads (DESIGN.md §5).
 SOURCE_CODES = ("mdm", "idf", "imrc_exceso", "imrc_deficit", "ipm", "category")
@@ -213,14 +214,18 @@ def run(dsn: str, year: int, as_of_date: date | None = None, force: bool = False
         dag_run_id: str | None = None) -> RunResult:
     """Snapshot ``year`` into ``marts_build`` (or keep it) with dbt, and record the run.
 
-    The DAG runs the same steps as tasks (the dbt build through Cosmos), then the gate and
-    ``publish``; this function is the dbt part and the record, for the tests and scripts.
+    The DAG runs the same steps as tasks (the dbt builds through Cosmos, the certainty between
+    them), then the gate and ``publish``; this function is the dbt part, the certainty and the
+    record, for the tests and scripts.
     """
-    from sinfonia import dbt
+    from sinfonia import certainty, dbt
 
     p = plan(dsn, year, as_of_date, force)
     try:
-        dbt.run(["build", "--selector", SELECTOR, "--vars", json.dumps(p.dbt_vars())], dsn)
+        candidate, snapshot = SELECTORS
+        dbt.run(["build", "--selector", candidate, "--vars", json.dumps(p.dbt_vars())], dsn)
+        certainty.run(dsn, p.year, write=p.status == "written")
+        dbt.run(["build", "--selector", snapshot, "--vars", json.dumps(p.dbt_vars())], dsn)
     except RuntimeError as exc:
         problems = seed_problems(dsn)
         if problems:
