@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install browser demo test test-fast run bench docs lint stop clean
+.PHONY: install browser demo test test-fast run bench docs lint mutants stop clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ test-fast: install
 ## make bench: loader, DAG parse, full refresh, incremental and scale measurements → bench/results.json
 bench: install
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+## make mutants: plant each bug of tests/mutation/mutants.toml, run the tests declared for it, restore;
+## score and survivors → .sinfonia/mutation/results.json (not part of make test; MUTANTS_ARGS="--only ID")
+mutants: install
+	$(PY) tests/mutation/run.py $(MUTANTS_ARGS)
 
 ## make docs: dbt docs (static page) and GX Data Docs (suites + latest validations) into docs-site/
 docs: install
