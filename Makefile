@@ -4,13 +4,18 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install browser demo test test-fast run bench docs lint stop clean
+.PHONY: install lock browser demo test test-fast run bench docs lint stop clean airflow
 
-$(STAMP): requirements.txt pyproject.toml
+# Every package comes from requirements.lock (the whole tree pinned), installed with --no-deps and
+# checked with `pip check`; pip's own output goes to .venv/pip-install.log, progress to the console.
+$(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@$(PY) scripts/install.py
 	@touch $(STAMP)
+
+## make lock: rewrite requirements.lock from .venv (after installing a changed requirements.txt into it)
+lock:
+	$(PY) scripts/install.py --freeze
 
 # The dbt manifest (the weekly DAG checks the warehouse against it); rebuilt when dbt files change.
 MANIFEST := dbt_project/target/manifest.json

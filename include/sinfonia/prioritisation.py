@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 INDICATORS = ("mdm", "idf", "imrc", "ipm")
 TABLE = "marts.mart_prioritisation"
+YEARS = (2000, 2100)  # the prioritisation years accepted, first and last
 # Indicator codes of marts.fct_municipal_indicator the method reads (DESIGN.md §5).
 SOURCE_CODES = ("mdm", "idf", "imrc_exceso", "imrc_deficit", "ipm", "category")
 REQUIRED = ("marts.dim_municipality", "marts.fct_municipal_indicator",
@@ -233,8 +234,8 @@ def check_inputs(conn: psycopg.Connection) -> None:
 def run(dsn: str | None, year: int, as_of_date: date | None = None, force: bool = False,
         dag_run_id: str | None = None) -> RunResult:
     """Snapshot ``year`` (or keep its existing snapshot) and record the run; one transaction."""
-    if not 2000 <= int(year) <= 2100:
-        raise PrioritisationError(f"prioritisation year {year} is out of range (2000–2100)")
+    if not YEARS[0] <= int(year) <= YEARS[1]:
+        raise PrioritisationError(f"prioritisation year {year} is out of range ({YEARS[0]}–{YEARS[1]})")
     with db.connect(dsn, autocommit=True) as conn:
         check_inputs(conn)
         with conn.transaction():
@@ -316,3 +317,29 @@ def latest_data_year(dsn: str | None) -> int | None:
         if conn.execute("select to_regclass('intermediate.int_goals__resolved')").fetchone()[0] is None:
             return None
         return conn.execute("select max(goal_year) from intermediate.int_goals__resolved").fetchone()[0]
+
+
+def goal_years(dsn: str | None) -> list[int]:
+    """The years with goals (a positive goal of some directorate); empty before the first build."""
+    with db.connect(dsn, autocommit=True) as conn:
+        if conn.execute("select to_regclass('intermediate.int_goals__resolved')").fetchone()[0] is None:
+            return []
+        return [y for (y,) in conn.execute("select goal_year from intermediate.int_goals__resolved "
+                                           "group by goal_year having sum(goal) > 0 order by goal_year")]
+
+
+SNAPSHOT_TABLES = ("marts_build.mart_prioritisation", TABLE, "meta.prioritisation_run")
+
+
+def drop_snapshot(dsn: str | None, year: int) -> dict[str, int]:
+    """Remove one year's snapshot and its run records, in one transaction: the rows of the year in
+    each of ``SNAPSHOT_TABLES`` that exists. Returns the rows removed per table."""
+    removed: dict[str, int] = {}
+    with db.connect(dsn, autocommit=True) as conn, conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(hashtext('sinfonia.prioritisation'))")
+        for table in SNAPSHOT_TABLES:
+            if conn.execute("select to_regclass(%s)", (table,)).fetchone()[0] is not None:
+                removed[table] = conn.execute(f"delete from {table} where prioritisation_year = %s",
+                                              (int(year),)).rowcount
+    log.info("prioritisation %s removed: %s", year, removed)
+    return removed

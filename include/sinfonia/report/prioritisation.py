@@ -28,9 +28,13 @@ COLUMNS = [  # (column of the mart, header in the sheet)
 
 
 def latest_year(conn) -> int | None:
+    """The report's default year: the latest snapshot of a year with goals (a year snapshotted
+    without goals selects nobody), else the latest snapshot."""
     if conn.execute("select to_regclass('marts.mart_prioritisation')").fetchone()[0] is None:
         return None
-    return conn.execute("select max(prioritisation_year) from marts.mart_prioritisation").fetchone()[0]
+    return conn.execute("""select coalesce(max(prioritisation_year) filter (where directorate_goal > 0),
+                                           max(prioritisation_year))
+                             from marts.mart_prioritisation""").fetchone()[0]
 
 
 def frame(conn, year: int):
@@ -112,10 +116,10 @@ def _fmt(v, digits=1) -> str:
     return html.escape(str(v))
 
 
-def section(conn) -> str:
+def section(conn, year: int | None = None) -> str:
     from sinfonia.report import figure_html
 
-    year = latest_year(conn)
+    year = year or latest_year(conn)
     if year is None:
         return ("<section><h2>Priorización anual</h2><p>Aún no hay una priorización en el almacén: "
                 "ejecute <code>sinfonia prioritise --year AAAA</code>.</p></section>")
@@ -158,15 +162,16 @@ def section(conn) -> str:
     return "\n".join(parts)
 
 
-def write_xlsx(conn, out: Path, sample: bool) -> Path | None:
-    """The latest year's list, one sheet per directorate; the sample banner on every sheet."""
+def write_xlsx(conn, out: Path, sample: bool, year: int | None = None) -> Path | None:
+    """The year's list (default ``latest_year``), one sheet per directorate; the sample banner on
+    every sheet."""
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
     from openpyxl.utils import get_column_letter
 
     from sinfonia.report import SAMPLE_BANNER, SAMPLE_DETAIL
 
-    year = latest_year(conn)
+    year = year or latest_year(conn)
     if year is None:
         return None
     df = frame(conn, year)
