@@ -20,7 +20,8 @@ lock:
 # The dbt manifest (the weekly DAG checks the warehouse against it); rebuilt when dbt files change.
 MANIFEST := dbt_project/target/manifest.json
 $(MANIFEST): $(STAMP) $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print)
-	$(PY) -c "from sinfonia import dbt; dbt.ensure_manifest()"
+	@echo "Parsing the dbt project (the manifest the weekly DAG reads) …"
+	@$(PY) -c "from sinfonia import dbt; dbt.ensure_manifest()"
 	@touch $(MANIFEST)
 
 install: $(STAMP) $(MANIFEST)
@@ -49,6 +50,10 @@ bench: install
 ## make docs: dbt docs (static page) and GX Data Docs (suites + latest validations) into docs-site/
 docs: install
 	$(VENV)/bin/sinfonia docs
+
+## make airflow: Airflow's web UI and scheduler on 127.0.0.1:8080 for these DAGs (AIRFLOW_ARGS="--port N")
+airflow: install
+	$(VENV)/bin/sinfonia airflow $(AIRFLOW_ARGS)
 
 ## make run SOURCES=dir: the pipeline on a folder of real or sample source files
 run: install
