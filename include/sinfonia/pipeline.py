@@ -179,7 +179,7 @@ def task_lines(progress: Callable[[str], None]) -> Iterator[None]:
 
 def task_line(task_id: str, state: str, rows: str | None, seconds: float) -> str:
     mark = "ok" if state == "success" else state.upper()
-    return f"    {mark:<7} {task_id:<36} {rows or '':>26} {seconds:6.1f} s"
+    return f"    {mark:<7} {task_id:<34} {rows or '':>28} {seconds:6.1f} s"
 
 
 def _returned(ti):
