@@ -94,8 +94,8 @@ def render(conn, year: int | None = None) -> str:
 
     matplotlib.use("Agg")
     sample = is_sample_data(conn)
-    parts = [section.section(conn, year) if section.__name__.endswith(".prioritisation") else section.section(conn)
-             for section in load_sections()]
+    parts = [section.section(conn, year) if section.__name__.endswith(".prioritisation")
+             else section.section(conn) for section in load_sections()]
     banner = (f'<div class="banner" role="alert">{SAMPLE_BANNER}<small>{html.escape(SAMPLE_DETAIL)}</small></div>'
               if sample else "")
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
