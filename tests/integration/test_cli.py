@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -176,6 +177,7 @@ def test_sinfonia_airflow_serves_the_dag_list_on_loopback_with_the_printed_login
         proc.wait(timeout=60)
     _, alive = psutil.wait_procs(children, timeout=30)
     assert not alive, f"left running: {[p.pid for p in alive]}"
+    shutil.rmtree(state, ignore_errors=True)  # kept after a failure, for its logs
 
 
 def _outside_address() -> str:
