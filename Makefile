@@ -4,18 +4,24 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install browser demo test test-fast run bench docs lint mutants stop clean
+.PHONY: install lock browser demo test test-fast run bench docs lint mutants stop clean airflow
 
-$(STAMP): requirements.txt pyproject.toml
+# Every package comes from requirements.lock (the whole tree pinned), installed with --no-deps and
+# checked with `pip check`; pip's own output goes to .venv/pip-install.log, progress to the console.
+$(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@$(PY) scripts/install.py
 	@touch $(STAMP)
+
+## make lock: rewrite requirements.lock from .venv (after installing a changed requirements.txt into it)
+lock:
+	$(PY) scripts/install.py --freeze
 
 # The dbt manifest (the weekly DAG checks the warehouse against it); rebuilt when dbt files change.
 MANIFEST := dbt_project/target/manifest.json
 $(MANIFEST): $(STAMP) $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print)
-	$(PY) -c "from sinfonia import dbt; dbt.ensure_manifest()"
+	@echo "Parsing the dbt project (the manifest the weekly DAG reads) …"
+	@$(PY) -c "from sinfonia import dbt; dbt.ensure_manifest()"
 	@touch $(MANIFEST)
 
 install: $(STAMP) $(MANIFEST)
@@ -49,6 +55,10 @@ mutants: install
 ## make docs: dbt docs (static page) and GX Data Docs (suites + latest validations) into docs-site/
 docs: install
 	$(VENV)/bin/sinfonia docs
+
+## make airflow: Airflow's web UI and scheduler on 127.0.0.1:8080 for these DAGs (AIRFLOW_ARGS="--port N")
+airflow: install
+	$(VENV)/bin/sinfonia airflow $(AIRFLOW_ARGS)
 
 ## make run SOURCES=dir: the pipeline on a folder of real or sample source files
 run: install

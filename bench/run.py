@@ -158,11 +158,38 @@ def dag_parse_times() -> dict[str, dict[str, float]]:
     return out
 
 
+def install_time() -> float:
+    """Seconds of a fresh clone's dependency install (scripts/install.py, what ``make install``
+    runs): into a throwaway virtualenv, with empty pip and uv caches, so every package is
+    downloaded as on a new machine. The virtualenv's creation is not counted."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="sinfonia-install-") as tmp:
+        venv = Path(tmp) / "venv"
+        subprocess.run([_base_python(), "-m", "venv", str(venv)], check=True)
+        env = {**os.environ, "UV_CACHE_DIR": str(Path(tmp) / "uv-cache"), "PIP_NO_CACHE_DIR": "1"}
+        start = time.perf_counter()
+        proc = subprocess.run([str(venv / "bin" / "python"), str(REPO / "scripts" / "install.py"), "--no-project"],
+                              env=env, capture_output=True, text=True)
+        elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"the install failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    return elapsed
+
+
+def _base_python() -> str:
+    """The interpreter the project's virtualenv was made from (``python3 -m venv`` needs one)."""
+    return str(Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small loader, scales 1x and 10x only")
     parser.add_argument("--only", choices=["impact"],
                         help="run one benchmark alone and merge its figures into results.json")
+    parser.add_argument("--install", action="store_true",
+                        help="also time a fresh clone's dependency install into a throwaway virtualenv "
+                        "(downloads every package: slow)")
     args = parser.parse_args()
     if args.only == "impact":
         import impact_calibration
@@ -173,16 +200,16 @@ def main() -> int:
     STATE.mkdir(parents=True, exist_ok=True)
     os.environ["SINFONIA_STATE_DIR"] = str(STATE)  # every run, Airflow home and landing zone of the bench
     if os.environ.get("WAREHOUSE_DSN"):
-        return measure(os.environ["WAREHOUSE_DSN"], args.quick)
+        return measure(os.environ["WAREHOUSE_DSN"], args.quick, args.install)
     server = Embedded(STATE / "warehouse")
     server.start()
     try:
-        return measure(server.url("postgres"), args.quick)
+        return measure(server.url("postgres"), args.quick, args.install)
     finally:
         server.stop()  # the bench's own warehouse: nothing is left running
 
 
-def measure(server_dsn: str, quick: bool) -> int:
+def measure(server_dsn: str, quick: bool, install: bool = False) -> int:
     results: list[dict] = []
     notes: list[str] = []
 
@@ -192,6 +219,8 @@ def measure(server_dsn: str, quick: bool) -> int:
 
     # 0. This machine's speed, to compare absolute times across machines (ratios need no such help)
     record("cpu_reference_s", cpu_reference(), "s (best of 3: sum(range(10_000_000)), one core)")
+    if install:  # a fresh clone's dependency install, every package downloaded (make bench BENCH_ARGS=--install)
+        record("install_s", install_time(), "s (requirements.lock into a fresh virtualenv, cold caches)")
 
     # 1. Loader ------------------------------------------------------------------------------
     print("loader (same rows, same server, this run):", flush=True)

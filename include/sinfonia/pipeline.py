@@ -12,6 +12,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sinfonia import config
@@ -114,7 +116,8 @@ def _run_dags(dag_ids: tuple[str, ...], conf: dict | None, progress, dsn: str) -
         offset = _failures_offset()
         start = time.perf_counter()
         for_in_process_run(dags[dag_id])  # a retry waits seconds here, not minutes
-        run = dags[dag_id].test(run_conf=conf or {})
+        with task_lines(progress):
+            run = dags[dag_id].test(run_conf=conf or {})
         timings[dag_id] = time.perf_counter() - start
         state = str(getattr(run, "state", "unknown"))
         if not state.endswith("success"):
@@ -131,3 +134,104 @@ def _run_dags(dag_ids: tuple[str, ...], conf: dict | None, progress, dsn: str) -
             raise PipelineFailed(f"DAG {dag_id} {state.split('.')[-1]}: {detail}")
         progress(f"  {dag_id} succeeded in {timings[dag_id]:.1f} s")
     return timings
+
+
+# -- the console: a line per task; Airflow's and dbt's output in a log file ------------------------
+def new_log(command: str) -> Path:
+    """A fresh log file for one command under ``<state>/logs/``."""
+    folder = config.state_dir() / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{command}.log"
+
+
+@contextmanager
+def output_to(log: Path | None) -> Iterator[Callable[[str], None]]:
+    """Send everything this process and its children write to stdout and stderr (Airflow's task
+    logs, dbt's and Cosmos' output, warnings) to ``log``, at the file-descriptor level; yield a
+    function that prints one line on the real terminal. ``log=None`` redirects nothing."""
+    if log is None:
+        yield lambda line: print(line, flush=True)
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = (os.dup(1), os.dup(2))
+    terminal = os.fdopen(os.dup(saved[0]), "w", encoding="utf-8", errors="replace")
+
+    def say(line: str) -> None:
+        terminal.write(line + "\n")
+        terminal.flush()
+
+    with open(log, "ab") as fh:
+        os.dup2(fh.fileno(), 1)
+        os.dup2(fh.fileno(), 2)
+        try:
+            yield say
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            terminal.close()
+
+
+@contextmanager
+def task_lines(progress: Callable[[str], None]) -> Iterator[None]:
+    """One progress line per task as ``dag.test()`` finishes it: the task, its rows when it
+    returned a count, its seconds. Wraps the SDK's in-process task runner for the duration."""
+    from airflow.sdk.definitions import dag as sdk_dag
+
+    original = getattr(sdk_dag, "_run_task", None)
+    if original is None:  # another Airflow release: the DAG lines alone
+        yield
+        return
+
+    def timed(*, ti, task, **kwargs):
+        start = time.perf_counter()
+        try:
+            return original(ti=ti, task=task, **kwargs)
+        finally:
+            progress(task_line(ti.task_id, str(getattr(ti.state, "value", ti.state)),
+                               rows_text(_returned(ti)), time.perf_counter() - start))
+
+    sdk_dag._run_task = timed
+    try:
+        yield
+    finally:
+        sdk_dag._run_task = original
+
+
+def task_line(task_id: str, state: str, rows: str | None, seconds: float) -> str:
+    mark = "ok" if state == "success" else state.upper()
+    return f"    {mark:<7} {task_id:<34} {rows or '':>28} {seconds:6.1f} s"
+
+
+def _returned(ti):
+    """The task's return value (its XCom), or None."""
+    try:
+        from airflow.models.xcom import XComModel
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            row = session.scalars(XComModel.get_many(
+                run_id=ti.run_id, key="return_value", task_ids=ti.task_id, dag_ids=ti.dag_id,
+                map_indexes=ti.map_index, limit=1)).first()
+            return XComModel.deserialize_value(row) if row is not None else None
+    except Exception:  # noqa: BLE001 - a progress line never fails a run
+        return None
+
+
+def rows_text(value) -> str | None:
+    """Rows out of what a task returned: load results (rows loaded, quarantined), a ``rows`` count,
+    or a count per table; None when it returned none of those."""
+    if isinstance(value, list) and all(isinstance(v, dict) and "rows_loaded" in v for v in value):
+        loaded = sum(int(v["rows_loaded"]) for v in value)
+        quarantined = sum(int(v.get("rows_quarantined") or 0) for v in value)
+        return f"{loaded:,} rows" + (f", {quarantined:,} quarantined" if quarantined else "")
+    if isinstance(value, dict):
+        if isinstance(value.get("rows"), int):
+            return f"{value['rows']:,} rows"
+        if value and all(isinstance(v, int) and not isinstance(v, bool) for v in value.values()):
+            return f"{sum(value.values()):,} rows in {len(value)} tables"
+    return None

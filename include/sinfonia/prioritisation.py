@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 INDICATORS = ("mdm", "idf", "imrc", "ipm")
 # dbt_project/selectors.yml: the year's candidate list first, then (after its certainty) the snapshot.
 SELECTORS = ("prioritisation_candidate", "prioritisation")
+YEARS = (2000, 2100)  # the prioritisation years accepted, first and last
 SNAPSHOT = sql.Identifier(config.MARTS_BUILD, "mart_prioritisation")
 # Indicator codes of fct_municipal_indicator the method reads (DESIGN.md §5).
 SOURCE_CODES = ("mdm", "idf", "imrc_exceso", "imrc_deficit", "ipm", "category")
@@ -110,8 +111,8 @@ def _exists(conn: psycopg.Connection, name: str) -> bool:
 
 def plan(dsn: str | None, year: int, as_of_date: date | str | None = None, force: bool = False) -> Plan:
     """Check the year and the inputs, and note what the snapshot already holds for the year."""
-    if not 2000 <= int(year) <= 2100:
-        raise PrioritisationError(f"prioritisation year {year} is out of range (2000–2100)")
+    if not YEARS[0] <= int(year) <= YEARS[1]:
+        raise PrioritisationError(f"prioritisation year {year} is out of range ({YEARS[0]}–{YEARS[1]})")
     with db.connect(dsn, autocommit=True) as conn:
         missing = [t for t in REQUIRED if not _exists(conn, t)]
         if missing:
@@ -240,3 +241,43 @@ def latest_data_year(dsn: str | None) -> int | None:
         if not _exists(conn, "intermediate.int_goals__resolved"):
             return None
         return conn.execute("select max(goal_year) from intermediate.int_goals__resolved").fetchone()[0]
+
+
+def goal_years(dsn: str | None) -> list[int]:
+    """The years with goals (a positive goal of some directorate); empty before the first build."""
+    with db.connect(dsn, autocommit=True) as conn:
+        if conn.execute("select to_regclass('intermediate.int_goals__resolved')").fetchone()[0] is None:
+            return []
+        return [y for (y,) in conn.execute("select goal_year from intermediate.int_goals__resolved "
+                                           "group by goal_year having sum(goal) > 0 order by goal_year")]
+
+
+# What holds a year's snapshot: the built marts (published from marts_build), the certainty's
+# source rows and the run records.
+SNAPSHOT_TABLES = (f"{config.MARTS_BUILD}.mart_prioritisation", f"{config.MARTS_BUILD}.mart_prioritisation_certainty",
+                   f"{config.MARTS_BUILD}.mart_municipality_profile", "intermediate.prioritisation_certainty",
+                   "meta.prioritisation_run")
+
+
+def drop_snapshot(dsn: str | None, year: int) -> dict[str, int]:
+    """Remove one year's snapshot, its certainty, its sheets and its run records from where they are
+    built (one transaction), then gate and publish the marts as every run does (``publish`` stays
+    the one writer of ``marts``). Returns the rows removed per table."""
+    from sinfonia import gates, publish
+
+    removed: dict[str, int] = {}
+    with db.connect(dsn, autocommit=True) as conn, conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(hashtext('sinfonia.prioritisation'))")
+        for table in SNAPSHOT_TABLES:
+            if conn.execute("select to_regclass(%s)", (table,)).fetchone()[0] is not None:
+                schema, name = table.split(".")
+                removed[table] = conn.execute(
+                    sql.SQL("delete from {} where prioritisation_year = %s").format(sql.Identifier(schema, name)),
+                    (int(year),)).rowcount
+    if not any(removed.values()):
+        return removed
+    run_id = f"drop-prioritisation-{year}"
+    gates.run_gate("marts_", dsn, run_id, schema_map={"marts": config.MARTS_BUILD})
+    publish.publish(dsn, run_id)
+    log.info("prioritisation %s removed: %s", year, removed)
+    return removed

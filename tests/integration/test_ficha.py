@@ -10,7 +10,7 @@ import pytest
 
 from sinfonia.report import ficha
 from sinfonia.report.spanish import number
-from tests.conftest import sample_run
+from tests.conftest import sample_run, sinfonia
 
 pytestmark = pytest.mark.integration
 
@@ -61,8 +61,9 @@ def test_directorate_sheets_show_the_marts_numbers_with_every_chart_in_the_pdf(w
             "group by 1, 2 order by 1 desc, count(*) desc limit 1").fetchone()
     selected = _profile(warehouse, "prioritisation_year = %s and directorate_id = %s and is_selected",
                         (year, directorate))
-    written = ficha.build(warehouse, tmp_path, directorate=directorate, progress=lambda *_: None)
-    pages = sorted(p for p in written if p.suffix == ".html" and p.name != "index.html")
+    proc = sinfonia("ficha", "--directorate", directorate, "--out", str(tmp_path), env={"WAREHOUSE_DSN": warehouse})
+    assert f"{len(selected)} sheet(s) for {year}" in proc.stdout
+    pages = sorted(p for p in tmp_path.glob("ficha_*.html"))
     assert [p.name for p in pages] == sorted(f"ficha_{r['municipality_id']}_{year}.html" for r in selected)
     index = (tmp_path / "index.html").read_text(encoding="utf-8")
     for row in selected:

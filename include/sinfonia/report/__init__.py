@@ -85,12 +85,22 @@ def load_sections() -> list:
     return found
 
 
-def render(conn) -> str:
+def snapshot_years(conn) -> list[int]:
+    """The prioritisation years with a snapshot in the warehouse."""
+    if conn.execute("select to_regclass('marts.mart_prioritisation')").fetchone()[0] is None:
+        return []
+    return [y for (y,) in conn.execute("select distinct prioritisation_year from marts.mart_prioritisation "
+                                       "order by 1")]
+
+
+def render(conn, year: int | None = None) -> str:
+    """The page; ``year`` is the prioritisation year (default: its section's latest year with goals)."""
     import matplotlib
 
     matplotlib.use("Agg")
     sample = is_sample_data(conn)
-    parts = [section.section(conn) for section in load_sections()]
+    parts = [section.section(conn, year) if section.__name__.endswith(".prioritisation")
+             else section.section(conn) for section in load_sections()]
     banner = (f'<div class="banner" role="alert">{SAMPLE_BANNER}<small>{html.escape(SAMPLE_DETAIL)}</small></div>'
               if sample else "")
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -109,17 +119,18 @@ Territorial. Generado el {stamp} a partir de las tablas publicadas del almacén 
 """
 
 
-def build(dsn: str | None, out: Path, progress=print) -> list[Path]:
-    """Write ``index.html`` and the prioritised list as XLSX under ``out``; returns the paths."""
+def build(dsn: str | None, out: Path, progress=print, year: int | None = None) -> list[Path]:
+    """Write ``index.html`` and the prioritised list of ``year`` (default: the latest year with
+    goals) as XLSX under ``out``; returns the paths."""
     from sinfonia.report import prioritisation
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with db.connect(dsn, autocommit=True) as conn:
-        page = render(conn)
+        page = render(conn, year)
         written = [out / "index.html"]
         written[0].write_text(page, encoding="utf-8")
-        xlsx = prioritisation.write_xlsx(conn, out, is_sample_data(conn))
+        xlsx = prioritisation.write_xlsx(conn, out, is_sample_data(conn), year)
     if xlsx:
         written.append(xlsx)
     else:

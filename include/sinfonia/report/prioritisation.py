@@ -43,9 +43,13 @@ CERTAINTY = ("selection_probability", "rank_median", "rank_p05", "rank_p95", "is
 
 
 def latest_year(conn) -> int | None:
+    """The report's default year: the latest snapshot of a year with goals (a year snapshotted
+    without goals selects nobody), else the latest snapshot."""
     if conn.execute("select to_regclass('marts.mart_prioritisation')").fetchone()[0] is None:
         return None
-    return conn.execute("select max(prioritisation_year) from marts.mart_prioritisation").fetchone()[0]
+    return conn.execute("""select coalesce(max(prioritisation_year) filter (where directorate_goal > 0),
+                                           max(prioritisation_year))
+                             from marts.mart_prioritisation""").fetchone()[0]
 
 
 def frame(conn, year: int):
