@@ -8,8 +8,9 @@ interrupted run cannot leave a bug behind), runs the declared tests there, and r
 
 A mutant is *killed* when at least one declared test fails, *survived* when they all pass,
 *stale* when its text is no longer in the file (the code moved on: update the mutant), and
-*timeout* when its tests run past the limit. The score is killed / (killed + survived); the
-results, with the survivors, go to ``.sinfonia/mutation/results.json``.
+*timeout* when its tests run past the limit, *error* when they could not run (a fixture or
+collection error, not a failed assertion: that kills nothing). The score is killed / (killed +
+survived); the results, with the survivors, go to ``.sinfonia/mutation/results.json``.
 
     python tests/mutation/run.py [--only ID[,ID]] [--area AREA] [--timeout S] [--list]
 """
@@ -21,7 +22,9 @@ import json
 import os
 import shutil
 import subprocess
+import re
 import sys
+import tempfile
 import time
 import tomllib
 from dataclasses import dataclass, field
@@ -61,15 +64,19 @@ def load(path: Path = MUTANTS) -> list[Mutant]:
     return mutants
 
 
-def copy_tree(dest: Path) -> Path:
-    """A private copy of the repository (sources only) with ``../shared`` reachable beside it."""
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+def copy_tree() -> Path:
+    """A private copy of the repository (sources only) with ``../shared`` reachable beside it.
+
+    It lives under a short temporary path: the tests' embedded PostgreSQL puts its Unix socket in
+    its data folder, and a socket path over 107 characters keeps the server from starting. The
+    folder is opened to every user, because PostgreSQL runs as an unprivileged one."""
+    root = Path(tempfile.mkdtemp(prefix="sinfonia-mutants-"))
+    root.chmod(0o755)
+    dest = root / "repo"
     shutil.copytree(REPO, dest, ignore=IGNORE, symlinks=True)
     shared = REPO.parent / "shared"
-    if shared.exists() and not (dest.parent / "shared").exists():
-        (dest.parent / "shared").symlink_to(shared)
+    if shared.exists():
+        (root / "shared").symlink_to(shared)
     return dest
 
 
@@ -104,12 +111,15 @@ def run_one(m: Mutant, tree: Path, timeout: float) -> Mutant:
         proc = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True, timeout=timeout)
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
         m.detail = " | ".join(tail)
+        summary = tail[-1] if tail else ""
         if proc.returncode == 0:
             m.status = "survived"
         elif proc.returncode == 5:
             m.status, m.detail = "stale", "the declared tests select nothing: " + m.detail
-        else:
+        elif proc.returncode == 1 and re.search(r"\d+ failed", summary):
             m.status = "killed"
+        else:  # errors only (a fixture that could not start, a collection error): nothing was tested
+            m.status = "error"
     except subprocess.TimeoutExpired:
         m.status, m.detail = "timeout", f"tests ran past {timeout:.0f} s"
     finally:
@@ -143,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{m.id:40} {m.area:16} found {text.count(m.find)}x  {m.file}")
         return 0
 
-    tree = copy_tree(WORK / "tree")
+    tree = copy_tree()
     started = time.perf_counter()
     for i, m in enumerate(mutants, 1):
         print(f"[{i}/{len(mutants)}] {m.id} ({m.area}) …", flush=True)
@@ -156,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "mutants": len(mutants), "killed": killed, "survived": len(survived),
         "stale": sum(m.status == "stale" for m in mutants), "timeout": sum(m.status == "timeout" for m in mutants),
+        "error": sum(m.status == "error" for m in mutants),
         "score": round(score, 4), "seconds": round(time.perf_counter() - started, 1),
         "survivors": [{"id": m.id, "area": m.area, "file": m.file, "why": m.why} for m in survived],
         "results": [{"id": m.id, "area": m.area, "status": m.status, "seconds": round(m.seconds, 1),
@@ -165,10 +176,11 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"score {score:.0%}: {killed} killed, {len(survived)} survived, {result['stale']} stale, "
-          f"{result['timeout']} timeout; {out.relative_to(REPO)}")
+          f"{result['timeout']} timeout, {result['error']} error; {out.relative_to(REPO)}")
     for m in survived:
         print(f"  survived: {m.id} ({m.area}, {m.file})")
-    return 0 if not survived and not result["stale"] else 1
+    shutil.rmtree(tree.parent, ignore_errors=True)
+    return 0 if not survived and not (result["stale"] or result["error"]) else 1
 
 
 if __name__ == "__main__":
