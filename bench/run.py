@@ -120,6 +120,23 @@ minimal()
 """
 
 
+def certainty_time(n: int = 700) -> float:
+    import numpy as np
+    import pandas as pd
+
+    from sinfonia import certainty
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"municipality_id": [f"{10000 + k:05d}" for k in range(n)],
+                          "directorate_id": [f"D{k % 16:02d}" for k in range(n)]})
+    for i in certainty.INDICATORS:
+        frame[f"{i}_need"] = rng.uniform(0, 100, n)
+        frame[f"{i}_need_previous"] = frame[f"{i}_need"] + rng.normal(0, 10, n)
+    start = time.perf_counter()
+    certainty.simulate(frame, {i: 1.0 for i in certainty.INDICATORS}, {f"D{d:02d}": 25 for d in range(16)})
+    return time.perf_counter() - start
+
+
 def cpu_reference() -> float:
     """Seconds for a fixed single-core workload in a fresh interpreter, best of 3: recorded so that
     absolute times of runs on different machines can be put side by side (the same full refresh
@@ -221,6 +238,9 @@ def measure(server_dsn: str, quick: bool, install: bool = False) -> int:
     record("cpu_reference_s", cpu_reference(), "s (best of 3: sum(range(10_000_000)), one core)")
     if install:  # a fresh clone's dependency install, every package downloaded (make bench BENCH_ARGS=--install)
         record("install_s", install_time(), "s (requirements.lock into a fresh virtualenv, cold caches)")
+    # The prioritisation's Monte Carlo (sinfonia.certainty) at national size: 700 eligible
+    # municipalities in 16 directorates, the DAG's default 1,000 draws.
+    record("prioritisation_certainty_s", certainty_time(), "s (1,000 draws, 700 eligible municipalities)")
 
     # 1. Loader ------------------------------------------------------------------------------
     print("loader (same rows, same server, this run):", flush=True)
