@@ -19,10 +19,15 @@ final as (
         n_control,
         threshold,
         p_value_adjusted,
+        p_adjust_method,
+        band_draws,
+        band_seed,
         band_low,
         band_high,
         base_period,
         verdict,
+        verdict_reason,
+        diagnostics,
         computed_at
     from estimates
 )
