@@ -20,7 +20,7 @@ def _say(msg: str) -> None:
 def _dsn() -> str:
     from sinfonia import warehouse
 
-    return warehouse.dsn()
+    return warehouse.start()
 
 
 def _mart_counts(dsn: str) -> dict[str, int | None]:
