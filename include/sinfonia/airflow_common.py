@@ -153,10 +153,8 @@ class DbtBuild(BaseOperator):
         if self.dbt_vars:
             flags += ["--vars", self.dbt_vars]
         self.log.info("dbt build %s", " ".join(flags) or "(whole project)")
-        build = dbt.cosmos_build(self.task_id, flags)
-        # What DbtBuildLocalOperator.execute does, called without Airflow's warning about an
-        # operator's execute run from inside another task.
-        build.build_and_run_cmd(context=context, cmd_flags=build.add_cmd_flags())
+        # Cosmos' public entry point (Airflow logs that an operator's execute runs inside this task).
+        dbt.cosmos_build(self.task_id, flags).execute(context)
 
 
 def build_gate_publish(selector: str | None = None, dbt_vars: str | None = None,

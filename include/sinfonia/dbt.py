@@ -98,7 +98,8 @@ def selection(selector: str | None, dsn: str) -> list[str]:
 
 
 def cosmos_build(task_id: str, flags: list[str]):
-    """Cosmos' DbtBuildLocalOperator for one in-process ``dbt build`` with extra ``flags``.
+    """Cosmos' DbtBuildLocalOperator for one in-process ``dbt build`` with extra ``flags``, its
+    profile mapped from the Airflow connection ``sinfonia_warehouse``.
 
     Built when the task runs (see ``airflow_common.DbtBuild``). ``cache_dir`` lets Cosmos carry
     dbt's partial-parse file from one run to the next (without it each build re-parsed the whole
@@ -107,14 +108,20 @@ def cosmos_build(task_id: str, flags: list[str]):
     from cosmos import ProfileConfig
     from cosmos.constants import InvocationMode
     from cosmos.operators.local import DbtBuildLocalOperator
+    from cosmos.profiles import PostgresUserPasswordProfileMapping
+
+    from sinfonia import warehouse
 
     cache = config.state_dir() / "cosmos" / task_id
     cache.mkdir(parents=True, exist_ok=True)
     return DbtBuildLocalOperator(
         task_id=task_id,
         project_dir=str(config.DBT_DIR),
-        profile_config=ProfileConfig(profile_name="sinfonia", target_name="warehouse",
-                                     profiles_yml_filepath=config.DBT_DIR / "profiles.yml"),
+        # dbt's profile from the Airflow connection (the password reaches dbt through Cosmos).
+        profile_config=ProfileConfig(
+            profile_name="sinfonia", target_name="warehouse",
+            profile_mapping=PostgresUserPasswordProfileMapping(
+                conn_id=warehouse.CONN_ID, profile_args={"schema": "public", "threads": 2, "connect_timeout": 10})),
         invocation_mode=InvocationMode.DBT_RUNNER,
         dbt_executable_path=str(Path(sys.executable).with_name("dbt")),
         install_deps=False,

@@ -19,6 +19,9 @@ if TYPE_CHECKING:  # psycopg is imported when a batch loads, not when a DAG file
     import psycopg
 
 LINEAGE = ("_load_id", "_period", "_file", "_row_number", "_published_on")
+# When the row was loaded: filled by the table's default (the load transaction's start), the
+# ``loaded_at_field`` of the dbt sources' freshness.
+LOADED_AT = "_loaded_at timestamptz not null default now()"
 _ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _SPECIAL = re.compile(r"[\\\t\n\r]")
 _CHUNK = 1 << 20
@@ -135,13 +138,15 @@ def ensure_raw_table(conn: psycopg.Connection, source: str, columns: tuple[str, 
         cols = [sql.SQL("{} text").format(sql.Identifier(c)) for c in columns]
         lineage = sql.SQL(
             "_load_id bigint not null, _period text not null, _file text not null, "
-            "_row_number integer not null, _published_on date"
+            "_row_number integer not null, _published_on date, " + LOADED_AT
         )
         conn.execute(sql.SQL("create table {} ({}, {})").format(table, sql.SQL(", ").join(cols), lineage))
         return
     for c in columns:
         if c not in existing:
             conn.execute(sql.SQL("alter table {} add column {} text").format(table, sql.Identifier(c)))
+    if "_loaded_at" not in existing:  # a table created before the column existed
+        conn.execute(sql.SQL("alter table {} add column " + LOADED_AT).format(table))
 
 
 def load_batch(conn: psycopg.Connection, batch: Batch) -> LoadResult:

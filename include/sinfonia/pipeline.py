@@ -35,12 +35,12 @@ class PipelineFailed(RuntimeError):
 
 def prepare_environment(dsn: str) -> None:
     """Airflow, Cosmos and dbt settings for an in-process run against ``dsn``."""
-    from sinfonia import dbt
+    from sinfonia import warehouse
 
     for key, value in config.airflow_env().items():
         os.environ.setdefault(key, value)
-    os.environ["WAREHOUSE_DSN"] = dsn
-    dbt.export_env(dsn)
+    # The warehouse as the Airflow connection the tasks read (and Cosmos maps to dbt's profile).
+    os.environ[f"AIRFLOW_CONN_{warehouse.CONN_ID.upper()}"] = dsn
     config.airflow_home().mkdir(parents=True, exist_ok=True)
 
 

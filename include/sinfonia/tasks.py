@@ -19,11 +19,17 @@ SOURCES_DIR_ENV = "SINFONIA_SOURCES_DIR"
 
 
 def warehouse_dsn() -> str:
-    from sinfonia import dbt, warehouse
+    """The warehouse URL, from the Airflow connection ``sinfonia_warehouse`` (the connection dbt's
+    profile comes from too, through Cosmos' profile mapping: ``sinfonia.dbt.cosmos_build``)."""
+    from urllib.parse import quote
 
-    dsn = warehouse.dsn()
-    dbt.export_env(dsn)  # profiles.yml reads these when Cosmos runs dbt in this process
-    return dsn
+    from airflow.sdk import BaseHook
+
+    from sinfonia import warehouse
+
+    conn = BaseHook.get_connection(warehouse.CONN_ID)
+    credentials = quote(conn.login or "", safe="") + (f":{quote(conn.password, safe='')}" if conn.password else "")
+    return f"postgresql://{credentials}@{conn.host or '127.0.0.1'}:{conn.port or 5432}/{conn.schema or 'postgres'}"
 
 
 def sources_dir(params: dict | None) -> Path:

@@ -285,11 +285,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def dsn(start: bool = True) -> str:
-    """The warehouse URL: ``WAREHOUSE_DSN`` (or the Airflow connection ``sinfonia_warehouse``
-    given as ``AIRFLOW_CONN_SINFONIA_WAREHOUSE``) when set, else the embedded server (started)."""
-    configured = os.environ.get("WAREHOUSE_DSN") or os.environ.get("AIRFLOW_CONN_SINFONIA_WAREHOUSE")
-    if configured:
-        return configured
-    server = Embedded.default()
-    return server.start() if start else server.url()
+# The Airflow connection the DAGs' tasks read the warehouse from (sinfonia.tasks.warehouse_dsn,
+# and dbt's profile through Cosmos' profile mapping): AIRFLOW_CONN_SINFONIA_WAREHOUSE, set by
+# `sinfonia` from WAREHOUSE_DSN or the embedded server, or by the deployment.
+CONN_ID = "sinfonia_warehouse"
+
+
+def dsn() -> str:
+    """The warehouse URL, never starting anything: ``WAREHOUSE_DSN`` (or the Airflow connection
+    ``sinfonia_warehouse`` given as ``AIRFLOW_CONN_SINFONIA_WAREHOUSE``) when set, else the
+    embedded server's URL (it may not be running: :func:`start` starts it)."""
+    configured = os.environ.get("WAREHOUSE_DSN") or os.environ.get(f"AIRFLOW_CONN_{CONN_ID.upper()}")
+    return configured or Embedded.default().url()
+
+
+def start() -> str:
+    """The warehouse URL, with the embedded server started first when no warehouse is configured."""
+    if os.environ.get("WAREHOUSE_DSN") or os.environ.get(f"AIRFLOW_CONN_{CONN_ID.upper()}"):
+        return dsn()
+    return Embedded.default().start()

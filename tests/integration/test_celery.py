@@ -130,9 +130,10 @@ def stack(request):
             "DO_NOT_TRACK": "1",
             "SCARF_ANALYTICS": "false",
             "WAREHOUSE_DSN": server.url(),
+            # The tasks read the warehouse as this Airflow connection (and dbt's profile from it).
+            "AIRFLOW_CONN_SINFONIA_WAREHOUSE": server.url(),
             "SINFONIA_STATE_DIR": str(base / "state"),
         }
-        env.pop("AIRFLOW_CONN_SINFONIA_WAREHOUSE", None)
 
         def start(name: str, cmd: list[str]) -> None:
             log = open(base / f"{name}.log", "w")

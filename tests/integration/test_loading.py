@@ -77,3 +77,17 @@ def test_copy_round_trips_special_characters_and_nulls(fresh_dsn):
         got = conn.execute("select x, y, z, _file, _row_number from raw.roundtrip order by _row_number").fetchall()
     assert [g[:3] for g in got] == values
     assert {g[3] for g in got} == {"f\tile.csv"} and [g[4] for g in got] == [2, 3, 4]
+
+
+def test_every_loaded_row_carries_the_time_of_its_load(fresh_dsn, tmp_path):
+    """_loaded_at (the dbt sources' loaded_at_field) is the load transaction's time, also on a raw
+    table created before the column existed (bootstrap adds it)."""
+    db.bootstrap(fresh_dsn)
+    with psycopg.connect(fresh_dsn) as conn:
+        conn.execute("alter table raw.esap_asistencias drop column _loaded_at")
+    db.bootstrap(fresh_dsn)
+    extract("esap_asistencias", [write(tmp_path, [GOOD, with_(ID_Asistencia="AT-2")])], None, fresh_dsn)
+    with psycopg.connect(fresh_dsn) as conn:
+        stamps = conn.execute("select distinct _loaded_at from raw.esap_asistencias").fetchall()
+        finished = conn.execute("select finished_at from meta.load_run").fetchone()[0]
+    assert stamps == [(finished,)]

@@ -115,6 +115,36 @@ def test_information_schema_agrees_with_the_documented_columns(published):
     assert not problems, "\n".join(problems)
 
 
+def test_every_source_is_fresh_by_its_load_timestamp_after_a_run(published, tmp_path):
+    """The loader stamps every raw row with _loaded_at, the sources' loaded_at_field: dbt source
+    freshness finds it on every source and, just loaded, passes."""
+    from sinfonia import dbt
+
+    dsn, _ = published
+    out = tmp_path / "sources.json"
+    dbt.run(["source", "freshness", "--output", str(out)], dsn)
+    results = {r["unique_id"].split(".", 2)[2]: r["status"] for r in json.loads(out.read_text())["results"]}
+    assert {"divipola.divipola", "esap.esap_asistencias", "restricted.esap_equipos", "ipm.ipm_privations"} <= set(results)
+    assert set(results.values()) == {"pass"}, results
+    with psycopg.connect(dsn) as conn:
+        stale = conn.execute("select count(*) from raw.idf where _loaded_at < now() - interval '1 day'").fetchone()[0]
+    assert stale == 0
+
+
+def test_published_marts_carry_their_contracts_primary_keys(published):
+    """publish copies marts_build's tables with their constraints: the contract's primary keys
+    hold in marts too."""
+    from tests.unit.test_dbt_project_evaluator import PRIMARY_KEY_EXCEPTIONS, models
+
+    expected = {m["name"] for m in models() if m["schema"] == "marts_build"} - PRIMARY_KEY_EXCEPTIONS
+    dsn, _ = published
+    with psycopg.connect(dsn) as conn:
+        keyed = {r[0] for r in conn.execute(
+            "select rel.relname from pg_constraint c join pg_class rel on rel.oid = c.conrelid "
+            "join pg_namespace n on n.oid = rel.relnamespace where n.nspname = 'marts' and c.contype = 'p'")}
+    assert expected <= keyed, f"published marts without their primary key: {sorted(expected - keyed)}"
+
+
 def test_gate_summary_is_recorded_per_suite(published):
     dsn, _ = published
     with psycopg.connect(dsn) as conn:

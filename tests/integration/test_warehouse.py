@@ -54,6 +54,38 @@ def test_url_before_first_start_is_a_clear_error(tmp_path):
         Embedded(tmp_path / "none").url()
 
 
+def test_asking_for_the_warehouse_url_never_starts_the_server(server_dir, monkeypatch):
+    from sinfonia import warehouse
+
+    monkeypatch.delenv("WAREHOUSE_DSN", raising=False)
+    monkeypatch.delenv("AIRFLOW_CONN_SINFONIA_WAREHOUSE", raising=False)
+    server = Embedded(server_dir / "wh")
+    monkeypatch.setattr(Embedded, "default", classmethod(lambda cls: server))
+    with pytest.raises(RuntimeError, match="never started"):
+        warehouse.dsn()
+    assert not server.running()
+    url = warehouse.start()  # starting is its own, explicit step
+    try:
+        assert server.running() and warehouse.dsn() == url
+    finally:
+        server.stop()
+    assert warehouse.dsn() == url and not server.running()  # the URL of a stopped server, not a start
+
+
+def test_tasks_read_the_warehouse_as_the_airflow_connection(monkeypatch):
+    from urllib.parse import quote
+
+    from sinfonia import tasks
+
+    secret = secrets.token_hex(8) + "@/:"  # characters a URL must escape
+    monkeypatch.setenv("WAREHOUSE_DSN", "postgresql://someone@elsewhere:5432/other")
+    monkeypatch.setenv("AIRFLOW_CONN_SINFONIA_WAREHOUSE",
+                       f"postgresql://loader:{quote(secret, safe='')}@db.example:6543/sinfonia")
+    info = psycopg.conninfo.conninfo_to_dict(tasks.warehouse_dsn())
+    assert (info["user"], info["password"], info["host"], info["port"], info["dbname"]) == \
+        ("loader", secret, "db.example", "6543", "sinfonia")
+
+
 def test_cli_status_and_url(state_dir):
     from tests.conftest import sinfonia
 

@@ -147,3 +147,129 @@ def test_marts_logic_has_unit_tests():
     tested = {u["model"] for u in manifest().get("unit_tests", {}).values()}
     for name in ("fct_technical_assistance", "int_assistances__latest", "int_assistances__state_history", "dim_date"):
         assert name in tested, f"no dbt unit test on {name}"
+
+
+# Deliberate exceptions to the rules below, each with its reason.
+# fct_source_directories / fct_model_directories: a dbt source has one schema, and ESAP's
+# person-level team members live in the `restricted` schema (Ley 1581 de 2012), never in `raw`;
+# they are ESAP's system all the same, so the source `restricted` sits in staging/esap/ and its
+# staging model is stg_esap__team_members.
+SOURCE_FOLDER_EXCEPTIONS = {"restricted": "esap"}
+# Published marts whose key cannot be a primary key constraint (its columns must be not null).
+PRIMARY_KEY_EXCEPTIONS = {
+    # One row per outcome, method and event time, where event_time is null for the overall
+    # effect: the key is checked by its unique_combination test instead.
+    "mart_impact_estimates",
+}
+
+
+def sources() -> list[dict]:
+    return [s for s in manifest()["sources"].values() if s["package_name"] == "sinfonia"]
+
+
+def folder(node: dict) -> str:
+    return node["original_file_path"].rsplit("/", 1)[0]
+
+
+def children() -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for m in models():
+        for p in m["depends_on"]["nodes"]:
+            out.setdefault(p, set()).add(m["unique_id"])
+    return out
+
+
+def test_each_source_system_has_one_source_defined_in_its_staging_folder():
+    """fct_source_directories: source <name> is defined in models/staging/<name>/, one source per
+    system, and fct_model_directories: a staging model sits in its source's folder."""
+    wrong = [f"{s['source_name']}.{s['name']} defined in {s['original_file_path']}" for s in sources()
+             if folder(s) != f"models/staging/{SOURCE_FOLDER_EXCEPTIONS.get(s['source_name'], s['source_name'])}"]
+    assert not wrong, f"sources not defined in models/staging/<source name>/: {wrong}"
+    files: dict[str, set[str]] = {}
+    for s in sources():
+        files.setdefault(s["source_name"], set()).add(s["original_file_path"])
+    assert all(len(f) == 1 for f in files.values()), f"a source defined in several files: {files}"
+    misplaced = []
+    for m in models():
+        for p in parents(m):
+            if p["resource_type"] == "source":
+                expected = SOURCE_FOLDER_EXCEPTIONS.get(p["source_name"], p["source_name"])
+                if m["fqn"][2] != expected:
+                    misplaced.append(f"{m['original_file_path']} reads source {p['source_name']}")
+    assert not misplaced, f"staging models outside models/staging/<their source>/: {misplaced}"
+
+
+def test_every_source_has_a_load_timestamp_and_freshness():
+    """fct_sources_without_freshness: loaded_at_field and a warn_after or error_after."""
+    missing = [f"{s['source_name']}.{s['name']}" for s in sources()
+               if not s.get("loaded_at_field")
+               or not any((s["freshness"] or {}).get(k, {}).get("count") for k in ("warn_after", "error_after"))]
+    assert not missing, f"sources without loaded_at_field and freshness: {missing}"
+    raw = [s for s in sources() if s["schema"] in ("raw", "restricted")]
+    assert raw and all(s["loaded_at_field"] == "_loaded_at" for s in raw), \
+        "the loaded sources' freshness is the loader's _loaded_at lineage column"
+
+
+def test_every_model_folder_has_its_yml_and_tests_live_beside_their_model():
+    """fct_test_directories, and one yml per model folder: a model is documented, and tested, by
+    a yml in its own folder."""
+    wrong = [f"{m['original_file_path']} documented in {m.get('patch_path')}" for m in models()
+             if not m.get("patch_path") or m["patch_path"].split("://", 1)[1].rsplit("/", 1)[0] != folder(m)]
+    assert not wrong, f"models without a yml in their own folder: {wrong}"
+    by_id = {m["unique_id"]: m for m in models()}
+    misplaced = [f"{t['name']} ({t['original_file_path']}) tests {by_id[t['attached_node']]['original_file_path']}"
+                 for t in manifest()["nodes"].values()
+                 if t["resource_type"] == "test" and t.get("attached_node") in by_id
+                 and t["original_file_path"].endswith(".yml")
+                 and folder(t) != folder(by_id[t["attached_node"]])]
+    misplaced += [f"unit test {u['name']} ({u['original_file_path']})"
+                  for u in manifest().get("unit_tests", {}).values()
+                  if folder(u) != folder(by_id[u["depends_on"]["nodes"][0]])]
+    assert not misplaced, f"tests outside their model's folder: {misplaced}"
+
+
+def test_every_published_mart_has_an_enforced_contract_with_a_primary_key():
+    """The published marts (built into marts_build, copied to marts) are the analysts' contract:
+    dbt model contracts enforced, every column typed, a primary key whose columns are not null."""
+    published = [m for m in models() if m["schema"] == "marts_build"]
+    assert len(published) >= 10, "the published marts are the models built into marts_build"
+    problems = []
+    for m in published:
+        if not m["config"]["contract"]["enforced"]:
+            problems.append(f"{m['name']}: contract not enforced")
+            continue
+        untyped = [c for c, col in m["columns"].items() if not col.get("data_type")]
+        if untyped:
+            problems.append(f"{m['name']}: columns without data_type {untyped}")
+        keys = [c["columns"] for c in m.get("constraints", []) if c["type"] == "primary_key"]
+        keys += [[name] for name, col in m["columns"].items()
+                 for c in col.get("constraints", []) if c["type"] == "primary_key"]
+        if m["name"] in PRIMARY_KEY_EXCEPTIONS:
+            assert not keys, f"{m['name']} has a primary key now: take it off PRIMARY_KEY_EXCEPTIONS"
+            continue
+        if len(keys) != 1:
+            problems.append(f"{m['name']}: {len(keys)} primary keys (expected one)")
+            continue
+        nullable = [c for c in keys[0] if not any(x["type"] == "not_null"
+                                                   for x in m["columns"][c].get("constraints", []))]
+        if nullable:
+            problems.append(f"{m['name']}: primary key columns without a not_null constraint {nullable}")
+    assert not problems, "\n".join(problems)
+
+
+def test_no_source_is_unused():
+    """fct_unused_sources: every declared source table is read by a model."""
+    read = children()
+    unused = [f"{s['source_name']}.{s['name']}" for s in sources() if not read.get(s["unique_id"])]
+    assert not unused, f"sources no model reads: {unused}"
+
+
+def test_no_model_rejoins_an_upstream_concept():
+    """fct_rejoining_of_upstream_concepts: parent → child → grandchild and parent → grandchild,
+    where the child feeds nothing else (the child's logic belongs in the grandchild, or the
+    parent's columns should pass through the child)."""
+    kids = children()
+    rejoined = [f"{p} → {c} → {g}, and {p} → {g}"
+                for p, cs in kids.items() for c in cs for g in kids.get(c, ())
+                if g in cs and kids[c] == {g}]
+    assert not rejoined, f"models rejoining an upstream concept: {rejoined}"

@@ -1,8 +1,4 @@
 with municipalities as (
-    select * from {{ ref('stg_divipola__municipalities') }}
-),
-
-directorates as (
     select * from {{ ref('int_municipalities__directorates') }}
 ),
 
@@ -34,13 +30,12 @@ final as (
         municipalities.is_current,
         municipalities.first_seen_edition,
         municipalities.last_seen_edition,
-        directorates.directorate_id,
+        municipalities.directorate_id,
         pdet.municipality_id is not null as is_pdet,
         pdet.pdet_subregion,
         category.value_label as category,
         capacity.value_label as capacity_group
     from municipalities
-    left join directorates on municipalities.municipality_id = directorates.municipality_id
     left join pdet on municipalities.municipality_id = pdet.municipality_id
     left join latest_labels as category
         on municipalities.municipality_id = category.municipality_id and category.indicator = 'category'

@@ -2,7 +2,7 @@
 -- are left out. A published value the extractor read as no category other than SIN stays, so
 -- that the mapped_without_loss test fails on it.
 with source as (
-    select * from {{ source('raw', 'cgn_categories') }}
+    select * from {{ source('cgn', 'cgn_categories') }}
 ),
 
 final as (

@@ -4,7 +4,7 @@
 -- Mapiripana after 2019) stays, not current, because facts still refer to it.
 -- Editions are ordered by publication date (or the edition's year), then by load.
 with source as (
-    select * from {{ source('raw', 'divipola') }}
+    select * from {{ source('divipola', 'divipola') }}
 ),
 
 editions as (

@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('raw', 'esap_asistencias') }}
+    select * from {{ source('esap', 'esap_asistencias') }}
 ),
 
 final as (

@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('raw', 'esap_metas') }}
+    select * from {{ source('esap', 'esap_metas') }}
 ),
 
 final as (

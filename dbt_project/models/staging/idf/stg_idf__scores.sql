@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('raw', 'idf') }}
+    select * from {{ source('idf', 'idf') }}
 ),
 
 final as (

@@ -1,7 +1,7 @@
 -- IMRC per municipality, edition and hazard (exceso / deficit de lluvias). The value is null
 -- where DNP published a statement ('Sin población expuesta', kept in notes).
 with source as (
-    select * from {{ source('raw', 'imrc') }}
+    select * from {{ source('imrc', 'imrc') }}
 ),
 
 final as (

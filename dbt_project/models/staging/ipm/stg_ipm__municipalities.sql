@@ -1,6 +1,6 @@
 -- Census 2018 municipal IPM (% of persons): total, urban centres and rural areas.
 with source as (
-    select * from {{ source('raw', 'ipm') }}
+    select * from {{ source('ipm', 'ipm') }}
 ),
 
 final as (

@@ -2,7 +2,7 @@
 -- municipality, year and indicator; capacity groups normalised to C, G1-G5 (DNP's base
 -- publishes them as C or a bare digit 1-5, other releases as G1-G5 or Ciudades).
 with source as (
-    select * from {{ source('raw', 'mdm') }}
+    select * from {{ source('mdm', 'mdm') }}
 ),
 
 final as (

@@ -1,5 +1,5 @@
 with source as (
-    select * from {{ source('raw', 'pdet') }}
+    select * from {{ source('pdet', 'pdet') }}
 ),
 
 final as (
