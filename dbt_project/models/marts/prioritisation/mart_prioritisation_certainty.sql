@@ -5,7 +5,20 @@ with certainty as (
 ),
 
 final as (
-    select * from certainty
+    select
+        prioritisation_year,
+        municipality_id,
+        published_rank,
+        rank_median,
+        rank_p05,
+        rank_p95,
+        selection_probability,
+        is_uncertain,
+        draws,
+        seed,
+        settings,
+        computed_at
+    from certainty
 )
 
 select * from final

@@ -56,11 +56,13 @@ published as (
     from years
     inner join indicators
         on
-            indicators.published_on <= years.as_of_date
-            and indicators.year <= years.prioritisation_year
+            years.as_of_date >= indicators.published_on
+            and years.prioritisation_year >= indicators.year
     inner join municipalities on indicators.municipality_id = municipalities.municipality_id
     where
-        indicators.indicator in ('{{ indicators | join("', '") }}')
+        indicators.indicator in (
+            '{{ indicators | join("', '") }}'
+        )
         and indicators.value is not null
 ),
 
@@ -69,10 +71,11 @@ peer_position as (
     select
         published.*,
         100 * percent_rank() over (
-            partition by prioritisation_year, indicator, year, capacity_group order by value
+            partition by published.prioritisation_year, published.indicator, published.year, published.capacity_group
+            order by published.value
         ) as peer_percentile
     from published
-    where capacity_group is not null
+    where published.capacity_group is not null
 ),
 
 peer_median as (
@@ -92,7 +95,8 @@ by_recency as (
     select
         published.*,
         row_number() over (
-            partition by prioritisation_year, municipality_id, indicator order by year desc
+            partition by published.prioritisation_year, published.municipality_id, published.indicator
+            order by published.year desc
         ) as recency
     from published
 ),
@@ -140,8 +144,7 @@ indicator_wide as (
         max(year) filter (where indicator = '{{ i }}') as {{ i }}_year,
         max(change) filter (where indicator = '{{ i }}') as {{ i }}_change,
         max(peer_median) filter (where indicator = '{{ i }}') as {{ i }}_peer_median,
-        max(peer_percentile) filter (where indicator = '{{ i }}') as {{ i }}_peer_percentile
-        {%- endfor %}
+        max(peer_percentile) filter (where indicator = '{{ i }}') as {{ i }}_peer_percentile{% endfor %}
     from indicator_profile
     group by prioritisation_year, municipality_id
 ),
@@ -196,7 +199,7 @@ assistance_rows as (
         years.prioritisation_year,
         assistances.*
     from years
-    inner join assistances on assistances.goal_year <= years.prioritisation_year
+    inner join assistances on years.prioritisation_year >= assistances.goal_year
 ),
 
 line_states as (
@@ -213,7 +216,7 @@ line_states as (
             status,
             count(*) as n
         from assistance_rows
-        group by 1, 2, 3, 4
+        group by prioritisation_year, municipality_id, coalesce(thematic_line_id, 'sin línea'), status
     ) as counted
     group by prioritisation_year, municipality_id, thematic_line_id
 ),

@@ -11,7 +11,7 @@
 {%- endif %}
 {%- set select_list = [] %}
 {%- for name, column in model.columns.items() %}
-    {%- do select_list.append((name if exists else 'null') ~ '::' ~ column.data_type ~ ' as ' ~ name) %}
+{%- do select_list.append((name if exists else 'null') ~ '::' ~ column.data_type ~ ' as ' ~ name) %}
 {%- endfor %}
 
 {% if exists %}
