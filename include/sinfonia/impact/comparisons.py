@@ -9,8 +9,8 @@
 - ``dose``: municipalities by cumulative delivered assistances at the outcome's last year
   (1–2, 3–4, 5+), each against those with none: change from the year before the first delivery
   in the data to the last year, outcome regression on the same covariates as CS.
-- ``placebo``: fake treatment years shifted ``shift`` years earlier, on the years before any
-  real treatment; its overall effect should be zero. With fewer than two years of data before
+- ``placebo``: the estimated cohorts' treatment years shifted ``shift`` years earlier, on the
+  years before any real treatment; its overall effect should be zero. With fewer than two years of data before
   the first real treatment there is nothing to compare: no estimate, and a diagnostic says why.
 
 All reuse ``did.or_did`` (one 2×2 outcome-regression DiD with its influence function).
