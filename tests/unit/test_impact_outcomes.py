@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from sinfonia.impact import estimate_all, estimate_outcome
+from sinfonia.impact import comparisons, did, estimate_all, estimate_outcome
 
 
 def small_panel(units: int = 40, years=(2020, 2021, 2022), treated: int = 10, cohort: int = 2021,
@@ -33,3 +33,21 @@ def test_estimate_all_keeps_going_when_one_outcome_fails():
     frame["idf"] = frame["mdm"] + 1
     rows = estimate_all(frame, threshold=1, outcomes=("broken", "mdm", "idf"))
     assert set(rows["outcome"]) == {"mdm", "idf"}
+
+
+def test_placebo_checks_only_the_cohorts_the_estimate_uses():
+    """A cohort first treated after the outcome's last year is a control in the estimate, so the
+    placebo does not move it into its window as a treated cohort; one treated in the outcome's
+    first year has no pre-period and is left out instead of emptying the placebo's window."""
+    frame = small_panel(units=80, years=tuple(range(2016, 2025)), treated=15, cohort=2024)
+    ids = frame["municipality_id"].astype(int)
+    frame.loc[ids.between(15, 39), "treatment_year"] = 2025  # after mdm's last year (2024)
+    frame.loc[ids.between(40, 44), "treatment_year"] = 2016  # the outcome's first year
+    estimate = did.estimate(frame, "mdm")
+    result = comparisons.placebo(frame, "mdm")
+    assert estimate.overall.n_treated == 15
+    assert result.overall is not None and result.overall.n_treated == 15
+    assert set(result.group) == {2022}  # 2024 moved two years earlier; no 2023 (2025 - 2) cohort
+    reasons = {d.reason: d for d in result.diagnostics}
+    assert reasons["treated_after_last_year"].units == 25
+    assert reasons["treated_in_first_year"].units == 5

@@ -9,8 +9,8 @@
 - ``dose``: municipalities by cumulative delivered assistances at the outcome's last year
   (1–2, 3–4, 5+), each against those with none: change from the year before the first delivery
   in the data to the last year, outcome regression on the same covariates as CS.
-- ``placebo``: fake treatment years shifted ``shift`` years earlier, on the years before any
-  real treatment; its overall effect should be zero. With fewer than two years of data before
+- ``placebo``: the estimated cohorts' treatment years shifted ``shift`` years earlier, on the
+  years before any real treatment; its overall effect should be zero. With fewer than two years of data before
   the first real treatment there is nothing to compare: no estimate, and a diagnostic says why.
 
 All reuse ``did.or_did`` (one 2×2 outcome-regression DiD with its influence function).
@@ -83,23 +83,45 @@ def placebo(frame: pd.DataFrame, outcome: str, shift: int = 2, control: str = "n
             base_period: str = did.DEFAULT_BASE_PERIOD) -> did.Result:
     """CS on the years before the first real treatment, with cohorts moved ``shift`` years earlier.
 
-    "The first real treatment" is that of the first cohort the estimate can use (at least
-    ``did.MIN_COHORT`` units with the outcome): a cohort of one unit, which the estimate leaves
-    out, is left out here too (a diagnostic says so) rather than cutting the placebo's window
-    short of the years just before the cohorts that are estimated.
+    The placebo checks the cohorts the estimate uses, and only those, so every cohort is handled
+    here as ``did.estimate`` handles it (each with a diagnostic):
+
+    - a cohort of fewer than ``did.MIN_COHORT`` units with the outcome is left out, rather than
+      cutting the placebo's window short of the years just before the cohorts that are estimated;
+    - a cohort treated after the outcome's last year is never treated, as in the estimate, where
+      it is a control: moved into the placebo's window it would be a treated cohort the estimate
+      never has, and a chance difference of its own (half the sample's treated municipalities
+      are such a cohort, first treated in the last assistance year) would fail the verdict's
+      placebo check of an estimate that does not contain it;
+    - a cohort treated in or before the outcome's first year (no pre-period) is left out.
+
+    "The first real treatment" is then that of the first cohort left in.
     """
     g = pd.to_numeric(frame["treatment_year"], errors="coerce")
     units = frame.assign(treatment_year=g.where(g != 0))  # 0: never treated (R's convention)
     seen = units[units[outcome].notna()] if outcome in units else units.iloc[:0]
-    sizes = seen.drop_duplicates("municipality_id")["treatment_year"].value_counts()
-    usable = sizes[sizes >= did.MIN_COHORT]
-    if usable.empty:
+    if seen.empty:
         return did.Result(None)
+    first, last = int(seen["year"].min()), int(seen["year"].max())
+    notes = []
+    late = units["treatment_year"] > last
+    if late.any():
+        notes.append(did.Diagnostic("treated_after_last_year", units=int(units.loc[late, "municipality_id"].nunique()),
+                                    detail=f"placebo: after {last}, used as never treated as in the estimate"))
+        units.loc[late, "treatment_year"] = np.nan
+        seen = units[units[outcome].notna()]
+    sizes = seen.drop_duplicates("municipality_id")["treatment_year"].value_counts()
+    usable = sizes[(sizes >= did.MIN_COHORT) & (sizes.index > first)]
+    notes += [did.Diagnostic("small_cohort", int(c), None, int(n), "placebo: cohort left out")
+              for c, n in sizes[sizes < did.MIN_COHORT].items()]
+    early = sizes[(sizes >= did.MIN_COHORT) & (sizes.index <= first)]
+    notes += [did.Diagnostic("treated_in_first_year", int(c), None, int(n), "placebo: cohort left out")
+              for c, n in early.items()]
+    if usable.empty:
+        return did.Result(None, diagnostics=notes)
     first_real = int(usable.index.min())
-    small = units["treatment_year"].notna() & ~units["treatment_year"].isin(usable.index)
-    notes = [did.Diagnostic("small_cohort", int(c), None, int(n), "placebo: cohort left out")
-             for c, n in sizes[sizes < did.MIN_COHORT].items()]
-    fake = units[~small & (units["year"] < first_real)].copy()
+    dropped = units["treatment_year"].notna() & ~units["treatment_year"].isin(usable.index)
+    fake = units[~dropped & (units["year"] < first_real)].copy()
     years = fake.loc[fake[outcome].notna(), "year"].nunique() if outcome in fake else 0
     if years < 2:  # e.g. the first cohort is treated in the panel's second year
         return did.Result(None, diagnostics=notes + [did.Diagnostic(
