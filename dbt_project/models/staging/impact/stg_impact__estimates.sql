@@ -3,21 +3,7 @@
 -- column the estimator does not produce yet). Before the estimator has ever run (a new warehouse)
 -- the source does not exist and this view is empty.
 {%- set computed = source('impact', 'impact_estimates') %}
-{%- set available = [] %}
-{%- if execute %}
-{%- set relation = adapter.get_relation(computed.database, computed.schema, computed.identifier) %}
-{%- if relation is not none %}
-{%- for column in adapter.get_columns_in_relation(relation) %}
-{%- do available.append(column.name) %}
-{%- endfor %}
-{%- endif %}
-{%- endif %}
-
-{#- The contract's columns, each from the source when it has it, else a typed null. #}
-{%- set select_list = [] %}
-{%- for name, column in model.columns.items() %}
-{%- do select_list.append((name if name in available else 'null') ~ '::' ~ column.data_type ~ ' as ' ~ name) %}
-{%- endfor %}
+{%- set available = available_columns(computed) %}
 
 {% if available %}
 with estimates as (
@@ -26,13 +12,13 @@ with estimates as (
 
 final as (
     select
-        {{ select_list | join(',\n        ') }}
+        {{ typed_select_list(available) }}
     from estimates
 )
 {% else %}
 with final as (
     select
-        {{ select_list | join(',\n        ') }}
+        {{ typed_select_list(available) }}
     where false
 )
 {% endif %}
