@@ -1,15 +1,15 @@
 """Mutation testing: plant each small bug listed in ``mutants.toml`` and check the tests catch it.
 
 ``make mutants`` (not part of ``make test``). Each mutant names a file, a piece of text that must
-occur in it exactly once, its replacement, and the tests that cover the behaviour (pytest node ids
-or ``-k`` expressions, declared beside the mutant). For each mutant the harness copies the file's
+occur in it exactly once, its replacement, and the tests that cover the behaviour (pytest paths or
+node ids, ``path -k EXPR``, or bare ``-k`` expressions, declared beside the mutant). For each mutant the harness copies the file's
 text, writes the mutated text into a private copy of the repository (never into your checkout: an
 interrupted run cannot leave a bug behind), runs the declared tests there, and restores the file.
 
 A mutant is *killed* when at least one declared test fails, *survived* when they all pass,
 *stale* when its text is no longer in the file (the code moved on: update the mutant), and
-*timeout* when its tests run past the limit, *error* when they could not run (a fixture or
-collection error, not a failed assertion: that kills nothing). The score is killed / (killed +
+*timeout* when its tests run past the limit, *error* when they could not run on the code as it
+is either (a test that errors on the mutant but passes on the code has caught it). The score is killed / (killed +
 survived); the results, with the survivors, go to ``.sinfonia/mutation/results.json``.
 
     python tests/mutation/run.py [--only ID[,ID]] [--area AREA] [--timeout S] [--list]
@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 MUTANTS = Path(__file__).with_name("mutants.toml")
 WORK = REPO / ".sinfonia" / "mutation"
 IGNORE = shutil.ignore_patterns(".git", ".venv", ".sinfonia", "target", "logs", "docs-site", "__pycache__",
-                                "*.pyc", "report", ".pytest_cache")
+                                "*.pyc", ".pytest_cache")
 
 
 @dataclass
@@ -80,14 +80,46 @@ def copy_tree() -> Path:
     return dest
 
 
-def pytest_args(tests: list[str]) -> list[str]:
-    """Node ids (``path::name``) and paths as they are; anything else is a ``-k`` expression."""
-    paths = [t for t in tests if "::" in t or t.endswith(".py") or t.startswith("tests/")]
-    keywords = [t for t in tests if t not in paths]
-    args = list(paths) or ["tests"]
-    if keywords:
-        args += ["-k", " or ".join(f"({k})" for k in keywords)]
-    return args
+def pytest_args(tests: list[str]) -> list[list[str]]:
+    """One pytest selection per declared test: a path or node id (``path::name``), ``path -k
+    EXPR``, or a bare ``-k`` expression over the whole suite."""
+    out = []
+    for t in tests:
+        path, _, expr = t.partition(" -k ")
+        if "::" in path or path.endswith(".py") or path.startswith("tests/"):
+            out.append([path.strip(), *(["-k", expr.strip()] if expr else [])])
+        else:
+            out.append(["tests", "-k", t])
+    return out
+
+
+def run_tests(m: Mutant, tree: Path, timeout: float) -> tuple[str, str]:
+    """(outcome, detail) of the mutant's declared tests in ``tree``: ``passed``, ``failed`` (an
+    assertion failed), ``error`` (they could not run), ``empty`` (they select nothing)."""
+    env = {**os.environ, "PYTHONPATH": str(tree / "include"), "PYTHONDONTWRITEBYTECODE": "1",
+           "SINFONIA_STATE_DIR": str(tree / ".sinfonia")}
+    env.pop("WAREHOUSE_DSN", None)
+    details = []
+    deadline = time.monotonic() + timeout
+    for selection in pytest_args(m.tests):
+        cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "--no-header",
+               "-o", "addopts=", *selection]
+        proc = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True,
+                              timeout=max(1.0, deadline - time.monotonic()))
+        tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
+        summary = tail[-1] if tail else ""
+        details.append(" | ".join(tail))
+        if proc.returncode == 1 and re.search(r"\d+ failed", summary):
+            return "failed", details[-1]
+        if proc.returncode == 5:
+            return "empty", details[-1]
+        if proc.returncode != 0:
+            return "error", details[-1]
+    return "passed", details[-1] if details else ""
+
+
+# Outcome of each declared set of tests on the code as it is, run only when a mutant's tests error.
+BASELINE: dict[tuple[str, ...], tuple[str, str]] = {}
 
 
 def run_one(m: Mutant, tree: Path, timeout: float) -> Mutant:
@@ -101,31 +133,32 @@ def run_one(m: Mutant, tree: Path, timeout: float) -> Mutant:
         m.status, m.detail = "stale", f"text to mutate found {count} times in {m.file} (expected once)"
         return m
     target.write_text(original.replace(m.find, m.replace), encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": str(tree / "include"), "PYTHONDONTWRITEBYTECODE": "1",
-           "SINFONIA_STATE_DIR": str(tree / ".sinfonia")}
-    env.pop("WAREHOUSE_DSN", None)
-    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "--no-header",
-           "-o", "addopts=", *pytest_args(m.tests)]
     start = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True, timeout=timeout)
-        tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
-        m.detail = " | ".join(tail)
-        summary = tail[-1] if tail else ""
-        if proc.returncode == 0:
-            m.status = "survived"
-        elif proc.returncode == 5:
-            m.status, m.detail = "stale", "the declared tests select nothing: " + m.detail
-        elif proc.returncode == 1 and re.search(r"\d+ failed", summary):
-            m.status = "killed"
-        else:  # errors only (a fixture that could not start, a collection error): nothing was tested
-            m.status = "error"
+        outcome, m.detail = run_tests(m, tree, timeout)
     except subprocess.TimeoutExpired:
-        m.status, m.detail = "timeout", f"tests ran past {timeout:.0f} s"
+        outcome, m.detail = "timeout", f"tests ran past {timeout:.0f} s"
     finally:
         target.write_text(original, encoding="utf-8")
-        dbt_target = tree / "dbt_project" / "target"
-        shutil.rmtree(dbt_target, ignore_errors=True)  # the next mutant re-parses the project
+        shutil.rmtree(tree / "dbt_project" / "target", ignore_errors=True)  # the next run re-parses
+    if outcome == "error":
+        # A test that errors on the mutant counts as catching it only if it runs on the code as it is.
+        key = tuple(m.tests)
+        if key not in BASELINE:
+            try:
+                BASELINE[key] = run_tests(m, tree, timeout)
+            except subprocess.TimeoutExpired:
+                BASELINE[key] = ("timeout", "")
+            shutil.rmtree(tree / "dbt_project" / "target", ignore_errors=True)
+        if BASELINE[key][0] == "passed":
+            outcome = "failed"
+            m.detail = "the tests error on the mutant and pass on the code: " + m.detail
+        else:
+            m.detail = f"the tests do not run on the code either ({BASELINE[key][1]})"
+    m.status = {"failed": "killed", "passed": "survived", "empty": "stale", "error": "error",
+                "timeout": "timeout"}[outcome]
+    if outcome == "empty":
+        m.detail = "the declared tests select nothing: " + m.detail
     m.seconds = time.perf_counter() - start
     return m
 
