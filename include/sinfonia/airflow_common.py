@@ -153,8 +153,17 @@ class DbtBuild(BaseOperator):
         if self.dbt_vars:
             flags += ["--vars", self.dbt_vars]
         self.log.info("dbt build %s", " ".join(flags) or "(whole project)")
-        # Cosmos' public entry point (Airflow logs that an operator's execute runs inside this task).
-        dbt.cosmos_build(self.task_id, flags).execute(context)
+        try:
+            # Cosmos' public entry point (Airflow logs that an operator's execute runs inside this task).
+            dbt.cosmos_build(self.task_id, flags).execute(context)
+        except Exception as exc:
+            from sinfonia import prioritisation
+
+            # The seeds the planning office edits: their tests say, row by row, what is wrong.
+            problems = prioritisation.seed_problems(tasks.warehouse_dsn())
+            if problems:  # a ValueError: bad input, failed at once (a retry cannot fix a seed)
+                raise ValueError("the planning office's seeds are not valid: " + "; ".join(problems)) from exc
+            raise
 
 
 def build_gate_publish(selector: str | None = None, dbt_vars: str | None = None,

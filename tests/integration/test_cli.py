@@ -117,11 +117,11 @@ def test_a_failed_task_prints_the_reason_the_task_and_the_log_without_a_tracebac
                              (weight, indicator))
     assert proc.returncode == 1 and "Traceback" not in proc.stdout + proc.stderr
     error, log_line = proc.stderr.strip().splitlines()
-    assert error.startswith("sinfonia prioritise: error:") and "task snapshot" in error
-    assert "at least one weight must be positive" in error
+    assert error.startswith("sinfonia prioritise: error:") and "task dbt_build_candidate" in error
+    assert "prioritisation_weights: at least one weight must be positive" in error
     log = Path(log_line.removeprefix("the whole log: "))
     assert log == _log_path(proc.stdout) and "Traceback" in log.read_text(errors="replace")
-    assert any((m := TASK_LINE.match(line)) and m.group(1) == "FAILED" and m.group(2) == "snapshot"
+    assert any((m := TASK_LINE.match(line)) and m.group(1) == "FAILED" and m.group(2) == "dbt_build_candidate"
                for line in proc.stdout.splitlines())
     assert debug.returncode == 1 and "Traceback" in debug.stderr
 
