@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sinfonia import config
 
+
 class CommandError(Exception):
     """A failure the user can act on: printed as one line, without a traceback."""
 

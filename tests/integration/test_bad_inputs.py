@@ -18,9 +18,9 @@ quarantined: an export records what has happened; planned dates may lie in the f
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import psycopg
 import pytest
@@ -31,8 +31,17 @@ from sinfonia.sample.writers import ASISTENCIAS_HEADER
 from sinfonia.sources import CATALOGUE
 from tests.conftest import sinfonia
 from tests.corpus import (
-    DIVIPOLA_ROWS, HTML_PAGE, IDF_ROWS, divipola_csv, idf_book, inflating_book, pdet_book, roster_book, roster_csv,
-    symlink, write_json,
+    DIVIPOLA_ROWS,
+    HTML_PAGE,
+    IDF_ROWS,
+    divipola_csv,
+    idf_book,
+    inflating_book,
+    pdet_book,
+    roster_book,
+    roster_csv,
+    symlink,
+    write_json,
 )
 from tests.unit.test_esap_asistencias import GOOD, with_, write
 

@@ -3,9 +3,9 @@ recounts from the facts, disclosure control, the restricted schema and the repor
 
 import csv
 import itertools
+import json
 import re
 import shutil
-import json
 import subprocess
 import sys
 import uuid
@@ -75,7 +75,7 @@ def test_the_first_weekly_run_builds_everything_and_the_next_only_what_the_esap_
 def rows(conn, query, params=()):
     cur = conn.execute(query, params)
     names = [d.name for d in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 def people(small_sample):
@@ -125,7 +125,7 @@ def test_playlist_matches_a_recount_from_the_facts(weekly):
     for year in {k[0] for k in playlist}:
         ranked = sorted((r for r in playlist.values() if r["year"] == year), key=lambda r: r["rank"])
         assert [r["rank"] for r in ranked] == list(range(1, 17))
-        assert all(a["points"] >= b["points"] for a, b in zip(ranked, ranked[1:]))
+        assert all(a["points"] >= b["points"] for a, b in zip(ranked, ranked[1:], strict=False))
 
 
 def test_coverage_matches_a_recount_from_the_facts(weekly):

@@ -51,7 +51,7 @@ def test_assistances_are_the_latest_export_per_id(published, small_sample):
     latest = sorted(discover(small_sample, "esap_asistencias"))[-1]
     [batch] = SOURCES["esap_asistencias"].parse([landed(latest)])
     cols = SOURCES["esap_asistencias"].columns
-    rows = {r[2]: dict(zip(cols, r[2:])) for r in batch.rows}
+    rows = {r[2]: dict(zip(cols, r[2:], strict=False)) for r in batch.rows}
     with psycopg.connect(dsn) as conn:
         facts = {r[0]: r for r in conn.execute(
             "select assistance_id, status, delivered_date::text, is_on_time, municipality_id "

@@ -68,7 +68,7 @@ def _value(column: str, v):
 
 def write_estimates(conn, rows: pd.DataFrame) -> int:
     """Replace ``intermediate.impact_estimates`` with ``rows`` (one transaction)."""
-    records = [tuple(_value(c, v) for c, v in zip(COLUMNS, r))
+    records = [tuple(_value(c, v) for c, v in zip(COLUMNS, r, strict=False))
                for r in rows[list(COLUMNS)].itertuples(index=False)]
     table = sql.Identifier(SCHEMA, TABLE)
     with conn.transaction():

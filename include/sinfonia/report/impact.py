@@ -62,7 +62,7 @@ def _rows(conn) -> list[dict]:
         return []
     cur = conn.execute("select * from marts.mart_impact_estimates order by outcome, method, event_time")
     names = [d.name for d in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 def event_study_png(points: list[dict], title: str) -> str:
@@ -83,7 +83,7 @@ def event_study_png(points: list[dict], title: str) -> str:
         ax.fill_between([r["event_time"] - 0.3, r["event_time"] + 0.3], r["band_low"], r["band_high"],
                         color="#9ecae1", alpha=0.55, linewidth=0,
                         label="Banda simultánea 95% (todos los años a la vez)" if i == 0 else None)
-    for r, xi, yi in zip(points, x, y):
+    for r, xi, yi in zip(points, x, y, strict=False):
         colour = "#1f4e79" if xi >= 0 else "#8c8c8c"
         ax.errorbar([xi], [yi], yerr=[[yi - r["ci_low"]], [r["ci_high"] - yi]], fmt="o", color=colour,
                     capsize=3, markersize=5)

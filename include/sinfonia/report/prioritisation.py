@@ -128,7 +128,7 @@ def _contributions(df):
     for i, label in INDICATOR_LABELS.items():
         values = top[f"{i}_contribution"].fillna(0).astype(float).tolist()
         ax.barh(range(len(top)), values, left=left, color=COLORS[i], label=label)
-        left = [a + b for a, b in zip(left, values)]
+        left = [a + b for a, b in zip(left, values, strict=False)]
     ax.set_yticks(range(len(top)), labels, fontsize=8)
     ax.set_xlabel("Aporte al puntaje de necesidad")
     ax.set_title(f"Aporte de cada indicador: los {len(top)} primeros de la lista nacional")

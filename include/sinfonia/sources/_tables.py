@@ -11,10 +11,10 @@ import csv
 import io
 import re
 import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Iterable, Iterator
 
 
 class SourceFormatError(ValueError):
@@ -77,7 +77,7 @@ def dane_code(value: object, digits: int = 5) -> str | None:
     s = s.strip().lstrip("'")
     if re.fullmatch(r"\d+\.0+", s):
         s = s.split(".")[0]
-    if not re.fullmatch(r"\d{1,%d}" % digits, s):
+    if not re.fullmatch(rf"\d{{1,{digits}}}", s):
         return None
     return s.zfill(digits)
 
@@ -124,7 +124,7 @@ class Column:
         return header in self.keys()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _alias_keys(aliases: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(header_key(a) for a in aliases)
 

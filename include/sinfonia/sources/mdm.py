@@ -42,8 +42,19 @@ from pathlib import Path
 from sinfonia.landing import LandedFile
 from sinfonia.loading import Batch
 from sinfonia.sources._tables import (
-    Column, SourceFormatError, cell_text, check_scale, dane_code, find_table, normalise, number_text,
-    plausible_year_problem, read_csv_rows, read_xlsx_sheets, scale_problem, table_from_rows,
+    Column,
+    SourceFormatError,
+    cell_text,
+    check_scale,
+    dane_code,
+    find_table,
+    normalise,
+    number_text,
+    plausible_year_problem,
+    read_csv_rows,
+    read_xlsx_sheets,
+    scale_problem,
+    table_from_rows,
 )
 from sinfonia.sources.spec import SourceSpec
 
