@@ -141,7 +141,7 @@ def _prioritisation_summary(dsn: str) -> None:
             from meta.prioritisation_run r left join marts.mart_prioritisation p using (prioritisation_year)
             group by r.run_id order by r.run_id desc limit 1""").fetchone()
     if last:
-        _say(f"\nPrioritised list {last[0]} (as of {last[1]}, {last[2]}): {last[3]} municipalities selected; "
+        _say(f"\nPrioritised list {last[0]} (as of {last[1]}, {last[2]}): {last[3]} municipalities selected; "  # noqa: S608 - a hint printed for the user, not a query run here
              f"select * from marts.mart_prioritisation where prioritisation_year = {last[0]} "
              "order by national_rank")
 

@@ -6,6 +6,7 @@ import shutil
 import openpyxl
 import psycopg
 import pytest
+from psycopg import sql
 
 from sinfonia.extract import discover
 from sinfonia.sources import SOURCES
@@ -24,7 +25,7 @@ def snapshot(dsn):
     out = {}
     with psycopg.connect(dsn) as conn:
         for t in MARTS:
-            rows = conn.execute(f"select * from marts.{t}").fetchall()
+            rows = conn.execute(sql.SQL("select * from {}").format(sql.Identifier("marts", t))).fetchall()
             out[t] = sorted(json.dumps(r, default=str) for r in rows)
     return out
 

@@ -47,7 +47,8 @@ def ddl(columns=COLUMNS) -> sql.Composed:
 
 
 def read_panel(conn) -> pd.DataFrame:
-    cur = conn.execute(f"select * from {PANEL} order by municipality_id, year")
+    panel = sql.Identifier(*PANEL.split("."))
+    cur = conn.execute(sql.SQL("select * from {} order by municipality_id, year").format(panel))
     cols = [d.name for d in cur.description]
     frame = pd.DataFrame(cur.fetchall(), columns=cols)
     for c in frame.columns:
