@@ -102,7 +102,8 @@ def _attempt(session: requests.Session, url: str, tmp: Path, params: dict | None
         if resp.status_code == 429 or resp.status_code >= 500:
             raise _Retryable(f"HTTP {resp.status_code} {resp.reason}", retry_after(resp.headers.get("Retry-After")))
         if resp.status_code >= 400:
-            raise DownloadError(f"{full}: HTTP {resp.status_code} {resp.reason}; expected {EXPECTED.get(expect, expect)}")
+            raise DownloadError(f"{full}: HTTP {resp.status_code} {resp.reason}; "
+                                f"expected {EXPECTED.get(expect, expect)}")
         declared = resp.headers.get("Content-Length")
         declared_n = int(declared) if declared and declared.isdigit() else None
         if declared_n is not None and declared_n > policy.max_bytes:

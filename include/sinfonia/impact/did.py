@@ -437,7 +437,8 @@ def sup_t_p_value(effects: dict[int, Estimate], draws: int = BAND_DRAWS, seed: i
     if not keys:
         return float("nan")
     # each |t| on Student's t(df), put on the normal scale of the bootstrap draws
-    observed = max(stats.norm.isf(stats.t.sf(abs(effects[k].estimate) / s, effects[k].df)) for k, s in zip(keys, se, strict=False))
+    observed = max(stats.norm.isf(stats.t.sf(abs(effects[k].estimate) / s, effects[k].df))
+                   for k, s in zip(keys, se, strict=False))
     return float(np.mean(sup >= observed))
 
 

@@ -141,7 +141,9 @@ def _trend_figure(series: dict[str, dict[str, list]], name: str, group: str | No
         ax.axis("off")
     fig.tight_layout()
     described = "; ".join(
-        f"{INDICATORS[c][0]}: {', '.join(f'{y} {number(v, 2)}' for y, v in zip(series[c]['years'], series[c]['own'], strict=True) if v is not None)}"
+        f"{INDICATORS[c][0]}: "
+        + ", ".join(f"{y} {number(v, 2)}" for y, v in zip(series[c]["years"], series[c]["own"], strict=True)
+                    if v is not None)
         for c in codes)
     return figure_html(fig, f"Evolución de los indicadores de {name} frente a la mediana de su grupo de "
                             f"capacidades ({group or 'sin grupo'}). {described}.",
@@ -164,7 +166,8 @@ def _indicator_table(row: dict) -> str:
         body.append(
             f"<tr><td>{html.escape(label)}</td>{_td(value)}<td class=\"num\">{row.get(f'{code}_year') or MISSING}</td>"
             f"<td class=\"num\">{sign}{number(change, 2)}</td>{_td(row.get(f'{code}_peer_median'))}"
-            f"{_td(row.get(f'{code}_peer_percentile'), 0)}<td>{'más es mejor' if higher_better else 'más es peor'}</td></tr>")
+            f"{_td(row.get(f'{code}_peer_percentile'), 0)}"
+            f"<td>{'más es mejor' if higher_better else 'más es peor'}</td></tr>")
     if not body:
         return "<p>No hay indicadores publicados para este municipio a la fecha de corte.</p>"
     return ("<table><thead><tr><th>Indicador</th><th class=\"num\">Valor</th><th class=\"num\">Año</th>"
@@ -278,7 +281,7 @@ El percentil (0 a 100) ubica al municipio entre ellos.</p>
 {_suggestions_html(row)}</section>
 {banner}
 </body></html>
-"""
+"""  # noqa: E501 - the page's HTML, one table row a line
 
 
 def chromium() -> str | None:

@@ -484,7 +484,8 @@ def municipality_code(value: object) -> tuple[str | None, str | None]:
     elif len(s) in (8, 9):
         code = s[-5:]
     else:
-        return None, f"expected a DANE municipality code (5 digits) or a CGN entity code (9 digits), found {len(s)} digits"
+        return None, (f"expected a DANE municipality code (5 digits) or a CGN entity code (9 digits), "
+                      f"found {len(s)} digits")
     if code[:2] not in DEPARTMENTS:
         return None, f"code {code} does not resolve to DIVIPOLA: {code[:2]} is no DANE department"
     if code.endswith("000"):

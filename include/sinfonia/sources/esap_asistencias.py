@@ -146,8 +146,8 @@ def _check(rec: dict, names: dict[tuple[str, str], str] | None,
                          "code missing and no DIVIPOLA loaded to resolve the names")
         code = names.get(key)
         if code is None:
-            return out, (HEADERS["municipality_name"], out["municipality_name"], "code missing and the names match no DIVIPOLA "
-                         "municipality (or several)")
+            return out, (HEADERS["municipality_name"], out["municipality_name"],
+                         "code missing and the names match no DIVIPOLA municipality (or several)")
     out["municipality_code"] = code
     return out, None
 

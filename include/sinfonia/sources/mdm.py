@@ -10,7 +10,8 @@ Two published forms, both accepted:
   per municipality-year (``cmpio``, ``nmpio``, ``año``, ``grupo``, ``gestion``, ``resultados``,
   ``mdm`` and many more) in the sheet whose header row holds those columns, whatever its name
   (``Base``, or ``Base y diccionario 2024(Bas (2)`` once re-saved) and wherever the header row is.
-  ``grupo`` is kept as published (``C``, ``1``–``5`` or ``G1``–``G5``; staging maps them). Its departmental sibling (MDD: ``cdpto``, ``ndpto``, ``mdd``) has the same shape; it
+  ``grupo`` is kept as published (``C``, ``1``–``5`` or ``G1``–``G5``; staging maps them). Its
+  departmental sibling (MDD: ``cdpto``, ``ndpto``, ``mdd``) has the same shape; it
   is recognised by its headers and loaded as ``entity_level = 'departamento'`` under its own
   periods (``<year>-departamentos``), so a folder holding both never mixes them and the
   municipal marts ignore it.
