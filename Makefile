@@ -36,9 +36,17 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	  (apt-get install -y -qq chromium >/dev/null 2>&1 || echo "chromium could not be installed: the report's browser test will skip"); } || true
 
-## make test: the whole test suite (unit, DAG, integration against a throwaway PostgreSQL)
-test: install browser
-	$(PY) -m pytest -q
+## make lint: ruff over the Python (pyproject.toml: Airflow 3 rules, SQL built from strings), then sqlfluff over
+## the dbt models, macros and data tests (dbt_project/.sqlfluff). sqlfluff's dbt templater compiles through dbt,
+## which connects to the warehouse, so it runs as a pytest test against its own throwaway PostgreSQL.
+SQLFLUFF_TEST := tests/integration/test_sqlfluff.py
+lint: install
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q $(SQLFLUFF_TEST)
+
+## make test: lint, then the whole test suite (unit, DAG, integration against a throwaway PostgreSQL)
+test: install browser lint
+	$(PY) -m pytest -q --ignore=$(SQLFLUFF_TEST)
 
 test-fast: install
 	$(PY) -m pytest -q -m "not integration"

@@ -61,9 +61,11 @@ def calibrate(seeds: int = SEEDS, first_seed: int = FIRST_SEED, progress=None) -
     power = sum(r["mdm_found"] for r in planted) / seeds
     records = [
         {"name": "impact_false_claim_rate", "value": false_rate,
-         "unit": f"share of {seeds} sample seeds with no planted effect where an outcome's verdict is 'evidencia de efecto' (target <= 0.05)"},
+         "unit": f"share of {seeds} sample seeds with no planted effect where an outcome's verdict is "
+                 "'evidencia de efecto' (target <= 0.05)"},
         {"name": "impact_power", "value": power,
-         "unit": f"share of {seeds} sample seeds with {POWER_EFFECT} MDM points planted where the mdm verdict is 'evidencia de efecto' (target >= 0.8)"},
+         "unit": f"share of {seeds} sample seeds with {POWER_EFFECT} MDM points planted where the mdm verdict is "
+                 "'evidencia de efecto' (target >= 0.8)"},
         {"name": "impact_calibration_s", "value": round(null_s + power_s, 1),
          "unit": f"s ({2 * seeds} in-memory sample panels estimated)"},
     ]

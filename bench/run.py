@@ -331,7 +331,8 @@ def measure(server_dsn: str, quick: bool, install: bool = False) -> int:
     # 5. Impact verdicts: false claims with no effect, power with one (in memory, no warehouse) ------
     import impact_calibration
 
-    calibration, _ = impact_calibration.calibrate(progress=lambda line: print(f"impact calibration: {line}", flush=True))
+    calibration, _ = impact_calibration.calibrate(
+        progress=lambda line: print(f"impact calibration: {line}", flush=True))
     for r in calibration:
         record(r["name"], r["value"], r["unit"])
 
@@ -353,7 +354,8 @@ def _add_export(sources: Path, target: Path) -> Path:
     with open(last, encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.reader(fh, delimiter=";"))
     header, body = rows[0], rows[1:]
-    status, real, due = header.index("Estado"), header.index("Fecha Entrega Real"), header.index("Fecha Entrega Programada")
+    status, real = header.index("Estado"), header.index("Fecha Entrega Real")
+    due = header.index("Fecha Entrega Programada")
     quality = header.index("Calificación Calidad")
     changed = 0
     for row in body:

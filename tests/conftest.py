@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
-from contextlib import contextmanager
 import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg

@@ -124,7 +124,7 @@ def inflating_book(path: Path, rows: int = 20_000) -> Path:
     ws = wb.active
     ws.title = "Municipios 2023"
     ws.append(IDF_HEADER)
-    for i in range(rows):
+    for _ in range(rows):
         ws.append(["05001", "ANTIOQUIA", "MEDELLÍN" * 20, 78.5, "4. Solvente (>=70 y <80)"])
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)

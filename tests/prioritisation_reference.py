@@ -10,6 +10,7 @@ from datetime import date
 
 import pandas as pd
 import psycopg
+from psycopg import sql
 
 INDICATORS = ("mdm", "idf", "imrc", "ipm")
 
@@ -27,11 +28,12 @@ def recompute(dsn: str, year: int, as_of: date, weights: dict[str, float] | None
     weights = weights or {i: 1.0 for i in INDICATORS}
     with psycopg.connect(dsn) as conn:
         dim = pd.DataFrame(conn.execute(
-            f"select municipality_id, entity_type, directorate_id, is_pdet from {schema}.dim_municipality").fetchall(),
+            sql.SQL("select municipality_id, entity_type, directorate_id, is_pdet from {}")
+            .format(sql.Identifier(schema, "dim_municipality"))).fetchall(),
             columns=["municipality_id", "entity_type", "directorate_id", "is_pdet"])
         ind = pd.DataFrame(conn.execute(
-            "select municipality_id, indicator, year, value::float8, value_label, published_on "
-            f"from {schema}.fct_municipal_indicator").fetchall(),
+            sql.SQL("select municipality_id, indicator, year, value::float8, value_label, published_on from {}")
+            .format(sql.Identifier(schema, "fct_municipal_indicator"))).fetchall(),
             columns=["municipality_id", "indicator", "year", "value", "value_label", "published_on"])
         goals = dict(conn.execute("select directorate_id, sum(goal) from intermediate.int_goals__resolved "
                                   "where goal_year = %s group by 1", (year,)).fetchall())

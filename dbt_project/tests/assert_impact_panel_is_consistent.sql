@@ -12,7 +12,17 @@ previous as (
 ),
 
 final as (
-    select *
+    select
+        municipality_id,
+        year,
+        treatment_year,
+        threshold,
+        cumulative_delivered,
+        previous_cumulative,
+        mdm,
+        mdm_gestion,
+        mdm_resultados,
+        idf
     from previous
     where
         cumulative_delivered < 0

@@ -21,7 +21,10 @@ missing as (
         null::text as value,
         'rule ' || expected.rule || ' is missing' as problem
     from expected
-    where not exists (select 1 from rules where rules.rule = expected.rule)
+    where not exists (
+        select 1 from rules
+        where rules.rule = expected.rule
+    )
 ),
 
 categories as (
@@ -40,7 +43,8 @@ invalid as (
         value,
         case rule
             when 'pdet_eligible' then 'pdet_eligible is ' || coalesce(value, 'empty') || '; expected true or false'
-            when 'imrc_component' then 'imrc_component is ' || coalesce(value, 'empty') || '; expected max, exceso or deficit'
+            when 'imrc_component'
+                then 'imrc_component is ' || coalesce(value, 'empty') || '; expected max, exceso or deficit'
             else 'default_as_of is ' || coalesce(value, 'empty') || '; expected MM-DD'
         end as problem
     from rules

@@ -21,7 +21,10 @@ no_positive as (
         null::text as indicator,
         null::numeric as weight,
         'at least one weight must be positive' as problem
-    where not exists (select 1 from weights where weight > 0)
+    where not exists (
+        select 1 from weights
+        where weight > 0
+    )
 ),
 
 final as (

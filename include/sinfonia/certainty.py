@@ -213,8 +213,10 @@ NEED = {"mdm": "100 - {v}", "idf": "100 - {v}", "imrc": "{v}", "ipm": "{v}"}
 def read_inputs(conn, year: int) -> tuple[pd.DataFrame, dict[str, float], dict[str, int]]:
     """The eligible municipalities of the year's computed list, with the latest and the previous
     vintage of each index published by the as-of date; the weights; the directorates' goals."""
-    cur = conn.execute(f"""
-        with c as (select * from {CANDIDATE} where prioritisation_year = %(year)s and is_eligible),
+    from psycopg import sql
+
+    cur = conn.execute(sql.SQL("""
+        with c as (select * from {candidate} where prioritisation_year = %(year)s and is_eligible),
         rule as (select lower(trim(value)) as component from seeds.prioritisation_rules
                  where rule = 'imrc_component'),
         prev as (
@@ -242,7 +244,7 @@ def read_inputs(conn, year: int) -> tuple[pd.DataFrame, dict[str, float], dict[s
         from c left join prev p using (municipality_id)
         group by c.municipality_id, c.directorate_id, c.directorate_goal,
                  c.mdm_value, c.idf_value, c.imrc_value, c.ipm_value
-        """, {"year": year})
+        """).format(candidate=sql.Identifier(*CANDIDATE.split("."))), {"year": year})
     names = [d.name for d in cur.description]
     frame = pd.DataFrame(cur.fetchall(), columns=names)
     for i in INDICATORS:
@@ -259,10 +261,12 @@ def read_inputs(conn, year: int) -> tuple[pd.DataFrame, dict[str, float], dict[s
 def run(dsn: str, year: int, write: bool, settings: Settings = Settings()) -> dict:
     """Compute the year's certainty and store it in ``TABLE`` (replacing that year) when the
     snapshot writes the year (``write``); a year the snapshot keeps keeps its certainty too."""
+    from psycopg import sql
     from psycopg.types.json import Jsonb
 
     from sinfonia import db
 
+    table = sql.Identifier(*TABLE.split("."))
     with db.connect(dsn) as conn:
         conn.execute(DDL)
         if not write:
@@ -270,13 +274,13 @@ def run(dsn: str, year: int, write: bool, settings: Settings = Settings()) -> di
             return {"year": year, "status": "kept"}
         frame, weights, goals = read_inputs(conn, year)
         result = simulate(frame, weights, goals, settings) if len(frame) else frame.iloc[0:0]
-        conn.execute(f"delete from {TABLE} where prioritisation_year = %s", (year,))
+        conn.execute(sql.SQL("delete from {} where prioritisation_year = %s").format(table), (year,))
         if len(result):
             with conn.cursor() as cur:
                 cur.executemany(
-                    f"insert into {TABLE} (prioritisation_year, municipality_id, published_rank, rank_median, rank_p05, "
-                    "rank_p95, selection_probability, is_uncertain, draws, seed, settings) "
-                    "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    sql.SQL("insert into {} (prioritisation_year, municipality_id, published_rank, rank_median, "
+                            "rank_p05, rank_p95, selection_probability, is_uncertain, draws, seed, settings) "
+                            "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)").format(table),
                     [(year, r.municipality_id, int(r.published_rank), float(r.rank_median), int(r.rank_p05),
                       int(r.rank_p95), float(r.selection_probability), bool(r.is_uncertain), settings.draws,
                       settings.seed, Jsonb(settings.record())) for r in result.itertuples(index=False)])

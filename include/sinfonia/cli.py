@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sinfonia import config
 
+
 class CommandError(Exception):
     """A failure the user can act on: printed as one line, without a traceback."""
 
@@ -93,7 +94,8 @@ def _summary(dsn: str) -> None:
     for table, n in _mart_counts(dsn).items():
         _say(f"  marts.{table:<32} {'—' if n is None else f'{n:>8,} rows'}")
     _prioritisation_summary(dsn)
-    _say(f"\nWarehouse: postgresql://{info.get('user', '')}@{info.get('host', '')}:{info.get('port', '')}/{info.get('dbname', '')}")
+    _say(f"\nWarehouse: postgresql://{info.get('user', '')}@{info.get('host', '')}:{info.get('port', '')}"
+         f"/{info.get('dbname', '')}")
 
 
 def _run_dags(args, dsn: str, dag_ids: tuple[str, ...], conf: dict | None = None) -> dict[str, float]:
@@ -140,7 +142,7 @@ def _prioritisation_summary(dsn: str) -> None:
             from meta.prioritisation_run r left join marts.mart_prioritisation p using (prioritisation_year)
             group by r.run_id order by r.run_id desc limit 1""").fetchone()
     if last:
-        _say(f"\nPrioritised list {last[0]} (as of {last[1]}, {last[2]}): {last[3]} municipalities selected; "
+        _say(f"\nPrioritised list {last[0]} (as of {last[1]}, {last[2]}): {last[3]} municipalities selected; "  # noqa: S608 - a hint printed for the user, not a query run here
              f"select * from marts.mart_prioritisation where prioritisation_year = {last[0]} "
              "order by national_rank")
 
@@ -215,7 +217,8 @@ def cmd_impact(args) -> None:
             "where event_time is null and method in ('cs_did', 'naive') order by outcome, method").fetchall()
     _say("\nImpact estimates (marts.mart_impact_estimates), overall effect with 95% interval (verdict):")
     for outcome, method, est, low, high, verdict in rows:
-        _say(f"  {outcome:<16} {method:<8} {est:+7.2f}  [{low:+.2f}, {high:+.2f}]" + (f"  {verdict}" if verdict else ""))
+        _say(f"  {outcome:<16} {method:<8} {est:+7.2f}  [{low:+.2f}, {high:+.2f}]"
+             + (f"  {verdict}" if verdict else ""))
     if not rows:
         _say("  none: no outcome has treated municipalities with a post-treatment year")
 

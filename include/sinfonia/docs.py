@@ -60,7 +60,8 @@ def build_data_docs(dsn: str | None, out: Path = SITE) -> tuple[Path, int]:
                 validation = context.validation_definitions.add(
                     gx.ValidationDefinition(name=spec["name"], data=batch_def, suite=suite))
                 checkpoint = context.checkpoints.add(gx.Checkpoint(
-                    name=spec["name"], validation_definitions=[validation], actions=[UpdateDataDocsAction(name="docs")]))
+                    name=spec["name"], validation_definitions=[validation],
+                    actions=[UpdateDataDocsAction(name="docs")]))
                 checkpoint.run()
                 validated += 1
         finally:

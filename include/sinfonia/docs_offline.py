@@ -144,7 +144,7 @@ JS = r"""
     toggle.classList.add('active'); target.classList.add('active', 'show');
   });
 })();
-"""
+"""  # noqa: E501 - JavaScript kept as written, one statement a line
 
 
 def make_offline(site: Path) -> int:
@@ -159,10 +159,10 @@ def make_offline(site: Path) -> int:
         up = "../" * (len(page.relative_to(site).parts) - 1)
         text = page.read_text(encoding="utf-8")
         text = EXTERNAL_SCRIPT.sub("", EXTERNAL_LINK.sub("", text))
-        text = REMOTE_LOGO.sub(lambda m: f'src="{up}static/images/{m.group(1)}"', text)
+        text = REMOTE_LOGO.sub(lambda m, up=up: f'src="{up}static/images/{m.group(1)}"', text)
         local = (f'<link rel="stylesheet" href="{up}{CSS_FILE}">'
                  f'<script src="{up}{JS_FILE}"></script>')
-        text = re.sub(r"<head[^>]*>", lambda m: m.group(0) + local, text, count=1)
+        text = re.sub(r"<head[^>]*>", lambda m, local=local: m.group(0) + local, text, count=1)
         page.write_text(text, encoding="utf-8")
         pages += 1
     return pages

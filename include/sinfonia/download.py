@@ -16,8 +16,8 @@ from urllib.parse import unquote, urlsplit
 
 from sinfonia import config
 from sinfonia.http import Policy, fetch, socrata_pages
-from sinfonia.locations import Location, guess_expect
 from sinfonia.loading import LoadResult
+from sinfonia.locations import Location, guess_expect
 
 SOCRATA_RESOURCE = re.compile(r"/resource/([a-z0-9]{4}-[a-z0-9]{4})\.json$")
 

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import psycopg
 
-from sinfonia import db, intake
+from sinfonia import db, intake, sources
 from sinfonia.landing import LandedFile, land
 from sinfonia.loading import LoadResult, load_batch
-from sinfonia import sources
 from sinfonia.sources import Periods
 from sinfonia.sources._tables import normalise
 

@@ -17,6 +17,8 @@ import re
 import time
 from dataclasses import dataclass, field
 
+from psycopg import sql
+
 from sinfonia import config, db
 
 # Where `make docs` builds the GX Data Docs (named in every gate's log line).
@@ -118,13 +120,15 @@ def _asset_sql(asset: dict, schema_map: dict[str, str]) -> tuple[str, str]:
         query = _remap(asset["query"], schema_map)
         return asset.get("label", query[:60]), query
     schema = schema_map.get(asset["schema"], asset["schema"])
-    return f"{schema}.{asset['table']}", f"select * from {schema}.{asset['table']}"
+    table = sql.SQL("select * from {}").format(sql.Identifier(schema, asset["table"]))
+    return f"{schema}.{asset['table']}", table.as_string()
 
 
 def _exists(conn, query: str) -> bool:
     try:
         with conn.transaction():
-            conn.execute(f"select 1 from ({query}) q limit 0")
+            # the query is the asset's SQL from the repository's suite files (or built above)
+            conn.execute(sql.SQL("select 1 from ({}) q limit 0").format(sql.SQL(query)))
         return True
     except Exception:  # noqa: BLE001 - a missing table or column: the asset is not there
         return False

@@ -20,7 +20,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -66,8 +66,8 @@ def retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _looks_like_html(head: bytes) -> bool:
@@ -102,7 +102,8 @@ def _attempt(session: requests.Session, url: str, tmp: Path, params: dict | None
         if resp.status_code == 429 or resp.status_code >= 500:
             raise _Retryable(f"HTTP {resp.status_code} {resp.reason}", retry_after(resp.headers.get("Retry-After")))
         if resp.status_code >= 400:
-            raise DownloadError(f"{full}: HTTP {resp.status_code} {resp.reason}; expected {EXPECTED.get(expect, expect)}")
+            raise DownloadError(f"{full}: HTTP {resp.status_code} {resp.reason}; "
+                                f"expected {EXPECTED.get(expect, expect)}")
         declared = resp.headers.get("Content-Length")
         declared_n = int(declared) if declared and declared.isdigit() else None
         if declared_n is not None and declared_n > policy.max_bytes:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # psycopg is imported when a batch loads, not when a DAG file imports the catalogue
@@ -121,7 +121,7 @@ def _located(exc: psycopg.errors.DataError, batch: Batch) -> str:
         return f"{batch.source} {batch.period}: {what}{tail}"
     file_name, row_number, *values = batch.rows[int(match.group(1)) - 1]
     column = match.group(2) or next(
-        (c for c, v in zip(batch.columns, values) if v is not None and "\x00" in v), "(unknown column)")
+        (c for c, v in zip(batch.columns, values, strict=False) if v is not None and "\x00" in v), "(unknown column)")
     return f"{file_name}: row {row_number}, column {column}: {what}{tail}"
 
 
@@ -170,7 +170,7 @@ def _load(conn: psycopg.Connection, batch: Batch) -> LoadResult:
     import psycopg
     from psycopg import sql
 
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     with conn.transaction():
         ensure_raw_table(conn, batch.source, batch.columns, batch.schema)
         table = sql.Identifier(batch.schema, batch.source)

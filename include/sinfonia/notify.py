@@ -160,7 +160,7 @@ def _days(item: dict) -> str:
 def _rows(conn, query: str, params=()) -> list[dict]:
     cur = conn.execute(query, params)
     names = [d.name for d in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 def digests(conn) -> list[Digest]:

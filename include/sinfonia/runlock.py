@@ -20,8 +20,8 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import psycopg
 

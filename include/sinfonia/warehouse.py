@@ -72,7 +72,7 @@ class Embedded:
     folder: Path
 
     @classmethod
-    def default(cls) -> "Embedded":
+    def default(cls) -> Embedded:
         return cls(config.state_dir() / "warehouse")
 
     @property

@@ -18,12 +18,13 @@ quarantined: an export records what has happened; planned dates may lie in the f
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from sinfonia import config, db, gates
 from sinfonia.extract import extract, extract_folder
@@ -31,8 +32,17 @@ from sinfonia.sample.writers import ASISTENCIAS_HEADER
 from sinfonia.sources import CATALOGUE
 from tests.conftest import sinfonia
 from tests.corpus import (
-    DIVIPOLA_ROWS, HTML_PAGE, IDF_ROWS, divipola_csv, idf_book, inflating_book, pdet_book, roster_book, roster_csv,
-    symlink, write_json,
+    DIVIPOLA_ROWS,
+    HTML_PAGE,
+    IDF_ROWS,
+    divipola_csv,
+    idf_book,
+    inflating_book,
+    pdet_book,
+    roster_book,
+    roster_csv,
+    symlink,
+    write_json,
 )
 from tests.unit.test_esap_asistencias import GOOD, with_, write
 
@@ -302,7 +312,8 @@ def snapshot(dsn: str) -> dict:
         tables = [r[0] for r in conn.execute(
             "select table_name from information_schema.tables where table_schema = 'raw' order by 1")]
         for t in [*(f"raw.{t}" for t in tables), "meta.load_run", "meta.quarantine"]:
-            out[t] = conn.execute(f"select t::text from {t} t order by 1").fetchall()
+            query = sql.SQL("select t::text from {} t order by 1").format(sql.Identifier(*t.split(".")))
+            out[t] = conn.execute(query).fetchall()
     return out
 
 
@@ -314,7 +325,8 @@ def assert_reconciled(dsn: str) -> None:
         assert runs
         for load_id, source, read, loaded, quarantined in runs:
             schema = schemas[source]
-            stored = conn.execute(f'select count(*) from {schema}."{source}" where _load_id = %s', (load_id,)).fetchone()[0]
+            query = sql.SQL("select count(*) from {} where _load_id = %s").format(sql.Identifier(schema, source))
+            stored = conn.execute(query, (load_id,)).fetchone()[0]
             held = conn.execute("select count(*) from meta.quarantine where load_id = %s", (load_id,)).fetchone()[0]
             assert (read, loaded, quarantined) == (stored + held, stored, held), (source, load_id)
 

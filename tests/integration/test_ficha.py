@@ -7,6 +7,7 @@ import subprocess
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from sinfonia.report import ficha
 from sinfonia.report.spanish import number
@@ -23,7 +24,8 @@ def warehouse(server_dsn, small_sample, state_dir):
 
 def _profile(dsn, where: str = "true", params=()) -> list[dict]:
     with psycopg.connect(dsn) as conn:
-        cur = conn.execute(f"select * from marts.mart_municipality_profile where {where}", params)
+        query = sql.SQL("select * from marts.mart_municipality_profile where {}").format(sql.SQL(where))
+        cur = conn.execute(query, params)
         names = [d.name for d in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 

@@ -5,6 +5,7 @@ import shutil
 import openpyxl
 import psycopg
 import pytest
+from psycopg import sql
 
 from sinfonia import db
 from sinfonia.extract import extract_folder
@@ -49,7 +50,8 @@ def test_every_new_source_reconciles_and_reloads_without_duplicates(fresh_dsn, d
             quarantined = sum(r.rows_quarantined for r in first[source])
             assert quarantined == 1, source  # exactly the damaged cell
             for table in tables:
-                loaded = conn.execute(f"select count(*) from raw.{table}").fetchone()[0]
+                query = sql.SQL("select count(*) from {}").format(sql.Identifier("raw", table))
+                loaded = conn.execute(query).fetchone()[0]
                 assert loaded == sum(r.rows_loaded for r in second[source] if r.source == table), table
         bad = conn.execute("select count(*) from meta.load_run where rows_read <> rows_loaded + rows_quarantined").fetchone()[0]
         reasons = dict(conn.execute("select source, reason from meta.quarantine"))

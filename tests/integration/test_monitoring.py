@@ -3,9 +3,9 @@ recounts from the facts, disclosure control, the restricted schema and the repor
 
 import csv
 import itertools
+import json
 import re
 import shutil
-import json
 import subprocess
 import sys
 import uuid
@@ -13,6 +13,7 @@ from collections import defaultdict
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from sinfonia import config
 from tests.conftest import _with_db
@@ -75,7 +76,7 @@ def test_the_first_weekly_run_builds_everything_and_the_next_only_what_the_esap_
 def rows(conn, query, params=()):
     cur = conn.execute(query, params)
     names = [d.name for d in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 def people(small_sample):
@@ -92,7 +93,8 @@ def people(small_sample):
 def test_weekly_path_publishes_the_monitoring_marts_through_the_gate(weekly):
     with psycopg.connect(weekly) as conn:
         for table in ("mart_directorate_playlist", "mart_coverage", "dim_team", "mart_team_inclusion"):
-            assert conn.execute(f"select count(*) from marts.{table}").fetchone()[0] > 0, table
+            query = sql.SQL("select count(*) from {}").format(sql.Identifier("marts", table))
+            assert conn.execute(query).fetchone()[0] > 0, table
         suites = {r[0] for r in conn.execute("select distinct suite from meta.gate_result where success")}
         assert {"marts_dim_team", "marts_dim_team_differences", "marts_mart_coverage",
                 "marts_mart_directorate_playlist", "marts_mart_team_inclusion", "raw_esap_equipos"} <= suites
@@ -125,7 +127,7 @@ def test_playlist_matches_a_recount_from_the_facts(weekly):
     for year in {k[0] for k in playlist}:
         ranked = sorted((r for r in playlist.values() if r["year"] == year), key=lambda r: r["rank"])
         assert [r["rank"] for r in ranked] == list(range(1, 17))
-        assert all(a["points"] >= b["points"] for a, b in zip(ranked, ranked[1:]))
+        assert all(a["points"] >= b["points"] for a, b in zip(ranked, ranked[1:], strict=False))
 
 
 def test_coverage_matches_a_recount_from_the_facts(weekly):
@@ -232,7 +234,8 @@ def test_no_published_table_report_or_landed_file_holds_a_document_or_a_name(wee
         tables = [r[0] for r in conn.execute(
             "select table_name from information_schema.tables where table_schema = 'marts'")]
         published = "\n".join(json.dumps(r[0], ensure_ascii=False) for t in tables
-                              for r in conn.execute(f"select row_to_json(x) from marts.{t} x"))
+                              for r in conn.execute(
+                                  sql.SQL("select row_to_json(x) from {} x").format(sql.Identifier("marts", t))))
         restricted = "\n".join(json.dumps(r[0], ensure_ascii=False) for r in conn.execute(
             "select row_to_json(x) from restricted.esap_equipos x"))
         report = section(conn)
@@ -268,7 +271,7 @@ def test_person_level_rows_are_not_readable_by_the_analyst_role(weekly):
         assert conn.execute("select count(*) from marts.dim_team").fetchone()[0] > 0
         for rel in relations:
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                conn.execute(f"select * from {rel} limit 1")
+                conn.execute(sql.SQL("select * from {} limit 1").format(sql.Identifier(*rel.split("."))))
         conn.execute("reset role")
 
 

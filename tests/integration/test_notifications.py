@@ -86,7 +86,7 @@ def _ok(proc) -> None:
 def _rows(conn, query, params=()):
     cur = conn.execute(query, params)
     names = [d.name for d in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 def _snapshot(conn) -> dict:

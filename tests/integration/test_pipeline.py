@@ -6,6 +6,7 @@ import shutil
 import openpyxl
 import psycopg
 import pytest
+from psycopg import sql
 
 from sinfonia.extract import discover
 from sinfonia.sources import SOURCES
@@ -24,7 +25,7 @@ def snapshot(dsn):
     out = {}
     with psycopg.connect(dsn) as conn:
         for t in MARTS:
-            rows = conn.execute(f"select * from marts.{t}").fetchall()
+            rows = conn.execute(sql.SQL("select * from {}").format(sql.Identifier("marts", t))).fetchall()
             out[t] = sorted(json.dumps(r, default=str) for r in rows)
     return out
 
@@ -51,7 +52,7 @@ def test_assistances_are_the_latest_export_per_id(published, small_sample):
     latest = sorted(discover(small_sample, "esap_asistencias"))[-1]
     [batch] = SOURCES["esap_asistencias"].parse([landed(latest)])
     cols = SOURCES["esap_asistencias"].columns
-    rows = {r[2]: dict(zip(cols, r[2:])) for r in batch.rows}
+    rows = {r[2]: dict(zip(cols, r[2:], strict=False)) for r in batch.rows}
     with psycopg.connect(dsn) as conn:
         facts = {r[0]: r for r in conn.execute(
             "select assistance_id, status, delivered_date::text, is_on_time, municipality_id "

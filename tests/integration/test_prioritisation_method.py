@@ -80,7 +80,7 @@ def build_inputs(dsn: str, weights=None) -> None:
                      "('00010', 'category', 2026, null, '6', null, '2024-10-31', 'CGN')")
         codes = ("mdm", "idf", "imrc_exceso", "imrc_deficit", "ipm")
         for m, vals in VALUES.items():
-            for code, v in zip(codes, vals):
+            for code, v in zip(codes, vals, strict=False):
                 if v is not None:
                     conn.execute("insert into marts_build.fct_municipal_indicator values (%s, %s, 2023, %s, null, null, %s, 'x')",
                                  (m, code, v, EARLY))
@@ -102,7 +102,7 @@ def rows(dsn: str, year: int = 2025) -> dict[str, dict]:
     with psycopg.connect(dsn) as conn:
         cur = conn.execute("select * from marts_build.mart_prioritisation where prioritisation_year = %s", (year,))
         names = [c.name for c in cur.description]
-        return {row[1]: dict(zip(names, row)) for row in cur}
+        return {row[1]: dict(zip(names, row, strict=True)) for row in cur}
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import time
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from sinfonia import db, publish, roles
 
@@ -24,18 +25,23 @@ def build(dsn: str, version: int) -> None:
     """Two documented marts in marts_build, their rows tagged with ``version``."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         for t in TABLES:
-            conn.execute(f"drop table if exists marts_build.{t}")
-            conn.execute(f"create table marts_build.{t} (id integer primary key, v text not null)")
-            conn.execute(f"insert into marts_build.{t} select g, 'v{version}' from generate_series(1, 50) g")
-            conn.execute(f"comment on table marts_build.{t} is 'The {t} mart.'")
-            conn.execute(f"comment on column marts_build.{t}.id is 'Key of {t}.'")
-            conn.execute(f"comment on column marts_build.{t}.v is 'Version of {t}.'")
+            table = sql.Identifier("marts_build", t)
+            conn.execute(sql.SQL("drop table if exists {}").format(table))
+            conn.execute(sql.SQL("create table {} (id integer primary key, v text not null)").format(table))
+            conn.execute(sql.SQL("insert into {} select g, %s from generate_series(1, 50) g").format(table),
+                         (f"v{version}",))
+            conn.execute(sql.SQL("comment on table {} is {}").format(table, sql.Literal(f"The {t} mart.")))
+            conn.execute(sql.SQL("comment on column {} is {}").format(
+                sql.Identifier("marts_build", t, "id"), sql.Literal(f"Key of {t}.")))
+            conn.execute(sql.SQL("comment on column {} is {}").format(
+                sql.Identifier("marts_build", t, "v"), sql.Literal(f"Version of {t}.")))
 
 
 def published(dsn: str) -> dict:
+    query = sql.SQL("select v, count(*) from {} group by v")
     with psycopg.connect(dsn) as conn:
         return {
-            "rows": {t: conn.execute(f"select v, count(*) from marts.{t} group by v").fetchall() for t in TABLES},
+            "rows": {t: conn.execute(query.format(sql.Identifier("marts", t))).fetchall() for t in TABLES},
             "publications": conn.execute("select count(*) from meta.publication").fetchone()[0],
         }
 
@@ -101,7 +107,8 @@ def test_a_long_reader_makes_publish_give_up_clearly_and_no_other_reader_waits(w
     with psycopg.connect(warehouse, autocommit=True, options="-c statement_timeout=1000") as other:
         while thread.is_alive():
             for t in TABLES:
-                assert other.execute(f"select count(*) from marts.{t}").fetchone()[0] == 50
+                query = sql.SQL("select count(*) from {}").format(sql.Identifier("marts", t))
+                assert other.execute(query).fetchone()[0] == 50
                 reads += 1
             time.sleep(0.05)
     thread.join()

@@ -10,6 +10,7 @@ from pathlib import Path
 import openpyxl
 import psycopg
 import pytest
+from psycopg import sql
 
 from sinfonia import dbt
 from sinfonia.sources._tables import read_xlsx_sheets
@@ -152,13 +153,14 @@ def test_a_published_value_mapped_to_null_fails_the_staging_tests(warehouse):
     models = ["stg_mdm__scores", "stg_idf__scores", "stg_cgn__categories", "stg_imrc__scores"]
     with psycopg.connect(dsn, autocommit=True) as conn:
         for table, (columns, values) in BAD_MAPPINGS.items():
-            conn.execute(f"insert into raw.{table} ({columns}, _load_id, _period, _file, _row_number) "
-                         f"values ({values}, 0, 'test', 'test', 1)")
+            conn.execute(sql.SQL("insert into {} ({}, _load_id, _period, _file, _row_number) "
+                                 "values ({}, 0, 'test', 'test', 1)")
+                         .format(sql.Identifier("raw", table), sql.SQL(columns), sql.SQL(values)))
         try:
             failed = _dbt(dsn, "test", "--select", *models)
         finally:
             for table in BAD_MAPPINGS:
-                conn.execute(f"delete from raw.{table} where _period = 'test'")
+                conn.execute(sql.SQL("delete from {} where _period = 'test'").format(sql.Identifier("raw", table)))
     assert failed.returncode != 0
     for name in EXPECTED_FAILURES:
         assert any(name in line and "FAIL" in line for line in failed.stdout.splitlines()), (name, failed.stdout[-3000:])

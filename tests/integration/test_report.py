@@ -95,7 +95,7 @@ def test_xlsx_has_a_national_sheet_then_one_per_directorate_in_rank_order_with_t
         assert ws["A1"].value.startswith("DATOS SINTÉTICOS DE MUESTRA")
     ws = wb["D1"]
     header = [c.value for c in ws[3]]
-    data = [dict(zip(header, [c.value for c in row])) for row in ws.iter_rows(min_row=4)]
+    data = [dict(zip(header, [c.value for c in row], strict=False)) for row in ws.iter_rows(min_row=4)]
     with psycopg.connect(snapshot) as conn:
         expected = conn.execute("select municipality_id, is_selected from marts.mart_prioritisation "
                                 "where directorate_id = 'D1' order by directorate_rank nulls last, municipality_id").fetchall()
@@ -129,7 +129,7 @@ def rename(dsn: str, names: dict[str, tuple[str, str]]) -> None:
 
 def sheet_rows(ws, header_row: int = 2) -> list[dict]:
     header = [c.value for c in ws[header_row]]
-    return [dict(zip(header, [c.value for c in row])) for row in ws.iter_rows(min_row=header_row + 1)]
+    return [dict(zip(header, [c.value for c in row], strict=False)) for row in ws.iter_rows(min_row=header_row + 1)]
 
 
 def test_top_table_lists_the_highest_need_first_in_national_rank_order(snapshot):

@@ -5,7 +5,7 @@ import uuid
 
 import psycopg
 import pytest
-from psycopg import errors
+from psycopg import errors, sql
 
 from sinfonia import publish, roles
 from tests.conftest import _with_db, sinfonia
@@ -72,7 +72,8 @@ def test_analyst_reads_every_mart_and_logs_in_with_its_password(warehouse):
     assert len(marts) >= 5
     with _as(warehouse, roles.ANALYST) as conn:
         for t in marts:
-            assert conn.execute(f"select count(*) from marts.{t}").fetchone()[0] > 0, t
+            query = sql.SQL("select count(*) from {}").format(sql.Identifier("marts", t))
+            assert conn.execute(query).fetchone()[0] > 0, t
     info = psycopg.conninfo.conninfo_to_dict(warehouse)
     login = psycopg.conninfo.make_conninfo(**{**info, "user": roles.ANALYST, "password": ANALYST_PASSWORD})
     with psycopg.connect(login) as conn:
@@ -128,9 +129,10 @@ def test_writers_write_their_schemas(warehouse, role):
     probe = f"probe_{role.removeprefix('sinfonia_')}"
     with _as(warehouse, role) as conn:
         for schema in WRITE_SCHEMAS[role]:
-            conn.execute(f"create table {schema}.{probe} (id int)")
-            conn.execute(f"insert into {schema}.{probe} values (1)")
-            assert conn.execute(f"select count(*) from {schema}.{probe}").fetchone()[0] == 1
+            table = sql.Identifier(schema, probe)
+            conn.execute(sql.SQL("create table {} (id int)").format(table))
+            conn.execute(sql.SQL("insert into {} values (1)").format(table))
+            assert conn.execute(sql.SQL("select count(*) from {}").format(table)).fetchone()[0] == 1
         conn.rollback()
 
 

@@ -1,9 +1,11 @@
-"""sqlfluff (dbt templater, PostgreSQL dialect) over every model: part of `make test`.
+"""sqlfluff (PostgreSQL dialect) over every model, macro and data test: what `make lint` runs after ruff.
 
 The rules and each exception with its reason are in ``dbt_project/.sqlfluff``. The dbt templater
-compiles each model through dbt, and dbt opens a connection to compile (``is_incremental()`` asks
-the database whether the table exists), so the lint runs against a throwaway database: that is
-why it lives with the integration tests.
+compiles each model and singular data test through dbt, and dbt opens a connection to compile
+(``is_incremental()`` and ``adapter.get_relation`` ask the database), so that lint runs against a
+throwaway database: that is why it lives with the integration tests. The dbt templater skips
+macros and generic tests (they are not nodes), so those are linted with the jinja templater and
+dbt's builtins, which needs no database.
 """
 
 import os
@@ -18,12 +20,19 @@ from sinfonia import config, dbt
 pytestmark = pytest.mark.integration
 
 
-def test_models_pass_sqlfluff(fresh_dsn):
+def _sqlfluff(*args: str, env: dict | None = None) -> None:
     exe = Path(sys.executable).with_name("sqlfluff")
     proc = subprocess.run(
-        [str(exe), "lint", "models", "--disable-progress-bar", "--nocolor"],
-        cwd=config.DBT_DIR, capture_output=True, text=True, timeout=600,
-        env={**os.environ, **dbt.env_for(fresh_dsn)},
+        [str(exe), "lint", *args, "--disable-progress-bar", "--nocolor"],
+        cwd=config.DBT_DIR, capture_output=True, text=True, timeout=600, env=env,
     )
     assert proc.returncode == 0, f"sqlfluff found problems:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
     assert "FAIL" not in proc.stdout
+
+
+def test_models_and_singular_data_tests_pass_sqlfluff(fresh_dsn):
+    _sqlfluff("models", "tests", env={**os.environ, **dbt.env_for(fresh_dsn)})
+
+
+def test_macros_and_generic_data_tests_pass_sqlfluff():
+    _sqlfluff("macros", "tests/generic", "--templater", "jinja")

@@ -20,9 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
-import re
 import sys
 import tempfile
 import time

@@ -83,7 +83,7 @@ def test_grep_finds_one_list_of_sources():
              if str(f.relative_to(REPO)) not in ALLOWED_FILES]
     lists = [hit for f in files for hit in _string_lists_of_sources(f)]
     assert not lists, f"a second list of sources: {lists}"
-    dispatch = re.compile(r"""(source|name)\s*==\s*["'](%s)["']""" % "|".join(NAMES))
+    dispatch = re.compile(rf"""(source|name)\s*==\s*["']({"|".join(NAMES)})["']""")
     hits = [f"{f.relative_to(REPO)}: {m.group(0)}" for f in files for m in dispatch.finditer(f.read_text())]
     assert not hits, f"dispatch on a source's name: {hits}"
     probing = [str(f.relative_to(REPO)) for f in files

@@ -58,8 +58,8 @@ def test_compose_config_is_valid():
 
 def test_missing_secret_fails_loudly(tmp_path):
     env = tmp_path / "env"
-    env.write_text("\n".join(l for l in ENV_EXAMPLE.read_text().splitlines()
-                             if not l.startswith("WAREHOUSE_PASSWORD=")) + "\n")
+    env.write_text("\n".join(line for line in ENV_EXAMPLE.read_text().splitlines()
+                             if not line.startswith("WAREHOUSE_PASSWORD=")) + "\n")
     proc = _compose("config", "-q", env_file=env)
     assert proc.returncode != 0 and "WAREHOUSE_PASSWORD" in proc.stderr
 
@@ -126,5 +126,6 @@ def test_dockerfile_builds_on_airflow_with_the_package_and_manifest():
 
 def test_env_example_defines_every_required_variable():
     required = set(re.findall(r"\$\{([A-Z0-9_]+):\?", COMPOSE.read_text()))
-    defined = {l.split("=", 1)[0] for l in ENV_EXAMPLE.read_text().splitlines() if "=" in l and not l.startswith("#")}
+    defined = {line.split("=", 1)[0] for line in ENV_EXAMPLE.read_text().splitlines()
+               if "=" in line and not line.startswith("#")}
     assert required and required <= defined, required - defined

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 from functools import cache
 
-
 from sinfonia import dbt
 
 LAYERS = {"staging": 0, "intermediate": 1, "marts": 2}

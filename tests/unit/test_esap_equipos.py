@@ -75,7 +75,7 @@ def test_parse_loads_into_restricted_one_batch_per_year_and_explains_bad_rows(ex
     path, _ = pseudonymised(export, tmp_path)
     batches = {b.period: b for b in esap_equipos.parse([landed(path)])}
     assert set(batches) == {"2024", "2025"} and {b.schema for b in batches.values()} == {"restricted"}
-    rows = [dict(zip(esap_equipos.COLUMNS, r[2:])) for r in batches["2024"].rows]
+    rows = [dict(zip(esap_equipos.COLUMNS, r[2:], strict=False)) for r in batches["2024"].rows]
     assert [(r["role"], r["population_groups"]) for r in rows] == [
         ("profesional", "afro;conflict_victim"), ("profesional", "indigenous;lgbtiq")]
     assert [r[2:][5] for r in batches["2025"].rows] == ["disability;migrant"]

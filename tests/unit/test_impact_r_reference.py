@@ -46,7 +46,7 @@ def _reference(name: str, scenario: str) -> pd.DataFrame:
 def test_group_time_effects_and_standard_errors_match_r(results, scenario):
     ref = _reference("r_did_attgt.csv", scenario)
     cells = {(c.group, c.year): c for c in results[scenario].cells}
-    assert set(cells) == {(int(g), int(t)) for g, t in zip(ref["group"], ref["t"])}
+    assert set(cells) == {(int(g), int(t)) for g, t in zip(ref["group"], ref["t"], strict=False)}
     for r in ref.itertuples():
         cell = cells[(int(r.group), int(r.t))]
         se = np.sqrt(np.sum(cell.influence ** 2)) / len(cell.influence)

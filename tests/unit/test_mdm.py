@@ -239,6 +239,6 @@ def test_isolated_score_out_of_range_and_implausible_years_are_quarantined(tmp_p
     [bad] = batches["2023"].rejected
     assert (bad.row_number, bad.column, bad.value) == (202, "mdm", "155")
     assert "outside the published range 0–100" in bad.reason
-    assert {r.reason for r in batches["2099"].rejected} == {"year 2099 outside the plausible range 2000–%d" % (
-        __import__("datetime").date.today().year + 1)}
+    assert {r.reason for r in batches["2099"].rejected} == {
+        f"year 2099 outside the plausible range 2000–{__import__('datetime').date.today().year + 1}"}
     assert not batches["2099"].rows

@@ -72,7 +72,7 @@ def test_ipm_reference_values_match_the_file_to_four_decimals(code):
         published = {r["cod_municipio"].zfill(5): r for r in csv.DictReader(fh)}
     [b] = ipm.parse([landed(path)])
     row = next(r for r in b.rows if r[4] == code)
-    for got, column in zip(row[6:9], ("ipm_total", "ipm_cabecera", "ipm_rural")):
+    for got, column in zip(row[6:9], ("ipm_total", "ipm_cabecera", "ipm_rural"), strict=False):
         assert (got is None and not published[code][column]) or round(float(got), 4) == round(float(published[code][column]), 4)
 
 

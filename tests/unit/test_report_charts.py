@@ -7,7 +7,7 @@ from sinfonia.report import monitoring
 
 def national(values_total, values_pdet, values_cat):
     return [{"year": 2023 + k, "municipalities_reached": t, "pdet_reached": p, "category_5_6_reached": c}
-            for k, (t, p, c) in enumerate(zip(values_total, values_pdet, values_cat))]
+            for k, (t, p, c) in enumerate(zip(values_total, values_pdet, values_cat, strict=False))]
 
 
 def test_identical_coverage_series_are_drawn_apart_and_named_as_equal():

@@ -1,7 +1,13 @@
-from sinfonia.sources._tables import (
-    Column, SourceFormatError, dane_code, normalise, number_text, table_from_rows,
-)
 import pytest
+
+from sinfonia.sources._tables import (
+    Column,
+    SourceFormatError,
+    dane_code,
+    normalise,
+    number_text,
+    table_from_rows,
+)
 
 
 def test_normalise_drops_accents_case_footnote_marks_and_extra_spaces():
@@ -47,8 +53,14 @@ def test_missing_column_error_names_file_sheet_row_and_column():
 # --- finding tables by content (issue 15) ---------------------------------------------------
 
 from sinfonia.sources._tables import (  # noqa: E402
-    check_scale, find_table, find_tables, header_key, municipality_code, plausible_year_problem,
-    resolve_period, years_in_titles,
+    check_scale,
+    find_table,
+    find_tables,
+    header_key,
+    municipality_code,
+    plausible_year_problem,
+    resolve_period,
+    years_in_titles,
 )
 
 

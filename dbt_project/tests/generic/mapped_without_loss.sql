@@ -9,9 +9,10 @@ select
     {{ published }} as published_value,
     count(*) as rows_mapped_to_null
 from {{ model }}
-where {{ column_name }} is null
+where
+    {{ column_name }} is null
     and nullif(trim({{ published }}), '') is not null
-    {%- if except_values %}
+    {% if except_values %}
     and upper(trim({{ published }})) not in (
         {%- for v in except_values %}'{{ v | upper | replace("'", "''") }}'{{ ", " if not loop.last }}{% endfor -%}
     )

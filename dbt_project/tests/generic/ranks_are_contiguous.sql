@@ -4,7 +4,7 @@ with ranks as (
     select
         {{ column_name }} as rank_value,
         row_number() over (
-            {%- if partition_by %} partition by {{ partition_by | join(', ') }}{% endif %}
+            {% if partition_by %}partition by {{ partition_by | join(', ') }}{% endif %}
             order by {{ column_name }}
         ) as expected
     from {{ model }}

@@ -22,7 +22,7 @@ the outcomes of the run (``p_adjust_method``); the ``cs_did`` overall row of eac
 the ``verdict`` and its ``verdict_reason`` (``verdict``). ``diagnostics`` (JSON, on each method's
 overall row) lists what the estimator left out or changed and why (``did.REASONS``). The
 columns are ``COLUMNS``, the one list the writer (``store``) and the report follow.
-"""
+"""  # noqa: E501 - the module docstring holds a Markdown table, one row a line
 
 from __future__ import annotations
 

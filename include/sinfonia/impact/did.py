@@ -320,7 +320,7 @@ def _weighted(cells: list[Cell], g_all: np.ndarray) -> Estimate:
     s = p.sum()
     w = p / s
     est = np.array([c.att for c in cells])
-    psi = sum(wi * c.influence for wi, c in zip(w, cells))
+    psi = sum(wi * c.influence for wi, c in zip(w, cells, strict=False))
     ind = np.array([(g_all == g).astype(float) for g in groups])  # k × N
     psi_p = ind - p[:, None]
     psi_w = psi_p / s - np.outer(p, psi_p.sum(axis=0)) / s ** 2
@@ -420,7 +420,7 @@ def uniform_band(effects: dict[int, Estimate], draws: int = BAND_DRAWS, seed: in
     crit = max(float(np.quantile(sup, level, method="inverted_cdf")), Z95)
     alpha = 2 * stats.norm.sf(crit)  # the per-effect level the joint coverage needs
     out = {}
-    for k, s in zip(keys, se):
+    for k, s in zip(keys, se, strict=False):
         half = stats.t.isf(alpha / 2, effects[k].df) * s  # the same level on Student's t, as ``ci``
         out[k] = (effects[k].estimate - half, effects[k].estimate + half)
     return out
@@ -437,7 +437,8 @@ def sup_t_p_value(effects: dict[int, Estimate], draws: int = BAND_DRAWS, seed: i
     if not keys:
         return float("nan")
     # each |t| on Student's t(df), put on the normal scale of the bootstrap draws
-    observed = max(stats.norm.isf(stats.t.sf(abs(effects[k].estimate) / s, effects[k].df)) for k, s in zip(keys, se))
+    observed = max(stats.norm.isf(stats.t.sf(abs(effects[k].estimate) / s, effects[k].df))
+                   for k, s in zip(keys, se, strict=False))
     return float(np.mean(sup >= observed))
 
 

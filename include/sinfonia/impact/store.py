@@ -47,7 +47,8 @@ def ddl(columns=COLUMNS) -> sql.Composed:
 
 
 def read_panel(conn) -> pd.DataFrame:
-    cur = conn.execute(f"select * from {PANEL} order by municipality_id, year")
+    panel = sql.Identifier(*PANEL.split("."))
+    cur = conn.execute(sql.SQL("select * from {} order by municipality_id, year").format(panel))
     cols = [d.name for d in cur.description]
     frame = pd.DataFrame(cur.fetchall(), columns=cols)
     for c in frame.columns:
@@ -68,7 +69,7 @@ def _value(column: str, v):
 
 def write_estimates(conn, rows: pd.DataFrame) -> int:
     """Replace ``intermediate.impact_estimates`` with ``rows`` (one transaction)."""
-    records = [tuple(_value(c, v) for c, v in zip(COLUMNS, r))
+    records = [tuple(_value(c, v) for c, v in zip(COLUMNS, r, strict=False))
                for r in rows[list(COLUMNS)].itertuples(index=False)]
     table = sql.Identifier(SCHEMA, TABLE)
     with conn.transaction():

@@ -16,13 +16,16 @@ import json
 import shutil
 import subprocess
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+
+from psycopg import sql
 
 from sinfonia import db
 from sinfonia.report.spanish import MISSING, number, place_name
 
 MART = "marts.mart_municipality_profile"
+_MART = sql.Identifier(*MART.split("."))
 INDICATORS = {  # code → (label, higher is better)
     "mdm": ("MDM: desempeño municipal", True),
     "mdm_gestion": ("MDM: componente de gestión", True),
@@ -43,7 +46,7 @@ class FichaError(RuntimeError):
     """The request cannot be served (no profile, unknown municipality or directorate)."""
 
 
-def _rows(conn, query: str, params=()) -> list[dict]:
+def _rows(conn, query: sql.Composable, params=()) -> list[dict]:
     cur = conn.execute(query, params)
     names = [d.name for d in cur.description]
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
@@ -54,7 +57,8 @@ def resolve(conn, municipality: str | None, directorate: str | None, year: int |
     if conn.execute("select to_regclass(%s)", (MART,)).fetchone()[0] is None:
         raise FichaError(f"{MART} is not in the warehouse: run the pipeline (sinfonia run) and a "
                          "prioritisation (sinfonia prioritise --year Y) first")
-    years = [r[0] for r in conn.execute(f"select distinct prioritisation_year from {MART} order by 1")]
+    years = [r[0] for r in conn.execute(
+        sql.SQL("select distinct prioritisation_year from {} order by 1").format(_MART))]
     if not years:
         raise FichaError("no prioritisation year in the warehouse: run sinfonia prioritise --year Y first")
     if year is None:
@@ -63,20 +67,20 @@ def resolve(conn, municipality: str | None, directorate: str | None, year: int |
         raise FichaError(f"no sheet for {year}: prioritised years are {', '.join(map(str, years))}")
     if municipality:
         code = municipality.strip().zfill(5)
-        rows = _rows(conn, f"select * from {MART} where prioritisation_year = %s and municipality_id = %s",
-                     (year, code))
+        rows = _rows(conn, sql.SQL("select * from {} where prioritisation_year = %s and municipality_id = %s")
+                     .format(_MART), (year, code))
         if not rows:
             raise FichaError(f"municipality {municipality!r} is not in the {year} prioritisation "
                              "(expected a 5-digit DIVIPOLA code of a municipality, e.g. 05001)")
         return year, rows
     code = (directorate or "").strip().upper()
     known = [r[0] for r in conn.execute(
-        f"select distinct directorate_id from {MART} where prioritisation_year = %s and directorate_id is not null "
-        "order by 1", (year,))]
+        sql.SQL("select distinct directorate_id from {} where prioritisation_year = %s "
+                "and directorate_id is not null order by 1").format(_MART), (year,))]
     if code not in known:
         raise FichaError(f"directorate {directorate!r} unknown in {year}; expected one of {', '.join(known)}")
-    rows = _rows(conn, f"select * from {MART} where prioritisation_year = %s and directorate_id = %s "
-                       "and is_selected order by directorate_rank", (year, code))
+    rows = _rows(conn, sql.SQL("select * from {} where prioritisation_year = %s and directorate_id = %s "
+                               "and is_selected order by directorate_rank").format(_MART), (year, code))
     if not rows:
         raise FichaError(f"directorate {code} has no selected municipality in {year}")
     return year, rows
@@ -137,7 +141,9 @@ def _trend_figure(series: dict[str, dict[str, list]], name: str, group: str | No
         ax.axis("off")
     fig.tight_layout()
     described = "; ".join(
-        f"{INDICATORS[c][0]}: {', '.join(f'{y} {number(v, 2)}' for y, v in zip(series[c]['years'], series[c]['own'], strict=True) if v is not None)}"
+        f"{INDICATORS[c][0]}: "
+        + ", ".join(f"{y} {number(v, 2)}" for y, v in zip(series[c]["years"], series[c]["own"], strict=True)
+                    if v is not None)
         for c in codes)
     return figure_html(fig, f"Evolución de los indicadores de {name} frente a la mediana de su grupo de "
                             f"capacidades ({group or 'sin grupo'}). {described}.",
@@ -160,7 +166,8 @@ def _indicator_table(row: dict) -> str:
         body.append(
             f"<tr><td>{html.escape(label)}</td>{_td(value)}<td class=\"num\">{row.get(f'{code}_year') or MISSING}</td>"
             f"<td class=\"num\">{sign}{number(change, 2)}</td>{_td(row.get(f'{code}_peer_median'))}"
-            f"{_td(row.get(f'{code}_peer_percentile'), 0)}<td>{'más es mejor' if higher_better else 'más es peor'}</td></tr>")
+            f"{_td(row.get(f'{code}_peer_percentile'), 0)}"
+            f"<td>{'más es mejor' if higher_better else 'más es peor'}</td></tr>")
     if not body:
         return "<p>No hay indicadores publicados para este municipio a la fecha de corte.</p>"
     return ("<table><thead><tr><th>Indicador</th><th class=\"num\">Valor</th><th class=\"num\">Año</th>"
@@ -242,7 +249,7 @@ def sheet_html(conn, row: dict, sample: bool) -> str:
     banner = (f'<div class="banner" role="alert">{SAMPLE_BANNER}<small>{html.escape(SAMPLE_DETAIL)}</small></div>'
               if sample else "")
     pdet = f"Sí, subregión {html.escape(row['pdet_subregion'] or '')}" if row["is_pdet"] else "No"
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>
 <html lang="es"><head><meta charset="utf-8">
 <title>Ficha de caracterización · {html.escape(name)} ({row['municipality_id']}) · {year}</title>
@@ -274,7 +281,7 @@ El percentil (0 a 100) ubica al municipio entre ellos.</p>
 {_suggestions_html(row)}</section>
 {banner}
 </body></html>
-"""
+"""  # noqa: E501 - the page's HTML, one table row a line
 
 
 def chromium() -> str | None:

@@ -43,8 +43,10 @@ VERDICT_TEXT = {
     INCONCLUSIVE: "No concluyente: estos datos no permiten afirmar que la asistencia cambió el indicador",
     NO_DATA: "Sin datos suficientes para estimar el efecto",
 }
+PRETREND_WARNING = "ATENCIÓN: los municipios tratados ya evolucionaban distinto antes del tratamiento"
 REASON_LABELS = {  # sinfonia.impact.did.REASONS, for ESAP readers
-    "treated_in_first_year": "municipios tratados desde el primer año con datos (sin año previo con qué comparar): excluidos",
+    "treated_in_first_year": "municipios tratados desde el primer año con datos (sin año previo con qué comparar): "
+                             "excluidos",
     "treated_after_last_year": "municipios tratados después del último año con datos: contados como no tratados",
     "small_cohort": "combinaciones de cohorte y año omitidas por tener menos de dos municipios tratados con datos",
     "too_few_controls": "combinaciones de cohorte y año omitidas por falta de municipios de comparación",
@@ -62,7 +64,7 @@ def _rows(conn) -> list[dict]:
         return []
     cur = conn.execute("select * from marts.mart_impact_estimates order by outcome, method, event_time")
     names = [d.name for d in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 def event_study_png(points: list[dict], title: str) -> str:
@@ -83,7 +85,7 @@ def event_study_png(points: list[dict], title: str) -> str:
         ax.fill_between([r["event_time"] - 0.3, r["event_time"] + 0.3], r["band_low"], r["band_high"],
                         color="#9ecae1", alpha=0.55, linewidth=0,
                         label="Banda simultánea 95% (todos los años a la vez)" if i == 0 else None)
-    for r, xi, yi in zip(points, x, y):
+    for r, xi, yi in zip(points, x, y, strict=False):
         colour = "#1f4e79" if xi >= 0 else "#8c8c8c"
         ax.errorbar([xi], [yi], yerr=[[yi - r["ci_low"]], [r["ci_high"] - yi]], fmt="o", color=colour,
                     capsize=3, markersize=5)
@@ -147,7 +149,8 @@ def _reading(overall: dict[str, dict]) -> str:
     if cs:
         parts.append(f"Efecto estimado: {numero(cs['estimate'], sign=True)} puntos (IC 95% "
                      f"{numero(cs['ci_low'], sign=True)} a {numero(cs['ci_high'], sign=True)}; {_p(cs['p_value'])}; "
-                     f"ajustado por Holm, {_p(cs.get('p_value_adjusted'))}), con {cs['n_treated']} municipios tratados.")
+                     f"ajustado por Holm, {_p(cs.get('p_value_adjusted'))}), "
+                     f"con {cs['n_treated']} municipios tratados.")
     if cs and naive:
         gap = naive["estimate"] - cs["estimate"]
         text = f"La comparación ingenua da {numero(naive['estimate'], sign=True)} puntos"
@@ -161,7 +164,7 @@ def _reading(overall: dict[str, dict]) -> str:
     if pre and pre["p_value"] is not None:
         ok = pre["p_value"] >= 0.05
         parts.append(f"Tendencias previas: prueba conjunta {_p(pre['p_value'])} "
-                     f"({'no se rechaza que fueran paralelas' if ok else 'ATENCIÓN: los municipios tratados ya evolucionaban distinto antes del tratamiento'}).")
+                     f"({'no se rechaza que fueran paralelas' if ok else PRETREND_WARNING}).")
     if placebo:
         ok = placebo["ci_low"] <= 0 <= placebo["ci_high"]
         parts.append(f"Placebo: {numero(placebo['estimate'], sign=True)} puntos "

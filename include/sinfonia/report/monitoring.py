@@ -54,7 +54,7 @@ def _has(conn, table: str) -> bool:
 def _rows(conn, query: str, params=()) -> list[dict]:
     cur = conn.execute(query, params)
     names = [d.name for d in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 def leaderboard(conn, year: int) -> list[dict]:
@@ -110,7 +110,8 @@ def _points_chart(rows: list[dict], year: int) -> str:
     ax.set_title(f"Puntos por disquera, vigencia {year}")
     axis_format(ax.xaxis)
     scores = ", ".join(f"{r['label_name']} {_num(r['points'], 1)}" for r in rows)
-    alt = f"Barras horizontales de los puntos de las {len(rows)} disqueras en {year}, de la primera a la última: {scores}."
+    alt = (f"Barras horizontales de los puntos de las {len(rows)} disqueras en {year}, "
+           f"de la primera a la última: {scores}.")
     html = _png(fig, alt)
     plt.close(fig)
     return html

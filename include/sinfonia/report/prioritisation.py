@@ -10,6 +10,8 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from psycopg import sql
+
 from sinfonia.report.spanish import axis_format, number, percent, place_name
 from sinfonia.report.workbook import DATE, DECIMAL_1, DECIMAL_2, INTEGER, PERCENT, Column
 
@@ -60,13 +62,14 @@ def frame(conn, year: int):
     name = "coalesce(d.directorate_name, p.directorate_id)" if has_dim else "p.directorate_id"
     join = "left join marts.dim_territorial_directorate d using (directorate_id)" if has_dim else ""
     if conn.execute("select to_regclass('marts.mart_prioritisation_certainty')").fetchone()[0]:
-        certainty = ", ".join(f"c.{c}" for c in CERTAINTY)
+        certainty = sql.SQL(", ").join(sql.Identifier("c", c) for c in CERTAINTY)
         join += " left join marts.mart_prioritisation_certainty c using (prioritisation_year, municipality_id)"
     else:  # a warehouse published before the certainty existed
-        certainty = ", ".join(f"null as {c}" for c in CERTAINTY)
-    cur = conn.execute(f"select p.*, {name} as directorate_name, {certainty} from marts.mart_prioritisation p "
-                       f"{join} where p.prioritisation_year = %s order by p.directorate_id, "
-                       "p.directorate_rank nulls last, p.municipality_id", (year,))
+        certainty = sql.SQL(", ").join(sql.SQL("null as {}").format(sql.Identifier(c)) for c in CERTAINTY)
+    cur = conn.execute(sql.SQL("select p.*, {} as directorate_name, {} from marts.mart_prioritisation p "
+                               "{} where p.prioritisation_year = %s order by p.directorate_id, "
+                               "p.directorate_rank nulls last, p.municipality_id")
+                       .format(sql.SQL(name), certainty, sql.SQL(join)), (year,))
     df = pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
     for column in ("municipality_name", "department_name"):
         df[column] = df[column].map(place_name)
@@ -128,7 +131,7 @@ def _contributions(df):
     for i, label in INDICATOR_LABELS.items():
         values = top[f"{i}_contribution"].fillna(0).astype(float).tolist()
         ax.barh(range(len(top)), values, left=left, color=COLORS[i], label=label)
-        left = [a + b for a, b in zip(left, values)]
+        left = [a + b for a, b in zip(left, values, strict=False)]
     ax.set_yticks(range(len(top)), labels, fontsize=8)
     ax.set_xlabel("Aporte al puntaje de necesidad")
     ax.set_title(f"Aporte de cada indicador: los {len(top)} primeros de la lista nacional")

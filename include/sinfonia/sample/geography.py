@@ -122,7 +122,7 @@ def universe(seed: int = 42, municipalities: int | None = None) -> list[Entity]:
             while len(codes) < count:
                 nxt += rng.randint(1, max_step)
                 codes.append(f"{nxt:03d}")
-            codes_names = [(dept + c, n) for c, n in zip(codes, names)]
+            codes_names = [(dept + c, n) for c, n in zip(codes, names, strict=False)]
         for code, name in codes_names:
             out.append(Entity(code, name, dept, dname, "municipio", overrides.get(code, directorate)))
         if dept == "88":

@@ -68,7 +68,8 @@ def panel(seed: int = 42, effect: float = 0.0, scale: float = 1.0, first_year: i
     rows = []
     for e in world.municipal:
         cumulative = 0
-        category, group, pdet = world.category(e.code, latest_category), world.capacity_group(e.code), e.code in world.pdet
+        category, group = world.category(e.code, latest_category), world.capacity_group(e.code)
+        pdet = e.code in world.pdet
         for year in years:
             cumulative += delivered.get((e.code, year), 0)
             values = mdm.get((e.code, year), {})

@@ -208,7 +208,8 @@ def write_imrc(world: World, out: Path) -> list[tuple[Path, dict]]:
     wb = Workbook()
     sheets = {
         "Exceso de Lluvias": ("exceso", ["DIVIPOLA", "Departamento", "Municipio", "%AA", "%PE",
-                                         "Vulnerabilidad social\n(% IPM)", "Indice de Rieso de Desastres  Exceso (IR_E)",
+                                         "Vulnerabilidad social\n(% IPM)",
+                                         "Indice de Rieso de Desastres  Exceso (IR_E)",
                                          "Indice de Capacidades - Exceso", "Grupo de Capacidad\n-Exceso",
                                          "Indice de riesgo de desastres ajustado\npor capacidades (IMRC_E)"]),
         "Deficit de Lluvias": ("deficit", ["DIVIPOLA", "Departamento", "% ASE", "%ASIF",

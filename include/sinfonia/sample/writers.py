@@ -112,7 +112,8 @@ def write_idf(world: World, out: Path) -> list[tuple[Path, dict]]:
         wb = Workbook()
         ws = wb.active
         if methodology == "anterior":
-            name = f"Anexos Desempeno Fiscal {year}.xlsx" if year < 2021 else f"Anexos Desempeno Fiscal {year}_Anterior Metodologia.xlsx"
+            name = (f"Anexos Desempeno Fiscal {year}.xlsx" if year < 2021
+                    else f"Anexos Desempeno Fiscal {year}_Anterior Metodologia.xlsx")
             ws.title = f"Municipios {year}"
             _write_idf_old(world, ws, year)
         else:
@@ -143,7 +144,8 @@ def _write_idf_old(world: World, ws, year: int) -> None:
                               f"Vigencia {year}", "Ranking Fiscal"], start=1):
         ws.cell(row=i, column=6, value=text)
     ws.cell(row=5, column=6, value=SAMPLE_NOTE)
-    ws.cell(row=6, column=1, value=f"Anexo 2. Desempeño fiscal de los municipios {year}, ordenados de mayor a menor calificación")
+    ws.cell(row=6, column=1,
+            value=f"Anexo 2. Desempeño fiscal de los municipios {year}, ordenados de mayor a menor calificación")
     header = ["Código", "Departamento", "Municipio", "1/ Autofinanciación de los gastos de funcionamiento",
               "2/ Respaldo del servicio de la deuda ", "Indicador de desempeño Fiscal 7/",
               f"Posición {year} a nivel Nacional ", "Rango Clasificación", "Categoría Ley 617 de 2000"]
@@ -170,7 +172,8 @@ def _write_idf_old(world: World, ws, year: int) -> None:
     # The unlabelled average row and the footnotes DNP puts under the data.
     avg = sum(s for s, _ in rows) / len(rows)
     ws.cell(row=r, column=len(header) - 3, value=avg)
-    for k, note in enumerate(["Fuente: DDDR-DNP. ", "1/ Autofinanciación del funcionamiento = Gasto funcionamiento/ ICLD * 100%",
+    for k, note in enumerate(["Fuente: DDDR-DNP. ",
+                              "1/ Autofinanciación del funcionamiento = Gasto funcionamiento/ ICLD * 100%",
                               "7/ Indicador de desempeño Fiscal: resume los indicadores en una escala de 0 a 100.",
                               "Nota: El promedio del IDF se realiza asumiendo los puntajes N.D. como cero"], start=2):
         ws.cell(row=r + k, column=3 if year % 2 == 1 else 2, value=note)
@@ -181,7 +184,8 @@ def _write_idf_new(world: World, ws, year: int) -> None:
               f"Índice de Desempeño Fiscal - Nueva Metodología - Vigencia {year}", SAMPLE_NOTE]
     code_header = "Codigo DANE" if year <= 2021 else "Código"
     header = [code_header, "Departamento", "Municipio", "Categoría Ley 617 " if year <= 2021 else "Categorías",
-              "Dotaciones Iniciales", "Dependencia de las Transferencias", "Calificación Dependencia de las Transferencias",
+              "Dotaciones Iniciales", "Dependencia de las Transferencias",
+              "Calificación Dependencia de las Transferencias",
               "Resultados", "Gestión ", "Nuevo IDF (sin bonos)", "Nuevo IDF", "Rango "]
     _xlsx_titles(ws, titles, len(header))
     ws.cell(row=6, column=6, value="Dimensión de Resultados ")
@@ -197,7 +201,8 @@ def _write_idf_new(world: World, ws, year: int) -> None:
         cat = world.category(e.code, year)
         values = [e.code, e.department_name.upper(), e.name.upper(), int(cat) if cat.isdigit() else cat,
                   world.capacity_group(e.code), 100 - score * 0.7, score * 0.7, score * 0.8, score * 0.2,
-                  score - 1, "N.D." if nd else score, ("6. Sin info." if year == 2020 else "No Evaluado") if nd else _range(score, NEW_RANGES)]
+                  score - 1, "N.D." if nd else score,
+                  ("6. Sin info." if year == 2020 else "No Evaluado") if nd else _range(score, NEW_RANGES)]
         for j, v in enumerate(values, start=1):
             ws.cell(row=r, column=j, value=v)
         r += 1

@@ -7,7 +7,16 @@ command line's choices and the tests are derived from it.
 """
 
 from sinfonia.sources import (
-    cgn_categories, divipola, esap_asistencias, esap_equipos, esap_metas, idf, imrc, ipm, mdm, pdet,
+    cgn_categories,
+    divipola,
+    esap_asistencias,
+    esap_equipos,
+    esap_metas,
+    idf,
+    imrc,
+    ipm,
+    mdm,
+    pdet,
 )
 from sinfonia.sources.spec import Periods, SourceSpec
 

@@ -11,10 +11,10 @@ import csv
 import io
 import re
 import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Iterable, Iterator
 
 
 class SourceFormatError(ValueError):
@@ -77,7 +77,7 @@ def dane_code(value: object, digits: int = 5) -> str | None:
     s = s.strip().lstrip("'")
     if re.fullmatch(r"\d+\.0+", s):
         s = s.split(".")[0]
-    if not re.fullmatch(r"\d{1,%d}" % digits, s):
+    if not re.fullmatch(rf"\d{{1,{digits}}}", s):
         return None
     return s.zfill(digits)
 
@@ -124,7 +124,7 @@ class Column:
         return header in self.keys()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _alias_keys(aliases: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(header_key(a) for a in aliases)
 
@@ -484,7 +484,8 @@ def municipality_code(value: object) -> tuple[str | None, str | None]:
     elif len(s) in (8, 9):
         code = s[-5:]
     else:
-        return None, f"expected a DANE municipality code (5 digits) or a CGN entity code (9 digits), found {len(s)} digits"
+        return None, (f"expected a DANE municipality code (5 digits) or a CGN entity code (9 digits), "
+                      f"found {len(s)} digits")
     if code[:2] not in DEPARTMENTS:
         return None, f"code {code} does not resolve to DIVIPOLA: {code[:2]} is no DANE department"
     if code.endswith("000"):

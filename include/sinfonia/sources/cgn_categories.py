@@ -33,9 +33,17 @@ from datetime import date
 from sinfonia.landing import LandedFile
 from sinfonia.loading import Batch
 from sinfonia.sources._tables import (
-    Column, SourceFormatError, cell_text, find_tables, header_key, holds_departments, municipality_code,
+    Column,
+    SourceFormatError,
+    cell_text,
+    find_tables,
+    header_key,
+    holds_departments,
+    municipality_code,
     normalise,
-    plausible_year_problem, read_xlsx_sheets, resolve_period,
+    plausible_year_problem,
+    read_xlsx_sheets,
+    resolve_period,
 )
 from sinfonia.sources.spec import SourceSpec
 

@@ -15,7 +15,13 @@ from pathlib import Path
 from sinfonia.landing import LandedFile
 from sinfonia.loading import Batch
 from sinfonia.sources._tables import (
-    Column, SourceFormatError, cell_text, check_not_empty_or_html, dane_code, normalise, read_table,
+    Column,
+    SourceFormatError,
+    cell_text,
+    check_not_empty_or_html,
+    dane_code,
+    normalise,
+    read_table,
     year_in_name,
 )
 from sinfonia.sources.spec import Periods, SourceSpec

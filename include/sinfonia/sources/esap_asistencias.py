@@ -15,7 +15,14 @@ from functools import lru_cache
 from sinfonia.landing import LandedFile
 from sinfonia.loading import Batch
 from sinfonia.sources._tables import (
-    Column, SourceFormatError, cell_text, dane_code, normalise, number_text, read_table, year_of,
+    Column,
+    SourceFormatError,
+    cell_text,
+    dane_code,
+    normalise,
+    number_text,
+    read_table,
+    year_of,
 )
 from sinfonia.sources.spec import Periods, SourceSpec
 
@@ -112,7 +119,7 @@ def _check(rec: dict, names: dict[tuple[str, str], str] | None,
             return out, (HEADERS[col], rec.get(col), str(exc))
         out[col] = parsed[col].isoformat() if parsed[col] else None
     ordered = [(c, parsed[c]) for c in ("agreed_date", "action_plan_date", "delivered_date") if parsed[c]]
-    for (c1, d1), (c2, d2) in zip(ordered, ordered[1:]):
+    for (c1, d1), (c2, d2) in zip(ordered, ordered[1:], strict=False):
         if d2 < d1:
             return out, (HEADERS[c2], out[c2], f"date before {HEADERS[c1]} ({out[c1]})")
     if exported and parsed["delivered_date"] and parsed["delivered_date"] > exported:
@@ -139,8 +146,8 @@ def _check(rec: dict, names: dict[tuple[str, str], str] | None,
                          "code missing and no DIVIPOLA loaded to resolve the names")
         code = names.get(key)
         if code is None:
-            return out, (HEADERS["municipality_name"], out["municipality_name"], "code missing and the names match no DIVIPOLA "
-                         "municipality (or several)")
+            return out, (HEADERS["municipality_name"], out["municipality_name"],
+                         "code missing and the names match no DIVIPOLA municipality (or several)")
     out["municipality_code"] = code
     return out, None
 

@@ -27,7 +27,13 @@ from sinfonia import pii
 from sinfonia.landing import LandedFile
 from sinfonia.loading import Batch
 from sinfonia.sources._tables import (
-    Column, SourceFormatError, cell_text, normalise, number_text, read_table, year_of,
+    Column,
+    SourceFormatError,
+    cell_text,
+    normalise,
+    number_text,
+    read_table,
+    year_of,
 )
 from sinfonia.sources.spec import SourceSpec
 

@@ -6,7 +6,6 @@ batch per Vigencia: a new file for a year replaces that year's goals.
 
 from __future__ import annotations
 
-
 from sinfonia.landing import LandedFile
 from sinfonia.loading import Batch
 from sinfonia.sources._tables import Column, cell_text, normalise, number_text, read_table, year_of

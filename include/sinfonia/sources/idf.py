@@ -25,9 +25,21 @@ from datetime import date
 from sinfonia.landing import LandedFile
 from sinfonia.loading import Batch
 from sinfonia.sources._tables import (
-    Column, SourceFormatError, cell_text, check_scale, dane_code, find_tables, header_key,
-    holds_departments, municipality_code,
-    normalise, number_text, plausible_year_problem, read_xlsx_sheets, resolve_period, scale_problem,
+    Column,
+    SourceFormatError,
+    cell_text,
+    check_scale,
+    dane_code,
+    find_tables,
+    header_key,
+    holds_departments,
+    municipality_code,
+    normalise,
+    number_text,
+    plausible_year_problem,
+    read_xlsx_sheets,
+    resolve_period,
+    scale_problem,
 )
 from sinfonia.sources.spec import Periods, SourceSpec
 

@@ -18,9 +18,18 @@ from datetime import date
 from sinfonia.landing import LandedFile
 from sinfonia.loading import Batch
 from sinfonia.sources._tables import (
-    Column, Contains, SourceFormatError, cell_text, check_scale, dane_code, find_table, normalise,
-    number_text, scale_problem,
-    read_xlsx_sheets, resolve_period,
+    Column,
+    Contains,
+    SourceFormatError,
+    cell_text,
+    check_scale,
+    dane_code,
+    find_table,
+    normalise,
+    number_text,
+    read_xlsx_sheets,
+    resolve_period,
+    scale_problem,
 )
 from sinfonia.sources.spec import SourceSpec
 

@@ -23,8 +23,19 @@ from pathlib import Path
 from sinfonia.landing import LandedFile
 from sinfonia.loading import Batch
 from sinfonia.sources._tables import (
-    Column, Contains, SourceFormatError, cell_text, check_scale, dane_code, find_table, normalise,
-    number_text, read_csv_rows, read_xlsx_sheets, scale_problem, table_from_rows,
+    Column,
+    Contains,
+    SourceFormatError,
+    cell_text,
+    check_scale,
+    dane_code,
+    find_table,
+    normalise,
+    number_text,
+    read_csv_rows,
+    read_xlsx_sheets,
+    scale_problem,
+    table_from_rows,
 )
 from sinfonia.sources.spec import SourceSpec
 
@@ -121,7 +132,7 @@ def _load(f: LandedFile, table, batch: Batch, required: str, optional: tuple[str
                 notes.append(f"{headers[col]}: {cell_text(rec[col])!r} recorded as missing")
             values.append(v)
         checked += 1
-        bad = [(col, v) for col, v in zip((required, *optional), (main, *values))
+        bad = [(col, v) for col, v in zip((required, *optional), (main, *values), strict=False)
                if v is not None and not PERCENT[0] <= float(v) <= PERCENT[1]]
         for col, v in bad:
             outside.setdefault(col, []).append((row_number, v))

@@ -10,7 +10,8 @@ Two published forms, both accepted:
   per municipality-year (``cmpio``, ``nmpio``, ``año``, ``grupo``, ``gestion``, ``resultados``,
   ``mdm`` and many more) in the sheet whose header row holds those columns, whatever its name
   (``Base``, or ``Base y diccionario 2024(Bas (2)`` once re-saved) and wherever the header row is.
-  ``grupo`` is kept as published (``C``, ``1``–``5`` or ``G1``–``G5``; staging maps them). Its departmental sibling (MDD: ``cdpto``, ``ndpto``, ``mdd``) has the same shape; it
+  ``grupo`` is kept as published (``C``, ``1``–``5`` or ``G1``–``G5``; staging maps them). Its
+  departmental sibling (MDD: ``cdpto``, ``ndpto``, ``mdd``) has the same shape; it
   is recognised by its headers and loaded as ``entity_level = 'departamento'`` under its own
   periods (``<year>-departamentos``), so a folder holding both never mixes them and the
   municipal marts ignore it.
@@ -42,8 +43,19 @@ from pathlib import Path
 from sinfonia.landing import LandedFile
 from sinfonia.loading import Batch
 from sinfonia.sources._tables import (
-    Column, SourceFormatError, cell_text, check_scale, dane_code, find_table, normalise, number_text,
-    plausible_year_problem, read_csv_rows, read_xlsx_sheets, scale_problem, table_from_rows,
+    Column,
+    SourceFormatError,
+    cell_text,
+    check_scale,
+    dane_code,
+    find_table,
+    normalise,
+    number_text,
+    plausible_year_problem,
+    read_csv_rows,
+    read_xlsx_sheets,
+    scale_problem,
+    table_from_rows,
 )
 from sinfonia.sources.spec import SourceSpec
 

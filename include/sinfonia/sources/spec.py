@@ -8,10 +8,11 @@ bootstrap, the command line's list of sources and the tests' parametrisation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sinfonia.landing import LandedFile
