@@ -121,8 +121,8 @@ def write_mdm_pages(world: World, out: Path, values, years: list[int] | None = N
 
 def write_mdm_workbook(world: World, path: Path, values, code: str = "cmpio", name: str = "nmpio",
                        years: list[int] | None = None) -> Path:
-    """The DNP release layout: sheet 'Diccionario' and sheet 'Base', header row 1, each component
-    followed by its dimensions and preceded by one of their ``g…``/``r…`` indicators."""
+    """The DNP release layout: sheet 'Diccionario' and sheet 'Base', header row 1: a ``g…`` and an
+    ``r…`` indicator column (not kept), then each component's dimensions, the component, ``mdm``."""
     scores = [*MDM_DIMENSIONS["gestion"], "gestion", *MDM_DIMENSIONS["resultados"], "resultados", "mdm"]
     wb = Workbook()
     ws = wb.active
