@@ -56,6 +56,26 @@ def test_suggestions_carry_the_values_that_triggered_them(warehouse):
         assert row["suggested_line_ids"]
 
 
+
+def test_suggestions_from_the_mdm_dimensions_and_their_values_on_the_sheet(warehouse):
+    """The sample's DNP workbooks (2021 on) publish the dimensions: every municipality of the latest
+    year has them, the rules on movilización, gobierno abierto and ordenamiento fire, and the sheet
+    shows each dimension with the mart's value."""
+    rows = _profile(warehouse, "prioritisation_year = (select max(prioritisation_year) "
+                               "from marts.mart_municipality_profile)")
+    dimensions = [c for c in ficha.INDICATORS if c.startswith("mdm_") and c not in ("mdm_gestion", "mdm_resultados")]
+    assert len(dimensions) == 8
+    assert rows and all(r[f"{c}_value"] is not None and r[f"{c}_year"] >= 2021 for r in rows for c in dimensions)
+    fired = {s["rule_id"] for r in rows for s in r["suggestions"]}
+    assert {"movilizacion_baja", "gobierno_abierto_bajo", "ordenamiento_bajo"} <= fired
+    row = rows[0]
+    with psycopg.connect(warehouse) as conn:
+        page = ficha.sheet_html(conn, row, sample=True)
+    for code in dimensions:
+        label, _ = ficha.INDICATORS[code]
+        assert label in page and number(row[f"{code}_value"], 2) in page
+
+
 def test_directorate_sheets_show_the_marts_numbers_with_every_chart_in_the_pdf(warehouse, tmp_path):
     with psycopg.connect(warehouse) as conn:
         year, directorate = conn.execute(

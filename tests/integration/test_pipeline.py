@@ -190,7 +190,9 @@ def test_failed_gate_names_expectations_and_leaves_published_marts_untouched(pub
     assert snapshot(dsn) == before
 
 
-INDICATORS = {"mdm", "mdm_gestion", "mdm_resultados", "idf", "idf_anterior", "ipm", "ipm_cabecera", "ipm_rural",
+MDM_DIMENSIONS = {"mdm_movilizacion", "mdm_ejecucion", "mdm_gobierno_abierto", "mdm_ordenamiento_territorial",
+                  "mdm_educacion", "mdm_salud", "mdm_servicios", "mdm_seguridad"}
+INDICATORS = MDM_DIMENSIONS | {"mdm", "mdm_gestion", "mdm_resultados", "idf", "idf_anterior", "ipm", "ipm_cabecera", "ipm_rural",
               "imrc_exceso", "imrc_deficit", "category", "capacity_group"}
 
 
@@ -211,7 +213,7 @@ def test_every_indicator_code_of_the_contract_is_published(published, small_samp
     assert {"mdm", "ipm", "ipm_privations", "imrc", "cgn_categories"} <= sources
 
 
-def test_mdm_values_match_the_socrata_pages(published, small_sample):
+def test_mdm_values_match_the_socrata_pages_and_dnp_workbooks(published, small_sample):
     dsn, _ = published
     expected = {}
     for b in SOURCES["mdm"].parse([landed(p) for p in discover(small_sample, "mdm")]):
@@ -224,4 +226,6 @@ def test_mdm_values_match_the_socrata_pages(published, small_sample):
         published_on = dict(conn.execute("""select year, min(published_on) from marts.fct_municipal_indicator
             where indicator = 'mdm' group by year"""))
     assert got.keys() == expected.keys() and all(abs(got[k] - expected[k]) < 1e-9 for k in expected)
+    # The dimensions come with the workbooks (2021 on), never from the API's pages.
+    assert {y for (_, i, y) in got if i in MDM_DIMENSIONS} == {2021, 2022, 2023, 2024}
     assert all(d.isoformat() == f"{y + 1}-10-31" for y, d in published_on.items())  # from MANIFEST.csv

@@ -112,8 +112,10 @@ def test_load_runs_reconcile_with_the_files(warehouse):
     assert runs[("idf", "2021-nueva")] == (1102, 1098, 4)
     assert runs[("idf", "2023-nueva")] == (1102, 1102, 0)
     assert {p for s, p in runs if s == "mdm"} == {str(y) for y in range(2016, 2025)}
-    assert all(q == 0 for (s, _), (_, _, q) in runs.items() if s == "mdm")
-    assert runs[("mdm", "2024")] == (4408, 4408, 0)  # 1,102 municipalities × (mdm, gestión, resultados, grupo)
+    assert all(q == 0 for (s, p), (_, _, q) in runs.items() if s == "mdm" and p != "2024")
+    # 1,102 municipalities × (mdm, gestión, resultados, 8 dimensions, grupo); 14 seguridad values
+    # just above 100 (100.23, 100.13) quarantined.
+    assert runs[("mdm", "2024")] == (13224, 13210, 14)
 
 
 def test_staged_values_match_the_files_for_medellin_and_others(warehouse):
@@ -193,7 +195,8 @@ def test_reference_files_run_through_the_dags(server_dsn, tmp_path):
         proc = sinfonia("run", "--sources", str(folder), env={"WAREHOUSE_DSN": dsn}, check=False)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         quarantined = _one(dsn, "select source, reason, count(*) from meta.quarantine group by 1, 2")
-        assert {(s, r) for s, r, _ in quarantined} == {("idf", "expected a numeric score")}
+        assert {(s, r) for s, r, _ in quarantined} == {("idf", "expected a numeric score"),
+                                                       ("mdm", "outside the published range 0–100")}
         indicators = dict(_one(dsn, "select indicator, count(*) from marts.fct_municipal_indicator group by 1"))
         assert indicators["mdm"] == 9913 and indicators["capacity_group"] >= 1102
         medellin = _one(dsn, "select category, capacity_group, is_current from marts.dim_municipality "

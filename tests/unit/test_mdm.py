@@ -81,12 +81,10 @@ def test_workbook_layout_parses_with_moved_header_and_extra_leading_column(tmp_p
     for period, b in plain.items():
         assert [r[2:] for r in b.rows] == [r[2:] for r in moved[period].rows]
         assert [r[1] + 3 for r in b.rows] == [r[1] for r in moved[period].rows]
-        assert len(b.rows) == 3 * len(world.municipal) and not b.rejected
+        assert len(b.rows) == 11 * len(world.municipal) and not b.rejected
     code = world.municipal[0].code
     got = {(r[7], r[9]) for r in plain["2020"].rows if r[4] == code}
-    assert got == {(k, str(v)) for k, v in (("mdm", values[(code, 2020)]["mdm"]),
-                                           ("mdm_gestion", values[(code, 2020)]["gestion"]),
-                                           ("mdm_resultados", values[(code, 2020)]["resultados"]))}
+    assert got == {(mdm.INDICATORS[k], str(v)) for k, v in values[(code, 2020)].items()}
 
 
 def test_socrata_pages_and_workbook_together_are_not_double_counted(tmp_path, world):
@@ -96,7 +94,7 @@ def test_socrata_pages_and_workbook_together_are_not_double_counted(tmp_path, wo
     batches = mdm.parse([landed(p) for p, _ in pages] + [landed(book)])
     for b in batches:
         keys = [(r[4], r[2], r[7]) for r in b.rows]
-        assert len(keys) == len(set(keys)) == 3 * len(world.municipal)
+        assert len(keys) == len(set(keys)) == 11 * len(world.municipal)  # the dimensions only in the workbook
         assert len(b.rejected) == 3 * len(world.municipal)
         assert all(r.reason.startswith("duplicate") and "first in nkjx-rsq7" in r.reason for r in b.rejected)
 
@@ -111,7 +109,9 @@ def test_departmental_mdd_workbook_is_read_as_departments_not_municipalities():
         assert not b.rejected and b.rows_read == len(b.rows)
         assert {r[3] for r in b.rows} == {"departamento"}
         assert all(len(r[4]) == 2 for r in b.rows)
-        assert {r[7] for r in b.rows} == {"mdm", "mdm_gestion", "mdm_resultados"}
+        assert {r[7] for r in b.rows} == {"mdm", "mdm_gestion", "mdm_resultados", "mdm_movilizacion",
+                                          "mdm_ejecucion", "mdm_gobierno_abierto", "mdm_educacion", "mdm_salud",
+                                          "mdm_servicios", "mdm_seguridad"}  # MDD has planeacion, not ot
         assert len({r[4] for r in b.rows}) == 32  # 32 departments (Bogotá is not in the MDD)
     antioquia = {r[7]: float(r[9]) for b in batches if b.period == "2020-departamentos" for r in b.rows if r[4] == "05"}
     assert abs(antioquia["mdm"] - 81.8023) < 1e-3
@@ -182,13 +182,17 @@ def divided_base(base_rows, tmp_path_factory):
 
 def test_divided_copy_loads_every_value_and_capacity_group(divided_base, base_rows):
     _, rows = base_rows
+    header = rows[0]
     assert sorted(divided_base) == [str(y) for y in range(2016, 2025)]
     data = [r for r in rows[1:] if r[2] is not None]
     assert len(data) == 9918
-    published = sum(1 for r in data for i, h in enumerate(rows[0]) if h in ("mdm", "gestion", "resultados", "grupo")
-                    and r[i] is not None)
-    assert sum(len(b.rows) for b in divided_base.values()) == published
-    assert not any(b.rejected for b in divided_base.values())
+    published = sum(1 for r in data for i, h in enumerate(rows[0]) if h in (*SCORES, "grupo") and r[i] is not None)
+    rejected = [r for b in divided_base.values() for r in b.rejected]
+    assert sum(len(b.rows) for b in divided_base.values()) + len(rejected) == published
+    # DNP's 2024 seguridad holds 14 values just above 100 (100.23, 100.13): quarantined, never clipped.
+    over = [r for r in data if r[1] == 2024 and r[header.index("seguridad")] > 10000]
+    assert len(rejected) == len(over) == 14
+    assert {(r.column, r.reason) for r in rejected} == {("seguridad", "outside the published range 0–100")}
     groups = [r[10] for b in divided_base.values() for r in b.rows if r[7] == "capacity_group"]
     assert len(groups) == 9918 and set(groups) == {"C", "1", "2", "3", "4", "5"}
 
@@ -199,8 +203,9 @@ def test_divided_copy_values_match_the_file_to_four_decimals(divided_base, base_
     header = rows[0]
     [published] = [r for r in rows[1:] if r[2] == int(code) and r[1] == year]
     got = {r[7]: r for r in divided_base[str(year)].rows if r[4] == code}
-    for indicator, column in (("mdm", "mdm"), ("mdm_gestion", "gestion"), ("mdm_resultados", "resultados")):
-        assert round(float(got[indicator][9]), 4) == round(published[header.index(column)] / 100, 4)
+    assert {mdm.INDICATORS[c] for c in SCORES} <= got.keys()
+    for column in SCORES:
+        assert round(float(got[mdm.INDICATORS[column]][9]), 4) == round(published[header.index(column)] / 100, 4)
     assert got["capacity_group"][10] == str(published[header.index("grupo")])
 
 

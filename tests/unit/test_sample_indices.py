@@ -76,10 +76,16 @@ def test_manifest_records_mdm_publication_lag_and_one_mdm_form(pair):
     a, _ = pair
     manifest = read_manifest(a)
     mdm_files = {k: v for k, v in manifest.items() if v["source"] == "mdm"}
-    assert mdm_files and all(k.endswith(".json") for k in mdm_files)  # Socrata pages only
-    for entry in mdm_files.values():
+    forms = defaultdict(set)
+    for name, entry in mdm_files.items():
         assert date.fromisoformat(entry["published_on"]) == date(int(entry["period"]) + 1, 10, 31)
-        assert "nkjx-rsq7" in entry["origin"]
+        forms[int(entry["period"])].add(name.rsplit(".", 1)[-1])
+        if name.endswith(".json"):
+            assert "nkjx-rsq7" in entry["origin"]
+        else:  # DNP's release of October of Y+1, holding year Y only
+            assert name.endswith(f"Base de datos - mdm (Oct {(int(entry['period']) + 1) % 100:02d}).xlsx")
+    # One form per year: the API's pages up to 2020, DNP's workbook after.
+    assert forms == {y: {"json"} if y <= 2020 else {"xlsx"} for y in range(2018, 2025)}
     for source in ("ipm", "imrc", "cgn_categories"):
         assert any(v["source"] == source for v in manifest.values()), source
 
@@ -102,3 +108,23 @@ def test_sample_indices_follow_the_latent_world(pair):
     assert mean([mdm[(c, 2023, "mdm")] for c in sixth]) < mean([mdm[(c, 2023, "mdm")] for c in others])
     assert mean([ipm_total[c] for c in sixth]) > mean([ipm_total[c] for c in others])
     assert mean([imrc[c] for c in sixth]) > mean([imrc[c] for c in others])
+
+
+def test_sample_mdm_dimensions_average_to_their_component_and_keep_their_weaknesses(pair):
+    a, _ = pair
+    mdm = _mdm(a)
+    dims = {"mdm_gestion": ("mdm_movilizacion", "mdm_ejecucion", "mdm_gobierno_abierto", "mdm_ordenamiento_territorial"),
+            "mdm_resultados": ("mdm_educacion", "mdm_salud", "mdm_servicios", "mdm_seguridad")}
+    rows = {(c, y) for c, y, i in mdm if i == "mdm_salud"}
+    assert {y for _, y in rows} == {2021, 2022, 2023, 2024}  # the workbook years only
+    for code, year in rows:
+        for component, names in dims.items():
+            values = [mdm[(code, year, n)] for n in names]
+            assert all(0 <= v <= 100 for v in values)
+            if 0 < min(values) and max(values) < 100:  # not clipped: the mean is the component
+                assert sum(values) / 4 == pytest.approx(mdm[(code, year, component)], abs=2e-4)
+    # A municipality's weakest dimension of gestión is mostly the same from one year to the next.
+    codes = {c for c, _ in rows}
+    weakest = {(c, y): min(dims["mdm_gestion"], key=lambda n: mdm[(c, y, n)]) for c, y in rows}
+    same = sum(weakest[(c, 2023)] == weakest[(c, 2024)] for c in codes)
+    assert same > 0.6 * len(codes)

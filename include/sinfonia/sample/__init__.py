@@ -41,7 +41,7 @@ def write_sample(out: Path, seed: int = 42, scale: float = 1.0, first_year: int 
     )
     files += writers.write_metas(esap.goal_rows(world, assistances), out)
     treated = impact.treatment_years(world, assistances)
-    files += indices.write_mdm_pages(world, out, indices.mdm_values(world, treated, impact_effect))
+    files += indices.write_mdm(world, out, indices.mdm_values(world, treated, impact_effect))
     files += indices.write_ipm(world, out)
     files += indices.write_imrc(world, out)
     files += indices.write_categories(world, out)

@@ -4,24 +4,32 @@ Each file has its publisher's real name, format and layout quirks (see the sourc
 values come from the latent ``World``: low capacity means low MDM, high IPM and IMRC, 6th
 category, the same as the IDF writer.
 
-MDM is written in ONE form per sample, the datos.gov.co ``nkjx-rsq7`` JSON pages (one set of
-pages per year, so each year has its own publication date in ``MANIFEST.csv``: year Y is
-published on 31 October of Y+1, so the sample has MDM for ``first_year`` … ``last_year - 1``).
-``write_mdm_workbook`` writes the same values as DNP's workbook, for tests; the sample does not
-write both, so nothing is double counted.
+MDM is written in ONE form per year, as its publishers put it out: years up to 2020 (the span of
+the datos.gov.co API) as ``nkjx-rsq7`` JSON pages, later years as DNP's workbook, one per year
+(``Base de datos - mdm (Oct YY).xlsx``, the release of October of Y+1, holding only year Y so no
+value is read twice). Each year has its own publication date in ``MANIFEST.csv``: year Y is
+published on 31 October of Y+1, so the sample has MDM for ``first_year`` … ``last_year - 1``.
+Only the workbook publishes the dimensions of each component, as DNP's base does.
 
 MDM values (``mdm_values``), for municipality i and year t (s = t - first_year)::
 
     gestion_it    = 30 + 45·capacity_i + 0.6·s + e1_it          e ~ N(0, 2.5), independent
     resultados_it = 40 + 35·capacity_i + 0.5·s + e2_it
     mdm_it        = (gestion_it + resultados_it) / 2 + e3_it + X·[t ≥ G_i]     e3 ~ N(0, 1)
+    dimension_kit = component_it + u_ki + v_kit - mean_k(u_ki + v_kit)   u ~ N(0, 7), v ~ N(0, 2)
 
+where the dimensions of gestión are movilizacion, ejecucion, gobierno, ot and those of resultados
+educacion, salud, servicios, seguridad: each component is the mean of its dimensions (before
+clipping), and a municipality keeps its strong and weak dimensions from year to year (u_ki), so
+the characterisation sheet's suggestions rest on a stable weakness. Everything is
 clipped to 0–100, rounded to 4 decimals, where X is ``--impact-effect`` (default 0) and G_i the
 treatment year of ``sample.impact.treatment_years`` (never for untreated municipalities). The
 trend is common to all municipalities; selection into treatment runs through capacity (needier
 municipalities get more assistance, ``sample.esap.simulate``), i.e. through the level only, so
 parallel trends hold and a Callaway–Sant'Anna estimate on ``mdm`` should recover X, while a
-naive treated-versus-untreated comparison is biased downwards. The components are not shifted.
+naive treated-versus-untreated comparison is biased downwards. The components and dimensions are
+not shifted; the dimensions draw from their own random streams, so adding them changed no other
+value.
 """
 
 from __future__ import annotations
@@ -37,6 +45,9 @@ from sinfonia.sample.writers import SAMPLE_NOTE, _xlsx_titles
 
 MDM_PAGE = 1000
 MDM_INDICATORS = (("MDM", "mdm"), ("Componente de gestión", "gestion"), ("Componente de resultados", "resultados"))
+MDM_DIMENSIONS = {"gestion": ("movilizacion", "ejecucion", "gobierno", "ot"),
+                  "resultados": ("educacion", "salud", "servicios", "seguridad")}
+SOCRATA_LAST_YEAR = 2020  # the datos.gov.co API's last year; later years come as DNP's workbook
 
 
 def _clip(x: float) -> float:
@@ -63,8 +74,20 @@ def mdm_values(world: World, treated: dict[str, int], effect: float) -> dict[tup
             total = (g + r) / 2 + rng.gauss(0, 1.0)
             if e.code in treated and year >= treated[e.code]:
                 total += effect
-            out[(e.code, year)] = {"gestion": _clip(g), "resultados": _clip(r), "mdm": _clip(total)}
+            v = out[(e.code, year)] = {"gestion": _clip(g), "resultados": _clip(r), "mdm": _clip(total)}
+            for component, level in (("gestion", g), ("resultados", r)):
+                v.update(_dimensions(world, e.code, year, component, level))
     return out
+
+
+def _dimensions(world: World, code: str, year: int, component: str, level: float) -> dict[str, float]:
+    """A component's dimensions: persistent strengths and weaknesses plus yearly noise, centred so
+    that their mean is the component."""
+    persistent = world.rng(f"mdm-dimensions-{component}-{code}")
+    yearly = world.rng(f"mdm-dimensions-{component}-{code}-{year}")
+    offsets = {n: persistent.gauss(0, 7.0) + yearly.gauss(0, 2.0) for n in MDM_DIMENSIONS[component]}
+    centre = sum(offsets.values()) / len(offsets)
+    return {n: _clip(level + o - centre) for n, o in offsets.items()}
 
 
 def _dato(value: float, comma: bool) -> str:
@@ -72,11 +95,11 @@ def _dato(value: float, comma: bool) -> str:
     return text.replace(".", ",") if comma else text
 
 
-def write_mdm_pages(world: World, out: Path, values) -> list[tuple[Path, dict]]:
+def write_mdm_pages(world: World, out: Path, values, years: list[int] | None = None) -> list[tuple[Path, dict]]:
     folder = out / "mdm"
     folder.mkdir(parents=True, exist_ok=True)
     files = []
-    for year in mdm_years(world):
+    for year in mdm_years(world) if years is None else years:
         rng = world.rng(f"mdm-format-{year}")
         records = []
         for e in sorted(world.municipal, key=lambda e: e.code):
@@ -96,22 +119,38 @@ def write_mdm_pages(world: World, out: Path, values) -> list[tuple[Path, dict]]:
     return files
 
 
-def write_mdm_workbook(world: World, path: Path, values, code: str = "cmpio", name: str = "nmpio") -> Path:
-    """The DNP release layout: sheet 'Diccionario' and sheet 'Base', header row 1."""
+def write_mdm_workbook(world: World, path: Path, values, code: str = "cmpio", name: str = "nmpio",
+                       years: list[int] | None = None) -> Path:
+    """The DNP release layout: sheet 'Diccionario' and sheet 'Base', header row 1: a ``g…`` and an
+    ``r…`` indicator column (not kept), then each component's dimensions, the component, ``mdm``."""
+    scores = [*MDM_DIMENSIONS["gestion"], "gestion", *MDM_DIMENSIONS["resultados"], "resultados", "mdm"]
     wb = Workbook()
     ws = wb.active
     ws.title = "Diccionario"
     ws.append([SAMPLE_NOTE])
     ws.append(["Nombre de la variable", "Descripción", "Tipo", "Fuente", "Vigencia"])
     ws = wb.create_sheet("Base")
-    ws.append(["ID", "año", code, name, "g11_itnt", "movilizacion", "gestion", "educacion", "resultados", "mdm"])
+    ws.append(["ID", "año", code, name, "g11_itnt", "r11_transicion", *scores])
     for e in world.municipal:
-        for year in mdm_years(world):
+        for year in mdm_years(world) if years is None else years:
             v = values[(e.code, year)]
-            ws.append([f"{year}{e.code}", year, int(e.code), e.name, 50.0, v["gestion"], v["gestion"], v["resultados"],
-                       v["resultados"], v["mdm"]])
+            ws.append([f"{year}{e.code}", year, int(e.code), e.name, 50.0, 75.0, *(v[k] for k in scores)])
+    path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path
+
+
+def write_mdm(world: World, out: Path, values) -> list[tuple[Path, dict]]:
+    """The sample's MDM: the API's pages up to 2020, then one DNP workbook per year."""
+    years = mdm_years(world)
+    files = write_mdm_pages(world, out, values, [y for y in years if y <= SOCRATA_LAST_YEAR])
+    for year in (y for y in years if y > SOCRATA_LAST_YEAR):
+        release = f"Base de datos - mdm (Oct {(year + 1) % 100:02d}).xlsx"
+        path = write_mdm_workbook(world, out / "mdm" / release, values, years=[year])
+        files.append((path, {"source": "mdm", "period": str(year),
+                             "published_on": mdm_published_on(year).isoformat(),
+                             "origin": f"https://www.dnp.gov.co (MDM, {release})"}))
+    return files
 
 
 # -- IPM census 2018 (DANE) --------------------------------------------------------------------

@@ -16,11 +16,22 @@ Two published forms, both accepted:
   periods (``<year>-departamentos``), so a folder holding both never mixes them and the
   municipal marts ignore it.
 
+Sub-dimensions: the workbook also publishes the dimensions of each component, kept when present
+(optional columns, same 0–100 scale check and quarantine as the scores): gestión's
+``movilizacion``, ``ejecucion``, ``gobierno`` (gobierno abierto y transparencia) and ``ot``
+(ordenamiento territorial; MDD has ``planeacion`` instead, not kept) and resultados' ``educacion``,
+``salud``, ``servicios``, ``seguridad``, as ``mdm_movilizacion``, ``mdm_ejecucion``,
+``mdm_gobierno_abierto``, ``mdm_ordenamiento_territorial``, ``mdm_educacion``, ``mdm_salud``,
+``mdm_servicios``, ``mdm_seguridad``. The ``g…``/``r…`` indicator columns beneath them are not
+kept. The Socrata long format is not known to publish the dimensions (its ~22,000 records for
+2016–2020 are about four indicators per municipality-year); a record whose ``indicador`` is one
+of those bare names would map the same way.
+
 ``raw.mdm`` is long: one row per entity, year and published indicator. A Socrata record is one
 raw row; a workbook row gives one raw row per indicator column found (``mdm``, ``gestion``,
-``resultados``, capacity group when present), so for workbooks the reconciled unit is the
-entity-year-indicator value, each loaded or quarantined on its own with the workbook row and
-column; an empty cell publishes no value and gives no row. A value that is not a number (``ND``,
+``resultados``, the dimensions and the capacity group when present), so for workbooks the
+reconciled unit is the entity-year-indicator value, each loaded or quarantined on its own with the
+workbook row and column; an empty cell publishes no value and gives no row. A value that is not a number (``ND``,
 ``Sin información``) is quarantined, never coerced.
 
 Scale: every score is published on 0–100. A workbook whose score column is out of that range in
@@ -76,7 +87,14 @@ INDICATORS = {
     "grupo de dotaciones iniciales": "capacity_group", "grupo capacidades": "capacity_group",
     "grupo": "capacity_group", "gdi": "capacity_group", "dotaciones iniciales": "capacity_group",
 }
-NUMERIC = ("mdm", "mdm_gestion", "mdm_resultados")
+# The dimensions of each component, as DNP's workbook names them (MDD has no ``ot``).
+DIMENSIONS = {
+    "movilizacion": "mdm_movilizacion", "ejecucion": "mdm_ejecucion", "gobierno": "mdm_gobierno_abierto",
+    "ot": "mdm_ordenamiento_territorial", "educacion": "mdm_educacion", "salud": "mdm_salud",
+    "servicios": "mdm_servicios", "seguridad": "mdm_seguridad",
+}
+INDICATORS.update(DIMENSIONS)
+NUMERIC = ("mdm", "mdm_gestion", "mdm_resultados", *DIMENSIONS.values())
 SCORE_RANGE = (0.0, 100.0)  # DNP publishes every MDM score on 0–100
 
 LONG = [
@@ -99,6 +117,7 @@ def _wide(code: str, name: str, total: str) -> list[Column]:
         Column("mdm", (total,)),
         Column("capacity_group", tuple(k for k, v in INDICATORS.items() if v == "capacity_group"),
                required=False),
+        *(Column(indicator, (published,), required=False) for published, indicator in DIMENSIONS.items()),
     ]
     if name == "nmpio":
         cols.append(Column("department_name", ("ndpto", "departamento"), required=False))
@@ -230,7 +249,7 @@ def _parse_workbook(f: LandedFile, out: _Batches) -> None:
     for row_number, rec in table.records():
         record = {headers[k]: cell_text(v) for k, v in rec.items()}
         year = _year(rec["year"])
-        for indicator in ("mdm", "mdm_gestion", "mdm_resultados", "capacity_group"):
+        for indicator in (*NUMERIC, "capacity_group"):
             if indicator not in table.positions or cell_text(rec[indicator]) is None:
                 continue  # an empty cell publishes no value (94343 has no score 2016–2020)
             out.add(f, row_number, level, year, rec["entity_code"], rec["entity_name"],
@@ -240,7 +259,7 @@ def _parse_workbook(f: LandedFile, out: _Batches) -> None:
 
 def _check_workbook_scale(table) -> None:
     """Scores out of 0–100 in more than a few rows: the file is refused before anything loads."""
-    for indicator in NUMERIC:
+    for indicator in (i for i in NUMERIC if i in table.positions):
         outside = []
         read = 0
         for row_number, rec in table.records():

@@ -1,7 +1,8 @@
 -- One value per municipality, indicator and year, with the date it was published (for
 -- point-in-time use). IDF: `idf` is DNP's new methodology (2020 on), `idf_anterior` the old one
 -- (up to 2021); both exist for 2021 and are not comparable. MDM and its two components come from
--- datos.gov.co or DNP's workbook; IPM from the 2018 census (year 2018); IMRC by edition year.
+-- datos.gov.co or DNP's workbook, the components' dimensions (mdm_movilizacion ... mdm_seguridad)
+-- from the workbook only; IPM from the 2018 census (year 2018); IMRC by edition year.
 -- Category: CGN's certified category wins over the one the IDF workbooks carry (new methodology
 -- before old). Capacity group: MDM's own group wins over the IDF's `Dotaciones Iniciales`.
 -- Only codes present in DIVIPOLA reach this model's consumers: the raw gates stop others earlier.
@@ -52,7 +53,7 @@ mdm_scores as (
             else 'DNP MDM (base de datos)'
         end as source
     from mdm
-    where indicator in ('mdm', 'mdm_gestion', 'mdm_resultados') and value is not null
+    where indicator <> 'capacity_group' and value is not null
 ),
 
 ipm_long as (
