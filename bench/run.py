@@ -202,7 +202,7 @@ def _base_python() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small loader, scales 1x and 10x only")
-    parser.add_argument("--only", choices=["impact"],
+    parser.add_argument("--only", choices=["impact", "certainty"],
                         help="run one benchmark alone and merge its figures into results.json")
     parser.add_argument("--install", action="store_true",
                         help="also time a fresh clone's dependency install into a throwaway virtualenv "
@@ -212,6 +212,14 @@ def main() -> int:
         import impact_calibration
 
         return impact_calibration.main([])
+    if args.only == "certainty":
+        from impact_calibration import merge_results
+
+        seconds = certainty_time()
+        print(f"prioritisation_certainty_s {seconds:.3f} s")
+        merge_results([{"name": "prioritisation_certainty_s", "value": round(seconds, 4),
+                        "unit": "s (1,000 draws, 700 eligible municipalities)"}])
+        return 0
     from sinfonia.warehouse import Embedded
 
     STATE.mkdir(parents=True, exist_ok=True)
