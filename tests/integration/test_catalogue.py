@@ -19,7 +19,7 @@ def test_bootstrap_creates_exactly_the_catalogue_tables_in_their_schemas(fresh_d
             from information_schema.columns where table_schema in ('raw', 'restricted')
             group by 1, 2""").fetchall()
     got = {(schema, table): tuple(cols) for schema, table, cols in rows}
-    expected = {(spec.schema, table): (*columns, *LINEAGE) for spec in CATALOGUE
+    expected = {(spec.schema, table): (*columns, *LINEAGE, "_loaded_at") for spec in CATALOGUE
                 for table, columns in spec.tables.items()}
     assert got == expected
     assert ("restricted", "esap_equipos") in got and ("raw", "esap_equipos") not in got
