@@ -44,6 +44,9 @@ class FailFastOnBadInput(RetryPolicy):
         "psycopg.DataError": "a value the warehouse refuses",
         "psycopg.IntegrityError": "a constraint the data breaks",
         "psycopg.ProgrammingError": "an SQL error",
+        # A weekly message the mail server refused: the next run of the week sends only the unsent
+        # ones (meta.notification_sent), so the run fails at once instead of resending minutes later.
+        "sinfonia.notify.NotSent": "a message the mail server did not accept",
     }
 
     @classmethod

@@ -119,7 +119,7 @@ def test_the_marts_gate_stops_broken_marts_and_names_the_expectations(two_runs, 
     orphan): the function behind the DAG's gate_marts task fails naming both expectations, records
     the run in meta.gate_run, and nothing is published."""
     dsn, _, _, _, _, dropped = two_runs
-    monkeypatch.setenv("WAREHOUSE_DSN", dsn)
+    monkeypatch.setenv("AIRFLOW_CONN_SINFONIA_WAREHOUSE", dsn)  # the tasks' warehouse: an Airflow connection
     before = snapshot(dsn)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("update marts_build.fct_technical_assistance set action_plan_date = agreed_date - 30 "
