@@ -75,7 +75,7 @@ def full(sources: Path, dsn: str, steps: dict) -> None:
         ["build", *dbt.selection("prioritisation_candidate", dsn), "--vars", plan["dbt_vars"]], dsn))
     timed(steps, "prioritisation.certainty", lambda: tasks.prioritisation_certainty(plan))
     build_gate_publish(dsn, run_id, steps, "prioritisation",
-                       [*dbt.selection("prioritisation", dsn), "--vars", plan["dbt_vars"]])
+                       [*dbt.selection("prioritisation_publish", dsn), "--vars", plan["dbt_vars"]])
     timed(steps, "prioritisation.record", lambda: tasks.record_prioritisation(plan, run_id))
 
 

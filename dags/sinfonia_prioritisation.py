@@ -9,8 +9,8 @@ score, ranks, tiers and the selection up to each directorate's goal.
 Steps: resolve the parameters → dbt build of the selector `prioritisation_candidate` with the
 year, as-of date and force as dbt vars (the seeds' checks, the year computed and tested) → the
 certainty of the list (a seeded Monte Carlo over weights, normalisation and vintages,
-`sinfonia.certainty`) → dbt build of the selector `prioritisation` (the year appended to the
-incremental `mart_prioritisation` in `marts_build`, its certainty, the characterisation sheets) →
+`sinfonia.certainty`) → dbt build of the selector `prioritisation_publish` (the year appended to
+the incremental `mart_prioritisation` in `marts_build`, its certainty, the characterisation sheets) →
 the marts gate → `publish` → the run recorded in `meta.prioritisation_run` with its weights, rules
 and input versions.
 
@@ -67,7 +67,7 @@ def sinfonia_prioritisation():
     dbt_vars = "{{ ti.xcom_pull(task_ids='resolve_parameters')['dbt_vars'] }}"
     plan = resolve_parameters()
     candidate = DbtBuild(task_id="dbt_build_candidate", selector="prioritisation_candidate", dbt_vars=dbt_vars)
-    build, published = build_gate_publish(selector="prioritisation", dbt_vars=dbt_vars, outlets=())
+    build, published = build_gate_publish(selector="prioritisation_publish", dbt_vars=dbt_vars, outlets=())
     plan >> candidate >> certainty(plan) >> build
     published >> snapshot(plan)
 

@@ -23,7 +23,7 @@ def test_resolves_the_parameters_builds_the_candidate_its_certainty_then_the_sna
     assert candidate.upstream_task_ids == {"resolve_parameters"} and "dbt_vars" in candidate.dbt_vars
     assert dag.get_task("certainty").upstream_task_ids == {"dbt_build_candidate", "resolve_parameters"}
     build = dag.get_task("dbt_build")
-    assert type(build).__name__ == "DbtBuild" and build.selector == "prioritisation"
+    assert type(build).__name__ == "DbtBuild" and build.selector == "prioritisation_publish"
     assert build.upstream_task_ids == {"certainty"} and "dbt_vars" in build.dbt_vars
     assert dag.get_task("gate_marts").upstream_task_ids == {"dbt_build"}
     publish = dag.get_task("publish")
