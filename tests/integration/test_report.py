@@ -41,8 +41,12 @@ def mark_as_sample(dsn: str, sample: bool) -> None:
 
 @pytest.fixture
 def snapshot(fresh_dsn):
+    from sinfonia import db, publish
+
     build_inputs(fresh_dsn)
-    prioritisation.run(fresh_dsn, 2025)
+    db.bootstrap(fresh_dsn)  # meta.*, where the publication is recorded
+    prioritisation.run(fresh_dsn, 2025)  # into marts_build, as dbt builds it
+    publish.publish(fresh_dsn, "report-test")  # the report reads what analysts read: marts
     return fresh_dsn
 
 
@@ -168,9 +172,10 @@ def test_names_are_cased_as_spanish_writes_them_in_the_page_and_the_workbook(sna
 def test_page_numbers_are_in_colombian_format_and_directorate_codes_are_explained(snapshot, tmp_path):
     with psycopg.connect(snapshot, autocommit=True) as conn:
         conn.execute("update marts.mart_prioritisation set need_score = 1234.56 where municipality_id = '00007'")
-        conn.execute("create table marts.dim_territorial_directorate (directorate_id text, directorate_name text, "
-                     "label_name text)")
-        conn.execute("insert into marts.dim_territorial_directorate values "
+        conn.execute("create table if not exists marts.dim_territorial_directorate (directorate_id text, "
+                     "directorate_name text, label_name text)")
+        conn.execute("delete from marts.dim_territorial_directorate")
+        conn.execute("insert into marts.dim_territorial_directorate (directorate_id, directorate_name, label_name) values "
                      "('D1', 'Dirección Territorial Uno', 'Disquera Uno'), ('D2', 'Dirección Territorial Dos', "
                      "'Disquera Dos')")
     report.build(snapshot, tmp_path, progress=lambda m: None)
