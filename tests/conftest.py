@@ -39,8 +39,25 @@ def state_dir() -> Path:
     path = _traversable_tmp("state")
     os.environ["SINFONIA_STATE_DIR"] = str(path)
     os.environ.pop("WAREHOUSE_DSN", None)
+    os.environ.pop("SINFONIA_STORE_URL", None)  # the local default store, under the state folder
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3-compatible server (moto's server mode) on loopback with one bucket
+    (``tests.objectstore``); its ``env()`` points ``SINFONIA_STORE_URL`` at it."""
+    pytest.importorskip("moto.server", reason="moto[s3] is not installed (requirements.txt)")
+    from tests import objectstore
+
+    folder = _traversable_tmp("s3")
+    server = objectstore.start(folder / "moto.log")
+    try:
+        yield server
+    finally:
+        objectstore.stop(server)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

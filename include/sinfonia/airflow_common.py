@@ -14,7 +14,7 @@ from importlib import import_module
 from airflow.sdk import Asset, BaseOperator, task
 from airflow.sdk.definitions.retry_policy import RetryDecision, RetryPolicy
 
-from sinfonia import tasks
+from sinfonia import config, tasks
 from sinfonia.sources import CATALOGUE
 
 RAW_ASSETS = {s.name: Asset(name=f"raw.{s.name}", uri=f"sinfonia://warehouse/raw/{s.name}", group="raw")
@@ -93,10 +93,13 @@ def for_in_process_run(dag) -> None:
 
 
 def extract_tasks() -> None:
-    """bootstrap → one ``extract_<source>`` task per source of the catalogue → ``gate_raw``.
+    """bootstrap → ``land`` → one ``extract_<source>`` task per source of the catalogue → ``gate_raw``.
 
-    A source waits for the sources it names in ``after``; the raw gate waits for them all, and
-    only when it passes are the ``raw.*`` Assets updated.
+    ``land`` lands every source's files (``tasks.land_sources``) in the landing zone's store
+    (``SINFONIA_STORE_URL``) and runs on the ``SINFONIA_LANDING_QUEUE`` Celery queue when one is
+    set (the workers that see the sources folder); each extract task parses its source's landed
+    files on any worker. A source waits for the sources it names in ``after``; the raw gate waits
+    for them all, and only when it passes are the ``raw.*`` Assets updated.
     """
 
     @task
@@ -107,12 +110,16 @@ def extract_tasks() -> None:
     def gate_raw(run_id=None):
         return tasks.gate("raw_", run_id)
 
+    queue = config.landing_queue()
+    land = task(tasks.land_sources, task_id="land", **({"queue": queue} if queue else {}))
     start, made = bootstrap(), {}
+    landed = land()
+    start >> landed
     for spec in CATALOGUE:
         extract = task(tasks.extract_source, task_id=spec.task_id, doc_md=spec.note or None)
-        made[spec.name] = extract(spec.name)
-        upstream = [made[a] for a in spec.after] or [start]
-        upstream >> made[spec.name]
+        made[spec.name] = extract(spec.name, landed)
+        for after in spec.after:
+            made[after] >> made[spec.name]
     list(made.values()) >> gate_raw()
 
 

@@ -77,20 +77,23 @@ def extract(source: str, paths: list[Path], sources_dir: Path | None = None,
     """Land, parse and load the given files of one source; returns one result per period.
 
     ``origins`` gives each file's origin (a URL) when it was downloaded; ``period`` (``--year``)
-    sets the period of sources whose period is given (``Periods.GIVEN``).
-
-    Files whose exact bytes are already behind a current load are not parsed again (the weekly
-    run after one new export parses that export only). Sources whose files are independent
-    periods (``Periods.PER_FILE``) skip file by file; the others reload all their files when any
-    one changed. ``force`` reloads everything.
+    sets the period of sources whose period is given (``Periods.GIVEN``). ``land_files`` then
+    ``load_landed``: the extract DAG runs them as two tasks, possibly on two workers.
     """
+    landed = land_files(source, paths, sources_dir, dsn, origins, period)
+    return load_landed(source, landed, dsn, period, force)
+
+
+def land_files(source: str, paths: list[Path], sources_dir: Path | None = None, dsn: str | None = None,
+               origins: dict[Path, str] | None = None, period: str | None = None) -> list[LandedFile]:
+    """Check every file against the intake rules, then land each (``sinfonia.landing.land``)."""
     spec = sources.get(source)
     manifest = read_manifest(sources_dir) if sources_dir else {}
     prepare = spec.prepare_for_landing
     for path in paths:  # every file passes the intake rules before any is landed
         intake.check(Path(path), sources_dir, personal_data_expected=prepare is not None)
+    landed: list[LandedFile] = []
     with db.connect(dsn, autocommit=True) as conn:
-        landed: list[LandedFile] = []
         for path in paths:
             rel = str(Path(path).relative_to(sources_dir)) if sources_dir else Path(path).name
             entry = manifest.get(rel, {})
@@ -98,7 +101,21 @@ def extract(source: str, paths: list[Path], sources_dir: Path | None = None,
             origin = (origins or {}).get(path) or entry.get("origin") or rel
             landed.append(land(conn, source, Path(path), origin=origin,
                                period=period or entry.get("period") or None, published_on=published,
-                               prepare=spec.prepare_for_landing, checked=True))
+                               prepare=prepare, checked=True))
+    return landed
+
+
+def load_landed(source: str, landed: list[LandedFile], dsn: str | None = None, period: str | None = None,
+                force: bool = False) -> list[LoadResult]:
+    """Parse and load landed files of one source; returns one result per period.
+
+    Files whose exact bytes are already behind a current load are not parsed again (the weekly
+    run after one new export parses that export only). Sources whose files are independent
+    periods (``Periods.PER_FILE``) skip file by file; the others reload all their files when any
+    one changed. ``force`` reloads everything.
+    """
+    spec = sources.get(source)
+    with db.connect(dsn, autocommit=True) as conn:
         if not force:
             loaded = already_loaded(conn, source)
             if spec.periods is Periods.PER_FILE:

@@ -7,7 +7,6 @@ metadata in SQLite under the state folder; it is created on first use.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -71,20 +70,6 @@ def load_dags() -> dict:
     return bag.dags
 
 
-def _failures_since(offset: int) -> list[dict]:
-    path = config.state_dir() / "failures" / "failures.jsonl"
-    if not path.exists():
-        return []
-    with open(path, encoding="utf-8") as fh:
-        fh.seek(offset)
-        return [json.loads(line) for line in fh if line.strip()]
-
-
-def _failures_offset() -> int:
-    path = config.state_dir() / "failures" / "failures.jsonl"
-    return path.stat().st_size if path.exists() else 0
-
-
 def run_dags(dag_ids: tuple[str, ...], conf: dict | None = None, progress=print) -> dict[str, float]:
     """Run each DAG to completion in order; raise ``PipelineFailed`` naming the failed task.
 
@@ -102,7 +87,7 @@ PUBLISHING = ("sinfonia_transform", "sinfonia_monitoring")
 
 
 def _run_dags(dag_ids: tuple[str, ...], conf: dict | None, progress, dsn: str) -> dict[str, float]:
-    from sinfonia import db, dbt
+    from sinfonia import db, dbt, tasks
     from sinfonia.airflow_common import for_in_process_run
 
     ensure_airflow_db()
@@ -113,7 +98,6 @@ def _run_dags(dag_ids: tuple[str, ...], conf: dict | None, progress, dsn: str) -
         if dag_id not in dags:
             raise PipelineFailed(f"no DAG {dag_id!r} in {config.DAGS_DIR}")
         progress(f"→ {dag_id} …")
-        offset = _failures_offset()
         start = time.perf_counter()
         for_in_process_run(dags[dag_id])  # a retry waits seconds here, not minutes
         with task_lines(progress):
@@ -121,7 +105,7 @@ def _run_dags(dag_ids: tuple[str, ...], conf: dict | None, progress, dsn: str) -
         timings[dag_id] = time.perf_counter() - start
         state = str(getattr(run, "state", "unknown"))
         if not state.endswith("success"):
-            failures = _failures_since(offset)
+            failures = tasks.failures(dag_id, run.run_id) if getattr(run, "run_id", None) else []
             detail = "; ".join(f"task {f['task_id']}: {f['error']}" for f in failures) or "see the log above"
             gone = db.unreachable(dsn)
             if gone:

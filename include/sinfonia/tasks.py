@@ -50,15 +50,34 @@ def bootstrap() -> None:
     db.bootstrap(warehouse_dsn())
 
 
-def extract_source(source: str, params: dict | None = None) -> list[dict]:
-    from sinfonia.extract import discover, extract
+def land_sources(params: dict | None = None) -> dict[str, list[dict]]:
+    """Land every file of every source of the catalogue found in the sources folder (intake rules
+    first, source by source); returns, per source, the landed files' records for the tasks that
+    parse them, which may run on another worker and read them from the landing zone's store."""
+    from sinfonia import sources
+    from sinfonia.extract import discover, land_files
 
     folder = sources_dir(params)
-    paths = discover(folder, source)
-    if not paths:
-        log.warning("no %s files under %s: nothing loaded", source, folder)
+    dsn = warehouse_dsn()
+    landed: dict[str, list[dict]] = {}
+    for spec in sources.CATALOGUE:
+        paths = discover(folder, spec.name)
+        if paths:
+            landed[spec.name] = [f.record() for f in land_files(spec.name, paths, folder, dsn)]
+            log.info("landed %d %s file(s) on %s", len(paths), spec.name, config.store().url)
+    return landed
+
+
+def extract_source(source: str, landed: dict[str, list[dict]] | None = None) -> list[dict]:
+    """Parse and load the files the ``land`` task landed for ``source`` (``land_sources``)."""
+    from sinfonia.extract import load_landed
+    from sinfonia.landing import LandedFile
+
+    records = (landed or {}).get(source) or []
+    if not records:
+        log.warning("no %s files were landed: nothing loaded", source)
         return []
-    results = extract(source, paths, folder, warehouse_dsn())
+    results = load_landed(source, [LandedFile.from_record(r) for r in records], warehouse_dsn())
     for r in results:
         log.info("%s", r)
     return [r.__dict__ for r in results]
@@ -160,15 +179,32 @@ def record_prioritisation(plan: dict, run_id: str | None) -> dict:
 
 
 def record_failure(context) -> None:
-    """on_failure_callback: keep the failed task and its error where ``sinfonia`` can report it."""
+    """on_failure_callback: keep the failed task and its error where ``sinfonia`` can report it:
+    one record per failure under ``<store>/failures/<dag_id>/<run_id>/`` (``failures``)."""
+    import uuid
+
     ti = context.get("ti") or context.get("task_instance")
-    folder = config.state_dir() / "failures"
-    folder.mkdir(parents=True, exist_ok=True)
     record = {
         "dag_id": getattr(ti, "dag_id", None),
         "task_id": getattr(ti, "task_id", None),
         "run_id": context.get("run_id"),
         "error": str(context.get("exception")),
     }
-    with open(folder / "failures.jsonl", "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record) + "\n")
+    folder = _failures_folder(record["dag_id"], record["run_id"])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{record['task_id']}.{uuid.uuid4().hex[:12]}.json").write_text(json.dumps(record), encoding="utf-8")
+
+
+def failures(dag_id: str, run_id: str) -> list[dict]:
+    """The failure records of one DAG run (``record_failure``), in no particular order."""
+    folder = _failures_folder(dag_id, run_id)
+    if not folder.exists():
+        return []
+    return [json.loads(p.read_text(encoding="utf-8")) for p in folder.iterdir() if p.name.endswith(".json")]
+
+
+def _failures_folder(dag_id: str | None, run_id: str | None):
+    from urllib.parse import quote
+
+    # run ids hold ':' and '+' (manual__2025-01-01T00:00:00+00:00): quoted into one safe segment
+    return config.store_root() / "failures" / quote(str(dag_id), safe="") / quote(str(run_id), safe="")

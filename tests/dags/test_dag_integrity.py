@@ -47,11 +47,12 @@ def test_extract_has_one_task_per_catalogue_source_after_what_it_needs(dagbag):
 
     dag = dagbag.dags["sinfonia_extract"]
     assert "extract_divipola" in dag.get_task("extract_esap_asistencias").upstream_task_ids  # names resolved
-    assert {t.task_id for t in dag.tasks} == {"bootstrap", "gate_raw", *(s.task_id for s in CATALOGUE)}
+    assert {t.task_id for t in dag.tasks} == {"bootstrap", "land", "gate_raw", *(s.task_id for s in CATALOGUE)}
+    assert dag.get_task("land").upstream_task_ids == {"bootstrap"}
     assert dag.get_task("gate_raw").upstream_task_ids == {s.task_id for s in CATALOGUE}
-    for spec in CATALOGUE:
+    for spec in CATALOGUE:  # every source parses what `land` landed (possibly on another worker)
         upstream = dag.get_task(spec.task_id).upstream_task_ids
-        assert upstream == ({f"extract_{a}" for a in spec.after} or {"bootstrap"}), spec.name
+        assert upstream == {"land", *(f"extract_{a}" for a in spec.after)}, spec.name
     equipos = dag.get_task("extract_esap_equipos")
     assert "pseudonymised on landing" in equipos.doc_md  # the catalogue's note reaches the task
 
