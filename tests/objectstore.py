@@ -5,6 +5,7 @@ Airflow connection that points ``SINFONIA_STORE_URL`` at it, and the process end
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -17,6 +18,12 @@ import requests
 CONN_ID = "sinfonia_store"
 # moto accepts any key; these are not credentials of anything
 ACCESS_KEY, SECRET_KEY, REGION = "sinfonia-test", "sinfonia-test-secret", "us-east-1"
+
+
+def worker_name() -> str:
+    """Airflow's ``[core] hostname_callable`` for a test's Celery worker: the name it was given
+    (two workers on one machine would otherwise record the same host name)."""
+    return os.environ["SINFONIA_TEST_WORKER"]
 
 
 def free_port() -> int:

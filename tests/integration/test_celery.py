@@ -1,6 +1,11 @@
 """The pipeline's DAGs on a real CeleryExecutor: Redis, PostgreSQL, api-server, scheduler,
-dag-processor and a Celery worker as separate processes on loopback; a run triggered through the
-CLI and awaited through the REST API; the marts checked; every process stopped by PID."""
+dag-processor and two Celery workers as separate processes on loopback; a run triggered through the
+CLI and awaited through the REST API; the marts checked; every process stopped by PID.
+
+The two workers share no local folder (each its own SINFONIA_STATE_DIR) and the landing zone is on
+a real S3-compatible server (moto's server mode, ``tests.objectstore``): worker ``worker-a`` takes
+only the ``landing`` queue (SINFONIA_LANDING_QUEUE: the extract DAG's ``land`` task), worker
+``worker-b`` every other task, so every file is landed by one worker and parsed by the other."""
 
 from __future__ import annotations
 
@@ -25,6 +30,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 AIRFLOW = [sys.executable, "-m", "airflow"]
 DAGS = ("sinfonia_extract", "sinfonia_transform")
+REPO = Path(__file__).resolve().parents[2]
+# Each worker names itself (Airflow's [core] hostname_callable), so the task instances say which ran them.
+WORKERS = {"worker-a": "landing", "worker-b": "default"}
+STORE_PREFIX = "celery"
 TIMEOUT = 600
 
 
@@ -84,7 +93,7 @@ def _alive(proc: psutil.Process) -> bool:
 
 
 @pytest.fixture(scope="module")
-def stack(request):
+def stack(request, s3_server):
     from sinfonia.warehouse import Embedded
 
     redis_bin = shutil.which("redis-server")
@@ -133,11 +142,15 @@ def stack(request):
             # The tasks read the warehouse as this Airflow connection (and dbt's profile from it).
             "AIRFLOW_CONN_SINFONIA_WAREHOUSE": server.url(),
             "SINFONIA_STATE_DIR": str(base / "state"),
+            # The landing zone and the failure records on the S3-compatible server; the land task
+            # on its own queue.
+            **s3_server.env(STORE_PREFIX),
+            "SINFONIA_LANDING_QUEUE": WORKERS["worker-a"],
         }
 
-        def start(name: str, cmd: list[str]) -> None:
+        def start(name: str, cmd: list[str], **extra: str) -> None:
             log = open(base / f"{name}.log", "w")
-            procs[name] = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
+            procs[name] = subprocess.Popen(cmd, env={**env, **extra}, stdout=log, stderr=subprocess.STDOUT,
                                            cwd=base, start_new_session=True)
 
         start("redis", [redis_bin, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
@@ -151,9 +164,14 @@ def stack(request):
         start("api-server", [*AIRFLOW, "api-server"])
         start("scheduler", [*AIRFLOW, "scheduler"])
         start("dag-processor", [*AIRFLOW, "dag-processor"])
-        start("celery-worker", [*AIRFLOW, "celery", "worker"])
+        for name, queue in WORKERS.items():  # each with its own local folders and log server
+            start(name, [*AIRFLOW, "celery", "worker", "--queues", queue, "--celery-hostname", f"{name}@%h"],
+                  SINFONIA_STATE_DIR=str(base / name), SINFONIA_TEST_WORKER=name,
+                  AIRFLOW__CORE__HOSTNAME_CALLABLE="tests.objectstore.worker_name",
+                  AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(_free_port()),
+                  PYTHONPATH=os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(REPO)])))
         yield {"env": env, "base": base, "procs": procs, "api": f"http://127.0.0.1:{api_port}",
-               "warehouse": server.url()}
+               "warehouse": server.url(), "s3": s3_server}
     finally:
         left = _stop(procs)
         server.stop()
@@ -235,7 +253,26 @@ def _run_and_check(stack, tmp_path):
         executors = {r[0] for r in conn.execute(
             "select distinct queued_by_job_id is not null and hostname <> '' from task_instance")}
         states = dict(conn.execute("select state, count(*) from task_instance group by state").fetchall())
+        ran = conn.execute("select task_id, queue, hostname from task_instance where dag_id = %s", (DAGS[0],)).fetchall()
     assert executors == {True} and set(states) == {"success"}, states
+
+    # Landed by one worker, parsed by the other, through the object store only.
+    where = {task_id: (queue, host) for task_id, queue, host in ran}
+    assert where["land"] == ("landing", "worker-a"), where
+    parsed = {t: h for t, (_, h) in where.items() if t.startswith("extract_")}
+    assert parsed and set(parsed.values()) == {"worker-b"}, where
+    s3 = stack["s3"]
+    landed = s3.keys(f"{STORE_PREFIX}/landing/")
+    base = stack["base"]
+    with psycopg.connect(stack["warehouse"]) as conn:
+        stored = {f"{STORE_PREFIX}/landing/{p}" for (p,) in conn.execute("select stored_path from meta.landed_file")}
+        loaded = {f for (files,) in conn.execute("select files from meta.load_run where status = 'loaded'")
+                  for f in files}
+    assert landed and set(landed) == stored, (landed, stored)
+    assert {k.split("/")[3] for k in landed} == loaded  # every landed file was parsed and loaded
+    assert not (base / "worker-a" / "landing").exists() and not (base / "worker-b" / "landing").exists()
+    cached = {p.parent.name for p in (base / "worker-b" / "landing-cache").rglob("*") if p.is_file()}
+    assert cached == loaded  # worker-b read each file from its copy of the object, fetched from the store
 
     entities = sum(len(json.loads(p.read_text())) for p in (sources / "divipola").glob("*.json"))
     with psycopg.connect(stack["warehouse"]) as conn:

@@ -20,7 +20,7 @@ KNOWN_FORMATS = re.compile(
 PLACEHOLDERS = {
     ".env.example": {
         "", "change-me-airflow-db", "change-me-redis", "change-me-fernet-key", "change-me-jwt-secret",
-        "change-me-api-secret", "change-me-admin", "change-me-warehouse", "change-me-analyst",
+        "change-me-api-secret", "change-me-admin", "change-me-warehouse", "change-me-analyst", "change-me-objectstore",
     },
     "README.md": {"password"},  # the shape of a URL: postgresql://user:password@host:5432/dbname
 }
