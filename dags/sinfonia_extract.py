@@ -1,11 +1,13 @@
 """
 ### Extract: sources → landing zone → `raw` → raw gate
 
-One task per source of the catalogue (`sinfonia.sources.CATALOGUE`), after the sources it needs
-(the ESAP assistances after DIVIPOLA, to resolve names). Each lands every file of its source found
-in the sources folder (run configuration `sources_dir`, or the `SINFONIA_SOURCES_DIR` variable),
-parses it, and loads it with COPY into `raw` (person-level rows into `restricted`), one
-transaction per source-period (re-running replaces, never duplicates). Rows that cannot be parsed
+The `land` task lands every file of every source found in the sources folder (run configuration
+`sources_dir`, or the `SINFONIA_SOURCES_DIR` variable) in the landing zone (`SINFONIA_STORE_URL`:
+a local folder or an S3 bucket). Then one task per source of the catalogue
+(`sinfonia.sources.CATALOGUE`), after the sources it needs (the ESAP assistances after DIVIPOLA, to
+resolve names), parses its landed files, on any worker, and loads them with COPY into `raw`
+(person-level rows into `restricted`), one transaction per source-period (re-running replaces,
+never duplicates). Rows that cannot be parsed
 go to `meta.quarantine` with their reason. The Great Expectations gate on `raw` then runs; only
 when it passes are the `raw.*` assets updated, which schedules the transform DAG.
 """
