@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -37,6 +38,26 @@ def env_for(dsn: str) -> dict[str, str]:
 
 def _pg_options(info: dict) -> str:
     return " ".join(filter(None, (db.session_options(), info.get("options"))))
+
+
+class DataTestsFailed(ValueError):
+    """dbt's data tests found rows that break them: the data, not the build, must change (a
+    ``ValueError``, so the task's retry policy fails it at once)."""
+
+
+# A data test that ran and found rows (dbt's message, dbt/task/test.py) as Cosmos reports it.
+_TEST_FAILURE = re.compile(r"^(?P<node>[^:\n]+): Got \d+ results?, configured to (?:fail|warn) if ", re.MULTILINE)
+_COSMOS_ERRORS = "dbt invocation completed with errors:"
+
+
+def data_test_failures(message: str) -> list[str]:
+    """The failed data tests named in Cosmos' error message, when that is all it reports; empty
+    when any node failed for another reason (an error of SQL or connection, which may be transient)."""
+    if _COSMOS_ERRORS not in message:
+        return []
+    lines = [line for line in message.split(_COSMOS_ERRORS, 1)[1].strip().splitlines() if line.strip()]
+    failures = [m.group("node") for m in map(_TEST_FAILURE.match, lines) if m]
+    return failures if failures and len(failures) == len(lines) else []
 
 
 def target_dir() -> Path:
