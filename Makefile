@@ -44,9 +44,12 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q $(SQLFLUFF_TEST)
 
-## make test: lint, then the whole test suite (unit, DAG, integration against a throwaway PostgreSQL)
+## make test: lint, then the whole test suite (unit, DAG, integration against a throwaway PostgreSQL), on one
+## pytest-xdist worker per core (TEST_WORKERS=0: one process); a test module stays on one worker, so its
+## module fixtures (a pipeline run, a warehouse) are built once
+TEST_WORKERS ?= auto
 test: install browser lint
-	$(PY) -m pytest -q --ignore=$(SQLFLUFF_TEST)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --ignore=$(SQLFLUFF_TEST)
 
 test-fast: install
 	$(PY) -m pytest -q -m "not integration"

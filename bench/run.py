@@ -202,7 +202,7 @@ def _base_python() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small loader, scales 1x and 10x only")
-    parser.add_argument("--only", choices=["impact", "certainty"],
+    parser.add_argument("--only", choices=["impact", "certainty", "refresh"],
                         help="run one benchmark alone and merge its figures into results.json")
     parser.add_argument("--install", action="store_true",
                         help="also time a fresh clone's dependency install into a throwaway virtualenv "
@@ -225,16 +225,18 @@ def main() -> int:
     STATE.mkdir(parents=True, exist_ok=True)
     os.environ["SINFONIA_STATE_DIR"] = str(STATE)  # every run, Airflow home and landing zone of the bench
     if os.environ.get("WAREHOUSE_DSN"):
-        return measure(os.environ["WAREHOUSE_DSN"], args.quick, args.install)
+        return measure(os.environ["WAREHOUSE_DSN"], args.quick, args.install, args.only == "refresh")
     server = Embedded(STATE / "warehouse")
     server.start()
     try:
-        return measure(server.url("postgres"), args.quick, args.install)
+        return measure(server.url("postgres"), args.quick, args.install, args.only == "refresh")
     finally:
         server.stop()  # the bench's own warehouse: nothing is left running
 
 
-def measure(server_dsn: str, quick: bool, install: bool = False) -> int:
+def measure(server_dsn: str, quick: bool, install: bool = False, refresh_only: bool = False) -> int:
+    """Every benchmark, or (``refresh_only``) the 1x full refresh, the weekly path and their bare
+    baselines alone, merged into results.json."""
     results: list[dict] = []
     notes: list[str] = []
 
@@ -242,43 +244,44 @@ def measure(server_dsn: str, quick: bool, install: bool = False) -> int:
         results.append({"name": name, "value": round(value, 4), "unit": unit})
         print(f"  {name:<34} {value:>12.3f} {unit}", flush=True)
 
-    # 0. This machine's speed, to compare absolute times across machines (ratios need no such help)
-    record("cpu_reference_s", cpu_reference(), "s (best of 3: sum(range(10_000_000)), one core)")
-    if install:  # a fresh clone's dependency install, every package downloaded (make bench BENCH_ARGS=--install)
-        record("install_s", install_time(), "s (requirements.lock into a fresh virtualenv, cold caches)")
-    # The prioritisation's Monte Carlo (sinfonia.certainty) at national size: 700 eligible
-    # municipalities in 16 directorates, the DAG's default 1,000 draws.
-    record("prioritisation_certainty_s", certainty_time(), "s (1,000 draws, 700 eligible municipalities)")
+    if not refresh_only:
+        # 0. This machine's speed, to compare absolute times across machines (ratios need no such help)
+        record("cpu_reference_s", cpu_reference(), "s (best of 3: sum(range(10_000_000)), one core)")
+        if install:  # a fresh clone's dependency install, every package downloaded (make bench BENCH_ARGS=--install)
+            record("install_s", install_time(), "s (requirements.lock into a fresh virtualenv, cold caches)")
+        # The prioritisation's Monte Carlo (sinfonia.certainty) at national size: 700 eligible
+        # municipalities in 16 directorates, the DAG's default 1,000 draws.
+        record("prioritisation_certainty_s", certainty_time(), "s (1,000 draws, 700 eligible municipalities)")
 
-    # 1. Loader ------------------------------------------------------------------------------
-    print("loader (same rows, same server, this run):", flush=True)
-    from sinfonia import db
+        # 1. Loader ------------------------------------------------------------------------------
+        print("loader (same rows, same server, this run):", flush=True)
+        from sinfonia import db
 
-    dsn = fresh_database(server_dsn)
-    db.bootstrap(dsn)
-    lr = loader.run(dsn, n=20_000 if quick else 200_000)
-    drop_database(server_dsn, dsn)
-    record("loader_rows_per_s", lr["loader_rows_per_s"], "rows/s")
-    record("to_sql_rows_per_s", lr["to_sql_rows_per_s"], "rows/s")
-    record("bare_copy_rows_per_s", lr["bare_copy_rows_per_s"], "rows/s")
-    record("loader_vs_to_sql", lr["loader_vs_to_sql"], "x (loader rows/s over to_sql rows/s)")
-    record("loader_vs_copy", lr["loader_vs_copy"], "x (loader time over bare COPY time)")
+        dsn = fresh_database(server_dsn)
+        db.bootstrap(dsn)
+        lr = loader.run(dsn, n=20_000 if quick else 200_000)
+        drop_database(server_dsn, dsn)
+        record("loader_rows_per_s", lr["loader_rows_per_s"], "rows/s")
+        record("to_sql_rows_per_s", lr["to_sql_rows_per_s"], "rows/s")
+        record("bare_copy_rows_per_s", lr["bare_copy_rows_per_s"], "rows/s")
+        record("loader_vs_to_sql", lr["loader_vs_to_sql"], "x (loader rows/s over to_sql rows/s)")
+        record("loader_vs_copy", lr["loader_vs_copy"], "x (loader time over bare COPY time)")
 
-    # 2. DAG parse ---------------------------------------------------------------------------
-    print("DAG files (best of 3 fresh interpreters; whole file / with Airflow already imported):", flush=True)
-    parse = dag_parse_times()
-    for name, seconds in parse.items():
-        loaded = f"{seconds['airflow_loaded']:.3f} s" if "airflow_loaded" in seconds else ""
-        print(f"    {name:<32} {seconds['fresh']:.2f} s   {loaded}")
-    dag_files = {k: v for k, v in parse.items() if k.endswith(".py")}
-    parse_max = max(v["fresh"] for v in dag_files.values())
-    record("dag_parse_max_s", parse_max, "s (python dags/x.py, fresh interpreter)")
-    record("airflow_import_s", parse["import airflow.sdk"]["fresh"], "s (python -c 'import airflow.sdk')")
-    floor = parse["minimal one-task DAG"]["fresh"]
-    record("dag_parse_floor_s", floor, "s (a minimal one-task TaskFlow DAG file, fresh interpreter)")
-    record("dag_parse_max_over_floor", parse_max / floor, "x (slowest DAG file over the minimal DAG file)")
-    record("dag_parse_max_airflow_loaded_s", max(v["airflow_loaded"] for v in dag_files.values()),
-           "s (the DAG file alone, Airflow already imported)")
+        # 2. DAG parse ---------------------------------------------------------------------------
+        print("DAG files (best of 3 fresh interpreters; whole file / with Airflow already imported):", flush=True)
+        parse = dag_parse_times()
+        for name, seconds in parse.items():
+            loaded = f"{seconds['airflow_loaded']:.3f} s" if "airflow_loaded" in seconds else ""
+            print(f"    {name:<32} {seconds['fresh']:.2f} s   {loaded}")
+        dag_files = {k: v for k, v in parse.items() if k.endswith(".py")}
+        parse_max = max(v["fresh"] for v in dag_files.values())
+        record("dag_parse_max_s", parse_max, "s (python dags/x.py, fresh interpreter)")
+        record("airflow_import_s", parse["import airflow.sdk"]["fresh"], "s (python -c 'import airflow.sdk')")
+        floor = parse["minimal one-task DAG"]["fresh"]
+        record("dag_parse_floor_s", floor, "s (a minimal one-task TaskFlow DAG file, fresh interpreter)")
+        record("dag_parse_max_over_floor", parse_max / floor, "x (slowest DAG file over the minimal DAG file)")
+        record("dag_parse_max_airflow_loaded_s", max(v["airflow_loaded"] for v in dag_files.values()),
+               "s (the DAG file alone, Airflow already imported)")
 
     # 3. Full refresh at 1x, 10x (and 100x) assistances ---------------------------------------------
     # Airflow's metadata database is created once per Airflow home, before any timed run: a fresh
@@ -289,7 +292,7 @@ def measure(server_dsn: str, quick: bool, install: bool = False) -> int:
     subprocess.run([sys.executable, "-c", migrate, server_dsn], check=True, capture_output=True,
                    env=_env(server_dsn))
     print(f"Airflow metadata database ready (once, not timed): {time.perf_counter() - started:.1f} s", flush=True)
-    scales = (1, 10) if quick else (1, 10, 100)
+    scales = (1,) if refresh_only else (1, 10) if quick else (1, 10, 100)
     walls: dict[int, float] = {}
     for scale in scales:
         sources = STATE / f"sources-x{scale}"
@@ -326,6 +329,12 @@ def measure(server_dsn: str, quick: bool, install: bool = False) -> int:
             for step, seconds in sorted(bare_full["steps"].items(), key=lambda kv: -kv[1])[:8]:
                 print(f"    bare {step:<43} {seconds:6.1f} s")
         drop_database(server_dsn, dsn)
+    if refresh_only:
+        from impact_calibration import merge_results
+
+        merge_results(results)
+        print(f"\nmerged into {HERE / 'results.json'}")
+        return 0
     if 100 in walls:
         exponent = math.log(walls[100] / walls[10]) / math.log(10)
         record("scale_exponent", exponent, "(log t100/t10 over log 10)")

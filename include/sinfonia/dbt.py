@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict
@@ -18,7 +22,8 @@ log = logging.getLogger(__name__)
 
 
 def env_for(dsn: str) -> dict[str, str]:
-    """The environment variables profiles.yml reads, from a PostgreSQL URL."""
+    """The environment variables ``dbt_project/profiles.yml`` reads, from a PostgreSQL URL: for
+    dbt's own command line run as a subprocess (its environment given explicitly, never exported)."""
     info = conninfo_to_dict(dsn)
     return {
         "SINFONIA_DBT_HOST": str(info.get("host") or "127.0.0.1"),
@@ -27,24 +32,92 @@ def env_for(dsn: str) -> dict[str, str]:
         "SINFONIA_DBT_PASSWORD": str(info.get("password") or ""),
         "SINFONIA_DBT_DBNAME": str(info.get("dbname") or "postgres"),
         # dbt's sessions get the pipeline's timeouts and liveness checks too (libpq reads it).
-        "PGOPTIONS": " ".join(filter(None, (db.session_options(), info.get("options")))),
+        "PGOPTIONS": _pg_options(info),
     }
 
 
-def export_env(dsn: str) -> None:
-    os.environ.update(env_for(dsn))
+def _pg_options(info: dict) -> str:
+    return " ".join(filter(None, (db.session_options(), info.get("options"))))
 
 
-def run(args: list[str], dsn: str | None = None) -> None:
-    """Run dbt in-process (``dbtRunner``); raises with dbt's message when it fails."""
+class DataTestsFailed(ValueError):
+    """dbt's data tests found rows that break them: the data, not the build, must change (a
+    ``ValueError``, so the task's retry policy fails it at once)."""
+
+
+# A data test that ran and found rows (dbt's message, dbt/task/test.py) as Cosmos reports it.
+_TEST_FAILURE = re.compile(r"^(?P<node>[^:\n]+): Got \d+ results?, configured to (?:fail|warn) if ", re.MULTILINE)
+_COSMOS_ERRORS = "dbt invocation completed with errors:"
+
+
+def data_test_failures(message: str) -> list[str]:
+    """The failed data tests named in Cosmos' error message, when that is all it reports; empty
+    when any node failed for another reason (an error of SQL or connection, which may be transient)."""
+    if _COSMOS_ERRORS not in message:
+        return []
+    lines = [line for line in message.split(_COSMOS_ERRORS, 1)[1].strip().splitlines() if line.strip()]
+    failures = [m.group("node") for m in map(_TEST_FAILURE.match, lines) if m]
+    return failures if failures and len(failures) == len(lines) else []
+
+
+def target_dir() -> Path:
+    """Where ``run`` has dbt write its artefacts: one folder per state folder, so that two runs
+    on one checkout (two test workers, a CLI command beside the demo) never write the same files,
+    and the project's own ``target/manifest.json`` (``ensure_manifest``) is never rewritten under
+    a reader."""
+    return config.state_dir() / "dbt-target"
+
+
+@contextmanager
+def _profiles_dir(dsn: str) -> Iterator[Path]:
+    """A private ``profiles.yml`` (mode 0600, removed on exit) holding the connection of ``dsn``:
+    the credentials reach dbt as a file argument, not through the process environment."""
+    info = conninfo_to_dict(dsn)
+    profile = {"sinfonia": {"target": "warehouse", "outputs": {"warehouse": {
+        "type": "postgres", "host": str(info.get("host") or "127.0.0.1"), "port": int(info.get("port") or 5432),
+        "user": str(info.get("user") or os.environ.get("USER", "postgres")),
+        "password": str(info.get("password") or ""), "dbname": str(info.get("dbname") or "postgres"),
+        "schema": "public", "threads": 2, "connect_timeout": 10}}}}
+    with tempfile.TemporaryDirectory(prefix="sinfonia-dbt-profile-") as folder:
+        path = Path(folder) / "profiles.yml"
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(profile), encoding="utf-8")  # JSON is YAML
+        yield Path(folder)
+
+
+@contextmanager
+def _session_options(dsn: str) -> Iterator[None]:
+    """libpq's ``PGOPTIONS`` (the pipeline's lock and statement timeouts) for one in-process dbt
+    invocation, restored afterwards: dbt-postgres has no profile field for session options."""
+    saved = os.environ.get("PGOPTIONS")
+    os.environ["PGOPTIONS"] = _pg_options(conninfo_to_dict(dsn))
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("PGOPTIONS", None)
+        else:
+            os.environ["PGOPTIONS"] = saved
+
+
+def run(args: list[str], dsn: str | None = None, check: bool = True, target: Path | None = None):
+    """Run dbt in-process (``dbtRunner``); raises with dbt's message when it fails (``check``) and
+    returns dbt's result (``dbtRunnerResult``).
+
+    With ``dsn``, dbt connects through a private profile; without, it reads the project's
+    ``profiles.yml`` (enough for commands that do not connect). Artefacts go to ``target``
+    (default ``target_dir()``)."""
     from dbt.cli.main import dbtRunner
 
-    if dsn:
-        export_env(dsn)
-    base = ["--project-dir", str(config.DBT_DIR), "--profiles-dir", str(config.DBT_DIR)]
-    result = dbtRunner().invoke([*args, *base])
-    if not result.success:
+    base = ["--project-dir", str(config.DBT_DIR), "--target-path", str(target or target_dir())]
+    if dsn is None:
+        result = dbtRunner().invoke([*args, *base, "--profiles-dir", str(config.DBT_DIR)])
+    else:
+        with _profiles_dir(dsn) as profiles, _session_options(dsn):
+            result = dbtRunner().invoke([*args, *base, "--profiles-dir", str(profiles)])
+    if check and not result.success:
         raise RuntimeError(f"dbt {' '.join(args)} failed: {result.exception or 'see the log above'}")
+    return result
 
 
 def ensure_manifest() -> Path:
@@ -52,7 +125,7 @@ def ensure_manifest() -> Path:
     newest = max(p.stat().st_mtime for p in config.DBT_DIR.rglob("*")
                  if p.is_file() and "target" not in p.parts and "logs" not in p.parts)
     if not MANIFEST.exists() or MANIFEST.stat().st_mtime < newest:
-        run(["parse", "--quiet"])
+        run(["parse", "--quiet"], target=MANIFEST.parent)
     return MANIFEST
 
 

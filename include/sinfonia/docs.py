@@ -27,7 +27,7 @@ def build_dbt_docs(dsn: str, out: Path = SITE) -> Path:
     dbt.run(["docs", "generate", "--static", "--quiet"], dsn)
     target = out / "dbt"
     target.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(config.DBT_DIR / "target" / "static_index.html", target / "index.html")
+    shutil.copy2(dbt.target_dir() / "static_index.html", target / "index.html")
     return target / "index.html"
 
 

@@ -35,26 +35,18 @@ def test_monitoring_notifies_the_directorates_only_after_the_marts_are_published
 
 
 def test_the_weekly_selector_reloads_the_recipients_seed():
-    from dbt.cli.main import dbtRunner
+    from sinfonia import dbt
 
-    from sinfonia import config
-
-    result = dbtRunner().invoke(["ls", "--selector", "weekly_monitoring", "--resource-type", "seed",
-                                 "--output", "name", "--quiet", "--project-dir", str(config.DBT_DIR),
-                                 "--profiles-dir", str(config.DBT_DIR)])
-    assert result.success, result.exception
+    result = dbt.run(["ls", "--selector", "weekly_monitoring", "--resource-type", "seed", "--output", "name",
+                      "--quiet"])
     assert set(result.result) == {"directorate_recipients"}
 
 
 def test_the_weekly_selector_rebuilds_what_the_esap_exports_change_and_nothing_else():
-    from dbt.cli.main import dbtRunner
+    from sinfonia import dbt
 
-    from sinfonia import config
-
-    result = dbtRunner().invoke(["ls", "--selector", "weekly_monitoring", "--resource-type", "model",
-                                 "--output", "name", "--quiet", "--project-dir", str(config.DBT_DIR),
-                                 "--profiles-dir", str(config.DBT_DIR)])
-    assert result.success, result.exception
+    result = dbt.run(["ls", "--selector", "weekly_monitoring", "--resource-type", "model", "--output", "name",
+                      "--quiet"])
     models = set(result.result)
     assert set(MONITORING_MARTS) | {"fct_technical_assistance", "int_assistances__state_history"} <= models
     assert all(m.startswith(("stg_esap__", "int_assistances__", "int_goals__", "int_team_members__"))

@@ -40,3 +40,42 @@ def test_transient_failures_take_the_retries_with_backoff(error):
 
 def test_the_in_process_runner_waits_seconds_not_minutes_between_tries():
     assert IN_PROCESS_RETRY["max_retry_delay"] <= timedelta(seconds=5) < DEFAULT_ARGS["retry_delay"]
+
+
+def _cosmos_error(*nodes: tuple[str, str, str]) -> Exception:
+    """The exception Cosmos' own handler raises for a dbt build whose nodes ended as given
+    ((name, status, message)), from a result shaped as dbtRunner returns it."""
+    from types import SimpleNamespace
+
+    from cosmos.dbt.runner import handle_exception_if_needed
+
+    results = [SimpleNamespace(status=status, message=message, node=SimpleNamespace(name=name))
+               for name, status, message in nodes]
+    result = SimpleNamespace(success=False, exception=None, result=SimpleNamespace(results=results))
+    with pytest.raises(Exception) as caught:
+        handle_exception_if_needed(result)
+    return caught.value
+
+
+def test_a_build_stopped_only_by_failed_data_tests_is_bad_data_and_fails_at_once():
+    from sinfonia import dbt
+
+    error = _cosmos_error(("not_null_mart_coverage_directorate_id", "fail",
+                           "Got 3 results, configured to fail if != 0"),
+                          ("mapped_without_loss_stg_mdm__scores_grupo", "fail",
+                           "Got 1 result, configured to fail if != 0"))
+    assert dbt.data_test_failures(str(error)) == ["not_null_mart_coverage_directorate_id",
+                                                  "mapped_without_loss_stg_mdm__scores_grupo"]
+    decision = POLICY.evaluate(dbt.DataTestsFailed(str(error)), try_number=1, max_tries=3)
+    assert decision.action is RetryAction.FAIL
+
+
+def test_a_build_with_any_error_beside_its_failed_tests_keeps_its_retries():
+    from sinfonia import dbt
+
+    error = _cosmos_error(("not_null_mart_coverage_directorate_id", "fail",
+                           "Got 3 results, configured to fail if != 0"),
+                          ("mart_coverage", "error", "Database Error: server closed the connection unexpectedly"))
+    assert dbt.data_test_failures(str(error)) == []
+    assert dbt.data_test_failures("dbt invocation did not complete with unhandled error: timeout") == []
+    assert POLICY.evaluate(error, try_number=1, max_tries=3).action is RetryAction.DEFAULT

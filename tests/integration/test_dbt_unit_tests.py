@@ -16,7 +16,7 @@ import json
 
 import pytest
 
-from sinfonia import config, db, dbt
+from sinfonia import db, dbt
 
 pytestmark = pytest.mark.integration
 
@@ -34,21 +34,18 @@ def _name(unique_id: str) -> str:
 
 @pytest.fixture(scope="module")
 def unit_results(server_dsn):
-    from dbt.cli.main import dbtRunner
-
     from tests.conftest import throwaway_database
 
     with throwaway_database(server_dsn, "unit") as dsn:
         db.bootstrap(dsn)
         dbt.run(["seed", "--quiet"], dsn)
         dbt.run(["run", "--empty", "--quiet"], dsn)
-        base = ["--project-dir", str(config.DBT_DIR), "--profiles-dir", str(config.DBT_DIR)]
-        result = dbtRunner().invoke(["test", "--select", "test_type:unit", "--quiet", *base])
+        result = dbt.run(["test", "--select", "test_type:unit", "--quiet"], dsn, check=False)
         assert result.result is not None, f"dbt test did not run: {result.exception}"
         statuses = {}
         for r in result.result.results:
             statuses[_name(r.node.unique_id)] = (str(r.status), r.message)
-        seeds = dbtRunner().invoke(["test", "--select", "resource_type:seed", "--quiet", *base])
+        seeds = dbt.run(["test", "--select", "resource_type:seed", "--quiet"], dsn, check=False)
         assert seeds.result is not None, f"dbt test did not run: {seeds.exception}"
         statuses["seed tests"] = [(r.node.name, str(r.status), r.message) for r in seeds.result.results]
         yield statuses
