@@ -159,7 +159,7 @@ class DbtBuild(BaseOperator):
     def execute(self, context):
         from sinfonia import dbt
 
-        flags = dbt.selection(self.selector, tasks.warehouse_dsn())
+        flags = [*dbt.selection(self.selector, tasks.warehouse_dsn()), *dbt.PRODUCTION_FLAGS]
         if self.dbt_vars:
             flags += ["--vars", self.dbt_vars]
         self.log.info("dbt build %s", " ".join(flags) or "(whole project)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -157,6 +158,12 @@ def missing_relations(dsn: str, manifest: Path = MANIFEST) -> list[str]:
     return sorted(set(names) - {row[0] for row in found})
 
 
+# What a pipeline build leaves out: the unit tests check the models' logic on fixed inputs, not the
+# data, so they run in CI (tests/integration/test_dbt_unit_tests.py), not in every production build,
+# as dbt's documentation advises (23 of them: a few seconds of every build).
+PRODUCTION_FLAGS = ["--exclude-resource-type", "unit_test"]
+
+
 def selection(selector: str | None, dsn: str) -> list[str]:
     """dbt flags for a build narrowed by ``selector``, or none (the whole project) when the
     warehouse does not hold yet what the narrowed build would read."""
@@ -175,8 +182,8 @@ def cosmos_build(task_id: str, flags: list[str]):
     profile mapped from the Airflow connection ``sinfonia_warehouse``.
 
     Built when the task runs (see ``airflow_common.DbtBuild``). ``cache_dir`` lets Cosmos carry
-    dbt's partial-parse file from one run to the next (without it each build re-parsed the whole
-    project: about 4 s).
+    dbt's partial-parse file from one build to the next (without it each build re-parsed the whole
+    project: about 4 s); it is keyed by the build's ``--vars``, which dbt's partial parse must match.
     """
     from cosmos import ProfileConfig
     from cosmos.constants import InvocationMode
@@ -185,7 +192,11 @@ def cosmos_build(task_id: str, flags: list[str]):
 
     from sinfonia import warehouse
 
-    cache = config.state_dir() / "cosmos" / task_id
+    # dbt reuses its partial parse only for the same --vars: the builds without vars (transform,
+    # impact, the weekly monitoring) share one cache, each set of prioritisation vars has its own.
+    cli_vars = flags[flags.index("--vars") + 1] if "--vars" in flags else ""
+    key = f"vars-{hashlib.sha256(cli_vars.encode()).hexdigest()[:12]}" if cli_vars else "no-vars"
+    cache = config.state_dir() / "cosmos" / key
     cache.mkdir(parents=True, exist_ok=True)
     return DbtBuildLocalOperator(
         task_id=task_id,

@@ -224,9 +224,9 @@ def run(dsn: str, year: int, as_of_date: date | None = None, force: bool = False
     p = plan(dsn, year, as_of_date, force)
     try:
         candidate, snapshot = SELECTORS
-        dbt.run(["build", "--selector", candidate, "--vars", json.dumps(p.dbt_vars())], dsn)
+        dbt.run(["build", "--selector", candidate, "--vars", json.dumps(p.dbt_vars()), *dbt.PRODUCTION_FLAGS], dsn)
         certainty.run(dsn, p.year, write=p.status == "written")
-        dbt.run(["build", "--selector", snapshot, "--vars", json.dumps(p.dbt_vars())], dsn)
+        dbt.run(["build", "--selector", snapshot, "--vars", json.dumps(p.dbt_vars()), *dbt.PRODUCTION_FLAGS], dsn)
     except RuntimeError as exc:
         problems = seed_problems(dsn)
         if problems:
