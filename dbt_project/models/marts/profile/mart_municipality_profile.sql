@@ -66,18 +66,6 @@ published as (
         and indicators.value is not null
 ),
 
--- Position among the capacity-group peers, same indicator and year.
-peer_position as (
-    select
-        published.*,
-        100 * percent_rank() over (
-            partition by published.prioritisation_year, published.indicator, published.year, published.capacity_group
-            order by published.value
-        ) as peer_percentile
-    from published
-    where published.capacity_group is not null
-),
-
 peer_median as (
     select
         prioritisation_year,
@@ -91,14 +79,29 @@ peer_median as (
     group by prioritisation_year, indicator, year, capacity_group
 ),
 
+-- Each value with its recency, the value before it, and its position among the capacity-group
+-- peers (same indicator and year), in one pass of window functions: joining these back to the
+-- published values made the planner, which cannot estimate a filtered window, loop over a billion
+-- row pairs (90 s on the 1x sample).
 by_recency as (
     select
         published.*,
-        row_number() over (
-            partition by published.prioritisation_year, published.municipality_id, published.indicator
-            order by published.year desc
-        ) as recency
+        row_number() over by_year as recency,
+        lead(published.value) over by_year as previous_value,
+        lead(published.year) over by_year as previous_year,
+        case
+            when published.capacity_group is not null
+                then 100 * percent_rank() over (
+                    partition by
+                        published.prioritisation_year, published.indicator, published.year, published.capacity_group
+                    order by published.value
+                )
+        end as peer_percentile
     from published
+    window by_year as (
+        partition by published.prioritisation_year, published.municipality_id, published.indicator
+        order by published.year desc
+    )
 ),
 
 indicator_profile as (
@@ -108,24 +111,12 @@ indicator_profile as (
         latest.indicator,
         latest.value,
         latest.year,
-        previous.value as previous_value,
-        previous.year as previous_year,
-        latest.value - previous.value as change,
+        latest.previous_value,
+        latest.previous_year,
+        latest.value - latest.previous_value as change,
         peer_median.peer_median,
-        peer_position.peer_percentile
+        latest.peer_percentile
     from by_recency as latest
-    left join by_recency as previous
-        on
-            latest.prioritisation_year = previous.prioritisation_year
-            and latest.municipality_id = previous.municipality_id
-            and latest.indicator = previous.indicator
-            and previous.recency = 2
-    left join peer_position
-        on
-            latest.prioritisation_year = peer_position.prioritisation_year
-            and latest.municipality_id = peer_position.municipality_id
-            and latest.indicator = peer_position.indicator
-            and latest.year = peer_position.year
     left join peer_median
         on
             latest.prioritisation_year = peer_median.prioritisation_year
