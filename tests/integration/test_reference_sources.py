@@ -105,7 +105,8 @@ def test_load_runs_reconcile_with_the_files(warehouse):
     runs = {(s, p): (read, loaded, q) for s, p, read, loaded, q in _one(
         dsn, "select source, period, rows_read, rows_loaded, rows_quarantined from meta.load_run")}
     assert runs[("divipola", "current")] == (1122, 1122, 0)
-    assert runs[("cgn_categories", "2021")] == (1102, 1102, 0)
+    # The by-municipality sheet loads; Talaigua Nuevo (13780), in the historic sheet only, is quarantined.
+    assert runs[("cgn_categories", "2021")] == (1102, 1101, 1)
     assert runs[("pdet", "2017")] == (170, 170, 0)
     assert runs[("idf", "2018-anterior")] == (1101, 1097, 4)
     assert runs[("idf", "2020-nueva")] == (1101, 1097, 4)
@@ -129,7 +130,11 @@ def test_staged_values_match_the_files_for_medellin_and_others(warehouse):
                             "where indicator = 'capacity_group' group by 1"))
     assert set(groups) == {"C", "G1", "G2", "G3", "G4", "G5"} and sum(groups.values()) == 9918
     cgn = dict(_one(dsn, "select category, count(*) from staging.stg_cgn__categories where year = 2021 group by 1"))
-    assert cgn["6"] == 958 and sum(cgn.values()) == 1102  # 957 in the by-municipality sheet + Talaigua Nuevo
+    assert cgn["6"] == 957 and sum(cgn.values()) == 1101  # as the by-municipality sheet gives
+    held = _one(dsn, "select file_name, row_number, column_name, value, reason from meta.quarantine "
+                     "where source = 'cgn_categories'")
+    assert [h[:4] for h in held] == [("CT01 Categorizacion 2021.xlsx", 9, "Categoría", "6")]
+    assert "historic sheet 'Categoría con historicos'" in held[0][4] and "does not list 13780" in held[0][4]
     assert _one(dsn, "select category from staging.stg_cgn__categories where year = 2021 and municipality_id = '05001'") == [("E",)]
     idf = dict(_one(dsn, "select municipality_id, round(idf_score, 4) from staging.stg_idf__scores "
                          "where year = 2018 and municipality_id in ('05001', '76001')"))
