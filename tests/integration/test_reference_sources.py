@@ -114,9 +114,12 @@ def test_load_runs_reconcile_with_the_files(warehouse):
     assert runs[("idf", "2023-nueva")] == (1102, 1102, 0)
     assert {p for s, p in runs if s == "mdm"} == {str(y) for y in range(2016, 2025)}
     assert all(q == 0 for (s, p), (_, _, q) in runs.items() if s == "mdm" and p != "2024")
-    # 1,102 municipalities × (mdm, gestión, resultados, 8 dimensions, grupo); 14 seguridad values
-    # just above 100 (100.23, 100.13) quarantined.
-    assert runs[("mdm", "2024")] == (13224, 13210, 14)
+    # 1,102 municipalities × (mdm, gestión, resultados, 8 dimensions, grupo); the 14 seguridad
+    # values DNP published just above 100 (100.23, 100.13) load as published, flagged on the load.
+    assert runs[("mdm", "2024")] == (13224, 13224, 0)
+    messages = dict(((s, p), m) for s, p, m in _one(dsn, "select source, period, message from meta.load_run"))
+    assert messages[("mdm", "2024")].startswith("14 value(s) above 100 loaded as published (mdm_seguridad: 100.13–100.23")
+    assert [k for k, m in messages.items() if m] == [("mdm", "2024")]
 
 
 def test_staged_values_match_the_files_for_medellin_and_others(warehouse):
@@ -126,6 +129,7 @@ def test_staged_values_match_the_files_for_medellin_and_others(warehouse):
     assert float(mdm[("05001", "mdm")][0]) == 83.33 and mdm[("05001", "capacity_group")][1] == "C"
     assert mdm[("25214", "capacity_group")][1] == "G1"  # Cota, published as 1
     assert float(mdm[("05030", "mdm")][0]) == 49.35
+    assert float(mdm[("05004", "mdm_seguridad")][0]) == 100.23 and float(mdm[("27025", "mdm_seguridad")][0]) == 100.13
     groups = dict(_one(dsn, "select coalesce(capacity_group, 'NULL'), count(*) from staging.stg_mdm__scores "
                             "where indicator = 'capacity_group' group by 1"))
     assert set(groups) == {"C", "G1", "G2", "G3", "G4", "G5"} and sum(groups.values()) == 9918
@@ -199,11 +203,17 @@ def test_reference_files_run_through_the_dags(server_dsn, tmp_path):
     with throwaway_database(server_dsn, "refrun") as dsn:
         proc = sinfonia("run", "--sources", str(folder), env={"WAREHOUSE_DSN": dsn}, check=False)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-        quarantined = _one(dsn, "select source, reason, count(*) from meta.quarantine group by 1, 2")
-        assert {(s, r) for s, r, _ in quarantined} == {("idf", "expected a numeric score"),
-                                                       ("mdm", "outside the published range 0–100")}
+        quarantined = _one(dsn, "select source, left(reason, 60), count(*) from meta.quarantine group by 1, 2")
+        assert {(s, r, n) for s, r, n in quarantined} == {
+            ("idf", "expected a numeric score", 12),
+            ("cgn_categories", "historic sheet 'Categoría con historicos' (Municipios históric", 1)}
+        seguridad = _one(dsn, "select count(*), max(value)::float8 from marts.fct_municipal_indicator "
+                              "where indicator = 'mdm_seguridad' and value > 100")
+        assert seguridad == [(14, 100.23)]
         indicators = dict(_one(dsn, "select indicator, count(*) from marts.fct_municipal_indicator group by 1"))
         assert indicators["mdm"] == 9913 and indicators["capacity_group"] >= 1102
+        assert _one(dsn, "select count(*) from marts.fct_municipal_indicator where indicator = 'category' "
+                         "and year = 2021 and value_label = '6' and source like 'CGN%%'") == [(957,)]
         medellin = _one(dsn, "select category, capacity_group, is_current from marts.dim_municipality "
                              "where municipality_id = '05001'")
         assert medellin == [("E", "C", True)]

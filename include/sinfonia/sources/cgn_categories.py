@@ -162,8 +162,11 @@ def _new_batch(batches: dict[int, Batch], f: LandedFile, year: int, published_on
 def _parse_historic(f: LandedFile, rows: list[tuple], batches: dict[int, Batch]) -> None:
     idx, years, cols, by = _header(rows, f)
     latest = max(years)
+    code_header = next((" ".join(str(r[cols["municipality_code"]]).split()) for r in rows[idx: idx + 2]
+                        if cols["municipality_code"] < len(r) and cell_text(r[cols["municipality_code"]])), "código")
     for y in years:
         _new_batch(batches, f, y, f.published_on if f.published_on and y == latest else default_published_on(y))
+        batches[y].note_headers(f.file_name, {"municipality_code": code_header})
     get = lambda row, i: row[i] if i is not None and i < len(row) else None  # noqa: E731
     seen: dict[str, int] = {}
     for offset, row in enumerate(rows[idx + 1:], start=idx + 2):
@@ -254,6 +257,7 @@ def _parse_ct01(f: LandedFile, sheets: dict[str, list[tuple]], batches: dict[int
     for table in sorted(tables, key=lambda t: id(t) in historic):  # the by-municipality sheet first
         section = historic.get(id(table))
         code_header, category_header = table.headers["municipality_code"], table.headers["category"]
+        batch.note_headers(f.file_name, {"municipality_code": code_header})
         by = section or next((m.group(1).strip() for r in reversed(table.above) if (m := _section(r))), None)
         for row_number, values in table.rows:
             rec = {name: (values[i] if i < len(values) else None) for name, i in table.positions.items()}
@@ -299,4 +303,5 @@ def _parse_ct01(f: LandedFile, sheets: dict[str, list[tuple]], batches: dict[int
                                    cell_text(rec["category"]), category, by))
 
 
-SPEC = SourceSpec(SOURCE, FOLDER, PATTERNS, COLUMNS, parse, year_fallback=True)
+SPEC = SourceSpec(SOURCE, FOLDER, PATTERNS, COLUMNS, parse, year_fallback=True,
+                  divipola_code="municipality_code", after=("divipola",))
