@@ -1,5 +1,6 @@
 -- Rows of the impact panel that contradict its definition: cumulative counts that fall or are
--- negative, treatment years where the threshold is not reached, outcomes off the 0-100 scale.
+-- negative, treatment years where the threshold is not reached, outcomes off the 0-100 scale (MDM
+-- up to 101: DNP publishes a few scores just above 100, sources/mdm.py PUBLISHED_OVERSHOOT).
 with panel as (
     select * from {{ ref('mart_impact_panel') }}
 ),
@@ -30,9 +31,9 @@ final as (
         or (year = treatment_year and cumulative_delivered < threshold)
         or (year < treatment_year and cumulative_delivered >= threshold)
         or (treatment_year is null and cumulative_delivered >= threshold)
-        or mdm not between 0 and 100
-        or mdm_gestion not between 0 and 100
-        or mdm_resultados not between 0 and 100
+        or mdm not between 0 and 101
+        or mdm_gestion not between 0 and 101
+        or mdm_resultados not between 0 and 101
         or idf not between 0 and 100
 )
 

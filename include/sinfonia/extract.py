@@ -9,6 +9,7 @@ file was published and where it came from; without it, each source's default app
 from __future__ import annotations
 
 import csv
+import logging
 from datetime import date
 from pathlib import Path
 
@@ -16,9 +17,11 @@ import psycopg
 
 from sinfonia import db, intake, sources
 from sinfonia.landing import LandedFile, land
-from sinfonia.loading import LoadResult, load_batch
+from sinfonia.loading import Batch, LoadResult, load_batch
 from sinfonia.sources import Periods
 from sinfonia.sources._tables import normalise
+
+log = logging.getLogger(__name__)
 
 
 def discover(sources_dir: Path, source: str) -> list[Path]:
@@ -62,6 +65,48 @@ def divipola_names(conn: psycopg.Connection) -> dict[tuple[str, str], str]:
     ):
         index.setdefault((normalise(dept), normalise(muni)), set()).add(code)
     return {k: next(iter(v)) for k, v in index.items() if len(v) == 1}
+
+
+def divipola_codes(conn: psycopg.Connection) -> tuple[set[str], list[str]] | None:
+    """Every municipality code of raw.divipola, in any edition (an entity gone from the latest one
+    is still known: facts refer to it), with the editions; None when no DIVIPOLA is loaded."""
+    if not conn.execute("select to_regclass('raw.divipola')").fetchone()[0]:
+        return None
+    codes = {c for (c,) in conn.execute("select distinct municipality_code from raw.divipola")}
+    editions = [e for (e,) in conn.execute("select distinct _period from raw.divipola order by 1")]
+    return (codes, editions) if codes else None
+
+
+def quarantine_unresolved(batch: Batch, column: str, known: tuple[set[str], list[str]] | None) -> None:
+    """Move the rows of ``batch`` whose ``column`` holds a code that is not in DIVIPOLA to its
+    quarantine, naming file, row, column and code. Without DIVIPOLA the check is skipped with a
+    notice (the raw gate still checks every code)."""
+    if column not in batch.columns:
+        return
+    if known is None:
+        batch.notices.append(f"DIVIPOLA is not loaded: the codes of {batch.source} {batch.period} were not "
+                             "checked against it at extract (extract divipola first; the raw gate checks them)")
+        log.warning("%s", batch.notices[-1])
+        return
+    codes, editions = known
+    at = batch.columns.index(column) + 2  # rows are (file, row number, *values)
+    level = batch.columns.index("entity_level") + 2 if "entity_level" in batch.columns else None
+    kept = []
+    for row in batch.rows:
+        code = row[at]
+        if code in codes or (level is not None and row[level] != "municipio"):
+            kept.append(row)
+            continue
+        batch.reject(row[0], row[1], batch.header_of(row[0], column), code,
+                     f"code {code} does not resolve to DIVIPOLA (in no edition of raw.divipola: "
+                     f"{', '.join(editions)})", dict(zip(batch.columns, row[2:], strict=True)))
+    if len(kept) < len(batch.rows):
+        first = next(r for r in batch.rejected if r.reason.startswith(f"code {r.value} does not resolve"))
+        batch.notices.append(
+            f"{len(batch.rows) - len(kept)} row(s) quarantined: code not in DIVIPOLA (first: {first.file_name}, "
+            f"row {first.row_number}, column {first.column!r}: {first.value})")
+        log.warning("%s %s: %s", batch.source, batch.period, batch.notices[-1])
+    batch.rows = kept
 
 
 def already_loaded(conn: psycopg.Connection, source: str) -> set[str]:
@@ -126,6 +171,10 @@ def load_landed(source: str, landed: list[LandedFile], dsn: str | None = None, p
             return []
         names = divipola_names(conn) if spec.resolves_divipola_names else None
         batches = spec.read(landed, period=period, names=names)
+        if spec.divipola_code:
+            known = divipola_codes(conn)
+            for batch in batches:
+                quarantine_unresolved(batch, spec.divipola_code, known)
         return [load_batch(conn, b) for b in batches]
 
 

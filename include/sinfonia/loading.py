@@ -81,10 +81,23 @@ class Batch:
     published_on: date | None = None
     # Person-level sources (esap_equipos) load into ``restricted``, never into ``raw``.
     schema: str = "raw"
+    # (file, raw column) → the header as published, for messages about a column after parsing.
+    headers: dict[tuple[str, str], str] = field(default_factory=dict)
+    # What a person should know about a load that is not a quarantined row (values loaded as
+    # published but flagged, a check skipped): kept in meta.load_run.message and printed.
+    notices: list[str] = field(default_factory=list)
 
     @property
     def rows_read(self) -> int:
         return len(self.rows) + len(self.rejected)
+
+    def note_headers(self, file_name: str, headers: dict[str, str]) -> None:
+        """Remember how ``file_name`` heads each raw column (``Table.headers``)."""
+        self.headers.update({(file_name, column): header for column, header in headers.items()})
+
+    def header_of(self, file_name: str, column: str) -> str:
+        """The header ``file_name`` gives ``column``, else the raw column's name."""
+        return self.headers.get((file_name, column), column)
 
     def reject(self, file_name, row_number, column, value, reason, record=None) -> None:
         self.rejected.append(
@@ -100,12 +113,13 @@ class LoadResult:
     rows_read: int
     rows_loaded: int
     rows_quarantined: int
+    notices: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return (
             f"{self.source} {self.period}: read {self.rows_read}, loaded {self.rows_loaded}, "
             f"quarantined {self.rows_quarantined}"
-        )
+        ) + "".join(f"\n  note: {n}" for n in self.notices)
 
 
 class LoadError(ValueError):
@@ -209,9 +223,11 @@ def _load(conn: psycopg.Connection, batch: Batch) -> LoadResult:
             """
             update meta.load_run
                set finished_at = now(), rows_read = %s, rows_loaded = %s,
-                   rows_quarantined = %s, notes_skipped = %s, status = 'loaded'
+                   rows_quarantined = %s, notes_skipped = %s, status = 'loaded', message = %s
              where load_id = %s
             """,
-            (batch.rows_read, len(batch.rows), len(batch.rejected), batch.notes_skipped, load_id),
+            (batch.rows_read, len(batch.rows), len(batch.rejected), batch.notes_skipped,
+             "\n".join(batch.notices) or None, load_id),
         )
-    return LoadResult(batch.source, batch.period, load_id, batch.rows_read, len(batch.rows), len(batch.rejected))
+    return LoadResult(batch.source, batch.period, load_id, batch.rows_read, len(batch.rows), len(batch.rejected),
+                      tuple(batch.notices))

@@ -118,6 +118,11 @@ CASES = [
     Case("duplicate-code", "idf", lambda d: idf_book(d, [*IDF_ROWS, ["5001", "ANTIOQUIA", "MEDELLÍN", 70.0, "4. Solvente"]]),
          quarantined=("Código", 11, r"duplicate municipality \(first at row 8\)")),
     Case("six-digit-code", "idf", lambda d: idf_book(d, _idf_with(c0=123456)), quarantined=("Código", 8, r"found 6 digits")),
+    # A well-formed code that is not in DIVIPOLA (any edition loaded): quarantined at extract (issue 15).
+    Case("code-not-in-divipola", "idf", lambda d: idf_book(d, _idf_with(c0=99999)),
+         quarantined=("Código", 8, r"^code 99999 does not resolve to DIVIPOLA \(in no edition of raw.divipola: current\)$")),
+    Case("pdet-code-not-in-divipola", "pdet", lambda d: pdet_book(d, [["Catatumbo", 54, "Norte de Santander", 54810, "Tibú"]]),
+         quarantined=("Código DANE Municipio", 2, r"^code 54810 does not resolve to DIVIPOLA")),
     Case("text-in-a-score-cell", "idf", lambda d: idf_book(d, _idf_with(c3="N.D.")), quarantined=("Nuevo IDF", 8, r"expected a numeric score")),
     Case("divipola-duplicate-code", "divipola", lambda d: divipola_csv(d, [*DIVIPOLA_ROWS, ["05", "05001", "ANTIOQUIA", "MEDELLIN", "Municipio"]]),
          quarantined=("municipality_code", 7, r"duplicate code: already in DIVIPOLA.csv row 2")),
@@ -134,13 +139,13 @@ CASES = [
          quarantined=("Calificación Calidad", 2, r"expected an integer 1–5")),
     Case("impossible-date", "esap_asistencias", _esap(**{"Fecha Concertación": "31/02/2024"}),
          quarantined=("Fecha Concertación", 2, r"expected a date dd/mm/yyyy")),
-    Case("pdet-empty-subregion", "pdet", lambda d: pdet_book(d, [["Catatumbo", 54, "Norte de Santander", 54810, "Tibú"], [None, 5, "Antioquia", 5001, "Medellín"]]),
+    Case("pdet-empty-subregion", "pdet", lambda d: pdet_book(d, [["Alto Patía y Norte del Cauca", 19, "Cauca", 19050, "Argelia"], [None, 5, "Antioquia", 5001, "Medellín"]]),
          quarantined=("Subregión PDET", 3, r"empty subregion")),
     # -- publisher quirks read correctly ------------------------------------------------------------
     Case("code-stored-as-a-number", "idf", lambda d: idf_book(d, _idf_with(c0=5001)),
          check=("select municipality_code from raw.idf where idf_score = '78.5556'", "05001")),
-    Case("pdet-codes-as-integers", "pdet", lambda d: pdet_book(d, [["Catatumbo", 54, "Norte de Santander", 54810, "Tibú"]]),
-         check=("select municipality_code || '/' || department_code from raw.pdet", "54810/54")),
+    Case("pdet-codes-as-integers", "pdet", lambda d: pdet_book(d, [["Alto Patía y Norte del Cauca", 19, "Cauca", 19050, "Argelia"]]),
+         check=("select municipality_code || '/' || department_code from raw.pdet", "19050/19")),
     Case("decimal-comma", "idf", lambda d: idf_book(d, _idf_with(c3="78,5556")), check=(SCORE, "78.5556")),
     Case("header-row-moved", "idf", lambda d: idf_book(d, header_row=10), check=(SCORE, "78.5556")),
     Case("extra-leading-column", "idf", lambda d: idf_book(d, lead=True), check=(SCORE, "78.5556")),
@@ -382,6 +387,44 @@ def test_a_score_of_130_is_quarantined_at_extract_and_the_raw_gate_still_guards_
     lines = [line for line in str(err.value).splitlines() if line.startswith(" - ")]
     assert len(lines) == 1, str(err.value)
     assert "raw_idf" in lines[0] and "idf_score" in lines[0] and "between" in lines[0] and "130" in lines[0]
+
+
+def test_a_code_not_in_divipola_is_quarantined_at_extract_and_the_other_rows_load(fresh_dsn, tmp_path):
+    """99999 is a well-formed code that DIVIPOLA does not know: the row waits in quarantine with
+    file, row, column and code; the other rows load and the raw gate passes. The gate still
+    stops such a code if another writer puts it in raw."""
+    db.bootstrap(fresh_dsn)
+    baseline(fresh_dsn, tmp_path / "good")
+    path = idf_book(tmp_path / "bad", [*IDF_ROWS, ["99999", "NINGUNO", "NINGUNO", 50.0, "2. Riesgo (>=40 y <60)"]])
+    proc = sinfonia("extract", "idf", "--from", str(path), env={"WAREHOUSE_DSN": fresh_dsn})
+    assert "idf 2023-nueva: read 4, loaded 3, quarantined 1" in proc.stdout
+    assert "code not in DIVIPOLA (first: ResultadosIDF_2023.xlsx, row 11, column 'Código': 99999)" in proc.stdout
+    with psycopg.connect(fresh_dsn) as conn:
+        held = conn.execute("select file_name, row_number, column_name, value, reason, record->>'municipality_name' "
+                            "from meta.quarantine").fetchall()
+        loaded = {r[0] for r in conn.execute("select municipality_code from raw.idf")}
+        message = conn.execute("select message from meta.load_run where source = 'idf'").fetchone()[0]
+    assert held == [("ResultadosIDF_2023.xlsx", 11, "Código", "99999",
+                     "code 99999 does not resolve to DIVIPOLA (in no edition of raw.divipola: current)", "NINGUNO")]
+    assert loaded == {"05001", "05002", "19050"} and "code not in DIVIPOLA" in message
+    assert_reconciled(fresh_dsn)
+    gates.run_gate("raw_", fresh_dsn)
+    with psycopg.connect(fresh_dsn) as conn:  # the second line of defence
+        conn.execute("update raw.idf set municipality_code = '99999' where municipality_code = '05002'")
+    with pytest.raises(gates.GateFailed, match="every IDF code exists in DIVIPOLA"):
+        gates.run_gate("raw_", fresh_dsn)
+
+
+def test_without_divipola_the_code_check_is_skipped_with_a_notice(fresh_dsn, tmp_path):
+    db.bootstrap(fresh_dsn)
+    [result] = extract("idf", [idf_book(tmp_path, _idf_with(c0=99999))], None, fresh_dsn)
+    assert (result.rows_loaded, result.rows_quarantined) == (3, 0)
+    assert len(result.notices) == 1 and result.notices[0].startswith("DIVIPOLA is not loaded")
+    with psycopg.connect(fresh_dsn) as conn:
+        assert "the raw gate checks them" in conn.execute(
+            "select message from meta.load_run where source = 'idf'").fetchone()[0]
+    with pytest.raises(gates.GateFailed, match="every IDF code exists in DIVIPOLA"):
+        gates.run_gate("raw_", fresh_dsn)
 
 
 def test_the_command_line_names_the_bad_file_in_one_line_and_changes_nothing(fresh_dsn, tmp_path):

@@ -173,17 +173,26 @@ def test_failed_gate_names_expectations_and_leaves_published_marts_untouched(pub
     wb = openpyxl.load_workbook(path)
     ws = wb[[n for n in wb.sheetnames if n.startswith("Municipios")][0]]
     score_col = [c.value for c in ws[7]].index("Nuevo IDF") + 1
-    ws.cell(row=8, column=1, value="99999")  # not in DIVIPOLA
+    ws.cell(row=8, column=1, value="99999")  # not in DIVIPOLA: quarantined at extract time
     ws.cell(row=9, column=score_col, value=130)  # out of range: quarantined at extract time
     wb.save(path)
+    # A DIVIPOLA page that no longer lists a PDET municipality: the PDET file, unchanged, is not
+    # extracted again, so raw.pdet still refers to it and only the raw gate can stop the run.
+    pdet = openpyxl.load_workbook(bad / "pdet" / "MunicipiosPDET.xlsx").active
+    code_col = [c.value for c in pdet[1]].index("Código DANE Municipio")
+    gone = f"{int(pdet.cell(row=2, column=code_col + 1).value):05d}"
+    [page] = (bad / "divipola").glob("*.json")
+    page.write_text(json.dumps([r for r in json.loads(page.read_text(encoding="utf-8")) if r["cod_mpio"] != gone]),
+                    encoding="utf-8")
     proc = sinfonia("run", "--sources", str(bad), env={"WAREHOUSE_DSN": dsn}, check=False)
     assert proc.returncode != 0
-    assert "gate_raw" in proc.stderr and "every IDF code exists in DIVIPOLA" in proc.stderr
+    assert "gate_raw" in proc.stderr and "every PDET code exists in DIVIPOLA" in proc.stderr
     assert tries("gate_raw") == (1, "failed")  # a failed gate is not retried: the data would not change
     with psycopg.connect(dsn) as conn:
         quarantined = conn.execute("select row_number, value, reason from meta.quarantine where file_name = %s",
                                    (path.name,)).fetchall()
     assert (9, "130", "outside the published range 0–100") in quarantined
+    assert (8, "99999", "code 99999 does not resolve to DIVIPOLA (in no edition of raw.divipola: current)") in quarantined
     assert snapshot(dsn) == before
     # A clean run afterwards publishes normally again.
     sinfonia("run", "--sources", str(small_sample), env={"WAREHOUSE_DSN": dsn})

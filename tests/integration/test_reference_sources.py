@@ -105,7 +105,8 @@ def test_load_runs_reconcile_with_the_files(warehouse):
     runs = {(s, p): (read, loaded, q) for s, p, read, loaded, q in _one(
         dsn, "select source, period, rows_read, rows_loaded, rows_quarantined from meta.load_run")}
     assert runs[("divipola", "current")] == (1122, 1122, 0)
-    assert runs[("cgn_categories", "2021")] == (1102, 1102, 0)
+    # The by-municipality sheet loads; Talaigua Nuevo (13780), in the historic sheet only, is quarantined.
+    assert runs[("cgn_categories", "2021")] == (1102, 1101, 1)
     assert runs[("pdet", "2017")] == (170, 170, 0)
     assert runs[("idf", "2018-anterior")] == (1101, 1097, 4)
     assert runs[("idf", "2020-nueva")] == (1101, 1097, 4)
@@ -113,9 +114,12 @@ def test_load_runs_reconcile_with_the_files(warehouse):
     assert runs[("idf", "2023-nueva")] == (1102, 1102, 0)
     assert {p for s, p in runs if s == "mdm"} == {str(y) for y in range(2016, 2025)}
     assert all(q == 0 for (s, p), (_, _, q) in runs.items() if s == "mdm" and p != "2024")
-    # 1,102 municipalities × (mdm, gestión, resultados, 8 dimensions, grupo); 14 seguridad values
-    # just above 100 (100.23, 100.13) quarantined.
-    assert runs[("mdm", "2024")] == (13224, 13210, 14)
+    # 1,102 municipalities × (mdm, gestión, resultados, 8 dimensions, grupo); the 14 seguridad
+    # values DNP published just above 100 (100.23, 100.13) load as published, flagged on the load.
+    assert runs[("mdm", "2024")] == (13224, 13224, 0)
+    messages = dict(((s, p), m) for s, p, m in _one(dsn, "select source, period, message from meta.load_run"))
+    assert messages[("mdm", "2024")].startswith("14 value(s) above 100 loaded as published (mdm_seguridad: 100.13–100.23")
+    assert [k for k, m in messages.items() if m] == [("mdm", "2024")]
 
 
 def test_staged_values_match_the_files_for_medellin_and_others(warehouse):
@@ -125,11 +129,16 @@ def test_staged_values_match_the_files_for_medellin_and_others(warehouse):
     assert float(mdm[("05001", "mdm")][0]) == 83.33 and mdm[("05001", "capacity_group")][1] == "C"
     assert mdm[("25214", "capacity_group")][1] == "G1"  # Cota, published as 1
     assert float(mdm[("05030", "mdm")][0]) == 49.35
+    assert float(mdm[("05004", "mdm_seguridad")][0]) == 100.23 and float(mdm[("27025", "mdm_seguridad")][0]) == 100.13
     groups = dict(_one(dsn, "select coalesce(capacity_group, 'NULL'), count(*) from staging.stg_mdm__scores "
                             "where indicator = 'capacity_group' group by 1"))
     assert set(groups) == {"C", "G1", "G2", "G3", "G4", "G5"} and sum(groups.values()) == 9918
     cgn = dict(_one(dsn, "select category, count(*) from staging.stg_cgn__categories where year = 2021 group by 1"))
-    assert cgn["6"] == 958 and sum(cgn.values()) == 1102  # 957 in the by-municipality sheet + Talaigua Nuevo
+    assert cgn["6"] == 957 and sum(cgn.values()) == 1101  # as the by-municipality sheet gives
+    held = _one(dsn, "select file_name, row_number, column_name, value, reason from meta.quarantine "
+                     "where source = 'cgn_categories'")
+    assert [h[:4] for h in held] == [("CT01 Categorizacion 2021.xlsx", 9, "Categoría", "6")]
+    assert "historic sheet 'Categoría con historicos'" in held[0][4] and "does not list 13780" in held[0][4]
     assert _one(dsn, "select category from staging.stg_cgn__categories where year = 2021 and municipality_id = '05001'") == [("E",)]
     idf = dict(_one(dsn, "select municipality_id, round(idf_score, 4) from staging.stg_idf__scores "
                          "where year = 2018 and municipality_id in ('05001', '76001')"))
@@ -194,11 +203,17 @@ def test_reference_files_run_through_the_dags(server_dsn, tmp_path):
     with throwaway_database(server_dsn, "refrun") as dsn:
         proc = sinfonia("run", "--sources", str(folder), env={"WAREHOUSE_DSN": dsn}, check=False)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-        quarantined = _one(dsn, "select source, reason, count(*) from meta.quarantine group by 1, 2")
-        assert {(s, r) for s, r, _ in quarantined} == {("idf", "expected a numeric score"),
-                                                       ("mdm", "outside the published range 0–100")}
+        quarantined = _one(dsn, "select source, split_part(reason, ':', 1), count(*) from meta.quarantine group by 1, 2")
+        assert {(s, r, n) for s, r, n in quarantined} == {
+            ("idf", "expected a numeric score", 12),
+            ("cgn_categories", "historic sheet 'Categoría con historicos' (Municipios histórico anterior a 2018)", 1)}
+        seguridad = _one(dsn, "select count(*), max(value)::float8 from marts.fct_municipal_indicator "
+                              "where indicator = 'mdm_seguridad' and value > 100")
+        assert seguridad == [(14, 100.23)]
         indicators = dict(_one(dsn, "select indicator, count(*) from marts.fct_municipal_indicator group by 1"))
         assert indicators["mdm"] == 9913 and indicators["capacity_group"] >= 1102
+        assert _one(dsn, "select count(*) from marts.fct_municipal_indicator where indicator = 'category' "
+                         "and year = 2021 and value_label = '6' and source like 'CGN%%'") == [(957,)]
         medellin = _one(dsn, "select category, capacity_group, is_current from marts.dim_municipality "
                              "where municipality_id = '05001'")
         assert medellin == [("E", "C", True)]

@@ -78,17 +78,19 @@ def ct01_2021():
     return batch
 
 
-def test_ct01_2021_reconciles_every_municipality_of_both_sheets(ct01_2021):
-    """1,101 rows in 'Categorización por Municipio' + Talaigua Nuevo in 'Categoría con
-    historicos'; the 32 departments of the departmental sheet are not municipalities."""
+def test_ct01_2021_loads_the_municipal_sheet_and_quarantines_the_historic_one(ct01_2021):
+    """1,101 rows in 'Categorización por Municipio' load; Talaigua Nuevo in 'Categoría con
+    historicos' (a category carried from before 2018) is read and quarantined with the reason; the
+    32 departments of the departmental sheet are not municipalities."""
     b = ct01_2021
-    assert b.period == "2021" and b.rows_read == 1102 and not b.rejected
-    assert len({r[3] for r in b.rows}) == 1102
-    by_sheet = Counter("historic" if r[8] == "Municipios histórico anterior a 2018" else "municipal" for r in b.rows)
-    assert by_sheet == {"municipal": 1101, "historic": 1}
-    municipal = Counter(r[7] for r in b.rows if r[8] != "Municipios histórico anterior a 2018")
-    assert municipal == {"6": 957, "5": 49, "1": 25, "4": 23, "2": 22, "3": 19, "E": 6}
-    assert Counter(r[7] for r in b.rows)["6"] == 958  # with Talaigua Nuevo (13780) from the historic sheet
+    assert b.period == "2021" and b.rows_read == 1102 and len(b.rows) == 1101
+    assert len({r[3] for r in b.rows}) == 1101 and "13780" not in {r[3] for r in b.rows}
+    assert Counter(r[7] for r in b.rows) == {"6": 957, "5": 49, "1": 25, "4": 23, "2": 22, "3": 19, "E": 6}
+    [held] = b.rejected
+    assert (held.file_name, held.row_number, held.column, held.value) == (CT01_2021[1], 9, "Categoría", "6")
+    assert "historic sheet 'Categoría con historicos'" in held.reason and "before 2018" in held.reason
+    assert "not one set for vigencia 2021" in held.reason and "does not list 13780" in held.reason
+    assert held.record["sheet"] == "Categoría con historicos" and held.record["Municipio"] == "TALAIGUA NUEVO"
     assert str(b.published_on) == "2020-11-30"
 
 

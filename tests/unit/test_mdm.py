@@ -189,10 +189,17 @@ def test_divided_copy_loads_every_value_and_capacity_group(divided_base, base_ro
     published = sum(1 for r in data for i, h in enumerate(rows[0]) if h in (*SCORES, "grupo") and r[i] is not None)
     rejected = [r for b in divided_base.values() for r in b.rejected]
     assert sum(len(b.rows) for b in divided_base.values()) + len(rejected) == published
-    # DNP's 2024 seguridad holds 14 values just above 100 (100.23, 100.13): quarantined, never clipped.
+    # DNP's 2024 seguridad holds 14 values just above 100 (100.23, 100.13): published values, loaded
+    # as published (never clipped, rescaled or quarantined) and flagged on the load.
     over = [r for r in data if r[1] == 2024 and r[header.index("seguridad")] > 10000]
-    assert len(rejected) == len(over) == 14
-    assert {(r.column, r.reason) for r in rejected} == {("seguridad", "outside the published range 0–100")}
+    assert len(over) == 14 and rejected == []
+    loaded_over = sorted((r[4], r[9]) for r in divided_base["2024"].rows if r[7] == "mdm_seguridad" and float(r[9]) > 100)
+    assert loaded_over == sorted((f"{r[2]:05d}", str(r[header.index("seguridad")] / 100)) for r in over)
+    assert ("27025", "100.13") in loaded_over and ("05004", "100.23") in loaded_over
+    [notice] = divided_base["2024"].notices
+    assert notice.startswith("14 value(s) above 100 loaded as published (mdm_seguridad: 100.13–100.23; first: ")
+    assert "column 'seguridad'" in notice
+    assert all(not b.notices for p, b in divided_base.items() if p != "2024")
     groups = [r[10] for b in divided_base.values() for r in b.rows if r[7] == "capacity_group"]
     assert len(groups) == 9918 and set(groups) == {"C", "1", "2", "3", "4", "5"}
 
@@ -228,6 +235,41 @@ def test_grupo_as_published_in_every_form_is_kept_for_staging(tmp_path):
     [b] = mdm.parse([landed(path)])
     assert [r[10] for r in b.rows if r[7] == "capacity_group"] == ["C", "1", "2", "G3", "4", "G 5"]
     assert {r[4] for r in b.rows} == {"05001", "05002", "05003", "05004", "05005", "05006"}
+
+
+def test_scores_just_over_100_load_as_published_and_a_file_off_by_100_is_still_refused(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["cmpio", "nmpio", "año", "gestion", "resultados", "mdm", "seguridad"])
+    for i in range(100):  # 40 % of seguridad just over 100: DNP's own values, not a scale error
+        ws.append([5001 + i, "x", 2024, 50, 60, 55, 100.23 if i % 5 < 2 else 80])
+    path = tmp_path / "base.xlsx"
+    wb.save(path)
+    [b] = mdm.parse([landed(path)])
+    assert not b.rejected and len([r for r in b.rows if r[9] == "100.23"]) == 40
+    assert b.notices and "40 value(s) above 100 loaded as published" in b.notices[0]
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["cmpio", "nmpio", "año", "gestion", "resultados", "mdm", "seguridad"])
+    for i in range(100):  # the same, 100 times off: refused, 10023 recognised as 100 × 100.23
+        ws.append([5001 + i, "x", 2024, 50, 60, 55, 10023 if i % 5 < 2 else 8000])
+    wb.save(path)
+    with pytest.raises(SourceFormatError, match=r"column 'seguridad'.*every such value is 100 times a value in range"):
+        mdm.parse([landed(path)])
+
+
+def test_the_gates_allow_what_the_extract_loads_as_published():
+    """The raw and marts gates take MDM values up to 100 + PUBLISHED_OVERSHOOT (critical above it)."""
+    from pathlib import Path
+
+    suites = Path(__file__).resolve().parents[2] / "expectations" / "expectations"
+    top = mdm.SCORE_RANGE[1] + mdm.PUBLISHED_OVERSHOOT
+    raw = json.loads((suites / "raw_mdm.json").read_text(encoding="utf-8"))["expectations"]
+    ranges = {e["severity"]: e["kwargs"]["max_value"] for e in raw
+              if e["type"] == "expect_column_values_to_be_between" and e["kwargs"]["column"] == "value"}
+    assert ranges == {"critical": top}  # values above 100 are flagged at extract (meta.load_run.message)
+    marts = (suites / "marts_fct_municipal_indicator.json").read_text(encoding="utf-8")
+    assert f"not (indicator like 'mdm%' and value <= {top:g})" in marts
 
 
 def test_isolated_score_out_of_range_and_implausible_years_are_quarantined(tmp_path):

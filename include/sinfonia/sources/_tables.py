@@ -500,10 +500,12 @@ def scale_problem(low: float, high: float) -> str:
 
 
 def check_scale(where: str, header: str, bounds: tuple[float, float], outside: list[tuple[int, str]],
-                read: int, tolerance: float = 0.01) -> None:
+                read: int, tolerance: float = 0.01, over: float = 0.0) -> None:
     """Refuse a file whose column is out of its published range in more than ``tolerance`` of
     its values (a scale error, such as 0–100 read as 0–10,000), before anything is loaded.
-    Isolated values out of range are the caller's to quarantine. Nothing is ever rescaled."""
+    Isolated values out of range are the caller's to quarantine. Nothing is ever rescaled.
+    ``over``: how far above the top the publisher's own values may go (the caller leaves such
+    values out of ``outside``; a file 100 times off still has them 100 times off)."""
     if not outside or len(outside) <= max(1, tolerance * read):
         return
     low, high = bounds
@@ -511,7 +513,7 @@ def check_scale(where: str, header: str, bounds: tuple[float, float], outside: l
     row, example = outside[0]
     cause = "a unit or scale different from the published one"
     for factor in (100, 1000, 10):
-        if all(low <= v / factor <= high for v in values):
+        if all(low <= v / factor <= high + over for v in values):
             cause = (f"every such value is {factor} times a value in range: most likely a decimal "
                      f"separator lost when the file was re-saved (e.g. {example} for "
                      f"{float(example) / factor:g})")

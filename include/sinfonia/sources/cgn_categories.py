@@ -16,13 +16,18 @@ when the value is none of the above.
 **CT01 "Categorización de Municipios"**: the vigencia in the title rows (or the file name, or
 ``--year``; a conflict is an error); header row 8 (``Código CGN, Municipio, Nombre, Población
 DANE, ICLD …, Categoría``) under section rows such as ``1 - Entidades categorizadas por el
-ministerio del interior``, repeated with each section; the section (or the historic sheet's title)
-is kept as ``categorised_by``. ``Código CGN`` is numeric, 9 digits ending with the DIVIPOLA code
-(8 when the leading zero fell off); a few newer municipalities have codes that embed none
-(``CGN_CODES``). ``Municipio`` is a formula (its cached value is kept, the code is what counts);
-``Nombre`` is the department. The municipal sheet and, where present, the historic one
-(``Categoría con historicos``) load; the departmental sheet is recognised by its codes and left
-out. One batch: the vigencia.
+ministerio del interior``, repeated with each section; the section is kept as
+``categorised_by``. ``Código CGN`` is numeric, 9 digits ending with the DIVIPOLA code (8 when the
+leading zero fell off); a few newer municipalities have codes that embed none (``CGN_CODES``).
+``Municipio`` is a formula (its cached value is kept, the code is what counts); ``Nombre`` is the
+department. The departmental sheet is recognised by its codes and left out. One batch: the vigencia.
+
+Precedence: the by-municipality sheet is the categorisation of its vigencia and loads. The historic
+sheet, where present (``Categoría con historicos``, titled ``Municipios histórico anterior a
+2018``), lists municipalities whose category CGN carries from its records before 2018 (2021:
+Talaigua Nuevo, 13780, absent from the municipal sheet); it is read and every row of it is
+quarantined with that reason, never loaded as a second truth for the vigencia (CT01 2021: 957
+municipalities in category 6, as the municipal sheet gives).
 """
 
 from __future__ import annotations
@@ -157,8 +162,11 @@ def _new_batch(batches: dict[int, Batch], f: LandedFile, year: int, published_on
 def _parse_historic(f: LandedFile, rows: list[tuple], batches: dict[int, Batch]) -> None:
     idx, years, cols, by = _header(rows, f)
     latest = max(years)
+    code_header = next((" ".join(str(r[cols["municipality_code"]]).split()) for r in rows[idx: idx + 2]
+                        if cols["municipality_code"] < len(r) and cell_text(r[cols["municipality_code"]])), "código")
     for y in years:
         _new_batch(batches, f, y, f.published_on if f.published_on and y == latest else default_published_on(y))
+        batches[y].note_headers(f.file_name, {"municipality_code": code_header})
     get = lambda row, i: row[i] if i is not None and i < len(row) else None  # noqa: E731
     seen: dict[str, int] = {}
     for offset, row in enumerate(rows[idx + 1:], start=idx + 2):
@@ -245,10 +253,11 @@ def _parse_ct01(f: LandedFile, sheets: dict[str, list[tuple]], batches: dict[int
     batch = _new_batch(batches, f, year, f.published_on or default_published_on(year))
     year_problem = plausible_year_problem(year)
     seen: dict[str, tuple[str, int]] = {}
-    for table in tables:
-        title = _title(table)
-        section = title if title and "historic" in normalise(title) else None
+    historic = {id(t): _title(t) for t in tables if _title(t) and "historic" in normalise(_title(t))}
+    for table in sorted(tables, key=lambda t: id(t) in historic):  # the by-municipality sheet first
+        section = historic.get(id(table))
         code_header, category_header = table.headers["municipality_code"], table.headers["category"]
+        batch.note_headers(f.file_name, {"municipality_code": code_header})
         by = section or next((m.group(1).strip() for r in reversed(table.above) if (m := _section(r))), None)
         for row_number, values in table.rows:
             rec = {name: (values[i] if i < len(values) else None) for name, i in table.positions.items()}
@@ -282,6 +291,11 @@ def _parse_ct01(f: LandedFile, sheets: dict[str, list[tuple]], batches: dict[int
             elif category is False:
                 batch.reject(f.file_name, row_number, category_header, rec["category"],
                              "expected a category: ESP (especial), 1–6 or SIN", record)
+            elif section is not None:
+                batch.reject(f.file_name, row_number, category_header, rec["category"],
+                             f"historic sheet {table.sheet!r} ({section.strip()}): the category CGN kept from "
+                             f"its records before 2018, not one set for vigencia {year}; the by-municipality "
+                             f"sheet is the {year} categorisation and does not list {code}", record)
             else:
                 seen[code] = (table.sheet, row_number)
                 batch.rows.append((f.file_name, row_number, str(year), code,
@@ -289,4 +303,5 @@ def _parse_ct01(f: LandedFile, sheets: dict[str, list[tuple]], batches: dict[int
                                    cell_text(rec["category"]), category, by))
 
 
-SPEC = SourceSpec(SOURCE, FOLDER, PATTERNS, COLUMNS, parse, year_fallback=True)
+SPEC = SourceSpec(SOURCE, FOLDER, PATTERNS, COLUMNS, parse, year_fallback=True,
+                  divipola_code="municipality_code", after=("divipola",))

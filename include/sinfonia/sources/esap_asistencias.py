@@ -158,7 +158,9 @@ def parse(files: list[LandedFile], names: dict[tuple[str, str], str] | None = No
         exported = export_date(f)
         batch = Batch(SOURCE, exported.isoformat(), COLUMNS, files=[f.sha256], published_on=exported)
         seen: dict[str, int] = {}
-        for row_number, rec in read_table(f.path, TABLE).records():
+        table = read_table(f.path, TABLE)
+        batch.note_headers(f.file_name, table.headers)
+        for row_number, rec in table.records():
             out, problem = _check(rec, names, exported)
             if problem is None and out["assistance_id"] in seen:
                 problem = (HEADERS["assistance_id"], out["assistance_id"],
@@ -173,5 +175,6 @@ def parse(files: list[LandedFile], names: dict[tuple[str, str], str] | None = No
 
 
 SPEC = SourceSpec(SOURCE, FOLDER, PATTERNS, COLUMNS, parse, periods=Periods.PER_FILE,
-                  resolves_divipola_names=True, after=("divipola",), drives_monitoring=True,
+                  resolves_divipola_names=True, divipola_code="municipality_code", after=("divipola",),
+                  drives_monitoring=True,
                   note="After DIVIPOLA: rows that give only names are resolved against it.")

@@ -111,6 +111,7 @@ def _batch(f: LandedFile, table, year: int, methodology: str) -> Batch:
                   published_on=f.published_on or default_published_on(year))
     year_problem = plausible_year_problem(year)
     code_header, score_header = table.headers["municipality_code"], table.headers["idf_score"]
+    batch.note_headers(f.file_name, table.headers)
     seen: dict[str, int] = {}
     out_of_range: list[tuple[int, str]] = []
     for row_number, rec in table.records():
@@ -149,4 +150,5 @@ def _batch(f: LandedFile, table, year: int, methodology: str) -> Batch:
     return batch
 
 
-SPEC = SourceSpec(SOURCE, FOLDER, PATTERNS, COLUMNS, parse, periods=Periods.PER_FILE, year_fallback=True)
+SPEC = SourceSpec(SOURCE, FOLDER, PATTERNS, COLUMNS, parse, periods=Periods.PER_FILE, year_fallback=True,
+                  divipola_code="municipality_code", after=("divipola",))

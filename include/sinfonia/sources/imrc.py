@@ -90,6 +90,7 @@ def parse(files: list[LandedFile], period: str | None = None) -> list[Batch]:
             headers = table.headers
             batch = Batch(SOURCE, f"{edition}-{hazard}", COLUMNS, files=[f.sha256],
                           published_on=f.published_on or default_published_on(edition))
+            batch.note_headers(f.file_name, headers)
             seen: dict[str, int] = {}
             outside: list[tuple[int, str]] = []
             for row_number, rec in table.records():
@@ -130,4 +131,5 @@ def parse(files: list[LandedFile], period: str | None = None) -> list[Batch]:
     return batches
 
 
-SPEC = SourceSpec(SOURCE, FOLDER, PATTERNS, COLUMNS, parse, year_fallback=True)
+SPEC = SourceSpec(SOURCE, FOLDER, PATTERNS, COLUMNS, parse, year_fallback=True,
+                  divipola_code="municipality_code", after=("divipola",))

@@ -100,6 +100,7 @@ def _entity(value) -> tuple[str, str] | None:
 
 def _load(f: LandedFile, table, batch: Batch, required: str, optional: tuple[str, ...],
           headers: dict[str, str]) -> None:
+    batch.note_headers(f.file_name, headers)
     seen: dict[str, int] = {}
     outside: dict[str, list[tuple[int, str]]] = {}
     checked = 0
@@ -179,4 +180,5 @@ def parse(files: list[LandedFile]) -> list[Batch]:
 
 
 SPEC = SourceSpec(SOURCE, FOLDER, PATTERNS, COLUMNS, parse, extra_tables={PRIVATIONS_SOURCE: PRIVATION_COLUMNS},
+                  divipola_code="entity_code", after=("divipola",),
                   note="Also loads raw.ipm_privations (the annex's 15 privations sheet).")

@@ -37,8 +37,10 @@ workbook row and column; an empty cell publishes no value and gives no row. A va
 Scale: every score is published on 0–100. A workbook whose score column is out of that range in
 more than 1 % of its values (such as 0–100 read as 0–10,000, a decimal comma lost when a user
 re-saved it) is refused before anything loads, with what was found and the likely cause; an
-isolated value out of range is quarantined. Nothing is rescaled. A year before 2000 or after next
-year is quarantined.
+isolated value out of range is quarantined. DNP itself publishes a few scores just above 100
+(2024 seguridad: 100.13–100.23): values up to ``100 + PUBLISHED_OVERSHOOT`` load as published and
+are flagged in ``meta.load_run.message`` (and the extract's output). Nothing is rescaled. A year
+before 2000 or after next year is quarantined.
 The same entity, year and indicator read twice (a folder holding the Socrata pages *and* the
 workbook) is quarantined as a duplicate naming the first occurrence: nothing is double counted.
 One batch per year: a new file for a year replaces that year.
@@ -96,6 +98,11 @@ DIMENSIONS = {
 INDICATORS.update(DIMENSIONS)
 NUMERIC = ("mdm", "mdm_gestion", "mdm_resultados", *DIMENSIONS.values())
 SCORE_RANGE = (0.0, 100.0)  # DNP publishes every MDM score on 0–100
+# ... but publishes a few scores just above 100: the 2024 seguridad dimension is 100.13–100.23 for
+# 14 municipalities with no recorded theft, homicide or domestic violence (the dimension is not
+# capped). Values up to 100 + this load as published and are flagged (meta.load_run.message);
+# the raw and marts gates allow the same margin (test_mdm ties them to this constant).
+PUBLISHED_OVERSHOOT = 1.0
 
 LONG = [
     Column("entity_code", ("codigo entidad", "codigo", "cod entidad", "codigo dane")),
@@ -140,6 +147,8 @@ class _Batches:
         self.batches: dict[str, Batch] = {}
         self.seen: dict[tuple, tuple[str, int]] = {}
         self.pending: list[tuple] = []  # rejections whose year is unknown
+        self.code_headers: dict[str, str] = {}  # file → its entity code column's header
+        self.over: dict[str, list[tuple]] = {}  # period → values above 100 loaded as published
 
     def batch(self, year: str, level: str, f: LandedFile) -> Batch:
         period = year if level == "municipio" else f"{year}-departamentos"
@@ -176,7 +185,7 @@ class _Batches:
             b.reject(f.file_name, row_number, column, value,
                      f"expected a number for {published!r} (text is never turned into a number)", record)
             return
-        if indicator in NUMERIC and not SCORE_RANGE[0] <= float(number) <= SCORE_RANGE[1]:
+        if indicator in NUMERIC and not SCORE_RANGE[0] <= float(number) <= SCORE_RANGE[1] + PUBLISHED_OVERSHOOT:
             b.reject(f.file_name, row_number, column, value, scale_problem(*SCORE_RANGE), record)
             return
         if indicator not in NUMERIC:
@@ -189,6 +198,8 @@ class _Batches:
                      record)
             return
         self.seen[key] = (f.file_name, row_number)
+        if indicator in NUMERIC and float(number) > SCORE_RANGE[1]:
+            self.over.setdefault(b.period, []).append((indicator, f.file_name, row_number, column, number))
         b.rows.append((f.file_name, row_number, year, level, entity, cell_text(name), cell_text(dept),
                        indicator, cell_text(published), number, label, fmt))
 
@@ -196,6 +207,17 @@ class _Batches:
         for year, level, f, row_number, (column, value, reason), record in self.pending:
             year = year or "unknown"
             self.batch(year, level, f).reject(f.file_name, row_number, column, value, reason, record)
+        for period, values in self.over.items():
+            numbers = sorted(float(v[4]) for v in values)
+            indicator, file_name, row_number, column, number = values[0]
+            self.batches[period].notices.append(
+                f"{len(values)} value(s) above 100 loaded as published ({', '.join(sorted({v[0] for v in values}))}: "
+                f"{numbers[0]:g}–{numbers[-1]:g}; first: {file_name}, row {row_number}, column {column!r}: {number}); "
+                "DNP publishes a few scores just above its 0–100 scale "
+                f"(up to {SCORE_RANGE[1] + PUBLISHED_OVERSHOOT:g} is taken as published)")
+        for b in self.batches.values():
+            for file_name, header in self.code_headers.items():
+                b.note_headers(file_name, {"entity_code": header})
         return list(self.batches.values())
 
 
@@ -223,6 +245,7 @@ def _parse_long(f: LandedFile, rows: list[tuple], out: _Batches) -> None:
     if is_json and len(rows) == 1:
         return  # an empty page: the one that ends Socrata paging
     table = table_from_rows(f.file_name, None, rows, LONG)
+    out.code_headers[f.file_name] = table.headers["entity_code"]
     for row_number, rec in table.records():
         number = row_number - 1 if is_json else row_number
         out.add(f, number, "municipio", _year(rec["year"]), rec["entity_code"], rec["entity_name"],
@@ -245,6 +268,7 @@ def _parse_workbook(f: LandedFile, out: _Batches) -> None:
                 "gestion, resultados, mdd)"
             ) from None
     headers = table.headers
+    out.code_headers[f.file_name] = headers["entity_code"]
     _check_workbook_scale(table)
     for row_number, rec in table.records():
         record = {headers[k]: cell_text(v) for k, v in rec.items()}
@@ -267,9 +291,9 @@ def _check_workbook_scale(table) -> None:
             if number is None:
                 continue
             read += 1
-            if not SCORE_RANGE[0] <= float(number) <= SCORE_RANGE[1]:
+            if not SCORE_RANGE[0] <= float(number) <= SCORE_RANGE[1] + PUBLISHED_OVERSHOOT:
                 outside.append((row_number, number))
-        check_scale(table.where, table.headers[indicator], SCORE_RANGE, outside, read)
+        check_scale(table.where, table.headers[indicator], SCORE_RANGE, outside, read, over=PUBLISHED_OVERSHOOT)
 
 
 def parse(files: list[LandedFile]) -> list[Batch]:
@@ -287,4 +311,4 @@ def parse(files: list[LandedFile]) -> list[Batch]:
     return out.result()
 
 
-SPEC = SourceSpec(SOURCE, FOLDER, PATTERNS, COLUMNS, parse)
+SPEC = SourceSpec(SOURCE, FOLDER, PATTERNS, COLUMNS, parse, divipola_code="entity_code", after=("divipola",))

@@ -29,6 +29,7 @@ def parse(files: list[LandedFile], period: str = "2017") -> list[Batch]:
     seen: set[str] = set()
     for f in files:
         table = read_table(f.path, TABLE)
+        batch.note_headers(f.file_name, table.headers)
         for row_number, rec in table.records():
             code = dane_code(rec["municipality_code"])
             if code is None:
@@ -46,4 +47,5 @@ def parse(files: list[LandedFile], period: str = "2017") -> list[Batch]:
     return [batch]
 
 
-SPEC = SourceSpec(SOURCE, FOLDER, PATTERNS, COLUMNS, parse, periods=Periods.GIVEN)
+SPEC = SourceSpec(SOURCE, FOLDER, PATTERNS, COLUMNS, parse, periods=Periods.GIVEN,
+                  divipola_code="municipality_code", after=("divipola",))

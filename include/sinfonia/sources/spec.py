@@ -54,6 +54,10 @@ class SourceSpec:
     prepare_for_landing: Callable[[Path], tuple[str, bytes]] | None = None
     # Rows that give only department and municipality names get their code from raw.divipola.
     resolves_divipola_names: bool = False
+    # The raw column holding a DIVIPOLA municipality code (in every table of the source that has
+    # it; rows whose ``entity_level`` is not ``municipio`` aside): a code not in raw.divipola (any
+    # edition) is quarantined at extract with the reason. Needs after=('divipola',).
+    divipola_code: str | None = None
     after: tuple[str, ...] = ()  # sources that must be loaded first
     # A new file of this source schedules the weekly monitoring DAG.
     drives_monitoring: bool = False
@@ -62,6 +66,8 @@ class SourceSpec:
     def __post_init__(self) -> None:
         if self.resolves_divipola_names and "divipola" not in self.after:
             raise ValueError(f"source {self.name}: resolving DIVIPOLA names needs after=('divipola',)")
+        if self.divipola_code and "divipola" not in self.after:
+            raise ValueError(f"source {self.name}: checking codes against DIVIPOLA needs after=('divipola',)")
 
     @property
     def tables(self) -> dict[str, tuple[str, ...]]:
