@@ -64,7 +64,11 @@ def test_rows_carry_adjusted_p_values_bands_base_period_and_the_verdict():
     events = rows[(rows["method"] == "cs_did") & rows["event_time"].notna()]
     assert (events["band_low"] <= events["ci_low"]).all() and (events["band_high"] >= events["ci_high"]).all()
     assert set(events["band_draws"]) == {did.BAND_DRAWS} and set(events["band_seed"]) == {did.BAND_SEED}
-    assert rows.loc[rows["event_time"].isna(), "band_low"].isna().all()
+    # overall rows have no band, but the placebo: its band within the pre-period test family
+    overall = rows[rows["event_time"].isna()]
+    assert overall.loc[overall["method"] != "placebo", "band_low"].isna().all()
+    placebo = overall[overall["method"] == "placebo"]
+    assert (placebo["band_low"] < placebo["ci_low"]).all() and (placebo["band_high"] > placebo["ci_high"]).all()
     assert cs.loc["mdm", "verdict"] == EFFECT, cs.loc["mdm", "verdict_reason"]
     assert cs.loc["mdm_gestion", "verdict"] == INCONCLUSIVE
     assert "Holm" in cs.loc["mdm_gestion", "verdict_reason"]
