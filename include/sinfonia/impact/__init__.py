@@ -10,8 +10,8 @@ package estimates:
 | ``cs_did_never_treated`` | the same with never-treated controls only; overall and event-time rows |
 | ``cs_did_unconditional`` | the same without covariates; overall |
 | ``naive`` | treated-versus-untreated change without covariates (``comparisons.naive``) |
-| ``pretrend`` | the mean of the pre-period event-time estimates against the universal base period (so that they share the post-period effects' base year); ``p_value`` is the sup-t test of every one of them being zero (below 0.05 exactly when one lies outside the simultaneous band; ``did.sup_t_p_value``) |
-| ``placebo`` | the cohorts the estimate uses moved two years earlier, on the years before any treatment; should be 0 |
+| ``pretrend`` | the mean of the pre-period event-time estimates against the universal base period (so that they share the post-period effects' base year); ``p_value`` is the sup-t test of every one of them being zero, in one family with the placebo (below 0.05 exactly when one lies outside the family's simultaneous band; ``pre_period_checks``) |
+| ``placebo`` | the cohorts the estimate uses moved two years earlier, on the years before any treatment; should be 0; ``band_low``/``band_high``: its band within the family of the pre-trend test |
 | ``dose_1_2``, ``dose_3_4``, ``dose_5_plus`` | each dose group against municipalities with no delivered assistance |
 
 Intervals are 95% normal intervals from analytic influence functions clustered by
