@@ -45,6 +45,17 @@ def test_effect_only_when_all_three_conditions_hold():
     assert verdict(None, PRE, PLACEBO)[0] == NO_DATA
 
 
+def test_the_placebo_is_judged_on_its_band_within_the_pre_period_family():
+    """Its own interval excludes zero but the family's band (the pre-trend test and the placebo at 5%
+    together) does not: no failed condition; outside the band, the reason quotes the band."""
+    placebo = {"estimate": -1.4, "ci_low": -2.5, "ci_high": -0.3, "band_low": -2.9, "band_high": 0.1}
+    assert verdict(CS, PRE, placebo)[0] == EFFECT
+    text, reason = verdict(CS, PRE, {**placebo, "band_high": -0.1})
+    assert text == INCONCLUSIVE and "conjunto con las tendencias previas -2,90 a -0,10" in reason
+    text, reason = verdict(CS, PRE, {**placebo, "band_low": None, "band_high": float("nan")})
+    assert text == INCONCLUSIVE and "IC 95% -2,50 a -0,30" in reason
+
+
 def _overall(rows, outcome="mdm"):
     return rows[(rows["outcome"] == outcome) & rows["event_time"].isna()].set_index("method")
 
