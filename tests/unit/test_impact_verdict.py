@@ -45,6 +45,17 @@ def test_effect_only_when_all_three_conditions_hold():
     assert verdict(None, PRE, PLACEBO)[0] == NO_DATA
 
 
+def test_the_placebo_is_judged_on_its_band_within_the_pre_period_family():
+    """Its own interval excludes zero but the family's band (the pre-trend test and the placebo at 5%
+    together) does not: no failed condition; outside the band, the reason quotes the band."""
+    placebo = {"estimate": -1.4, "ci_low": -2.5, "ci_high": -0.3, "band_low": -2.9, "band_high": 0.1}
+    assert verdict(CS, PRE, placebo)[0] == EFFECT
+    text, reason = verdict(CS, PRE, {**placebo, "band_high": -0.1})
+    assert text == INCONCLUSIVE and "conjunto con las tendencias previas -2,90 a -0,10" in reason
+    text, reason = verdict(CS, PRE, {**placebo, "band_low": None, "band_high": float("nan")})
+    assert text == INCONCLUSIVE and "IC 95% -2,50 a -0,30" in reason
+
+
 def _overall(rows, outcome="mdm"):
     return rows[(rows["outcome"] == outcome) & rows["event_time"].isna()].set_index("method")
 
@@ -64,7 +75,11 @@ def test_rows_carry_adjusted_p_values_bands_base_period_and_the_verdict():
     events = rows[(rows["method"] == "cs_did") & rows["event_time"].notna()]
     assert (events["band_low"] <= events["ci_low"]).all() and (events["band_high"] >= events["ci_high"]).all()
     assert set(events["band_draws"]) == {did.BAND_DRAWS} and set(events["band_seed"]) == {did.BAND_SEED}
-    assert rows.loc[rows["event_time"].isna(), "band_low"].isna().all()
+    # overall rows have no band, but the placebo: its band within the pre-period test family
+    overall = rows[rows["event_time"].isna()]
+    assert overall.loc[overall["method"] != "placebo", "band_low"].isna().all()
+    placebo = overall[overall["method"] == "placebo"]
+    assert (placebo["band_low"] < placebo["ci_low"]).all() and (placebo["band_high"] > placebo["ci_high"]).all()
     assert cs.loc["mdm", "verdict"] == EFFECT, cs.loc["mdm", "verdict_reason"]
     assert cs.loc["mdm_gestion", "verdict"] == INCONCLUSIVE
     assert "Holm" in cs.loc["mdm_gestion", "verdict_reason"]

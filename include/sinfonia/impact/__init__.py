@@ -10,8 +10,8 @@ package estimates:
 | ``cs_did_never_treated`` | the same with never-treated controls only; overall and event-time rows |
 | ``cs_did_unconditional`` | the same without covariates; overall |
 | ``naive`` | treated-versus-untreated change without covariates (``comparisons.naive``) |
-| ``pretrend`` | the mean of the pre-period event-time estimates against the universal base period (so that they share the post-period effects' base year); ``p_value`` is the sup-t test of every one of them being zero (below 0.05 exactly when one lies outside the simultaneous band; ``did.sup_t_p_value``) |
-| ``placebo`` | the cohorts the estimate uses moved two years earlier, on the years before any treatment; should be 0 |
+| ``pretrend`` | the mean of the pre-period event-time estimates against the universal base period (so that they share the post-period effects' base year); ``p_value`` is the sup-t test of every one of them being zero, in one family with the placebo (below 0.05 exactly when one lies outside the family's simultaneous band; ``pre_period_checks``) |
+| ``placebo`` | the cohorts the estimate uses moved two years earlier, on the years before any treatment; should be 0; ``band_low``/``band_high``: its band within the family of the pre-trend test |
 | ``dose_1_2``, ``dose_3_4``, ``dose_5_plus`` | each dose group against municipalities with no delivered assistance |
 
 Intervals are 95% normal intervals from analytic influence functions clustered by
@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 
+import numpy as np
 import pandas as pd
 
 from sinfonia.impact import comparisons, did
@@ -74,6 +75,7 @@ def estimate_outcome(frame: pd.DataFrame, outcome: str, threshold: int,
         log.info("impact: %s has fewer than two years of data; skipped", outcome)
         return []
     rows: list[dict] = []
+    pre = None
     for method, control, covariates, events in CS_METHODS:
         result = did.estimate(frame, outcome, control, covariates, base_period)
         if result.overall is None:
@@ -95,21 +97,55 @@ def estimate_outcome(frame: pd.DataFrame, outcome: str, threshold: int,
             # 2024, "Interpreting event-studies from recent difference-in-differences estimators").
             pre = result if base_period == "universal" else did.estimate(frame, outcome, control, covariates,
                                                                          "universal")
-            if pre.pretrend_average is not None:
-                rows.append(_row(outcome, "pretrend", None, pre.pretrend_average, threshold, "universal",
-                                 p_value=pre.pretrend_sup_t_p()))
+    placebo = comparisons.placebo(frame, outcome, base_period=base_period)
+    if placebo.overall is None and placebo.diagnostics:
+        log.info("impact: %s placebo not estimated: %s", outcome, _diagnostics(placebo.diagnostics))
+    rows += pre_period_checks(outcome, pre, placebo, threshold, base_period)
     naive = comparisons.naive(frame, outcome)
     if naive is not None:
         rows.append(_row(outcome, "naive", None, naive, threshold, "universal"))
-    placebo = comparisons.placebo(frame, outcome, base_period=base_period)
-    if placebo.overall is not None:
-        rows.append(_row(outcome, "placebo", None, placebo.overall, threshold, base_period,
-                         diagnostics=_diagnostics(placebo.diagnostics)))
-    elif placebo.diagnostics:
-        log.info("impact: %s placebo not estimated: %s", outcome, _diagnostics(placebo.diagnostics))
     for label, est in comparisons.dose(frame, outcome).items():
         method = "dose_" + label.replace("-", "_").replace("+", "_plus")
         rows.append(_row(outcome, method, None, est, threshold, "universal"))
+    return rows
+
+
+def pre_period_checks(outcome: str, pre: did.Result | None, placebo: did.Result, threshold: int,
+                      base_period: str) -> list[dict]:
+    """The ``pretrend`` and ``placebo`` rows, tested as ONE family at 5%.
+
+    Both test parallel trends before treatment on the same years of the same municipalities: the
+    placebo (the cohorts' change two years before treatment, on the varying base) is, up to the
+    control sets, a linear combination of the pre-period event-time effects (on the universal
+    base). Tested each at 5%, the two checks together reject parallel trends that hold in about
+    one sample in ten, not one in twenty. So they are one sup-t family (every pre-period
+    event-time effect and the placebo, bootstrapped together, their correlation included): the
+    ``pretrend`` p-value is the family's max-t adjusted p-value of the pre-period effects, and the
+    placebo's ``band_low``/``band_high`` is its 95% band within the family; parallel trends are
+    rejected at 5% exactly when either falls outside. With no placebo the family is the pre-period
+    effects alone (the sup-t test of ``did.sup_t_p_value``).
+    """
+    family: dict = {}
+    if pre is not None:
+        family.update({e: v for e, v in pre.event_time.items() if e < 0})
+    leading = list(family)
+    if placebo.overall is not None:
+        family["placebo"] = placebo.overall
+    if pre is not None and placebo.overall is not None:
+        units = list(pre.units) + [u for u in placebo.units if u not in set(pre.units)]
+        units = np.array(units, dtype=object)
+        family = {k: did.on_units(v, placebo.units if k == "placebo" else pre.units, units)
+                  for k, v in family.items()}
+    adjusted = did.sup_t_adjusted_p(family)
+    rows = []
+    if pre is not None and pre.pretrend_average is not None:
+        p = min((adjusted[e] for e in leading if e in adjusted), default=float("nan"))
+        rows.append(_row(outcome, "pretrend", None, pre.pretrend_average, threshold, "universal", p_value=p))
+    if placebo.overall is not None:
+        low, high = did.uniform_band(family).get("placebo", (None, None))
+        rows.append(_row(outcome, "placebo", None, placebo.overall, threshold, base_period,
+                         band_low=low, band_high=high, band_draws=did.BAND_DRAWS, band_seed=did.BAND_SEED,
+                         diagnostics=_diagnostics(placebo.diagnostics)))
     return rows
 
 

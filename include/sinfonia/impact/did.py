@@ -158,6 +158,7 @@ class Result:
     group: dict[int, Estimate] = field(default_factory=dict)
     base_period: str = DEFAULT_BASE_PERIOD
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    units: np.ndarray | None = None  # the unit of each influence value, in order
 
     @property
     def pretrend_average(self) -> Estimate | None:
@@ -385,7 +386,19 @@ def estimate(frame: pd.DataFrame, outcome: str, control: str = "not_yet_treated"
     cells, notes = group_time(panel, control, base_period)
     result = aggregate(cells, panel, base_period)
     result.diagnostics += notes
+    result.units = panel.units
     return result
+
+
+def on_units(e: Estimate, units: np.ndarray, to: np.ndarray) -> Estimate:
+    """``e`` (influence over ``units``) with its influence over the units ``to`` (a superset), so that
+    estimates from different panels of the same units can be bootstrapped together: a unit
+    ``e`` does not use has influence 0, and the rest are rescaled so that the standard error
+    (and every multiplier-bootstrap draw of the error) is unchanged."""
+    position = {u: i for i, u in enumerate(to)}
+    influence = np.zeros(len(to))
+    influence[[position[u] for u in units]] = e.influence * (len(to) / len(units))
+    return Estimate(e.estimate, influence, e.n_treated, e.n_control)
 
 
 def _sup_t_draws(effects: dict[int, Estimate], draws: int, seed: int) -> tuple[list[int], np.ndarray, np.ndarray]:
@@ -426,20 +439,29 @@ def uniform_band(effects: dict[int, Estimate], draws: int = BAND_DRAWS, seed: in
     return out
 
 
-def sup_t_p_value(effects: dict[int, Estimate], draws: int = BAND_DRAWS, seed: int = BAND_SEED) -> float:
+def sup_t_adjusted_p(effects: dict, draws: int = BAND_DRAWS, seed: int = BAND_SEED) -> dict:
+    """Each effect's single-step max-t adjusted p-value within the family ``effects``: the
+    bootstrap probability that the largest standardised error of the family reaches the effect's
+    own |t|. Below 0.05 exactly when the effect lies outside the family's 95% simultaneous band.
+    Effects with no variance are left out."""
+    keys, se, sup = _sup_t_draws(effects, draws, seed)
+    out = {}
+    for k, s in zip(keys, se, strict=False):
+        # |t| on Student's t(df), put on the normal scale of the bootstrap draws
+        observed = stats.norm.isf(stats.t.sf(abs(effects[k].estimate) / s, effects[k].df))
+        out[k] = float(np.mean(sup >= observed))
+    return out
+
+
+def sup_t_p_value(effects: dict, draws: int = BAND_DRAWS, seed: int = BAND_SEED) -> float:
     """p-value of "every effect is zero" by the sup-t statistic (the largest |estimate / se|)
     against its multiplier-bootstrap distribution: below 0.05 exactly when some effect lies
     outside the 95% simultaneous band. Used as the pre-trend test of the verdict: unlike the
     Wald test, it does not invert a covariance matrix estimated from a handful of treated units
     (with 16 treated municipalities and 13 pre-treatment cells the Wald test rejects far more
     often than 5% under parallel trends)."""
-    keys, se, sup = _sup_t_draws(effects, draws, seed)
-    if not keys:
-        return float("nan")
-    # each |t| on Student's t(df), put on the normal scale of the bootstrap draws
-    observed = max(stats.norm.isf(stats.t.sf(abs(effects[k].estimate) / s, effects[k].df))
-                   for k, s in zip(keys, se, strict=False))
-    return float(np.mean(sup >= observed))
+    adjusted = sup_t_adjusted_p(effects, draws, seed)
+    return min(adjusted.values()) if adjusted else float("nan")
 
 
 def chi2_sf(x: float, k: int) -> float:

@@ -8,9 +8,11 @@ result. So:
 - ``verdict``: for each outcome, from its headline (``cs_did``) overall row, its pre-trend test
   and its placebo:
 
-  * ``evidencia de efecto`` only when the Holm-adjusted p-value is below ``ALPHA``, the pre-trend
-    test does not reject at ``ALPHA`` (the raw p-value: stricter than the adjusted one), and
-    the placebo's 95% interval contains zero; a missing check counts as failed;
+  * ``evidencia de efecto`` only when the Holm-adjusted p-value is below ``ALPHA`` and parallel
+    pre-trends are not rejected at ``ALPHA``: the pre-trend test and the placebo are one test
+    family at ``ALPHA`` (``sinfonia.impact.pre_period_checks``), so the pre-trend p-value is not
+    below ``ALPHA`` and the placebo's band within the family contains zero (its own 95% interval
+    when it has no band); a missing check counts as failed;
   * ``sin datos suficientes`` when fewer than ``MIN_TREATED`` treated units have
     post-treatment years;
   * ``no concluyente`` otherwise, with every failed condition named in ``verdict_reason``.
@@ -63,6 +65,19 @@ def _p_text(p: float | None) -> str:
     return f"p {text}" if text.startswith("<") else f"p = {text}"
 
 
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def placebo_interval(placebo: dict) -> tuple[float, float, str]:
+    """(low, high, Spanish label) the placebo is judged on: its band within the pre-period family
+    (``band_low``/``band_high``, see ``sinfonia.impact.pre_period_checks``) when it has one, else
+    its own 95% interval."""
+    if _missing(placebo.get("band_low")) or _missing(placebo.get("band_high")):
+        return placebo["ci_low"], placebo["ci_high"], "IC 95%"
+    return placebo["band_low"], placebo["band_high"], "intervalo 95% conjunto con las tendencias previas"
+
+
 def verdict(cs: dict | None, pretrend: dict | None, placebo: dict | None) -> tuple[str, str]:
     """(verdict, reason in Spanish) for one outcome from its rows (dicts with the mart's columns)."""
     if cs is None or cs["n_treated"] < MIN_TREATED:
@@ -81,9 +96,11 @@ def verdict(cs: dict | None, pretrend: dict | None, placebo: dict | None) -> tup
                       f"(prueba de tendencias previas, {_p_text(pretrend['p_value'])})")
     if placebo is None:
         failed.append("no hay años suficientes antes del tratamiento para el placebo")
-    elif not placebo["ci_low"] <= 0 <= placebo["ci_high"]:
-        failed.append(f"el placebo, que debería dar cero, da {numero(placebo['estimate'], sign=True)} puntos "
-                      f"(IC 95% {numero(placebo['ci_low'], sign=True)} a {numero(placebo['ci_high'], sign=True)})")
+    else:
+        low, high, label = placebo_interval(placebo)
+        if not low <= 0 <= high:
+            failed.append(f"el placebo, que debería dar cero, da {numero(placebo['estimate'], sign=True)} puntos "
+                          f"({label} {numero(low, sign=True)} a {numero(high, sign=True)})")
     if failed:
         return INCONCLUSIVE, "; ".join(failed)
     return EFFECT, (f"valor p ajustado por Holm {_p_text(adjusted)}, tendencias previas paralelas "

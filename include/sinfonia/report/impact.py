@@ -19,7 +19,7 @@ import io
 import json
 from html import escape
 
-from sinfonia.impact.verdict import EFFECT, INCONCLUSIVE, NO_DATA, numero, valor_p
+from sinfonia.impact.verdict import EFFECT, INCONCLUSIVE, NO_DATA, numero, placebo_interval, valor_p
 
 OUTCOME_LABELS = {
     "mdm": "MDM (puntaje total)",
@@ -166,7 +166,8 @@ def _reading(overall: dict[str, dict]) -> str:
         parts.append(f"Tendencias previas: prueba conjunta {_p(pre['p_value'])} "
                      f"({'no se rechaza que fueran paralelas' if ok else PRETREND_WARNING}).")
     if placebo:
-        ok = placebo["ci_low"] <= 0 <= placebo["ci_high"]
+        low, high, _ = placebo_interval(placebo)
+        ok = low <= 0 <= high
         parts.append(f"Placebo: {numero(placebo['estimate'], sign=True)} puntos "
                      f"({'compatible con cero, como debe ser' if ok else 'ATENCIÓN: distinto de cero'}).")
     return "".join(f"<p>{escape(p)}</p>" for p in parts)
