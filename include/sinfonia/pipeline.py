@@ -44,13 +44,16 @@ def prepare_environment(dsn: str) -> None:
 
 
 def ensure_airflow_db() -> None:
-    """Create or upgrade the SQLite metadata database (a few seconds, first time only)."""
+    """Create or upgrade the metadata database this process's Airflow uses (a few seconds, first
+    time only). The marker names that database: an ``AIRFLOW_HOME`` or connection inherited from the
+    environment, not the state folder's, is migrated too, never assumed ready."""
     marker = config.airflow_home() / ".migrated"
-    db_file = config.airflow_home() / "airflow.db"
+    db_url = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "")
+    db_file = Path(db_url.removeprefix("sqlite:///")) if db_url.startswith("sqlite:///") else None
     import airflow
 
-    stamp = f"{airflow.__version__} +pools"  # a new stamp re-runs the set-up steps once
-    if marker.exists() and db_file.exists() and marker.read_text() == stamp:
+    stamp = f"{airflow.__version__} +pools {db_url}"  # a new stamp re-runs the set-up steps once
+    if marker.exists() and marker.read_text() == stamp and (db_file is None or db_file.exists()):
         return
     for args in (["db", "migrate"], POOL_ARGS):
         proc = subprocess.run([sys.executable, "-m", "airflow", *args],

@@ -18,11 +18,18 @@ def dagbag(tmp_path_factory):
     home = tmp_path_factory.mktemp("airflow")
     env = {**config.airflow_env(), "AIRFLOW_HOME": str(home),
            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db"}
+    saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     dbt.ensure_manifest()
     from airflow.dag_processing.dagbag import DagBag
 
-    return DagBag(dag_folder=str(REPO / "dags"), safe_mode=False)
+    yield DagBag(dag_folder=str(REPO / "dags"), safe_mode=False)
+    # Restored: later modules on this worker run pipelines whose Airflow home is the session's.
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
