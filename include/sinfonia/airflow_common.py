@@ -159,10 +159,11 @@ class DbtBuild(BaseOperator):
     def execute(self, context):
         from sinfonia import dbt
 
-        flags = [*dbt.selection(self.selector, tasks.warehouse_dsn()), *dbt.PRODUCTION_FLAGS]
+        selection = dbt.selection(self.selector, tasks.warehouse_dsn())
+        flags = [*selection, *dbt.PRODUCTION_FLAGS]
         if self.dbt_vars:
             flags += ["--vars", self.dbt_vars]
-        self.log.info("dbt build %s", " ".join(flags) or "(whole project)")
+        self.log.info("dbt build %s %s", " ".join(selection) or "(whole project)", " ".join(flags[len(selection):]))
         try:
             # Cosmos' public entry point (Airflow logs that an operator's execute runs inside this task).
             dbt.cosmos_build(self.task_id, flags).execute(context)

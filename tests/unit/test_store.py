@@ -49,14 +49,16 @@ def test_s3_urls_give_bucket_prefix_and_connection(url, expected):
 
 
 def test_an_s3_store_is_an_object_storage_path_with_the_connection(state, monkeypatch):
-    monkeypatch.setenv("SINFONIA_STORE_URL", "s3://sinfonia_store@esap-datos/sinfonia")
+    # A connection of its own: Airflow keeps one store per protocol and connection for the life of
+    # the process, and the integration tests on this worker use theirs on a live S3 server.
+    monkeypatch.setenv("SINFONIA_STORE_URL", "s3://unit_store@esap-datos/sinfonia")
     # the connection is resolved when the path is built; a local endpoint, never contacted here
-    monkeypatch.setenv("AIRFLOW_CONN_SINFONIA_STORE",
+    monkeypatch.setenv("AIRFLOW_CONN_UNIT_STORE",
                        '{"conn_type": "aws", "login": "k", "password": "s", '
                        '"extra": {"endpoint_url": "http://127.0.0.1:9", "region_name": "us-east-1"}}')
     root = config.landing_root()
     assert type(root).__name__ == "ObjectStoragePath"
-    assert (root.protocol, root.conn_id, root.bucket, root.key) == ("s3", "sinfonia_store", "esap-datos",
+    assert (root.protocol, root.conn_id, root.bucket, root.key) == ("s3", "unit_store", "esap-datos",
                                                                     "sinfonia/landing")
     with pytest.raises(ValueError, match="not a local folder"):
         config.landing_dir()
