@@ -30,7 +30,7 @@ from sinfonia import tasks
 from sinfonia.airflow_common import DEFAULT_ARGS, MARTS_ASSET, DbtBuild, build_gate_publish
 
 PRIORITISATION_ASSET = Asset(name="marts.mart_prioritisation",
-                             uri="sinfonia://warehouse/marts/mart_prioritisation", group="marts")
+                             uri="x-sinfonia://warehouse/marts/mart_prioritisation", group="marts")
 
 
 @dag(

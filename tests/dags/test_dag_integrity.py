@@ -82,7 +82,7 @@ def test_transform_builds_dbt_before_the_gate_and_publishes_last(dagbag):
     publish = dag.get_task("publish")
     assert publish.upstream_task_ids == {"gate_marts"}
     assert dag.get_task("gate_marts").upstream_task_ids == {"dbt_build"}
-    assert [a.uri for a in publish.outlets] == ["sinfonia://warehouse/marts"]
+    assert [a.uri for a in publish.outlets] == ["x-sinfonia://warehouse/marts"]
 
 
 def test_impact_runs_after_the_marts_are_published_and_is_in_the_full_refresh(dagbag):
@@ -97,7 +97,7 @@ def test_impact_runs_after_the_marts_are_published_and_is_in_the_full_refresh(da
     assert build.selector == "impact_estimates" and build.upstream_task_ids == {"estimate_impact"}
     assert impact.get_task("gate_marts").upstream_task_ids == {"dbt_build"}
     assert [a.uri for a in impact.get_task("publish").outlets] == [
-        "sinfonia://warehouse/marts/mart_impact_estimates"]
+        "x-sinfonia://warehouse/marts/mart_impact_estimates"]
     assert pipeline.FULL_REFRESH.index("sinfonia_impact") > pipeline.FULL_REFRESH.index("sinfonia_transform")
 
 

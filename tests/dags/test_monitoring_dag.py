@@ -24,7 +24,7 @@ def test_monitoring_builds_the_weekly_selector_then_gates_and_publishes(dagbag):
     assert build.pool == "sinfonia_dbt"
     assert dag.get_task("publish").upstream_task_ids == {"gate_marts"}
     assert dag.get_task("gate_marts").upstream_task_ids == {"dbt_build"}
-    assert [a.uri for a in dag.get_task("publish").outlets] == ["sinfonia://warehouse/marts"]
+    assert [a.uri for a in dag.get_task("publish").outlets] == ["x-sinfonia://warehouse/marts"]
 
 
 def test_monitoring_notifies_the_directorates_only_after_the_marts_are_published(dagbag):  # noqa: F811

@@ -30,7 +30,7 @@ def test_resolves_the_parameters_builds_the_candidate_its_certainty_then_the_sna
     assert publish.upstream_task_ids == {"gate_marts"} and publish.outlets == []  # not `marts`: no loop
     snapshot = dag.get_task("snapshot")
     assert snapshot.upstream_task_ids == {"publish", "resolve_parameters"}
-    assert [a.uri for a in snapshot.outlets] == ["sinfonia://warehouse/marts/mart_prioritisation"]
+    assert [a.uri for a in snapshot.outlets] == ["x-sinfonia://warehouse/marts/mart_prioritisation"]
 
 
 @pytest.mark.parametrize("logical, year", [
