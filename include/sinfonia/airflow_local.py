@@ -84,7 +84,9 @@ def environment(port: int, dsn: str | None) -> dict[str, str]:
         env["WAREHOUSE_DSN"] = dsn
         from sinfonia import dbt
 
-        env.update(dbt.env_for(dsn))
+        # Cosmos' in-process dbt sessions get the pipeline's timeouts (libpq reads PGOPTIONS); the
+        # credentials reach dbt from the connection sinfonia_warehouse, not from this environment.
+        env["PGOPTIONS"] = dbt.pg_options(dsn)
     return env
 
 

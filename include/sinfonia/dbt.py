@@ -22,23 +22,31 @@ MANIFEST = config.DBT_DIR / "target" / "manifest.json"
 log = logging.getLogger(__name__)
 
 
+# dbt's settings beside the connection itself: the same for the private profile of ``run``, the
+# project's profiles.yml and the profile Cosmos maps from the Airflow connection.
+PROFILE_ARGS = {"schema": "public", "threads": 2, "connect_timeout": 10}
+
+
+def _connection(info: dict) -> dict[str, str | int]:
+    """Host, port, user, password and database of a parsed PostgreSQL URL, libpq's defaults filled in."""
+    return {"host": str(info.get("host") or "127.0.0.1"), "port": int(info.get("port") or 5432),
+            "user": str(info.get("user") or os.environ.get("USER", "postgres")),
+            "password": str(info.get("password") or ""), "dbname": str(info.get("dbname") or "postgres")}
+
+
 def env_for(dsn: str) -> dict[str, str]:
     """The environment variables ``dbt_project/profiles.yml`` reads, from a PostgreSQL URL: for
     dbt's own command line run as a subprocess (its environment given explicitly, never exported)."""
     info = conninfo_to_dict(dsn)
-    return {
-        "SINFONIA_DBT_HOST": str(info.get("host") or "127.0.0.1"),
-        "SINFONIA_DBT_PORT": str(info.get("port") or 5432),
-        "SINFONIA_DBT_USER": str(info.get("user") or os.environ.get("USER", "postgres")),
-        "SINFONIA_DBT_PASSWORD": str(info.get("password") or ""),
-        "SINFONIA_DBT_DBNAME": str(info.get("dbname") or "postgres"),
-        # dbt's sessions get the pipeline's timeouts and liveness checks too (libpq reads it).
-        "PGOPTIONS": _pg_options(info),
-    }
+    env = {f"SINFONIA_DBT_{key.upper()}": str(value) for key, value in _connection(info).items()}
+    env["PGOPTIONS"] = pg_options(dsn)
+    return env
 
 
-def _pg_options(info: dict) -> str:
-    return " ".join(filter(None, (db.session_options(), info.get("options"))))
+def pg_options(dsn: str) -> str:
+    """libpq's ``PGOPTIONS`` for dbt's sessions: the pipeline's lock and statement timeouts, then
+    the URL's own ``options``."""
+    return " ".join(filter(None, (db.session_options(), conninfo_to_dict(dsn).get("options"))))
 
 
 class DataTestsFailed(ValueError):
@@ -73,12 +81,8 @@ def target_dir() -> Path:
 def _profiles_dir(dsn: str) -> Iterator[Path]:
     """A private ``profiles.yml`` (mode 0600, removed on exit) holding the connection of ``dsn``:
     the credentials reach dbt as a file argument, not through the process environment."""
-    info = conninfo_to_dict(dsn)
-    profile = {"sinfonia": {"target": "warehouse", "outputs": {"warehouse": {
-        "type": "postgres", "host": str(info.get("host") or "127.0.0.1"), "port": int(info.get("port") or 5432),
-        "user": str(info.get("user") or os.environ.get("USER", "postgres")),
-        "password": str(info.get("password") or ""), "dbname": str(info.get("dbname") or "postgres"),
-        "schema": "public", "threads": 2, "connect_timeout": 10}}}}
+    outputs = {"warehouse": {"type": "postgres", **_connection(conninfo_to_dict(dsn)), **PROFILE_ARGS}}
+    profile = {"sinfonia": {"target": "warehouse", "outputs": outputs}}
     with tempfile.TemporaryDirectory(prefix="sinfonia-dbt-profile-") as folder:
         path = Path(folder) / "profiles.yml"
         path.touch(mode=0o600)
@@ -91,7 +95,7 @@ def _session_options(dsn: str) -> Iterator[None]:
     """libpq's ``PGOPTIONS`` (the pipeline's lock and statement timeouts) for one in-process dbt
     invocation, restored afterwards: dbt-postgres has no profile field for session options."""
     saved = os.environ.get("PGOPTIONS")
-    os.environ["PGOPTIONS"] = _pg_options(conninfo_to_dict(dsn))
+    os.environ["PGOPTIONS"] = pg_options(dsn)
     try:
         yield
     finally:
@@ -205,7 +209,7 @@ def cosmos_build(task_id: str, flags: list[str]):
         profile_config=ProfileConfig(
             profile_name="sinfonia", target_name="warehouse",
             profile_mapping=PostgresUserPasswordProfileMapping(
-                conn_id=warehouse.CONN_ID, profile_args={"schema": "public", "threads": 2, "connect_timeout": 10})),
+                conn_id=warehouse.CONN_ID, profile_args=dict(PROFILE_ARGS))),
         invocation_mode=InvocationMode.DBT_RUNNER,
         dbt_executable_path=str(Path(sys.executable).with_name("dbt")),
         install_deps=False,
