@@ -114,8 +114,7 @@ def store_root() -> ObjectStoragePath:
         # Airflow's own local filesystem, attached up front: resolving it through the providers'
         # filesystems would import every provider's (about a second in each task process).
         attach("file", fs=LocalFileSystem())
-        return ObjectStoragePath(f"file://{where.path}")
-    return ObjectStoragePath(f"s3://{where.bucket}/{where.prefix}".rstrip("/"), conn_id=where.conn_id)
+    return ObjectStoragePath(where.url, conn_id=where.conn_id)
 
 
 def landing_root() -> ObjectStoragePath:

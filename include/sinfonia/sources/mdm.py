@@ -103,6 +103,7 @@ SCORE_RANGE = (0.0, 100.0)  # DNP publishes every MDM score on 0–100
 # capped). Values up to 100 + this load as published and are flagged (meta.load_run.message);
 # the raw and marts gates allow the same margin (test_mdm ties them to this constant).
 PUBLISHED_OVERSHOOT = 1.0
+LOADABLE_RANGE = (SCORE_RANGE[0], SCORE_RANGE[1] + PUBLISHED_OVERSHOOT)
 
 LONG = [
     Column("entity_code", ("codigo entidad", "codigo", "cod entidad", "codigo dane")),
@@ -185,7 +186,7 @@ class _Batches:
             b.reject(f.file_name, row_number, column, value,
                      f"expected a number for {published!r} (text is never turned into a number)", record)
             return
-        if indicator in NUMERIC and not SCORE_RANGE[0] <= float(number) <= SCORE_RANGE[1] + PUBLISHED_OVERSHOOT:
+        if indicator in NUMERIC and not LOADABLE_RANGE[0] <= float(number) <= LOADABLE_RANGE[1]:
             b.reject(f.file_name, row_number, column, value, scale_problem(*SCORE_RANGE), record)
             return
         if indicator not in NUMERIC:
@@ -214,7 +215,7 @@ class _Batches:
                 f"{len(values)} value(s) above 100 loaded as published ({', '.join(sorted({v[0] for v in values}))}: "
                 f"{numbers[0]:g}–{numbers[-1]:g}; first: {file_name}, row {row_number}, column {column!r}: {number}); "
                 "DNP publishes a few scores just above its 0–100 scale "
-                f"(up to {SCORE_RANGE[1] + PUBLISHED_OVERSHOOT:g} is taken as published)")
+                f"(up to {LOADABLE_RANGE[1]:g} is taken as published)")
         for b in self.batches.values():
             for file_name, header in self.code_headers.items():
                 b.note_headers(file_name, {"entity_code": header})
@@ -291,7 +292,7 @@ def _check_workbook_scale(table) -> None:
             if number is None:
                 continue
             read += 1
-            if not SCORE_RANGE[0] <= float(number) <= SCORE_RANGE[1] + PUBLISHED_OVERSHOOT:
+            if not LOADABLE_RANGE[0] <= float(number) <= LOADABLE_RANGE[1]:
                 outside.append((row_number, number))
         check_scale(table.where, table.headers[indicator], SCORE_RANGE, outside, read, over=PUBLISHED_OVERSHOOT)
 
