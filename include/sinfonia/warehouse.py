@@ -215,8 +215,34 @@ class Embedded:
         if not self.initialised:
             self._initdb(password)
         port = self.port if self.port and _port_free(self.port) else _free_port()
-        self.port_file.write_text(f"{port}\n")
-        opts = (
+        user = _os_user()
+        log = self.log
+        if user:
+            # The log must be writable by the server's user.
+            log.touch()
+            pw = pwd.getpwnam(user)
+            os.chown(log, pw.pw_uid, pw.pw_gid)
+        taken: set[int] = set()
+        # A port free when chosen may be bound by another process before the server binds it (two
+        # servers started at once take the same first free port): the loser tries the next one.
+        while True:
+            self.port_file.write_text(f"{port}\n")
+            logged = log.stat().st_size if log.exists() else 0
+            proc = self._run("pg_ctl", "-D", str(self.data), "-l", str(log), "-o", self._options(port),
+                             "-w", "-t", "60", "start", check=False)
+            if proc.returncode == 0:
+                break
+            if not _lost_port(log, logged, port) or len(taken) >= 10:
+                raise WarehouseError(f"pg_ctl failed (exit {proc.returncode}): {(proc.stderr or proc.stdout).strip()} "
+                                     f"(server log: {log})")
+            taken.add(port)
+            port = _free_port(taken)
+        self._require_passwords(password)
+        self._ensure_database()
+        return self.url()
+
+    def _options(self, port: int) -> str:
+        return (
             f"-h 127.0.0.1 -p {port} -k {self.data} -c fsync=on -c full_page_writes=on "
             "-c synchronous_commit=off -c max_connections=100 -c shared_buffers=256MB"
             # Every session, the analysts' too: one left idle inside a transaction, or whose
@@ -225,17 +251,6 @@ class Embedded:
             " -c idle_in_transaction_session_timeout=10min -c client_connection_check_interval=10s"
             " -c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3"
         )
-        user = _os_user()
-        log = self.log
-        if user:
-            # The log must be writable by the server's user.
-            log.touch()
-            pw = pwd.getpwnam(user)
-            os.chown(log, pw.pw_uid, pw.pw_gid)
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(log), "-o", opts, "-w", "-t", "60", "start")
-        self._require_passwords(password)
-        self._ensure_database()
-        return self.url()
 
     def _ensure_database(self) -> None:
         import psycopg
@@ -274,15 +289,26 @@ def _port_free(port: int) -> bool:
             return False
 
 
-def _free_port() -> int:
+def _free_port(taken: set[int] = frozenset()) -> int:
     # Prefer a stable port outside PostgreSQL's standard one, so a machine's own server on 5432
     # is never mistaken for ours; fall back to any free port.
     for port in range(55432, 55532):
-        if _port_free(port):
+        if port not in taken and _port_free(port):
             return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _lost_port(log: Path, offset: int, port: int) -> bool:
+    """Whether the server's log, from ``offset``, says ``port`` was already bound by another process."""
+    try:
+        with open(log, encoding="utf-8", errors="replace") as fh:
+            fh.seek(offset)
+            text = fh.read()
+    except FileNotFoundError:
+        return False
+    return "Address already in use" in text and str(port) in text
 
 
 # The Airflow connection the DAGs' tasks read the warehouse from (sinfonia.tasks.warehouse_dsn,

@@ -2,6 +2,7 @@
 
 import os
 import secrets
+import socket
 import subprocess
 
 import psycopg
@@ -47,6 +48,34 @@ def test_restart_keeps_data_and_port(server_dir):
     with psycopg.connect(url) as conn:
         assert conn.execute("select x from kept").fetchone()[0] == 42
     server.stop()
+
+
+def test_a_port_taken_between_its_choice_and_the_start_is_left_for_the_next_free_one(server_dir, monkeypatch):
+    """Two servers started at once choose the same first free port; the one that loses the bind
+    starts on another port instead of failing (two test workers starting their warehouses)."""
+    from sinfonia import warehouse
+
+    chosen = []
+
+    def first_the_taken_port(taken=frozenset()):
+        chosen.append(set(taken))
+        return occupied if len(chosen) == 1 else real(taken)
+
+    real = warehouse._free_port
+    monkeypatch.setattr(warehouse, "_free_port", first_the_taken_port)
+    with socket.socket() as other:  # the other server, listening on the port ours chose
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        occupied = other.getsockname()[1]
+        server = Embedded(server_dir / "wh")
+        url = server.start()
+        try:
+            assert chosen == [set(), {occupied}] and server.port not in (None, occupied)
+            assert f"port {occupied}" in server.log.read_text() and "Address already in use" in server.log.read_text()
+            with psycopg.connect(url) as conn:
+                assert conn.execute("select 1").fetchone() == (1,)
+        finally:
+            server.stop()
 
 
 def test_url_before_first_start_is_a_clear_error(tmp_path):
