@@ -44,12 +44,14 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q $(SQLFLUFF_TEST)
 
-## make test: lint, then the whole test suite (unit, DAG, integration against a throwaway PostgreSQL), on one
-## pytest-xdist worker per core (TEST_WORKERS=0: one process); a test module stays on one worker, so its
-## module fixtures (a pipeline run, a warehouse) are built once
+## make test: the whole lint and the whole test suite (unit, DAG, integration against a throwaway PostgreSQL):
+## ruff first, then every test module, sqlfluff's among them (so it runs on a worker beside the others rather
+## than alone before them), on one pytest-xdist worker per core (TEST_WORKERS=0: one process); a test module
+## stays on one worker, so its module fixtures (a pipeline run, a warehouse) are built once
 TEST_WORKERS ?= auto
-test: install browser lint
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --ignore=$(SQLFLUFF_TEST)
+test: install browser
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: install
 	$(PY) -m pytest -q -m "not integration"

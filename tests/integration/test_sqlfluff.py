@@ -1,4 +1,5 @@
-"""sqlfluff (PostgreSQL dialect) over every model, macro and data test: what `make lint` runs after ruff.
+"""sqlfluff (PostgreSQL dialect) over every model, macro and data test: what `make lint` runs after ruff
+(`make test` runs it as one of its test modules).
 
 The rules and each exception with its reason are in ``dbt_project/.sqlfluff``. The dbt templater
 compiles each model and singular data test through dbt, and dbt opens a connection to compile
@@ -30,8 +31,10 @@ def _sqlfluff(*args: str, env: dict | None = None) -> None:
     assert "FAIL" not in proc.stdout
 
 
-def test_models_and_singular_data_tests_pass_sqlfluff(fresh_dsn):
-    _sqlfluff("models", "tests", env={**os.environ, **dbt.env_for(fresh_dsn)})
+def test_models_and_singular_data_tests_pass_sqlfluff(fresh_dsn, tmp_path):
+    # dbt's artefacts (its partial parse) in a folder of the test's, not the project's target/,
+    # which other tests read while this one runs beside them.
+    _sqlfluff("models", "tests", env={**os.environ, **dbt.env_for(fresh_dsn), "DBT_TARGET_PATH": str(tmp_path)})
 
 
 def test_macros_and_generic_data_tests_pass_sqlfluff():
