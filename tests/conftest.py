@@ -118,6 +118,11 @@ def throwaway_database(server_dsn: str, prefix: str = "t", template: str | None 
             conn.execute(f'drop database if exists "{name}" with (force)')
 
 
+def dbname(dsn: str) -> str:
+    """The database a URL names (for ``throwaway_database(…, template=dbname(dsn))``)."""
+    return psycopg.conninfo.conninfo_to_dict(dsn)["dbname"]
+
+
 # Full refreshes already run in this session: (server, sources folder) → (template database, process).
 _TEMPLATES: dict[tuple[str, str], tuple[str, subprocess.CompletedProcess]] = {}
 

@@ -1,8 +1,8 @@
 """The weekly messages to the directorates, sent by the real monitoring DAG to a real SMTP server
 (aiosmtpd on loopback, started here), checked against the published marts.
 
-One database and four weekly runs (extract → monitoring DAG) of the small sample: week 1 sends one
-message per directorate; the same week again sends none; week 2 (a new export a week later, in
+A copy of the small sample's full refresh (``sample_run``: no weekly run has sent anything yet) and
+four weekly runs (extract → monitoring DAG) on it: week 1 sends one message per directorate; the same week again sends none; week 2 (a new export a week later, in
 which one directorate delivers its open work) with one directorate's mailbox refusing mail
 publishes the marts, fails the notify task only and records the error, and the messages tell the
 change of place; the same week again sends exactly the message that failed.
@@ -19,7 +19,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import uuid
 from datetime import timedelta
 from email.header import decode_header, make_header
 from html import unescape
@@ -27,7 +26,7 @@ from html import unescape
 import psycopg
 import pytest
 
-from tests.conftest import _with_db
+from tests.conftest import sample_run
 
 pytestmark = pytest.mark.integration
 
@@ -148,11 +147,11 @@ def _next_export(folder, dsn) -> str:
 
 @pytest.fixture(scope="module")
 def weeks(server_dsn, small_sample, state_dir, tmp_path_factory, mailbox):
-    name = f"ntf_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server_dsn, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    dsn = _with_db(server_dsn, name)
-    folder = tmp_path_factory.mktemp("notify")
+    with sample_run(server_dsn, small_sample, "ntf") as (dsn, _proc):
+        yield _four_weeks(dsn, small_sample, tmp_path_factory.mktemp("notify"), mailbox)
+
+
+def _four_weeks(dsn, small_sample, folder, mailbox) -> dict:
     shutil.copytree(small_sample, folder, dirs_exist_ok=True)
     result = {"dsn": dsn}
 
@@ -175,9 +174,7 @@ def weeks(server_dsn, small_sample, state_dir, tmp_path_factory, mailbox):
     result["week2_again"] = mailbox.take()
     with psycopg.connect(dsn) as conn:
         result["meta_final"] = _rows(conn, "select * from meta.notification_sent order by export_week, directorate_id")
-    yield result
-    with psycopg.connect(server_dsn, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
+    return result
 
 
 def _recipients(dsn) -> dict[str, list[str]]:

@@ -2,7 +2,9 @@
 
 The tables the dbt models read (the marts of §5 where dbt builds them, ``marts_build``; the
 resolved goals; the seeds) are created here with a few hand-made rows, so each case of the method
-can be checked on its own; ``prioritisation.run`` builds the dbt selector ``prioritisation``.
+can be checked on its own; ``prioritisation.run`` builds the dbt selector ``prioritisation``. The
+cases that check the plain run for 2025 (or start from it) each get a private copy of one such run
+(``prioritised``); the cases about running itself (weights, refusals, keep and force) run it.
 """
 
 from datetime import date
@@ -12,6 +14,7 @@ import psycopg
 import pytest
 
 from sinfonia import prioritisation
+from tests.conftest import dbname, throwaway_database
 from tests.prioritisation_reference import INDICATORS, recompute
 
 pytestmark = pytest.mark.integration
@@ -111,15 +114,32 @@ def handmade(fresh_dsn):
     return fresh_dsn
 
 
-def test_universe_excludes_non_municipalised_areas_and_keeps_the_island(handmade):
-    prioritisation.run(handmade, 2025)
+@pytest.fixture(scope="module")
+def _prioritised_2025(server_dsn):
+    """The hand-made inputs run through ``prioritisation.run`` for 2025 once: (database, result)."""
+    with throwaway_database(server_dsn, "prio_tpl") as dsn:
+        build_inputs(dsn)
+        yield dsn, prioritisation.run(dsn, 2025)
+
+
+@pytest.fixture
+def prioritised(server_dsn, _prioritised_2025):
+    """A private copy of the hand-made inputs after the run for 2025 (the run's result beside it):
+    for the cases that check that run, or start from it."""
+    template, result = _prioritised_2025
+    with throwaway_database(server_dsn, "prio", template=dbname(template)) as dsn:
+        yield dsn, result
+
+
+def test_universe_excludes_non_municipalised_areas_and_keeps_the_island(prioritised):
+    handmade, _ = prioritised
     got = rows(handmade)
     assert "00008" not in got and "00009" in got and got["00009"]["is_eligible"]
     assert len(got) == 10
 
 
-def test_ties_share_the_percentile_and_are_ranked_by_code(handmade):
-    prioritisation.run(handmade, 2025)
+def test_ties_share_the_percentile_and_are_ranked_by_code(prioritised):
+    handmade, _ = prioritised
     got = rows(handmade)
     a, b = got["00001"], got["00002"]
     for i in INDICATORS:
@@ -128,8 +148,8 @@ def test_ties_share_the_percentile_and_are_ranked_by_code(handmade):
     assert b["national_rank"] == a["national_rank"] + 1 and b["directorate_rank"] == a["directorate_rank"] + 1
 
 
-def test_a_missing_indicator_is_listed_and_the_score_averages_the_others(handmade):
-    prioritisation.run(handmade, 2025)
+def test_a_missing_indicator_is_listed_and_the_score_averages_the_others(prioritised):
+    handmade, _ = prioritised
     m = rows(handmade)["00005"]
     assert m["indicators_missing"] == "ipm" and m["ipm_percentile"] is None and m["ipm_contribution"] is None
     expected = sum(m[f"{i}_percentile"] for i in ("mdm", "idf", "imrc")) / 3
@@ -138,8 +158,8 @@ def test_a_missing_indicator_is_listed_and_the_score_averages_the_others(handmad
     assert rows(handmade)["00001"]["indicators_missing"] == ""
 
 
-def test_pdet_in_third_category_is_eligible_and_third_category_alone_is_not(handmade):
-    prioritisation.run(handmade, 2025)
+def test_pdet_in_third_category_is_eligible_and_third_category_alone_is_not(prioritised):
+    handmade, _ = prioritised
     got = rows(handmade)
     assert got["00003"]["is_eligible"] and got["00003"]["eligibility_reason"] == "PDET"
     assert not got["00004"]["is_eligible"] and "categoría 3" in got["00004"]["eligibility_reason"]
@@ -155,15 +175,15 @@ def rows_for_year(dsn, year):
     return rows(dsn, year)
 
 
-def test_an_indicator_published_after_the_as_of_date_is_not_used(handmade):
-    prioritisation.run(handmade, 2025)
+def test_an_indicator_published_after_the_as_of_date_is_not_used(prioritised):
+    handmade, _ = prioritised
     assert rows(handmade)["00006"]["mdm_year"] == 2022 and rows(handmade)["00006"]["mdm_value"] == 50.0
     prioritisation.run(handmade, 2025, as_of_date=date(2025, 6, 1), force=True)
     assert rows(handmade)["00006"]["mdm_year"] == 2023 and rows(handmade)["00006"]["mdm_value"] == 5.0
 
 
-def test_selection_stops_at_the_goal_and_takes_all_when_the_goal_exceeds_the_eligible(handmade):
-    result = prioritisation.run(handmade, 2025)
+def test_selection_stops_at_the_goal_and_takes_all_when_the_goal_exceeds_the_eligible(prioritised):
+    handmade, result = prioritised
     got = rows(handmade)
     d1 = sorted((r for r in got.values() if r["directorate_id"] == "D1" and r["is_eligible"]),
                 key=lambda r: r["directorate_rank"])
@@ -174,14 +194,14 @@ def test_selection_stops_at_the_goal_and_takes_all_when_the_goal_exceeds_the_eli
     assert result.selected == 5 and result.eligible == 8
 
 
-def test_imrc_is_the_larger_of_excess_and_deficit(handmade):
-    prioritisation.run(handmade, 2025)
+def test_imrc_is_the_larger_of_excess_and_deficit(prioritised):
+    handmade, _ = prioritised
     got = rows(handmade)
     assert got["00001"]["imrc_value"] == 50.0 and got["00003"]["imrc_value"] == 70.0
 
 
-def test_matches_an_independent_recomputation(handmade):
-    prioritisation.run(handmade, 2025)
+def test_matches_an_independent_recomputation(prioritised):
+    handmade, _ = prioritised
     assert_matches_reference(handmade, 2025, AS_OF)
 
 
@@ -249,8 +269,8 @@ def test_a_year_is_kept_unless_forced_and_a_forced_rerun_gives_identical_rows(ha
     assert first.run_id < kept.run_id < again.run_id
 
 
-def test_no_indicator_used_was_published_after_the_as_of_date(handmade):
-    prioritisation.run(handmade, 2025)
+def test_no_indicator_used_was_published_after_the_as_of_date(prioritised):
+    handmade, _ = prioritised
     assert assert_no_late_inputs(handmade, 2025) > 30
 
 
@@ -287,10 +307,10 @@ def test_an_indicator_published_on_the_as_of_date_is_used(handmade):
     assert_matches_reference(handmade, 2025, AS_OF)
 
 
-def test_the_checks_of_the_year_catch_broken_rows(handmade):
+def test_the_checks_of_the_year_catch_broken_rows(prioritised):
+    handmade, _ = prioritised
     from sinfonia import dbt
 
-    prioritisation.run(handmade, 2025)
     with psycopg.connect(handmade, autocommit=True) as conn:
         conn.execute("update intermediate.mart_prioritisation_candidate set national_rank = national_rank + 1 "
                      "where municipality_id = '00011'")

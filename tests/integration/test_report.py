@@ -12,6 +12,7 @@ import pytest
 
 from sinfonia import db, prioritisation, report
 from sinfonia.sample import SAMPLE_ORIGIN_PREFIX
+from tests.conftest import dbname, throwaway_database
 from tests.integration.test_prioritisation_method import build_inputs
 
 pytestmark = pytest.mark.integration
@@ -39,15 +40,23 @@ def mark_as_sample(dsn: str, sample: bool) -> None:
                      "values ('idf', '2023', '{abc}', now(), 'loaded')")
 
 
-@pytest.fixture
-def snapshot(fresh_dsn):
-    from sinfonia import db, publish
+@pytest.fixture(scope="module")
+def _published_prioritisation(server_dsn):
+    from sinfonia import publish
 
-    build_inputs(fresh_dsn)
-    db.bootstrap(fresh_dsn)  # meta.*, where the publication is recorded
-    prioritisation.run(fresh_dsn, 2025)  # into marts_build, as dbt builds it
-    publish.publish(fresh_dsn, "report-test")  # the report reads what analysts read: marts
-    return fresh_dsn
+    with throwaway_database(server_dsn, "report_tpl") as dsn:
+        build_inputs(dsn)
+        db.bootstrap(dsn)  # meta.*, where the publication is recorded
+        prioritisation.run(dsn, 2025)  # into marts_build, as dbt builds it
+        publish.publish(dsn, "report-test")  # the report reads what analysts read: marts
+        yield dsn
+
+
+@pytest.fixture
+def snapshot(server_dsn, _published_prioritisation):
+    """A private copy of the hand-made inputs prioritised for 2025 and published (made once)."""
+    with throwaway_database(server_dsn, "report", template=dbname(_published_prioritisation)) as dsn:
+        yield dsn
 
 
 def chromium() -> str:
