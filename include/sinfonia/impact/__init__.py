@@ -132,8 +132,8 @@ def pre_period_checks(outcome: str, pre: did.Result | None, placebo: did.Result,
     if placebo.overall is not None:
         family["placebo"] = placebo.overall
     if pre is not None and placebo.overall is not None:
-        units = list(pre.units) + [u for u in placebo.units if u not in set(pre.units)]
-        units = np.array(units, dtype=object)
+        known = set(pre.units)
+        units = np.array(list(pre.units) + [u for u in placebo.units if u not in known], dtype=object)
         family = {k: did.on_units(v, placebo.units if k == "placebo" else pre.units, units)
                   for k, v in family.items()}
     adjusted = did.sup_t_adjusted_p(family)
