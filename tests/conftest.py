@@ -25,6 +25,23 @@ os.environ.setdefault("SINFONIA_PII_KEY", "sinfonia-demo-local-only-not-a-secret
 REFERENCE = REPO.parent / "shared" / "reference"
 
 
+# The modules that take longest (seconds of one `make test` on 2 workers: 185, 183, 151, 147, 138,
+# 137, 124, 99, 94, 79, 73, 72, 69, 68, 45, 44, 37), longest first. Run first, so that the two
+# workers end together (longest processing time first) rather than one finishing a long module
+# alone while the other waits; the rest follow in their usual order. Only the order changes.
+SLOW_MODULES = tuple(f"tests/integration/{name}.py" for name in (
+    "test_pipeline", "test_prioritisation_pipeline", "test_impact", "test_reference_sources",
+    "test_marts_incremental", "test_cli", "test_notifications", "test_celery", "test_ficha",
+    "test_prioritisation_certainty", "test_monitoring", "test_report_formula_injection",
+    "test_prioritisation_method", "test_roles", "test_bad_inputs", "test_warehouse", "test_sqlfluff",
+))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {path: i for i, path in enumerate(SLOW_MODULES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))  # stable: same order within
+
+
 def _traversable_tmp(name: str) -> Path:
     """A throwaway folder under the checkout: when tests run as root, PostgreSQL runs as an
     unprivileged user that cannot enter pytest's private tmp folders (mode 0700)."""
