@@ -18,18 +18,14 @@ def dagbag(tmp_path_factory):
     home = tmp_path_factory.mktemp("airflow")
     env = {**config.airflow_env(), "AIRFLOW_HOME": str(home),
            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db"}
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    dbt.ensure_manifest()
-    from airflow.dag_processing.dagbag import DagBag
+    # Undone afterwards: later modules on this worker run pipelines whose Airflow home is the session's.
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        dbt.ensure_manifest()
+        from airflow.dag_processing.dagbag import DagBag
 
-    yield DagBag(dag_folder=str(REPO / "dags"), safe_mode=False)
-    # Restored: later modules on this worker run pipelines whose Airflow home is the session's.
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+        yield DagBag(dag_folder=str(REPO / "dags"), safe_mode=False)
 
 
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
