@@ -95,9 +95,7 @@ class Embedded:
             cmd = ["runuser", "-u", user, "--", *cmd]
         proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "LC_ALL": "C"})
         if check and proc.returncode != 0:
-            raise WarehouseError(
-                f"{args[0]} failed (exit {proc.returncode}): {(proc.stderr or proc.stdout).strip()}"
-            )
+            raise WarehouseError(_failure(args[0], proc))
         return proc
 
     def _prepare_folder(self) -> None:
@@ -233,8 +231,7 @@ class Embedded:
             if proc.returncode == 0:
                 break
             if not _lost_port(log, logged, port) or len(taken) >= 10:
-                raise WarehouseError(f"pg_ctl failed (exit {proc.returncode}): {(proc.stderr or proc.stdout).strip()} "
-                                     f"(server log: {log})")
+                raise WarehouseError(f"{_failure('pg_ctl', proc)} (server log: {log})")
             taken.add(port)
             port = _free_port(taken)
         self._require_passwords(password)
@@ -298,6 +295,10 @@ def _free_port(taken: set[int] = frozenset()) -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _failure(command: str, proc: subprocess.CompletedProcess) -> str:
+    return f"{command} failed (exit {proc.returncode}): {(proc.stderr or proc.stdout).strip()}"
 
 
 def _lost_port(log: Path, offset: int, port: int) -> bool:
