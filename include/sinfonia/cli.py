@@ -335,6 +335,7 @@ def cmd_prioritise(args) -> None:
 
 def cmd_report(args) -> None:
     from sinfonia import db, report
+    from sinfonia.report import maps
 
     dsn = _warehouse()
     _require_marts(dsn)
@@ -345,20 +346,23 @@ def cmd_report(args) -> None:
             raise CommandError(f"there is no prioritisation snapshot of {args.year} (snapshots: "
                                f"{', '.join(map(str, years)) or 'none'}); `sinfonia prioritise --year "
                                f"{args.year}` writes one")
-    written = report.build(dsn, Path(args.out), progress=_say, year=args.year)
+    try:
+        written = report.build(dsn, Path(args.out), progress=_say, year=args.year, sources=args.sources)
+    except maps.MapError as exc:
+        raise CommandError(str(exc)) from None
     for path in written:
         _say(f"  {path}")
 
 
 def cmd_ficha(args) -> None:
-    from sinfonia.report import ficha
+    from sinfonia.report import ficha, maps
 
     dsn = _warehouse()
     _require_marts(dsn)
     try:
         ficha.build(dsn, Path(args.out), municipality=args.municipality, directorate=args.directorate,
-                    year=args.year, pdf=not args.no_pdf, progress=_say)
-    except ficha.FichaError as exc:
+                    year=args.year, pdf=not args.no_pdf, progress=_say, sources=args.sources)
+    except (ficha.FichaError, maps.MapError) as exc:
         raise CommandError(str(exc)) from None
 
 
@@ -497,6 +501,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = command("report", "the report for the planning office: DIR/index.html and the prioritised list as XLSX")
     s.add_argument("--out", required=True, metavar="DIR", help="folder to write the report into")
     s.add_argument("--year", type=int, help="prioritisation year (default: the latest year with goals)")
+    s.add_argument("--sources", metavar="DIR",
+                   help="sources folder whose mgn/ holds DANE's MGN municipality boundaries (GeoJSON or "
+                        "shapefile) for the maps; without it the maps draw points at DIVIPOLA's coordinates")
     s.set_defaults(func=cmd_report)
 
     s = command("ficha", "characterisation sheets before a first visit: one HTML and PDF per municipality, "
@@ -508,6 +515,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--year", type=int, help="prioritisation year (default: the latest prioritised)")
     s.add_argument("--out", default="fichas", metavar="DIR", help="folder to write the sheets into (default fichas/)")
     s.add_argument("--no-pdf", action="store_true", help="HTML only (the PDF needs headless Chromium)")
+    s.add_argument("--sources", metavar="DIR",
+                   help="sources folder whose mgn/ holds DANE's MGN municipality boundaries (GeoJSON or "
+                        "shapefile) for the maps; without it the maps draw points at DIVIPOLA's coordinates")
     s.set_defaults(func=cmd_ficha)
 
     s = command("docs", "dbt docs (static) and GX Data Docs into docs-site/")
