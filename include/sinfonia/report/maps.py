@@ -277,7 +277,7 @@ def map_html(places: Sequence[Place], groups: Sequence[Group], *, title: str, ca
         radius = max(2.0, min(7.0, 70 / math.sqrt(len(drawable))))
         body += _marks(main, frame, colours, boundaries, radius)
         if inset:
-            box = (PAD + 4, frame.y0 + 4, 70, 90)
+            box = (PAD + 4, frame.y0 + 4, 84, 90)
             body.append(f'<rect x="{box[0]}" y="{box[1]}" width="{box[2]}" height="{box[3]}" fill="#ffffff" '
                         'stroke="#8a9bb0" stroke-width="0.8"/>')
             body.append(f'<text x="{box[0] + 3}" y="{box[1] + box[3] - 4}" font-size="7" fill="#4a5a6a">'
@@ -341,7 +341,7 @@ def _marks(places: list[Place], frame: _Frame, colours: dict[str, str], boundari
 
 
 STYLE = """
-figure.mapa { break-inside: avoid; margin: 1.2rem 0; max-width: 760px; }
+figure.mapa { break-inside: avoid; margin: 1.2rem 0; max-width: 600px; }
 figure.mapa svg { border: 1px solid #e3e8ee; display: block; }
 h4.mapa-titulo { margin: .2rem 0 .4rem; color: #0b3d63; }
 ul.leyenda { list-style: none; padding: 0; margin: .4rem 0; font-size: .85rem; display: flex; flex-wrap: wrap;

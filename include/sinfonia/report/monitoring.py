@@ -223,6 +223,7 @@ def open_work_section(conn, sample: bool = False, boundaries=None) -> str:
     """The operational level (Spanish): the latest open-work list per directorate, its map by
     municipality and its weekly trend, from ``marts.mart_open_work``; empty when the mart is not
     published."""
+    from sinfonia.report import territory
 
     if not _has(conn, "mart_open_work"):
         return ""
@@ -267,7 +268,8 @@ def open_work_section(conn, sample: bool = False, boundaries=None) -> str:
         "«hoy» de cada semana es la fecha de su última exportación.</p>"
         '<table class="open-work"><caption>Trabajo abierto por disquera, corte del ' + as_of + "</caption>"
         "<thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + f"</tr></thead><tbody>{body}</tbody></table>"
-        '<table class="open-work-trend"><caption>Evolución semanal del trabajo abierto (últimas '
+        + territory.open_work_map(conn, sample, boundaries)
+        + '<table class="open-work-trend"><caption>Evolución semanal del trabajo abierto (últimas '
         "semanas con exportación)</caption><thead><tr>" + "".join(f"<th>{h}</th>" for h in trend_head)
         + f"</tr></thead><tbody>{trend}</tbody></table>"
     )

@@ -35,11 +35,12 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
            "#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#31a354",
            "#756bb1", "#636363")
 NOT_REACHED = Group("no_alcanzado", "No alcanzados", "#d5dce4")
+SHEET_COLOURS = {"otros": "#c5ced8", "pares": "#1f5f99", "este": "#d7191c"}
 FLAGS = (  # most urgent last: a municipality takes the colour of its most urgent item
     Group("abierta", "Abiertas sin alerta", "#8a9bb0"),
     Group("delivered_without_satisfaction", "Entregadas sin calificación de satisfacción", "#1f5f99"),
     Group("due_soon_without_action_plan", "Por vencer sin plan de acción", "#e39b2d"),
-    Group("overdue", "Vencidas", "#b00020"),
+    Group("overdue", "Vencidas", "#c8102e"),
 )
 
 
@@ -133,8 +134,9 @@ def sheet_map(conn, row: dict, sample: bool, boundaries=None) -> str:
     group = row.get("capacity_group")
     code = row["municipality_id"]
     peers_label = f"Pares de su grupo de capacidades ({group})" if group else "Pares de su grupo de capacidades"
-    groups = (Group("otros", "Otros municipios de la dirección", "#c5ced8"), Group("pares", peers_label, "#1f5f99"),
-              Group("este", "Este municipio", "#b00020"))
+    groups = (Group("otros", "Otros municipios de la dirección", SHEET_COLOURS["otros"]),
+              Group("pares", peers_label, SHEET_COLOURS["pares"]),
+              Group("este", "Este municipio", SHEET_COLOURS["este"]))
     places = []
     for other, name, capacity in conn.execute(
             "select municipality_id, municipality_name, capacity_group from marts.dim_municipality "
