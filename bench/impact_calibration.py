@@ -10,6 +10,10 @@ Holm-adjusted together, verdicts by ``sinfonia.impact.adjust_and_judge``):
   the report would claim an effect (verdict ``evidencia de efecto``) on ANY outcome, with its 95%
   Wilson interval. Target: the interval's upper bound below 0.05 (400 seeds can show it when the
   rate is about 2.5% or less; 100 seeds cannot: 3/100 has an upper bound of 0.085).
+- ``impact_false_claim_upper95``: that interval's upper bound.
+- ``impact_power``: with ``POWER_EFFECT`` (3) MDM points planted, the share of the power seeds
+  whose ``mdm`` verdict is ``evidencia de efecto`` with a positive estimate (the point calibrated
+  since issue 17; target >= 0.8), with its Wilson interval.
 - ``impact_power_<outcome>_<size>``: for ``mdm`` and ``idf``, an effect planted on that outcome of
   0, half, one and two times the seed's own minimum detectable effect for it (the ``cs_did`` row's
   ``min_detectable_effect`` of the null run, 80% power at 5% family-wise: the figure the report
@@ -54,6 +58,7 @@ POWER_SEEDS = 100
 FIRST_SEED = 1000  # the demo's seed (42) is not among them: calibration is over fresh draws
 POWER_OUTCOMES = ("mdm", "idf")
 SIZES = (0.0, 0.5, 1.0, 2.0)  # multiples of the outcome's minimum detectable effect
+POWER_EFFECT = 3.0  # MDM points: the point calibrated since issue 17 (impact_power, target >= 0.8)
 WORKERS = 2
 
 
@@ -111,6 +116,13 @@ def run_seed(seed: int, power: bool = True) -> dict:
                 reason = mine["verdict_reason"].get(outcome)
             result["planted"].append({"outcome": outcome, "size": k, "effect": None if mde is None else k * mde,
                                       "found": bool(found), "reason": reason})
+    planted = frame.copy()
+    planted.loc[treated, "mdm"] = planted.loc[treated, "mdm"] + POWER_EFFECT
+    mine = judge({**per_outcome, "mdm": estimate_outcome(planted, "mdm", threshold)})
+    result["planted"].append({"outcome": "mdm", "size": None, "effect": POWER_EFFECT,
+                              "found": bool("mdm" in mine.index and mine.loc["mdm", "verdict"] == EFFECT
+                                            and mine.loc["mdm", "estimate"] > 0),
+                              "reason": mine["verdict_reason"].get("mdm")})
     return result
 
 
@@ -139,7 +151,19 @@ def calibrate(null_seeds: int = NULL_SEEDS, power_seeds: int = POWER_SEEDS, firs
                     "unit": f"share of {null_seeds} sample seeds with no planted effect where any of the "
                             f"{len(runs[0]['verdicts'])} estimated outcomes' verdict is 'evidencia de efecto' "
                             "(95% Wilson interval in ci95_low/ci95_high; target: ci95_high < 0.05)"})
-    planted = [dict(p, seed=r["seed"]) for r in runs for p in r["planted"]]
+    records.append({"name": "impact_false_claim_upper95", "value": round(high, 4),
+                    "unit": f"upper bound of the 95% Wilson interval of impact_false_claim_rate ({claims} of "
+                            f"{null_seeds} seeds; target < 0.05)"})
+    fixed = [p for r in runs for p in r["planted"] if p["size"] is None]
+    hits = sum(p["found"] for p in fixed)
+    low, high = wilson(hits, len(fixed))
+    progress(f"{POWER_EFFECT} MDM points planted: found in {hits} of {len(fixed)} seeds [{low:.2f}, {high:.2f}]; "
+             f"missed because: {failure_reasons(fixed)}")
+    records.append({"name": "impact_power", "value": round(hits / max(1, len(fixed)), 4),
+                    "ci95_low": round(low, 4), "ci95_high": round(high, 4), "successes": hits, "trials": len(fixed),
+                    "unit": f"share of {len(fixed)} sample seeds with {POWER_EFFECT} MDM points planted where the mdm "
+                            "verdict is 'evidencia de efecto' with a positive estimate (target >= 0.8)"})
+    planted = [dict(p, seed=r["seed"]) for r in runs for p in r["planted"] if p["size"] is not None]
     for outcome in POWER_OUTCOMES:
         mde = _median([r["mde"][outcome] for r in runs if outcome in r["mde"]])
         progress(f"{outcome}: minimum detectable effect, median over {null_seeds} seeds {mde:.2f} points")
@@ -161,7 +185,8 @@ def calibrate(null_seeds: int = NULL_SEEDS, power_seeds: int = POWER_SEEDS, firs
                                     "verdict is 'evidencia de efecto' with a positive estimate"})
     records.append({"name": "impact_calibration_s", "value": round(seconds, 1),
                     "unit": f"s ({null_seeds} sample panels with every outcome, {power_seeds} of them also "
-                            f"with {len(SIZES) - 1} planted sizes on {len(POWER_OUTCOMES)} outcomes; "
+                            f"with {len(SIZES) - 1} planted sizes on {len(POWER_OUTCOMES)} outcomes and "
+                            f"{POWER_EFFECT} MDM points; "
                             f"{workers} worker processes)"})
     return records, {"runs": runs}
 
@@ -191,10 +216,9 @@ def failure_reasons(planted: list[dict]) -> dict[str, int]:
 
 
 def merge_results(records: list[dict], path: Path = HERE / "results.json") -> None:
-    """Replace these records in results.json, keeping every other benchmark's figures (and dropping
-    the retired ``impact_power`` record, now ``impact_power_mdm_*``)."""
+    """Replace these records in results.json, keeping every other benchmark's figures."""
     existing = json.loads(path.read_text()) if path.exists() else []
-    names = {r["name"] for r in records} | {"impact_power"}
+    names = {r["name"] for r in records}
     path.write_text(json.dumps([r for r in existing if r["name"] not in names] + records, indent=1) + "\n")
 
 
