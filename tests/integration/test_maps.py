@@ -155,8 +155,11 @@ def _fills(pdf: bytes) -> dict[tuple[float, float, float], int]:
             content = zlib.decompress(match.group(1)).decode("latin-1")
         except zlib.error:
             continue  # fonts and images
+        # numbers only before "rg": a pattern of any non-blank runs backtracks for minutes on the long
+        # hexadecimal text strings of the sheet's tables
         colour = None
-        for rg, _paint in re.findall(r"(\S+ \S+ \S+) rg|^(f\*?|B\*?|b\*?)$", content, re.M):
+        for rg, _paint in re.findall(r"(?:^|(?<=\s))([\d.]+ [\d.]+ [\d.]+) rg\b|^(f\*?|B\*?|b\*?)$",
+                                    content, re.M):
             if rg:
                 colour = tuple(float(x) for x in rg.split())
             elif colour is not None:
