@@ -30,6 +30,7 @@ import psycopg
 from psycopg import sql
 
 from sinfonia import config, db
+from sinfonia.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ create table if not exists meta.prioritisation_run (
 """
 
 
-class PrioritisationError(ValueError):
+class PrioritisationError(UserError, ValueError):
     """Invalid configuration or missing inputs: the message says which and what to do."""
 
 
@@ -241,6 +242,35 @@ def latest_data_year(dsn: str | None) -> int | None:
         if not _exists(conn, "intermediate.int_goals__resolved"):
             return None
         return conn.execute("select max(goal_year) from intermediate.int_goals__resolved").fetchone()[0]
+
+
+class NoGoals(UserError):
+    """A year without goals was asked for: its list would select nobody."""
+
+
+def require_goals(dsn: str | None, year: int) -> None:
+    """Raise :class:`NoGoals` when ``year`` has no goals (ESAP's metas export)."""
+    years = goal_years(dsn)
+    if year not in years:
+        known = f"years with goals: {', '.join(map(str, years))}" if years else "no year has goals"
+        raise NoGoals(f"{year} has no goals (ESAP's metas export; {known}): its snapshot would "
+                      "select no municipality; pass --allow-no-goals to write it anyway")
+
+
+def check_year(year: int) -> None:
+    if not YEARS[0] <= year <= YEARS[1]:
+        raise PrioritisationError(f"--year {year} is out of range ({YEARS[0]}–{YEARS[1]})")
+
+
+def last_run(dsn: str | None) -> tuple | None:
+    """The last recorded run: (year, as-of date, status, municipalities selected), or None."""
+    with db.connect(dsn, autocommit=True) as conn:
+        if conn.execute("select to_regclass('meta.prioritisation_run')").fetchone()[0] is None:
+            return None
+        return conn.execute("""select r.prioritisation_year, r.as_of_date, r.status,
+                count(*) filter (where p.is_selected)
+            from meta.prioritisation_run r left join marts.mart_prioritisation p using (prioritisation_year)
+            group by r.run_id order by r.run_id desc limit 1""").fetchone()
 
 
 def goal_years(dsn: str | None) -> list[int]:

@@ -94,3 +94,12 @@ def run(dsn: str) -> dict[str, int]:
         n = write_estimates(conn, rows)
     return {"rows": n, "outcomes": int(rows["outcome"].nunique()) if n else 0,
             "treated": int(frame.drop_duplicates("municipality_id")["treatment_year"].notna().sum())}
+
+
+def overall_effects(dsn: str) -> list[tuple]:
+    """The published overall effects (``cs_did`` and ``naive``): outcome, method, estimate, interval
+    and verdict, by outcome."""
+    with db.connect(dsn, autocommit=True) as conn:
+        return conn.execute(
+            "select outcome, method, estimate, ci_low, ci_high, verdict from marts.mart_impact_estimates "
+            "where event_time is null and method in ('cs_did', 'naive') order by outcome, method").fetchall()
