@@ -149,27 +149,13 @@ def cmd_docs(args) -> None:
 
 def cmd_extract(args) -> None:
     """The extract DAG on the files of one source (its raw gate, Assets, run lock and retries)."""
-    from contextlib import nullcontext
+    from sinfonia import extract
 
-    from sinfonia import download, extract, sources
-    from sinfonia.loading import LoadResult
-
-    if args.source not in sources.SOURCES:
-        raise CommandError(f"unknown source {args.source!r}; known: {', '.join(sources.SOURCES)}")
-    remote = download.is_remote(args.from_)
-    if not remote:
-        paths, folder = extract.source_files(Path(args.from_), args.source)
     _warehouse(create=True)
-    with download.downloaded(args.source, args.from_, say=_say) if remote else nullcontext() as origins:
-        if remote:
-            paths, folder = list(origins), None
-        conf = {"files": {args.source: [str(p) for p in paths]}, "sources_dir": str(folder) if folder else None,
-                "origins": {str(k): v for k, v in (origins or {}).items()},
-                "period": str(args.year) if args.year else None, "force": args.force}
+    with extract.dag_conf(args.source, args.from_, args.year, args.force, say=_say) as conf:
         returned: dict = {}
         _run_dags(args, ("sinfonia_extract",), conf, returned)
-    results = [LoadResult(**{**r, "notices": tuple(r.get("notices") or ())})
-               for r in returned.get(sources.get(args.source).task_id) or []]
+    results = extract.results(args.source, returned)
     for result in results:
         _say(str(result))
     if not results:
@@ -221,37 +207,9 @@ def cmd_ficha(args) -> None:
 def cmd_warehouse(args) -> None:
     from sinfonia import warehouse
 
-    configured = warehouse.configured()
-    if args.action == "roles":
-        from sinfonia import db, roles
-
-        dsn = _warehouse()
-        db.bootstrap(dsn)
-        roles.bootstrap_roles(dsn)
-        _say("roles ready: " + ", ".join(roles.ROLES))
-    elif configured and args.action == "url":
-        _say(configured.masked())
-    elif configured and args.action == "status":
-        ok, line = warehouse.reachable(configured)
-        _say(line)
-        if not ok:
-            raise SystemExit(3)
-    elif configured and args.action == "start":
-        raise CommandError(f"{configured.origin} is set, so every command uses that server: the embedded "
-                           f"warehouse is not started (unset it to use the embedded one)")
-    else:
-        server = warehouse.Embedded.default()
-        if args.action == "start":
-            _say(server.start())
-        elif args.action == "stop":
-            _say("stopped" if server.stop() else "not running")
-        elif args.action == "url":
-            _say(server.url())
-        elif server.running():
-            _say(f"running (pid {server.pid()}) at {server.url()}; data in {server.data}")
-        else:
-            _say("not running" + ("" if server.initialised else " (never started)"))
-            raise SystemExit(3)
+    code = warehouse.command(args.action, say=_say)
+    if code:
+        raise SystemExit(code)
 
 
 def cmd_airflow(args) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -71,6 +73,32 @@ def source_files(path: Path, source: str) -> tuple[list[Path], Path | None]:
     if (path / spec.folder).is_dir():
         return paths, path.resolve()
     return paths, (path.parent if path.name == spec.folder else path).resolve()
+
+
+@contextmanager
+def dag_conf(source: str, where: str, year: int | None = None, force: bool = False, say=print) -> Iterator[dict]:
+    """The extract DAG's run configuration for the files of one ``source`` at ``where`` (a file, a
+    sources folder, the source's own folder, a URL or ``published``: downloaded first, into a scratch
+    folder kept until the block ends): only those files, their origins, the period, ``force``."""
+    from contextlib import nullcontext
+
+    from sinfonia import download
+
+    if source not in sources.SOURCES:
+        raise NoSourceFiles(f"unknown source {source!r}; known: {', '.join(sources.SOURCES)}")
+    remote = download.is_remote(where)
+    paths, folder = (None, None) if remote else source_files(Path(where), source)
+    with download.downloaded(source, where, say=say) if remote else nullcontext() as origins:
+        yield {"files": {source: [str(p) for p in (list(origins) if remote else paths)]},
+               "sources_dir": str(folder) if folder else None,
+               "origins": {str(k): v for k, v in (origins or {}).items()},
+               "period": str(year) if year else None, "force": force}
+
+
+def results(source: str, returned: dict) -> list[LoadResult]:
+    """The load results of ``source``'s extract task, from what the DAG's tasks returned."""
+    return [LoadResult(**{**r, "notices": tuple(r.get("notices") or ())})
+            for r in returned.get(sources.get(source).task_id) or []]
 
 
 def read_manifest(sources_dir: Path) -> dict[str, dict]:

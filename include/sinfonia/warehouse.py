@@ -72,9 +72,14 @@ def _os_user() -> str | None:
 
 @dataclass(frozen=True)
 class Embedded:
-    """One embedded server, identified by its folder."""
+    """One embedded server, identified by its folder; ``bin`` names other PostgreSQL binaries than
+    the wheel's (a test's server built with TLS)."""
 
     folder: Path
+    bin: Path | None = None
+
+    def _bin(self) -> Path:
+        return self.bin or _bin_dir()
 
     @classmethod
     def default(cls) -> Embedded:
@@ -94,7 +99,7 @@ class Embedded:
 
     # -- helpers ---------------------------------------------------------------------------
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        cmd = [str(_bin_dir() / args[0]), *args[1:]]
+        cmd = [str(self._bin() / args[0]), *args[1:]]
         user = _os_user()
         if user:
             cmd = ["runuser", "-u", user, "--", *cmd]
@@ -110,11 +115,11 @@ class Embedded:
             pw = pwd.getpwnam(user)
             # The unprivileged user must reach the binaries and own the data folder.
             probe = subprocess.run(
-                ["runuser", "-u", user, "--", "test", "-x", str(_bin_dir() / "postgres")]
+                ["runuser", "-u", user, "--", "test", "-x", str(self._bin() / "postgres")]
             )
             if probe.returncode != 0:
                 raise WarehouseError(
-                    f"user {user!r} cannot execute {_bin_dir() / 'postgres'}: the checkout's "
+                    f"user {user!r} cannot execute {self._bin() / 'postgres'}: the checkout's "
                     "parent folders must be traversable (chmod o+x) when running as root"
                 )
             self.data.mkdir(mode=0o700, exist_ok=True)
@@ -413,6 +418,42 @@ def for_command(create: bool = False, say=print) -> str:
     return url
 
 
+def command(action: str, say=print) -> int:
+    """``sinfonia warehouse ACTION``: what it prints through ``say``; returns the exit code (3: the
+    server in use does not answer)."""
+    where = configured()
+    if action == "roles":
+        from sinfonia import db, roles
+
+        url = for_command(say=say)
+        db.bootstrap(url)
+        roles.bootstrap_roles(url)
+        say("roles ready: " + ", ".join(roles.ROLES))
+    elif where and action == "url":
+        say(where.masked())
+    elif where and action == "status":
+        ok, line = reachable(where)
+        say(line)
+        return 0 if ok else 3
+    elif where and action == "start":
+        raise WarehouseError(f"{where.origin} is set, so every command uses that server: the embedded "
+                             "warehouse is not started (unset it to use the embedded one)")
+    else:
+        server = Embedded.default()
+        if action == "start":
+            say(server.start())
+        elif action == "stop":
+            say("stopped" if server.stop() else "not running")
+        elif action == "url":
+            say(server.url())
+        elif server.running():
+            say(f"running (pid {server.pid()}) at {server.url()}; data in {server.data}")
+        else:
+            say("not running" + ("" if server.initialised else " (never started)"))
+            return 3
+    return 0
+
+
 def reachable(where: Address) -> tuple[bool, str]:
     """Whether the server of ``where`` answers, and one line saying so (its password hidden)."""
     import psycopg
@@ -427,6 +468,10 @@ def reachable(where: Address) -> tuple[bool, str]:
     return True, f"reachable: {where.masked()} (from {where.origin}), PostgreSQL {version}"
 
 
+EXPECTED = ("expected a postgresql:// URL (user, password, host, port, database, and libpq parameters such as "
+            "?sslmode=require) or libpq key=value pairs")
+
+
 def check(value: str, setting: str) -> str:
     """``value`` when libpq can parse it as a connection string, else an :class:`AddressError`
     naming ``setting`` and libpq's reason (never the value: it may hold a password)."""
@@ -437,12 +482,9 @@ def check(value: str, setting: str) -> str:
         conninfo_to_dict(value)
     except psycopg.Error as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise AddressError(f"{setting} is not a PostgreSQL address ({reason}): expected "
-                           "postgresql://user:password@host:port/database[?sslmode=require&...] or "
-                           "libpq key=value pairs") from None
+        raise AddressError(f"{setting} is not a PostgreSQL address ({reason}): {EXPECTED}") from None
     if not value.startswith(("postgresql://", "postgres://")) and "=" not in value:
-        raise AddressError(f"{setting} is not a PostgreSQL address: expected postgresql://user:password@"
-                           "host:port/database[?sslmode=require&...] or libpq key=value pairs")
+        raise AddressError(f"{setting} is not a PostgreSQL address: {EXPECTED}")
     return value
 
 

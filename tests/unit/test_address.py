@@ -54,7 +54,8 @@ def test_the_airflow_connection_keeps_its_extras_as_libpq_parameters(clean):
 
 
 def test_the_airflow_connection_as_a_url_keeps_its_query(clean):
-    clean.setenv(warehouse.CONN_ENV, "postgresql://u:p@db.example:6543/wh?sslmode=require&application_name=x")
+    clean.setenv(warehouse.CONN_ENV, "postgresql://u:" + SECRET.replace("@", "%40").replace("/", "%2F").replace(":", "%3A")
+                 + "@db.example:6543/wh?sslmode=require&application_name=x")
     info = conninfo_to_dict(warehouse.dsn())
     assert (info["sslmode"], info["application_name"], info["port"]) == ("require", "x", "6543")
 
