@@ -152,12 +152,14 @@ def cmd_extract(args) -> None:
     from sinfonia import extract
 
     _warehouse(create=True)
-    with extract.dag_conf(args.source, args.from_, args.year, args.force, say=_say) as conf:
-        returned: dict = {}
-        _run_dags(args, ("sinfonia_extract",), conf, returned)
-    results = extract.results(args.source, returned)
-    for result in results:
-        _say(str(result))
+    returned: dict = {}
+    try:
+        with extract.dag_conf(args.source, args.from_, args.year, args.force, say=_say) as conf:
+            _run_dags(args, ("sinfonia_extract",), conf, returned)
+    finally:  # what was loaded is said even when the raw gate then fails
+        results = extract.results(args.source, returned)
+        for result in results:
+            _say(str(result))
     if not results:
         _say(f"{args.source}: these files are already loaded (same bytes); use --force to reload")
 
