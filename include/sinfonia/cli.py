@@ -83,7 +83,7 @@ def cmd_sample(args) -> None:
 
 def cmd_run(args) -> None:
     from sinfonia import pipeline
-    from sinfonia.extract import sources_folder
+    from sinfonia.ingest.extract import sources_folder
 
     sources = sources_folder(Path(args.sources)).resolve()
     dag_ids = pipeline.WEEKLY if args.weekly else pipeline.FULL_REFRESH
@@ -95,7 +95,8 @@ def cmd_run(args) -> None:
 
 
 def cmd_demo(args) -> None:
-    from sinfonia import pii, pipeline, report, warehouse
+    from sinfonia import pipeline, report, warehouse
+    from sinfonia.ingest import pii
     from sinfonia.sample import write_sample
 
     if not os.environ.get(pii.KEY_ENV):  # synthetic data only: the documented local-only key
@@ -149,12 +150,12 @@ def cmd_docs(args) -> None:
 
 def cmd_extract(args) -> None:
     """The extract DAG on the files of one source (its raw gate, Assets, run lock and retries)."""
-    from sinfonia import extract
+    from sinfonia.ingest import download, extract
 
     _warehouse(create=True)
     returned: dict = {}
     try:
-        with extract.dag_conf(args.source, args.from_, args.year, args.force, say=_say) as conf:
+        with download.dag_conf(args.source, args.from_, args.year, args.force, say=_say) as conf:
             _run_dags(args, ("sinfonia_extract",), conf, returned)
     finally:  # what was loaded is said even when the raw gate then fails
         results = extract.results(args.source, returned)
@@ -207,8 +208,14 @@ def cmd_ficha(args) -> None:
 
 
 def cmd_warehouse(args) -> None:
-    from sinfonia import warehouse
+    from sinfonia import roles, warehouse
+    from sinfonia.bootstrap import bootstrap
 
+    if args.action == "roles":
+        dsn = _warehouse()
+        bootstrap(dsn)
+        roles.bootstrap_roles(dsn)
+        return _say("roles ready: " + ", ".join(roles.ROLES))
     code = warehouse.command(args.action, say=_say)
     if code:
         raise SystemExit(code)

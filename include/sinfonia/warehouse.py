@@ -419,17 +419,10 @@ def for_command(create: bool = False, say=print) -> str:
 
 
 def command(action: str, say=print) -> int:
-    """``sinfonia warehouse ACTION``: what it prints through ``say``; returns the exit code (3: the
-    server in use does not answer)."""
+    """``sinfonia warehouse start|stop|status|url``: what it prints through ``say``; returns the exit
+    code (3: the server in use does not answer)."""
     where = configured()
-    if action == "roles":
-        from sinfonia import db, roles
-
-        url = for_command(say=say)
-        db.bootstrap(url)
-        roles.bootstrap_roles(url)
-        say("roles ready: " + ", ".join(roles.ROLES))
-    elif where and action == "url":
+    if where and action == "url":
         say(where.masked())
     elif where and action == "status":
         ok, line = reachable(where)

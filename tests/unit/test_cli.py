@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from sinfonia import cli, extract, pipeline, warehouse
+from sinfonia import cli, pipeline, warehouse
+from sinfonia.ingest import extract
 
 SINFONIA = Path(sys.executable).with_name("sinfonia")
 

@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 import psycopg
 
-from sinfonia import db, intake, sources
+from sinfonia import db
 from sinfonia.errors import UserError
-from sinfonia.landing import LandedFile, land
-from sinfonia.loading import Batch, LoadResult, load_batch
-from sinfonia.sources import Periods
-from sinfonia.sources._tables import normalise
+from sinfonia.ingest import intake, sources
+from sinfonia.ingest.landing import LandedFile, land
+from sinfonia.ingest.loading import Batch, LoadResult, load_batch
+from sinfonia.ingest.sources import Periods
+from sinfonia.ingest.tables import normalise
 
 log = logging.getLogger(__name__)
 
@@ -73,26 +72,6 @@ def source_files(path: Path, source: str) -> tuple[list[Path], Path | None]:
     if (path / spec.folder).is_dir():
         return paths, path.resolve()
     return paths, (path.parent if path.name == spec.folder else path).resolve()
-
-
-@contextmanager
-def dag_conf(source: str, where: str, year: int | None = None, force: bool = False, say=print) -> Iterator[dict]:
-    """The extract DAG's run configuration for the files of one ``source`` at ``where`` (a file, a
-    sources folder, the source's own folder, a URL or ``published``: downloaded first, into a scratch
-    folder kept until the block ends): only those files, their origins, the period, ``force``."""
-    from contextlib import nullcontext
-
-    from sinfonia import download
-
-    if source not in sources.SOURCES:
-        raise NoSourceFiles(f"unknown source {source!r}; known: {', '.join(sources.SOURCES)}")
-    remote = download.is_remote(where)
-    paths, folder = (None, None) if remote else source_files(Path(where), source)
-    with download.downloaded(source, where, say=say) if remote else nullcontext() as origins:
-        yield {"files": {source: [str(p) for p in (list(origins) if remote else paths)]},
-               "sources_dir": str(folder) if folder else None,
-               "origins": {str(k): v for k, v in (origins or {}).items()},
-               "period": str(year) if year else None, "force": force}
 
 
 def results(source: str, returned: dict) -> list[LoadResult]:
@@ -194,7 +173,7 @@ def extract(source: str, paths: list[Path], sources_dir: Path | None = None,
 
 def land_files(source: str, paths: list[Path], sources_dir: Path | None = None, dsn: str | None = None,
                origins: dict[Path, str] | None = None, period: str | None = None) -> list[LandedFile]:
-    """Check every file against the intake rules, then land each (``sinfonia.landing.land``)."""
+    """Check every file against the intake rules, then land each (``sinfonia.ingest.landing.land``)."""
     spec = sources.get(source)
     manifest = read_manifest(sources_dir) if sources_dir else {}
     prepare = spec.prepare_for_landing

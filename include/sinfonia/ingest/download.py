@@ -18,8 +18,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from sinfonia import config
-from sinfonia.http import Policy, fetch, socrata_pages
-from sinfonia.locations import Location, guess_expect
+from sinfonia.ingest.http import Policy, fetch, socrata_pages
+from sinfonia.ingest.locations import Location, guess_expect
 
 SOCRATA_RESOURCE = re.compile(r"/resource/([a-z0-9]{4}-[a-z0-9]{4})\.json$")
 
@@ -60,7 +60,7 @@ def download(source: str, loc: Location, folder: Path, policy: Policy | None = N
 
 def is_remote(text: str) -> bool:
     """``--from`` names a URL or a documented location (``published``), not a local path."""
-    from sinfonia.locations import KEYWORDS
+    from sinfonia.ingest.locations import KEYWORDS
 
     return (text in KEYWORDS and not Path(text).exists()) or is_url(text)
 
@@ -72,7 +72,7 @@ def downloaded(source: str, where: str, say=print) -> Iterator[dict[Path, str]]:
     import logging
     import sys
 
-    from sinfonia.locations import KEYWORDS, location
+    from sinfonia.ingest.locations import KEYWORDS, location
 
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     for noisy in ("urllib3", "requests"):
@@ -89,3 +89,24 @@ def downloaded(source: str, where: str, say=print) -> Iterator[dict[Path, str]]:
 def location_for_url(source: str, url: str) -> Location:
     kind = "socrata" if SOCRATA_RESOURCE.search(urlsplit(url).path) else "file"
     return Location(source, kind, url, guess_expect(url) or ("json" if kind == "socrata" else None))
+
+
+@contextmanager
+def dag_conf(source: str, where: str, year: int | None = None, force: bool = False, say=print) -> Iterator[dict]:
+    """The extract DAG's run configuration for the files of one ``source`` at ``where`` (a file, a
+    sources folder, the source's own folder, a URL or ``published``: downloaded first, into a scratch
+    folder kept until the block ends): only those files, their origins, the period, ``force``."""
+    from contextlib import nullcontext
+
+    from sinfonia.ingest import sources
+    from sinfonia.ingest.extract import NoSourceFiles, source_files
+
+    if source not in sources.SOURCES:
+        raise NoSourceFiles(f"unknown source {source!r}; known: {', '.join(sources.SOURCES)}")
+    remote = is_remote(where)
+    paths, folder = (None, None) if remote else source_files(Path(where), source)
+    with downloaded(source, where, say=say) if remote else nullcontext() as origins:
+        yield {"files": {source: [str(p) for p in (list(origins) if remote else paths)]},
+               "sources_dir": str(folder) if folder else None,
+               "origins": {str(k): v for k, v in (origins or {}).items()},
+               "period": str(year) if year else None, "force": force}
