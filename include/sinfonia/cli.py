@@ -15,7 +15,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from sinfonia import config
+from sinfonia import airflow_local, config, pipeline, warehouse
 from sinfonia.errors import UserError
 
 
@@ -28,46 +28,21 @@ def _say(msg: str) -> None:
 
 
 def _warehouse(create: bool = False) -> str:
-    from sinfonia import warehouse
-
     return warehouse.for_command(create, say=_say)
 
 
 def _summary(dsn: str) -> None:
-    from psycopg.conninfo import conninfo_to_dict
+    from sinfonia import prioritisation, publish
 
-    from sinfonia import publish
-
-    info = conninfo_to_dict(dsn)
-    _say("\nPublished marts (schema marts):")
-    for table, n in publish.mart_counts(dsn).items():
-        _say(f"  marts.{table:<32} {'—' if n is None else f'{n:>8,} rows'}")
-    _prioritisation_summary(dsn)
-    _say(f"\nWarehouse: postgresql://{info.get('user', '')}@{info.get('host', '')}:{info.get('port', '')}"
-         f"/{info.get('dbname', '')}")
+    for line in (publish.summary(dsn), prioritisation.summary(dsn), f"\nWarehouse: {warehouse.masked(dsn)}"):
+        if line:
+            _say(line)
 
 
 def _run_dags(args, dag_ids: tuple[str, ...], conf: dict | None = None, returned: dict | None = None) -> None:
-    """Run the DAGs in process: a line per task on the console, everything else in the log file
-    (printed first; ``--verbose`` streams it instead)."""
-    from sinfonia import pipeline
-
-    pipeline.prepare_environment()
+    """Run the DAGs in process (``pipeline.run_logged``); the log's path is kept for the error line."""
     args.log = None if args.verbose else pipeline.new_log(args.command)
-    if args.log:
-        _say(f"Airflow and dbt logs: {args.log}")
-    with pipeline.output_to(args.log) as say:
-        pipeline.run_dags(dag_ids, conf or {}, progress=say, returned=returned)
-
-
-def _prioritisation_summary(dsn: str) -> None:
-    from sinfonia import prioritisation
-
-    last = prioritisation.last_run(dsn)
-    if last:
-        _say(f"\nPrioritised list {last[0]} (as of {last[1]}, {last[2]}): {last[3]} municipalities selected; "  # noqa: S608 - a hint printed for the user, not a query run here
-             f"select * from marts.mart_prioritisation where prioritisation_year = {last[0]} "
-             "order by national_rank")
+    pipeline.run_logged(args.log, dag_ids, conf, say=_say, returned=returned)
 
 
 # -- subcommands ----------------------------------------------------------------------------------
@@ -82,7 +57,6 @@ def cmd_sample(args) -> None:
 
 
 def cmd_run(args) -> None:
-    from sinfonia import pipeline
     from sinfonia.ingest.extract import sources_folder
 
     sources = sources_folder(Path(args.sources)).resolve()
@@ -95,7 +69,7 @@ def cmd_run(args) -> None:
 
 
 def cmd_demo(args) -> None:
-    from sinfonia import pipeline, report, warehouse
+    from sinfonia import report
     from sinfonia.ingest import pii
     from sinfonia.sample import write_sample
 
@@ -183,7 +157,7 @@ def cmd_prioritise(args) -> None:
     if not args.allow_no_goals:
         prioritisation.require_goals(dsn, args.year)
     _run_dags(args, ("sinfonia_prioritisation",), conf)
-    _prioritisation_summary(dsn)
+    _say(prioritisation.summary(dsn) or "no prioritisation run recorded")
 
 
 def cmd_report(args) -> None:
@@ -208,7 +182,7 @@ def cmd_ficha(args) -> None:
 
 
 def cmd_warehouse(args) -> None:
-    from sinfonia import roles, warehouse
+    from sinfonia import roles
     from sinfonia.bootstrap import bootstrap
 
     if args.action == "roles":
@@ -222,8 +196,6 @@ def cmd_warehouse(args) -> None:
 
 
 def cmd_airflow(args) -> None:
-    from sinfonia import airflow_local, warehouse
-
     # The DAGs run from the UI find the warehouse as this command does (warehouse.address); the
     # embedded one, when it exists, runs for as long as Airflow does.
     where = warehouse.configured()
@@ -340,7 +312,6 @@ def main(argv: list[str] | None = None) -> int:
         lines = str(exc).strip().splitlines() or [type(exc).__name__]
         kind = "" if isinstance(exc, UserError) else f"{type(exc).__name__}: "
         if type(exc).__name__ == "OperationalError" and type(exc).__module__.startswith("psycopg"):
-            from sinfonia import warehouse
 
             where = warehouse.configured()
             kind = f"cannot use the warehouse of {where.origin if where else warehouse.EMBEDDED}: "

@@ -124,6 +124,16 @@ def _run_dags(dag_ids: tuple[str, ...], conf: dict | None, progress, dsn: str,
 
 
 # -- the console: a line per task; Airflow's and dbt's output in a log file ------------------------
+def run_logged(log: Path | None, dag_ids: tuple[str, ...], conf: dict | None = None, say=print,
+               returned: dict | None = None) -> dict[str, float]:
+    """``run_dags`` for a command: its path said first, a line per task on the console, everything
+    else in ``log`` (None: streamed to the console instead)."""
+    prepare_environment()
+    if log:
+        say(f"Airflow and dbt logs: {log}")
+    with output_to(log) as progress:
+        return run_dags(dag_ids, conf or {}, progress=progress, returned=returned)
+
 def new_log(command: str) -> Path:
     """A fresh log file for one command under ``<state>/logs/``."""
     folder = config.state_dir() / "logs"

@@ -273,6 +273,15 @@ def last_run(dsn: str | None) -> tuple | None:
             group by r.run_id order by r.run_id desc limit 1""").fetchone()
 
 
+def summary(dsn: str | None) -> str | None:
+    """The last run in one line with the query that lists it, for the command line; None before any."""
+    last = last_run(dsn)
+    if not last:
+        return None
+    return (f"\nPrioritised list {last[0]} (as of {last[1]}, {last[2]}): {last[3]} municipalities selected; "  # noqa: S608 - a hint printed, not run
+            f"select * from marts.mart_prioritisation where prioritisation_year = {last[0]} order by national_rank")
+
+
 def goal_years(dsn: str | None) -> list[int]:
     """The years with goals (a positive goal of some directorate); empty before the first build."""
     with db.connect(dsn, autocommit=True) as conn:

@@ -66,6 +66,12 @@ def mart_counts(dsn: str) -> dict[str, int | None]:
     return out
 
 
+def summary(dsn: str) -> str:
+    """The published marts and their rows, one line each, for the command line."""
+    return "\nPublished marts (schema marts):\n" + "\n".join(
+        f"  marts.{table:<32} {'—' if n is None else f'{n:>8,} rows'}" for table, n in mart_counts(dsn).items())
+
+
 class MartsBusy(RuntimeError):
     """Readers held the marts for the whole wait: nothing was published."""
 
