@@ -33,7 +33,7 @@ from sinfonia.errors import UserError
 
 log = logging.getLogger(__name__)
 
-STAGE = "marts_next"  # where a publication is staged; never granted to analysts
+STAGE = config.MARTS_NEXT  # where a publication is staged; never granted to analysts
 WAIT_ENV = "SINFONIA_PUBLISH_WAIT"
 FIRST_DELAY, MAX_DELAY = 0.25, 5.0  # seconds between swap attempts (doubling)
 
