@@ -175,8 +175,11 @@ def input_versions(conn: psycopg.Connection, year: int, as_of_date: date) -> dic
 
 def record(dsn: str | None, p: Plan, dag_run_id: str | None = None) -> RunResult:
     """Record the run (after dbt wrote or kept the year) in ``meta.prioritisation_run``."""
+    from sinfonia.bootstrap import comment_meta
+
     with db.connect(dsn, autocommit=True) as conn, conn.transaction():
         conn.execute(RUN_DDL)
+        comment_meta(conn)
         rows, eligible, selected, as_of = conn.execute(sql.SQL(
             "select count(*), count(*) filter (where is_eligible), count(*) filter (where is_selected), "
             "min(as_of_date) from {} where prioritisation_year = %s").format(SNAPSHOT), (p.year,)).fetchone()
