@@ -4,7 +4,7 @@ The method is dbt's (``dbt_project/models/intermediate/prioritisation`` and
 ``models/marts/prioritisation``): one run builds the dbt selector ``prioritisation`` with the dbt
 vars ``prioritisation_year``, ``prioritisation_as_of_date`` and ``prioritisation_force``. The
 checks of the weights and rules seeds run first, then the year is computed and tested in
-``mart_prioritisation_candidate``, then appended to the incremental ``mart_prioritisation`` in
+``int_prioritisation__candidate``, then appended to the incremental ``mart_prioritisation`` in
 ``marts_build``; the DAG then gates and publishes it with the other marts (``publish`` is the one
 writer of ``marts``). This module holds what is not SQL:
 
