@@ -132,6 +132,19 @@ def test_every_model_of_the_marts_layer_is_published():
     assert not wrong, f"models in marts/ that are not published: {wrong}"
 
 
+def test_exposures_depend_on_public_models_of_the_published_group_only():
+    """fct_exposures_dependent_on_private_models: every model an exposure reads is access public,
+    in the group published_marts, and every published mart is."""
+    by_id = {m["unique_id"]: m for m in models()}
+    wrong = [f"{e['name']} ← {by_id[n]['name']} ({by_id[n]['access']}, group {by_id[n]['group']})"
+             for e in manifest()["exposures"].values() for n in e["depends_on"]["nodes"]
+             if n in by_id and (by_id[n]["access"] != "public" or by_id[n]["group"] != "published_marts")]
+    assert not wrong, f"exposures on models that are not public marts: {wrong}"
+    published = [m for m in models() if m["schema"] == "marts_build"]
+    assert published and all(m["access"] == "public" and m["group"] == "published_marts" for m in published)
+    assert all(m["access"] != "public" for m in models() if m["schema"] != "marts_build"), "only marts are public"
+
+
 def test_mart_foreign_keys_have_relationship_tests():
     """Every *_id column of a mart that is the key of a dimension has a relationships test."""
     dim_keys = {}
