@@ -197,8 +197,8 @@ def test_every_published_mart_and_column_keeps_its_dbt_description(warehouse):
         rows = conn.execute(
             """
             select c.table_name, c.column_name,
-                   obj_description(format('meta.%%I', c.table_name)::regclass, 'pg_class'),
-                   col_description(format('meta.%%I', c.table_name)::regclass, c.ordinal_position::int)
+                   obj_description(format('meta.%I', c.table_name)::regclass, 'pg_class'),
+                   col_description(format('meta.%I', c.table_name)::regclass, c.ordinal_position::int)
               from information_schema.columns c join information_schema.tables t using (table_schema, table_name)
              where c.table_schema = 'meta' and t.table_type = 'BASE TABLE'
             """).fetchall()
