@@ -83,7 +83,8 @@ def cmd_demo(args) -> None:
     _run_dags(args, pipeline.FULL_REFRESH, {"sources_dir": str(sources.resolve())})
     _summary(dsn)
     _say("Monitoring leaderboard: select * from marts.mart_directorate_playlist order by year, rank")
-    _say("Impact estimates: select * from marts.mart_impact_estimates where event_time is null")
+    _say("Impact estimates: select * from marts.mart_impact_estimates where event_time is null "
+         "order by outcome, method")
     out = config.state_dir() / "report"
     _say(f"\nReport for the planning office (synthetic sample data, and it says so): {out / 'index.html'}")
     for path in report.build(dsn, out, progress=lambda m: None)[1:]:
@@ -106,13 +107,23 @@ def cmd_impact(args) -> None:
     dsn = _warehouse()
     publish.require_marts(dsn)
     _run_dags(args, ("sinfonia_impact",))
-    rows = overall_effects(dsn)
-    _say("\nImpact estimates (marts.mart_impact_estimates), overall effect with 95% interval (verdict):")
-    for outcome, method, est, low, high, verdict in rows:
-        _say(f"  {outcome:<16} {method:<8} {est:+7.2f}  [{low:+.2f}, {high:+.2f}]"
-             + (f"  {verdict}" if verdict else ""))
+    for line in impact_lines(overall_effects(dsn)):
+        _say(line)
+
+
+def impact_lines(rows) -> list[str]:
+    """The console's impact summary: per outcome and method the overall effect, its 95% interval and
+    its minimum detectable effect; under the headline (cs_did) row, its verdict and the reason."""
+    lines = ["\nImpact estimates (marts.mart_impact_estimates), overall effect with 95% interval and "
+             "minimum detectable effect (80% power, 5% family-wise):"]
+    for outcome, method, est, low, high, mde, verdict, reason in rows:
+        detectable = "" if mde is None else f"  MDE {mde:.2f}"
+        lines.append(f"  {outcome:<28} {method:<8} {est:+7.2f}  [{low:+.2f}, {high:+.2f}]{detectable}")
+        if verdict:
+            lines.append(f"    {verdict}: {reason}" if reason else f"    {verdict}")
     if not rows:
-        _say("  none: no outcome has treated municipalities with a post-treatment year")
+        lines.append("  none: no outcome has treated municipalities with a post-treatment year")
+    return lines
 
 
 def cmd_docs(args) -> None:
