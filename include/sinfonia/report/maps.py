@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from sinfonia.errors import UserError
 from sinfonia.report.spanish import number
 
 WIDTH = 560  # the SVG's user units; it scales to the width of its box
@@ -43,7 +44,7 @@ PART_FIELDS = ("DPTO_CCDGO", "MPIO_CCDGO")
 Ring = list[tuple[float, float]]  # (longitude, latitude) vertices of a closed ring
 
 
-class MapError(ValueError):
+class MapError(UserError, ValueError):
     """A boundary file that cannot be used (names the file and what was expected)."""
 
 
