@@ -24,6 +24,7 @@ from datetime import date
 
 from sinfonia.ingest.landing import LandedFile
 from sinfonia.ingest.loading import Batch
+from sinfonia.ingest.sources.contract import account_for_columns
 from sinfonia.ingest.sources.spec import Periods, SourceSpec
 from sinfonia.ingest.tables import (
     Column,
@@ -61,8 +62,8 @@ TABLE = [
     Column("municipality_name", ("municipio", "entidad", "nombre municipio"), required=False),
     Column("idf_score", (NEW_SCORE, OLD_SCORE, EXPORT_SCORE)),
     Column("range_label", ("rango", "rango clasificacion", "rango de clasificacion"), required=False),
-    Column("category", ("categoria ley 617 de 2000", "categoria ley 617", "categorias", "categoria"),
-           required=False),
+    # 'Categoría Ley 617 de 2000', 'CATEG_LEY 617 VIGENCIA 2015', 'Categorías', 'Categoría'
+    Column("category", ("categoria",), required=False, prefix=True),
     Column("capacity_group", ("dotaciones iniciales", "grupo dotaciones iniciales", "dotacion inicial"),
            required=False),
 ]
@@ -111,7 +112,6 @@ def _batch(f: LandedFile, table, year: int, methodology: str) -> Batch:
                   published_on=f.published_on or default_published_on(year))
     year_problem = plausible_year_problem(year)
     code_header, score_header = table.headers["municipality_code"], table.headers["idf_score"]
-    batch.note_headers(f.file_name, table.headers)
     seen: dict[str, int] = {}
     out_of_range: list[tuple[int, str]] = []
     for row_number, rec in table.records():
@@ -147,6 +147,7 @@ def _batch(f: LandedFile, table, year: int, methodology: str) -> Batch:
                 cell_text(rec.get("capacity_group")),
             ))
     check_scale(table.where, score_header, SCORE_RANGE, out_of_range, batch.rows_read)
+    account_for_columns(batch, table)
     return batch
 
 

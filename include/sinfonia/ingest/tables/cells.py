@@ -30,7 +30,7 @@ def _normalise(s: str) -> str:
 ABBREVIATIONS = {
     "cod": "codigo", "cdgo": "codigo", "dpto": "departamento", "depto": "departamento",
     "mpio": "municipio", "munic": "municipio", "nom": "nombre", "no": "numero", "nro": "numero",
-    "num": "numero", "anio": "ano", "cat": "categoria", "pob": "poblacion",
+    "num": "numero", "anio": "ano", "cat": "categoria", "categ": "categoria", "pob": "poblacion",
 }
 
 

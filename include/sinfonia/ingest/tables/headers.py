@@ -64,6 +64,8 @@ class Table:
     rows: list[tuple[int, tuple]]
     headers: dict[str, str] = field(default_factory=dict)
     above: list[tuple] = field(default_factory=list)
+    # The optional columns looked for and not found in the header row (named in the load's message).
+    missing: dict[str, str] = field(default_factory=dict)  # column -> the first header text expected
 
     @property
     def where(self) -> str:
@@ -113,7 +115,9 @@ def _best_header(rows: list[tuple], columns: list[Column], scan: int = HEADER_SC
     best: _Header | None = None
     for idx, row in enumerate(rows[:scan]):
         h = _match_row(row, columns, idx)
-        if best is None or (h.required, h.found) > (best.required, best.found):
+        # most columns first: a data row whose one cell happens to read like a header (the entity
+        # type 'Municipio') never outranks the real header row, even one that lacks a required column
+        if best is None or (h.found, h.required) > (best.found, best.required):
             best = h
     return best
 
@@ -181,7 +185,7 @@ def find_tables(file_name: str, sheets: dict[str, list[tuple]], columns: list[Co
     for name, h in found:
         if h.found == top:
             _check_header(h, sheets[name], columns, f"{file_name}, sheet {name!r}", scan)
-            tables.append(_table(file_name, name, sheets[name], h.index, h.positions))
+            tables.append(_table(file_name, name, sheets[name], h.index, h.positions, columns))
     return tables
 
 
@@ -208,17 +212,19 @@ def read_table(
 
 def table_from_rows(file_name: str, sheet: str | None, rows: list[tuple], columns: list[Column]) -> Table:
     header, positions = locate_header(rows, columns, file_name, sheet)
-    return _table(file_name, sheet, rows, header, positions)
+    return _table(file_name, sheet, rows, header, positions, columns)
 
 
-def _table(file_name: str, sheet: str | None, rows: list[tuple], header: int, positions: dict[str, int]) -> Table:
+def _table(file_name: str, sheet: str | None, rows: list[tuple], header: int, positions: dict[str, int],
+           columns: Iterable[Column] = ()) -> Table:
     body = [
         (header + 2 + i, row)  # 1-based spreadsheet row number
         for i, row in enumerate(rows[header + 1:])
         if any(cell_text(v) is not None for v in row)
     ]
     headers = {c: " ".join(str(rows[header][i]).split()) for c, i in positions.items()}
-    return Table(file_name, sheet, header + 1, positions, body, headers, list(rows[:header]))
+    missing = {c.name: c.aliases[0] for c in columns if c.name not in positions}
+    return Table(file_name, sheet, header + 1, positions, body, headers, list(rows[:header]), missing)
 
 
 def holds_departments(table: Table, column: str) -> bool:
