@@ -22,6 +22,7 @@ import io
 import re
 import sys
 import zipfile
+import zlib
 from itertools import islice
 from pathlib import Path
 
@@ -35,10 +36,12 @@ LIMITS = {  # name -> (environment variable, default, unit)
     "cell_chars": ("SINFONIA_MAX_CELL_CHARS", 32_767, "characters"),
 }
 # Header texts (normalised) of an identity document and of a person's name.
-DOCUMENT_HEADERS = {"documento", "numero de documento", "no documento", "no. documento", "cedula",
-                    "cedula de ciudadania", "numero de identificacion", "identificacion", "documento de identidad"}
-NAME_HEADERS = {"nombre", "nombres", "nombre completo", "nombres y apellidos", "apellidos y nombres", "apellidos"}
-_DIMENSION = re.compile(rb'<(?:\w+:)?dimension ref="[A-Z]+\d+(?::[A-Z]+(\d+))?"')
+# Words (of a normalised header) that name an identity document and a person's name: a header row
+# holding one of each in different cells is a roster ('Número de cédula', 'Nombre y apellido').
+DOCUMENT_TOKENS = frozenset({"cedula", "cedulas", "documento", "documentos", "identificacion", "nuip", "pasaporte"})
+NAME_TOKENS = frozenset({"nombre", "nombres", "apellido", "apellidos"})
+_ROW_TAG = re.compile(rb"<(?:\w+:)?row[\s>/]")
+DELIMITERS = (",", ";", "\t", "|")
 
 
 class RefusedFile(SourceFormatError):
@@ -88,15 +91,29 @@ def check_location(path: Path, root: Path | None) -> None:
 
 
 def _personal(row) -> list[str]:
-    headers = {normalise(v): str(v).strip() for v in row if v is not None and str(v).strip()}
-    documents = [h for n, h in headers.items() if n in DOCUMENT_HEADERS]
-    names = [h for n, h in headers.items() if n in NAME_HEADERS]
+    """The cells of a header row naming an identity document and a person's name (matched by
+    word, whatever the wording around it), or [] when the row does not hold both."""
+    cells = [(set(normalise(v).split()), " ".join(str(v).split())) for v in row if v is not None and str(v).strip()]
+    documents = [h for words, h in cells if words & DOCUMENT_TOKENS]
+    names = [h for words, h in cells if words & NAME_TOKENS and h not in documents]
     return documents + names if documents and names else []
 
 
+def _sheet_rows(fh) -> int:
+    """Rows of a worksheet's XML, counted while streaming it in 1 MB chunks (bounded memory;
+    the optional ``<dimension>`` element is never trusted)."""
+    count, tail = 0, b""
+    while chunk := fh.read(1 << 20):
+        data = tail + chunk
+        count += len(_ROW_TAG.findall(data))
+        tail = data[-16:]
+        count -= len(_ROW_TAG.findall(tail))  # the tail is searched again with the next chunk
+    return count + len(_ROW_TAG.findall(tail))
+
+
 def _check_xlsx(path: Path) -> list[tuple[str, tuple]]:
-    """Declared sizes and rows first (cheap, from the zip directory and each sheet's
-    ``<dimension>``), then the header rows of every sheet."""
+    """Declared sizes first (from the zip directory), then each sheet's rows counted while
+    streaming its XML, then the header rows of every sheet."""
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError):
@@ -111,11 +128,15 @@ def _check_xlsx(path: Path) -> list[tuple[str, tuple]]:
                 f"({LIMITS['xlsx_uncompressed_mb'][0]}): a zip bomb, or a workbook too large to read")
         for m in members:
             if m.filename.startswith("xl/worksheets/") and m.filename.endswith(".xml"):
-                with archive.open(m) as fh:
-                    match = _DIMENSION.search(fh.read(4096))
-                if match and match.group(1) and int(match.group(1)) > limit("rows"):
+                try:
+                    with archive.open(m) as fh:
+                        rows = _sheet_rows(fh)
+                except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+                    raise RefusedFile(f"{path.name}: sheet {Path(m.filename).stem} cannot be read ({exc}); "
+                                      "expected a complete .xlsx file") from exc
+                if rows > limit("rows"):
                     raise RefusedFile(
-                        f"{path.name}: sheet {Path(m.filename).stem} declares {int(match.group(1)):,} rows; "
+                        f"{path.name}: sheet {Path(m.filename).stem} has {rows:,} rows; "
                         f"expected at most {int(limit('rows')):,} ({LIMITS['rows'][0]})")
     import openpyxl
 
@@ -134,12 +155,14 @@ def _check_delimited(path: Path) -> list[tuple[str, tuple]]:
     """NUL bytes, cell length and rows of a delimited file, located by row (of the file, header
     row 1) and column; its first rows, for the header check."""
     text = decode_text(path.read_bytes())
-    delimiter = max([",", ";", "\t", "|"], key=text.split("\n", 1)[0].count)
+    # the header rows in every delimiter: a title line above a ';' header must not hide it
+    lines = text.split("\n", HEADER_SCAN_ROWS)[:HEADER_SCAN_ROWS]
+    delimiter = max(DELIMITERS, key=lambda d: max(line.count(d) for line in lines))
     rows, cell_chars = int(limit("rows")), int(limit("cell_chars"))
     if cell_chars >= csv.field_size_limit():  # the parsers' csv module must accept what passes here
         csv.field_size_limit(cell_chars + 1)
-    head = [(f"row {i}", tuple(r)) for i, r in enumerate(
-        islice(_reader(text, delimiter), HEADER_SCAN_ROWS), start=1)]
+    head = [(f"row {i}", tuple(r)) for d in DELIMITERS for i, r in enumerate(
+        islice(_reader(text, d), HEADER_SCAN_ROWS), start=1)]
     if (text.count("\n") < rows and "\x00" not in text
             and max(map(len, text.split("\n"))) <= cell_chars):
         return head  # the usual file: nothing to locate

@@ -25,7 +25,8 @@ def read_xlsx_sheets(path: Path) -> dict[str, list[tuple]]:
             return {ws.title: [tuple(r) for r in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
         finally:
             wb.close()
-    except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError, ValueError) as exc:
+    # SyntaxError: a sheet whose XML is malformed (xml.etree and lxml parse errors derive from it)
+    except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError, ValueError, SyntaxError) as exc:
         raise SourceFormatError(
             f"{Path(path).name}: not a readable Excel workbook ({type(exc).__name__}: {exc}); "
             "expected a complete .xlsx file (truncated or corrupt download?)"
