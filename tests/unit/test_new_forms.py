@@ -93,3 +93,96 @@ def test_a_recognised_column_whose_values_all_fail_to_load_is_an_error(tmp_path,
     with pytest.raises(SourceFormatError, match=r"column 'Categoría' \(read as category\): none of its 1 "
                                                 r"published values could be loaded \(first at row 2: 'E'\)"):
         idf.parse([landed(tmp_path / "IDF 2019.xlsx")])
+
+
+# --- DANE's DIVIPOLA workbook (generated: no reference copy) -------------------------------------
+
+def dane_divipola_book(path, *, updated="Actualizado al 31 de diciembre de 2024", coordinates=True):
+    """DANE's geoportal export: title rows, a group row above a split header row, footnotes."""
+    group = ["Departamento", None, "Municipio", None, "Tipo"] + (["Localización", None] if coordinates else [])
+    header = ["Código", "Nombre", "Código", "Nombre", "Tipo: Municipio / Isla / Área no municipalizada"] + (
+        ["LATITUD", "LONGITUD"] if coordinates else [])
+    data = [["05", "ANTIOQUIA", "05001", "MEDELLÍN", "Municipio", 6.25184, -75.56359],
+            ["88", "ARCHIPIÉLAGO DE SAN ANDRÉS", "88001", "SAN ANDRÉS", "Isla", 12.5847, -81.7006],
+            ["91", "AMAZONAS", "91263", "EL ENCANTO", "Área no municipalizada", -1.7479, -73.2092]]
+    rows = [["DIVISIÓN POLÍTICO-ADMINISTRATIVA DE COLOMBIA - DIVIPOLA"], [updated], [], group, header,
+            *[r[:len(header)] for r in data], [], ["Fuente: DANE, Geoportal."], ["Nota: las áreas no municipalizadas …"]]
+    return _results_workbook(path, {"Municipios": rows})
+
+
+def test_dane_divipola_workbook_two_row_header_footnotes_and_its_update_date(tmp_path):
+    from datetime import date
+
+    from sinfonia.ingest.sources import divipola
+
+    [batch] = divipola.parse([landed(dane_divipola_book(tmp_path / "DIVIPOLA_Municipios.xlsx"))])
+    assert batch.period == "2024" and batch.published_on == date(2024, 12, 31)
+    assert not batch.rejected and batch.notes_skipped == 2  # the two footnotes
+    cols = ("file_name", "row_number", *divipola.COLUMNS)
+    got = {r[3]: dict(zip(cols, r, strict=True)) for r in batch.rows}
+    assert set(got) == {"05001", "88001", "91263"}
+    assert got["05001"]["municipality_name"] == "MEDELLÍN" and got["05001"]["department_name"] == "ANTIOQUIA"
+    assert got["91263"]["entity_type"] == "area_no_municipalizada" and got["88001"]["row_number"] == 7
+    if "latitude" in divipola.COLUMNS:  # the coordinates, when the raw table carries them
+        assert float(got["05001"]["latitude"]) == 6.25184 and float(got["05001"]["longitude"]) == -75.56359
+    assert batch.headers[("DIVIPOLA_Municipios.xlsx", "municipality_code")] == "Municipio: Código"
+
+
+def test_dane_divipola_workbook_is_found_in_a_divipola_folder(tmp_path):
+    from sinfonia.ingest.extract import discover
+
+    dane_divipola_book(tmp_path / "divipola" / "DIVIPOLA.xlsx") if (tmp_path / "divipola").mkdir() is None else None
+    assert [p.name for p in discover(tmp_path, "divipola")] == ["DIVIPOLA.xlsx"]
+
+
+def test_an_update_date_that_cannot_be_read_is_named(tmp_path):
+    from sinfonia.ingest.sources import divipola
+
+    path = dane_divipola_book(tmp_path / "DIVIPOLA.xlsx", updated="Actualizado al día de hoy")
+    with pytest.raises(SourceFormatError, match=r"DIVIPOLA.xlsx: cannot read the date of 'Actualizado al día de hoy'"):
+        divipola.parse([landed(path)])
+
+
+# --- delimited text as .txt, the code in two columns, the real header row -------------------------
+
+def test_pipe_separated_txt_with_decimal_commas_and_a_title_line_loads_like_csv(tmp_path):
+    from sinfonia.ingest.extract import discover
+    from sinfonia.ingest.sources import SOURCES
+
+    folder = tmp_path / "mdm"
+    folder.mkdir()
+    (folder / "mdm_socrata.txt").write_text(
+        "Medición de desempeño municipal\n"
+        "codigo_entidad|entidad|departamento|indicador|dato|anio\n"
+        "05001|Medellín|Antioquia|MDM|80,58|2018\n"
+        "05002|Abejorral|Antioquia|MDM|45,5|2018\n", encoding="cp1252")
+    assert [p.name for p in discover(tmp_path, "mdm")] == ["mdm_socrata.txt"]
+    assert "*.txt" in SOURCES["mdm"].patterns and "asistencias*.txt" in SOURCES["esap_asistencias"].patterns
+    [batch] = mdm.parse([landed(folder / "mdm_socrata.txt")])
+    assert not batch.rejected
+    assert _mdm_values(batch, "05001") == {"mdm": "80.58"} and _mdm_values(batch, "05002") == {"mdm": "45.5"}
+
+
+def _idf_with_two_codes(path, second):
+    rows = [["Código", "Municipio", "Indicador de desempeño Fiscal", "Código"],
+            [5001, "Medellín", 80.5, "05001"], [5002, "Abejorral", 60.25, second]]
+    return _results_workbook(path, {"Municipios 2019": rows})
+
+
+def test_the_same_code_in_two_columns_is_accepted_when_every_row_agrees(tmp_path):
+    [batch] = idf.parse([landed(_idf_with_two_codes(tmp_path / "IDF 2019.xlsx", "05002"))])
+    assert [r[4] for r in batch.rows] == ["05001", "05002"] and not batch.rejected
+
+
+def test_two_code_columns_that_disagree_are_refused_naming_the_first_row_that_does(tmp_path):
+    with pytest.raises(SourceFormatError, match=r"header row 1 has 'Código' twice, in columns A and D, and they "
+                                                r"disagree at row 3 \('5002' and '05004'\)"):
+        idf.parse([landed(_idf_with_two_codes(tmp_path / "IDF 2019.xlsx", "05004"))])
+
+
+def test_a_refusal_names_the_real_header_row_not_a_data_row_that_reads_like_a_header(tmp_path):
+    # the header lacks the score; row 2's entity type 'Municipio' matches an alias of the name column
+    rows = [["Código", "Departamento", "Tipo", "Valor"], ["05001", "Antioquia", "Municipio", 80.5]]
+    path = _results_workbook(tmp_path / "IDF 2019.xlsx", {"Hoja1": rows})
+    with pytest.raises(SourceFormatError, match=r"header row 1 lacks idf_score"):
+        idf.parse([landed(path)])

@@ -110,10 +110,12 @@ def quarantine_unresolved(batch: Batch, column: str, known: tuple[set[str], list
     batch.rows = kept
 
 
-def already_loaded(conn: psycopg.Connection, source: str) -> set[str]:
-    """SHA-256 of the files behind the current load of each period of ``source``."""
+def already_loaded(conn: psycopg.Connection, source: str, period: str | None = None) -> set[str]:
+    """SHA-256 of the files behind the current load of each period of ``source`` (of ``period``
+    only, when given: the same bytes registered as another edition are not already loaded)."""
     return {sha for (files,) in conn.execute(
-        "select files from meta.load_run where source = %s and status = 'loaded'", (source,)
+        "select files from meta.load_run where source = %s and status = 'loaded' "
+        "and (%s::text is null or period = %s)", (source, period, period)
     ) for sha in files}
 
 
@@ -163,7 +165,7 @@ def load_landed(source: str, landed: list[LandedFile], dsn: str | None = None, p
     spec = sources.get(source)
     with db.connect(dsn, autocommit=True) as conn:
         if not force:
-            loaded = already_loaded(conn, source)
+            loaded = already_loaded(conn, source, period if spec.periods is Periods.GIVEN else None)
             if spec.periods is Periods.PER_FILE:
                 landed = [f for f in landed if f.sha256 not in loaded]
             elif all(f.sha256 in loaded for f in landed):

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from sinfonia.db import env_number
 from sinfonia.ingest.tables import HEADER_SCAN_ROWS, SourceFormatError, decode_text, normalise
+from sinfonia.ingest.tables.readers import DELIMITERS, sniff_delimiter
 
 LIMITS = {  # name -> (environment variable, default, unit)
     "file_mb": ("SINFONIA_MAX_FILE_MB", 200, "megabytes"),
@@ -41,7 +42,6 @@ LIMITS = {  # name -> (environment variable, default, unit)
 DOCUMENT_TOKENS = frozenset({"cedula", "cedulas", "documento", "documentos", "identificacion", "nuip", "pasaporte"})
 NAME_TOKENS = frozenset({"nombre", "nombres", "apellido", "apellidos"})
 _ROW_TAG = re.compile(rb"<(?:\w+:)?row[\s>/]")
-DELIMITERS = (",", ";", "\t", "|")
 
 
 class RefusedFile(SourceFormatError):
@@ -156,8 +156,7 @@ def _check_delimited(path: Path) -> list[tuple[str, tuple]]:
     row 1) and column; its first rows, for the header check."""
     text = decode_text(path.read_bytes())
     # the header rows in every delimiter: a title line above a ';' header must not hide it
-    lines = text.split("\n", HEADER_SCAN_ROWS)[:HEADER_SCAN_ROWS]
-    delimiter = max(DELIMITERS, key=lambda d: max(line.count(d) for line in lines))
+    delimiter = sniff_delimiter(text)
     rows, cell_chars = int(limit("rows")), int(limit("cell_chars"))
     if cell_chars >= csv.field_size_limit():  # the parsers' csv module must accept what passes here
         csv.field_size_limit(cell_chars + 1)

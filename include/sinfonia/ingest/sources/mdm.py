@@ -388,7 +388,7 @@ def parse(files: list[LandedFile]) -> list[Batch]:
         suffix = Path(f.file_name).suffix.lower()
         if suffix == ".json":
             _parse_long(f, _json_records(f), out)
-        elif suffix == ".csv":
+        elif suffix in (".csv", ".txt"):
             _parse_long(f, read_csv_rows(f.path), out)
         elif suffix in (".xlsx", ".xlsm"):
             _parse_workbook(f, out)

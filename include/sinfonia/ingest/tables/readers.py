@@ -7,7 +7,7 @@ import csv
 import io
 from pathlib import Path
 
-from sinfonia.ingest.tables.cells import SourceFormatError
+from sinfonia.ingest.tables.cells import HEADER_SCAN_ROWS, SourceFormatError
 
 
 def read_xlsx_sheets(path: Path) -> dict[str, list[tuple]]:
@@ -60,10 +60,18 @@ def decode_text(data: bytes) -> str:
             return data.decode("latin-1")
 
 
+DELIMITERS = (",", ";", "\t", "|")
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter (',' ';' tab '|') used most on one line of the first ``HEADER_SCAN_ROWS``
+    lines (a title line above the header has none). Decimal commas are read by ``number_text``."""
+    lines = text.split("\n", HEADER_SCAN_ROWS)[:HEADER_SCAN_ROWS]
+    return max(DELIMITERS, key=lambda d: max(line.count(d) for line in lines))
+
+
 def read_csv_rows(path: Path) -> list[tuple]:
-    """A delimited text file as row tuples; the delimiter (',' ';' tab '|') is sniffed."""
+    """A delimited text file (``.csv``, ``.txt``, ``.tsv``) as row tuples; the delimiter is sniffed."""
     check_not_empty_or_html(path, "a delimited text file (CSV)")
     text = decode_text(Path(path).read_bytes())
-    first = text.split("\n", 1)[0]
-    delimiter = max([",", ";", "\t", "|"], key=first.count)
-    return [tuple(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
+    return [tuple(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))]
