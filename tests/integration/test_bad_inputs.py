@@ -140,8 +140,11 @@ CASES = [
          quarantined=("Calificación Calidad", 2, r"expected an integer 1–5")),
     Case("impossible-date", "esap_asistencias", _esap(**{"Fecha Concertación": "31/02/2024"}),
          quarantined=("Fecha Concertación", 2, r"expected a date dd/mm/yyyy")),
-    Case("pdet-empty-subregion", "pdet", lambda d: pdet_book(d, [["Alto Patía y Norte del Cauca", 19, "Cauca", 19050, "Argelia"], [None, 5, "Antioquia", 5001, "Medellín"]]),
-         quarantined=("Subregión PDET", 3, r"empty subregion")),
+    # a list of every municipality: a blank subregion is not PDET, counted in the message, not quarantined
+    Case("pdet-list-of-every-municipality", "pdet", lambda d: pdet_book(d, [["Alto Patía y Norte del Cauca", 19, "Cauca", 19050, "Argelia"], [None, 5, "Antioquia", 5001, "Medellín"]]),
+         check=("select message || ' / ' || notes_skipped || ' / ' || (select string_agg(municipality_code, ',') from raw.pdet) "
+                "from meta.load_run where source = 'pdet'",
+                "1 municipalities without a PDET subregion: not PDET, not loaded (1 PDET municipalities loaded) / 1 / 19050")),
     # -- publisher quirks read correctly ------------------------------------------------------------
     Case("code-stored-as-a-number", "idf", lambda d: idf_book(d, _idf_with(c0=5001)),
          check=("select municipality_code from raw.idf where idf_score = '78.5556'", "05001")),

@@ -1,6 +1,8 @@
 """PDET municipalities (ART, Decreto Ley 893 de 2017): 170 municipalities in 16 subregions.
 
 The published workbook stores codes as integers (5475 for 05475); they are zero-padded here.
+A list that covers every municipality, its subregion left blank for the ones that are not PDET,
+loads its PDET rows; the others are counted in the load's message (not PDET), never quarantined.
 """
 
 from __future__ import annotations
@@ -27,23 +29,29 @@ TABLE = [
 def parse(files: list[LandedFile], period: str = "2017") -> list[Batch]:
     batch = Batch(SOURCE, period, COLUMNS, files=[f.sha256 for f in files])
     seen: set[str] = set()
+    not_pdet = 0
     for f in files:
         table = read_table(f.path, TABLE)
         batch.note_headers(f.file_name, table.headers)
         for row_number, rec in table.records():
+            if not cell_text(rec["subregion"]) and dane_code(rec["municipality_code"]) is not None:
+                not_pdet += 1  # a list of every municipality: no subregion, not PDET
+                batch.notes_skipped += 1
+                continue
             code = dane_code(rec["municipality_code"])
             if code is None:
                 batch.reject(f.file_name, row_number, "Código DANE Municipio", rec["municipality_code"],
                              "expected a DANE municipality code of up to 5 digits", rec)
             elif code in seen:
                 batch.reject(f.file_name, row_number, "Código DANE Municipio", code, "duplicate municipality", rec)
-            elif not cell_text(rec["subregion"]):
-                batch.reject(f.file_name, row_number, "Subregión PDET", None, "empty subregion", rec)
             else:
                 seen.add(code)
                 batch.rows.append((f.file_name, row_number, cell_text(rec["subregion"]),
                                    dane_code(rec.get("department_code"), 2) or code[:2],
                                    cell_text(rec.get("department_name")), code, cell_text(rec["municipality_name"])))
+    if not_pdet:
+        batch.notices.append(f"{not_pdet} municipalities without a PDET subregion: not PDET, not loaded "
+                             f"({len(batch.rows)} PDET municipalities loaded)")
     return [batch]
 
 
