@@ -138,7 +138,9 @@ def land_files(source: str, paths: list[Path], sources_dir: Path | None = None, 
     spec = sources.get(source)
     manifest = read_manifest(sources_dir) if sources_dir else {}
     prepare = spec.prepare_for_landing
-    for path in paths:  # every file passes the intake rules before any is landed
+    # every file passes the intake rules before any is landed; landing then reads each file once
+    # more, checks those bytes again and lands exactly them (a file replaced in between is caught)
+    for path in paths:
         intake.check(Path(path), sources_dir, personal_data_expected=prepare is not None)
     landed: list[LandedFile] = []
     with db.connect(dsn, autocommit=True) as conn:
@@ -149,7 +151,7 @@ def land_files(source: str, paths: list[Path], sources_dir: Path | None = None, 
             origin = (origins or {}).get(path) or entry.get("origin") or rel
             landed.append(land(conn, source, Path(path), origin=origin,
                                period=period or entry.get("period") or None, published_on=published,
-                               prepare=prepare, checked=True))
+                               prepare=prepare, root=sources_dir))
     return landed
 
 

@@ -54,17 +54,35 @@ def limit(name: str) -> float:
 
 def check(path: Path, root: Path | None = None, personal_data_expected: bool = False) -> None:
     """Refuse ``path`` (raise :class:`RefusedFile`) unless it may be landed."""
+    read_checked(path, root, personal_data_expected)
+
+
+def read_checked(path: Path, root: Path | None = None, personal_data_expected: bool = False) -> bytes:
+    """The bytes of ``path``, read once and checked (raise :class:`RefusedFile` unless they may
+    be landed): the caller lands exactly these bytes, so a file replaced between the check and the
+    landing cannot slip through. The size limit is checked before reading."""
     path = Path(path)
     check_location(path, root)
     size_mb = path.stat().st_size / 1e6
     if size_mb > limit("file_mb"):
         raise RefusedFile(f"{path.name}: {size_mb:.3g} MB; expected at most {limit('file_mb'):g} MB "
                           f"({LIMITS['file_mb'][0]})")
+    data = path.read_bytes()
+    if len(data) / 1e6 > limit("file_mb"):  # grown since the size was read
+        raise RefusedFile(f"{path.name}: {len(data) / 1e6:.3g} MB; expected at most {limit('file_mb'):g} MB "
+                          f"({LIMITS['file_mb'][0]})")
+    check_bytes(path.name, data, personal_data_expected)
+    return data
+
+
+def check_bytes(name: str, data: bytes, personal_data_expected: bool = False) -> None:
+    """The content rules (limits, NUL bytes, personal data) on a file's bytes."""
+    path = Path(name)
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        headers = _check_xlsx(path)
+        headers = _check_xlsx(path, data)
     elif suffix in (".csv", ".txt", ".tsv"):
-        headers = _check_delimited(path)
+        headers = _check_delimited(path, data)
     else:
         headers = []
     if not personal_data_expected:
@@ -111,11 +129,11 @@ def _sheet_rows(fh) -> int:
     return count + len(_ROW_TAG.findall(tail))
 
 
-def _check_xlsx(path: Path) -> list[tuple[str, tuple]]:
+def _check_xlsx(path: Path, data: bytes) -> list[tuple[str, tuple]]:
     """Declared sizes first (from the zip directory), then each sheet's rows counted while
     streaming its XML, then the header rows of every sheet."""
     try:
-        archive = zipfile.ZipFile(path)
+        archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError):
         return []  # not a workbook at all: the parser says so, naming the file
     with archive:
@@ -123,7 +141,7 @@ def _check_xlsx(path: Path) -> list[tuple[str, tuple]]:
         expanded_mb = sum(m.file_size for m in members) / 1e6
         if expanded_mb > limit("xlsx_uncompressed_mb"):
             raise RefusedFile(
-                f"{path.name}: expands to {expanded_mb:,.0f} MB uncompressed ({path.stat().st_size / 1e6:.1f} MB "
+                f"{path.name}: expands to {expanded_mb:,.0f} MB uncompressed ({len(data) / 1e6:.1f} MB "
                 f"on disk); expected at most {limit('xlsx_uncompressed_mb'):g} MB "
                 f"({LIMITS['xlsx_uncompressed_mb'][0]}): a zip bomb, or a workbook too large to read")
         for m in members:
@@ -141,7 +159,7 @@ def _check_xlsx(path: Path) -> list[tuple[str, tuple]]:
     import openpyxl
 
     try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:  # noqa: BLE001 - unreadable workbooks are reported by the parser
         return []
     try:
@@ -151,10 +169,10 @@ def _check_xlsx(path: Path) -> list[tuple[str, tuple]]:
         wb.close()
 
 
-def _check_delimited(path: Path) -> list[tuple[str, tuple]]:
+def _check_delimited(path: Path, data: bytes) -> list[tuple[str, tuple]]:
     """NUL bytes, cell length and rows of a delimited file, located by row (of the file, header
     row 1) and column; its first rows, for the header check."""
-    text = decode_text(path.read_bytes())
+    text = decode_text(data)
     # the header rows in every delimiter: a title line above a ';' header must not hide it
     delimiter = sniff_delimiter(text)
     rows, cell_chars = int(limit("rows")), int(limit("cell_chars"))
