@@ -112,7 +112,7 @@ def test_rows_are_counted_across_read_chunks(tmp_path):
 
     xml = b"<sheetData>" + b"".join(b'<row r="%d"><c/></row>' % i for i in range(200_000)) + b"</sheetData>"
     assert len(xml) > 3 << 20  # several 1 MB chunks, rows cut at their boundaries
-    assert intake._sheet_rows(io.BytesIO(xml)) == 200_000
+    assert intake._sheet_counts(io.BytesIO(xml)) == (200_000, 200_000)
 
 
 def test_a_workbook_with_malformed_sheet_xml_is_refused_naming_the_file(tmp_path):
@@ -129,3 +129,18 @@ def test_a_workbook_with_malformed_sheet_xml_is_refused_naming_the_file(tmp_path
                          if item.filename.startswith("xl/worksheets/") else data)
     with pytest.raises(SourceFormatError, match=r"IDF 2020.xlsx: not a readable Excel workbook"):
         read_xlsx_sheets(bad)
+
+
+def test_the_cells_of_all_sheets_are_bounded_so_a_workbook_read_into_memory_stays_small(tmp_path, monkeypatch):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.active.append(list(range(10)))
+    wb.create_sheet("second").append(list(range(10)))  # 20 cells in all, 10 a sheet
+    wb.save(tmp_path / "two.xlsx")
+    monkeypatch.setenv("SINFONIA_MAX_XLSX_CELLS", "20")
+    intake.check(tmp_path / "two.xlsx")
+    monkeypatch.setenv("SINFONIA_MAX_XLSX_CELLS", "19")
+    with pytest.raises(intake.RefusedFile, match=r"two.xlsx: more than 19 cells \(at sheet sheet2\); expected at most "
+                                                 r"19 \(SINFONIA_MAX_XLSX_CELLS\)"):
+        intake.check(tmp_path / "two.xlsx")

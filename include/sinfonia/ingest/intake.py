@@ -35,13 +35,16 @@ LIMITS = {  # name -> (environment variable, default, unit)
     "xlsx_uncompressed_mb": ("SINFONIA_MAX_XLSX_UNCOMPRESSED_MB", 1000, "megabytes"),
     "rows": ("SINFONIA_MAX_ROWS", 2_000_000, "rows"),
     "cell_chars": ("SINFONIA_MAX_CELL_CHARS", 32_767, "characters"),
+    # every sheet of a workbook is read into memory by the parsers: the cells of all its sheets,
+    # counted while streaming, bound that memory (README: measured peak for a workbook at the limit)
+    "xlsx_cells": ("SINFONIA_MAX_XLSX_CELLS", 2_000_000, "cells"),
 }
-# Header texts (normalised) of an identity document and of a person's name.
 # Words (of a normalised header) that name an identity document and a person's name: a header row
 # holding one of each in different cells is a roster ('Número de cédula', 'Nombre y apellido').
 DOCUMENT_TOKENS = frozenset({"cedula", "cedulas", "documento", "documentos", "identificacion", "nuip", "pasaporte"})
 NAME_TOKENS = frozenset({"nombre", "nombres", "apellido", "apellidos"})
 _ROW_TAG = re.compile(rb"<(?:\w+:)?row[\s>/]")
+_CELL_TAG = re.compile(rb"<(?:\w+:)?c[\s>/]")
 
 
 class RefusedFile(SourceFormatError):
@@ -117,16 +120,29 @@ def _personal(row) -> list[str]:
     return documents + names if documents and names else []
 
 
-def _sheet_rows(fh) -> int:
-    """Rows of a worksheet's XML, counted while streaming it in 1 MB chunks (bounded memory;
-    the optional ``<dimension>`` element is never trusted)."""
-    count, tail = 0, b""
-    while chunk := fh.read(1 << 20):
+def _tags(data: bytes) -> tuple[int, int]:
+    """``<row>`` and ``<c>`` start tags in ``data`` (bytes.count, at C speed; the regular
+    expressions only when a namespace prefix is used, as in ``<x:row``)."""
+    if b":row" in data or b":c " in data:
+        return len(_ROW_TAG.findall(data)), len(_CELL_TAG.findall(data))
+    rows = data.count(b"<row ") + data.count(b"<row>")
+    cells = data.count(b"<c ") + data.count(b"<c>") + data.count(b"<c/>")
+    return rows, cells
+
+
+def _sheet_counts(fh, max_rows: float = float("inf"), max_cells: float = float("inf")) -> tuple[int, int]:
+    """Rows and cells of a worksheet's XML, counted while streaming it in 1 MB chunks (bounded
+    memory; the optional ``<dimension>`` element is never trusted); it stops reading as soon as
+    either count passes its maximum."""
+    rows = cells = 0
+    tail = b""
+    while (rows <= max_rows and cells <= max_cells) and (chunk := fh.read(1 << 20)):
         data = tail + chunk
-        count += len(_ROW_TAG.findall(data))
-        tail = data[-16:]
-        count -= len(_ROW_TAG.findall(tail))  # the tail is searched again with the next chunk
-    return count + len(_ROW_TAG.findall(tail))
+        tail = data[-16:]  # searched again with the next chunk: a tag cut by the chunk boundary
+        (r, c), (tr, tc) = _tags(data), _tags(tail)
+        rows, cells = rows + r - tr, cells + c - tc
+    tr, tc = _tags(tail)
+    return rows + tr, cells + tc
 
 
 def _check_xlsx(path: Path, data: bytes) -> list[tuple[str, tuple]]:
@@ -144,11 +160,12 @@ def _check_xlsx(path: Path, data: bytes) -> list[tuple[str, tuple]]:
                 f"{path.name}: expands to {expanded_mb:,.0f} MB uncompressed ({len(data) / 1e6:.1f} MB "
                 f"on disk); expected at most {limit('xlsx_uncompressed_mb'):g} MB "
                 f"({LIMITS['xlsx_uncompressed_mb'][0]}): a zip bomb, or a workbook too large to read")
+        total_cells = 0
         for m in members:
             if m.filename.startswith("xl/worksheets/") and m.filename.endswith(".xml"):
                 try:
                     with archive.open(m) as fh:
-                        rows = _sheet_rows(fh)
+                        rows, cells = _sheet_counts(fh, limit("rows"), limit("xlsx_cells") - total_cells)
                 except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
                     raise RefusedFile(f"{path.name}: sheet {Path(m.filename).stem} cannot be read ({exc}); "
                                       "expected a complete .xlsx file") from exc
@@ -156,6 +173,12 @@ def _check_xlsx(path: Path, data: bytes) -> list[tuple[str, tuple]]:
                     raise RefusedFile(
                         f"{path.name}: sheet {Path(m.filename).stem} has {rows:,} rows; "
                         f"expected at most {int(limit('rows')):,} ({LIMITS['rows'][0]})")
+                total_cells += cells
+                if total_cells > limit("xlsx_cells"):
+                    raise RefusedFile(
+                        f"{path.name}: more than {int(limit('xlsx_cells')):,} cells (at sheet "
+                        f"{Path(m.filename).stem}); expected at most {int(limit('xlsx_cells')):,} "
+                        f"({LIMITS['xlsx_cells'][0]}): a workbook this large is not read into memory")
     import openpyxl
 
     try:
@@ -163,8 +186,9 @@ def _check_xlsx(path: Path, data: bytes) -> list[tuple[str, tuple]]:
     except Exception:  # noqa: BLE001 - unreadable workbooks are reported by the parser
         return []
     try:
+        # islice, not max_row: openpyxl's read-only iter_rows(max_row=…) parses the whole sheet anyway
         return [(f"sheet {ws.title!r}, row {i}", row) for ws in wb.worksheets
-                for i, row in enumerate(ws.iter_rows(max_row=HEADER_SCAN_ROWS, values_only=True), start=1)]
+                for i, row in enumerate(islice(ws.iter_rows(values_only=True), HEADER_SCAN_ROWS), start=1)]
     finally:
         wb.close()
 
