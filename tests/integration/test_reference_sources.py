@@ -205,7 +205,7 @@ def test_reference_files_run_through_the_dags(server_dsn, tmp_path):
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         quarantined = _one(dsn, "select source, split_part(reason, ':', 1), count(*) from meta.quarantine group by 1, 2")
         assert {(s, r, n) for s, r, n in quarantined} == {
-            ("idf", "expected a numeric score", 12),
+            ("idf", "expected a number", 12),
             ("cgn_categories", "historic sheet 'Categoría con historicos' (Municipios histórico anterior a 2018)", 1)}
         seguridad = _one(dsn, "select count(*), max(value)::float8 from marts.fct_municipal_indicator "
                               "where indicator = 'mdm_seguridad' and value > 100")

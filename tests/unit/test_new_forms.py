@@ -82,14 +82,17 @@ def test_idf_2015_category_under_its_own_header_loads_with_the_published_values(
 
 
 def test_a_recognised_column_whose_values_all_fail_to_load_is_an_error(tmp_path, monkeypatch):
-    # a parser that maps no value of a recognised optional column (here: one that drops every category)
+    # a mapping that loses every value of a recognised optional column (here: every category)
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.append(["Código", "Municipio", "Indicador de desempeño Fiscal", "Categoría"])
     ws.append(["05001", "Medellín", 80.5, "E"])
     wb.save(tmp_path / "IDF 2019.xlsx")
-    real = idf.cell_text
-    monkeypatch.setattr(idf, "cell_text", lambda v: None if v == "E" else real(v))
+    from sinfonia.ingest.sources import contract
+
+    real = contract.RowContract._value
+    monkeypatch.setattr(contract.RowContract, "_value",
+                        lambda self, f, raw: (None, None) if f.name == "category" else real(self, f, raw))
     with pytest.raises(SourceFormatError, match=r"column 'Categoría' \(read as category\): none of its 1 "
                                                 r"published values could be loaded \(first at row 2: 'E'\)"):
         idf.parse([landed(tmp_path / "IDF 2019.xlsx")])
