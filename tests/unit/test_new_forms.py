@@ -76,9 +76,10 @@ def test_idf_2015_category_under_its_own_header_loads_with_the_published_values(
     medellin = next(r for r in rows if r["municipality_code"] == "05001")
     assert round(float(medellin["idf_score"]), 4) == 83.7331 and medellin["category"] == "E"
     assert Counter(r["category"] for r in rows)["6"] == 968
-    # the one optional column this edition does not publish is named, not silently empty
+    # the optional columns this edition does not publish are named, not silently empty
     assert batch.notices == ["IDF2015.xlsx, sheet 'Hoja1': no column for capacity_group (a header such as "
-                             "'dotaciones iniciales'); loaded without it (empty in raw)"]
+                             "'dotaciones iniciales'), bono_catastro (a header such as 'bono catastro'); "
+                             "loaded without them (empty in raw)"]
 
 
 def test_a_recognised_column_whose_values_all_fail_to_load_is_an_error(tmp_path, monkeypatch):

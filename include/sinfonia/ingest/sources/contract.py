@@ -41,7 +41,7 @@ def account_for_columns(batch: Batch, table: Table) -> None:
         batch.notices.append(
             f"{table.where}: no column for " + ", ".join(f"{n} (a header such as {table.missing[n]!r})"
                                                           for n in missing)
-            + "; loaded without it (empty in raw)")
+            + ("; loaded without it" if len(missing) == 1 else "; loaded without them") + " (empty in raw)")
     rows = [r for r in batch.rows if r[0] == table.file_name]
     if not rows:
         return

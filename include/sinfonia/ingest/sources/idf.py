@@ -16,6 +16,10 @@ year before 2000 or after next year quarantines every row; scores out of 0–100
 of the rows refuse the file (a scale error), an isolated one is quarantined. The range label is kept as
 published: the methodologies swap ``Solvente`` and ``Sostenible`` (old: 5 = Solvente >= 80;
 new: 5 = Sostenible >= 80), so the label is only comparable together with ``methodology``.
+``bono_catastro``: the new methodology's cadastral bonus (column ``Bono Catastro``, 2020 on: 0 or
+2 points added to the management score of a municipality that updated its cadastre), kept as
+published; null where the table has no such column (the old methodology, the export) or the cell
+is not a number.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ FOLDER = "idf"
 PATTERNS = ("*.xlsx",)
 COLUMNS = (
     "year", "methodology", "municipality_code", "department_name", "municipality_name",
-    "idf_score", "range_label", "category", "capacity_group",
+    "idf_score", "range_label", "category", "capacity_group", "bono_catastro",
 )
 NEW_SCORE = "nuevo idf"
 OLD_SCORE = "indicador de desempeno fiscal"
@@ -62,6 +66,7 @@ TABLE = [
     Column("category", ("categoria",), required=False, prefix=True),
     Column("capacity_group", ("dotaciones iniciales", "grupo dotaciones iniciales", "dotacion inicial"),
            required=False),
+    Column("bono_catastro", ("bono catastro",), required=False),
 ]
 SCORE_RANGE = (0.0, 100.0)  # the published range of the score (and of the raw gate, raw_idf.json)
 
@@ -103,9 +108,10 @@ def parse(files: list[LandedFile], period: str | None = None) -> list[Batch]:
     return batches
 
 
-# The row contract: the code (the key) and the score; every other column is text as published.
+# The row contract: the code (the key), the score and the cadastral bonus; every other column is text as published.
 _TYPED = {"municipality_code": Field("municipality_code", Kind.CODE, key=True, required=True),
-          "idf_score": Field("idf_score", Kind.NUMBER, required=True, range=SCORE_RANGE)}
+          "idf_score": Field("idf_score", Kind.NUMBER, required=True, range=SCORE_RANGE),
+          "bono_catastro": Field("bono_catastro", Kind.NUMBER)}
 FIELDS = tuple(_TYPED.get(c, Field(c)) for c in COLUMNS[2:])
 
 
