@@ -75,7 +75,10 @@ def source_files(path: Path, source: str) -> tuple[list[Path], Path | None]:
 
 
 def results(source: str, returned: dict) -> list[LoadResult]:
-    """The load results of ``source``'s extract task, from what the DAG's tasks returned."""
+    """The load results of ``source``'s extract task, from what the DAG's tasks returned (none for
+    an unknown source: the error that named it is the one to report, not a KeyError here)."""
+    if source not in sources.SOURCES:
+        return []
     return [LoadResult(**{**r, "notices": tuple(r.get("notices") or ())})
             for r in returned.get(sources.get(source).task_id) or []]
 
