@@ -250,7 +250,7 @@ def _source_files(path: Path, source: str) -> tuple[list[Path], Path | None]:
 
 
 def cmd_extract(args) -> None:
-    from sinfonia import db
+    from sinfonia import db, runlock
     from sinfonia.extract import extract
     from sinfonia.sources import SOURCES
 
@@ -264,8 +264,9 @@ def cmd_extract(args) -> None:
         raise FileNotFoundError(f"{path} does not exist")
     paths, sources_dir = _source_files(path, args.source)
     dsn = _warehouse(create=True)
-    db.bootstrap(dsn)
-    results = extract(args.source, paths, sources_dir, dsn, period=period, force=args.force)
+    with runlock.hold(dsn, f"extract {args.source}"):
+        db.bootstrap(dsn)
+        results = extract(args.source, paths, sources_dir, dsn, period=period, force=args.force)
     for result in results:
         _say(str(result))
     if not results:
@@ -283,7 +284,7 @@ def _extract_remote(source: str, spec: str, period: str | None) -> None:
     """``--from URL`` or ``--from published`` (the documented location, locations.py)."""
     import logging
 
-    from sinfonia import db
+    from sinfonia import db, runlock
     from sinfonia.download import extract_location, location_for_url
     from sinfonia.locations import KEYWORDS, location
 
@@ -293,8 +294,9 @@ def _extract_remote(source: str, spec: str, period: str | None) -> None:
     loc = location(source) if spec in KEYWORDS else location_for_url(source, spec)
     _say(f"{source}: fetching {loc.url}")
     dsn = _warehouse(create=True)
-    db.bootstrap(dsn)
-    results = extract_location(source, loc, dsn, period=period)
+    with runlock.hold(dsn, f"extract {source}"):
+        db.bootstrap(dsn)
+        results = extract_location(source, loc, dsn, period=period)
     for result in results:
         _say(str(result))
     if not results:

@@ -262,12 +262,20 @@ SNAPSHOT_TABLES = (f"{config.MARTS_BUILD}.mart_prioritisation", f"{config.MARTS_
 def drop_snapshot(dsn: str | None, year: int) -> dict[str, int]:
     """Remove one year's snapshot, its certainty, its sheets and its run records from where they are
     built (one transaction), then gate and publish the marts as every run does (``publish`` stays
-    the one writer of ``marts``). Returns the rows removed per table."""
+    the one writer of ``marts``). Holds the warehouse throughout (``sinfonia.runlock``): never
+    under a running build. Returns the rows removed per table."""
+    from sinfonia import runlock, warehouse
+
+    dsn = dsn or warehouse.dsn()
+    with runlock.hold(dsn, f"prioritise --drop --year {year}"):
+        return _drop_snapshot(dsn, year)
+
+
+def _drop_snapshot(dsn: str, year: int) -> dict[str, int]:
     from sinfonia import gates, publish
 
     removed: dict[str, int] = {}
     with db.connect(dsn, autocommit=True) as conn, conn.transaction():
-        conn.execute("select pg_advisory_xact_lock(hashtext('sinfonia.prioritisation'))")
         for table in SNAPSHOT_TABLES:
             if conn.execute("select to_regclass(%s)", (table,)).fetchone()[0] is not None:
                 schema, name = table.split(".")
