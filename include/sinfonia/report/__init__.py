@@ -98,6 +98,7 @@ def render(conn, year: int | None = None) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
+    matplotlib.rcParams["text.parse_math"] = False  # names from data are text, never mathtext ($…$)
     sample = is_sample_data(conn)
     parts = [section.section(conn, year) if section.__name__.endswith(".prioritisation")
              else section.section(conn) for section in load_sections()]
