@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -303,25 +304,44 @@ CONTENT_SECURITY_POLICY = ("default-src 'none'; img-src data:; style-src 'unsafe
                            "base-uri 'none'; form-action 'none'")
 CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
 
-# The printer's own switches: scripts off, every host name unresolvable and every connection sent to
-# a closed proxy (no network), no extensions, no file access beyond the page itself.
+# The printer's own switches: every host name unresolvable and every connection sent to a closed
+# proxy, loopback included (no network), no extensions or plugins. (Chromium's switch that turns
+# scripts off, --blink-settings=scriptEnabled=false, also stops headless printing: scripts are
+# turned off by the policy print_pdf puts first in every page it prints.)
 PRINTER_SWITCHES = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-    "--blink-settings=scriptEnabled=false", "--disable-extensions", "--disable-plugins",
+    "--disable-extensions", "--disable-plugins", "--deny-permission-prompts",
     "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
-    "--disable-features=NetworkServiceInProcess", "--deny-permission-prompts",
 )
 
 
-def print_pdf(page: Path, pdf: Path, browser: str) -> None:
-    """The page printed to PDF by headless Chromium: scripts off, no network, no other local file
-    (``PRINTER_SWITCHES`` and the page's ``CONTENT_SECURITY_POLICY``), a throwaway profile."""
+def with_policy(page_html: str) -> str:
+    """``page_html`` with ``CSP_META`` as the first element of its head (before anything that
+    could load or run), whatever the page itself declares."""
+    head = re.search(r"<head(\s[^>]*)?>", page_html, flags=re.IGNORECASE)
+    if head is None:
+        return f"<!DOCTYPE html><html><head>{CSP_META}</head>{page_html}"
+    return page_html[:head.end()] + CSP_META + page_html[head.end():]
+
+
+def print_pdf(page: Path, pdf: Path, browser: str, policy: bool = True) -> None:
+    """The page printed to PDF by headless Chromium: no network (``PRINTER_SWITCHES``); with
+    ``policy`` (always, but in the test that checks the switches alone) no script and no other
+    local file either (``CONTENT_SECURITY_POLICY``, first in a copy of the page); a throwaway profile."""
     with tempfile.TemporaryDirectory(prefix="sinfonia-chromium-") as profile:
-        proc = subprocess.run(
-            [browser, *PRINTER_SWITCHES, f"--user-data-dir={profile}", "--no-pdf-header-footer",
-             f"--print-to-pdf={pdf}", page.resolve().as_uri()],
-            capture_output=True, text=True, timeout=180)
+        printed = page
+        if policy:  # beside the page, so that what it names relatively is what the policy judges
+            printed = page.with_name(f".{page.stem}.print.html")
+            printed.write_text(with_policy(page.read_text(encoding="utf-8")), encoding="utf-8")
+        try:
+            proc = subprocess.run(
+                [browser, *PRINTER_SWITCHES, f"--user-data-dir={profile}", "--no-pdf-header-footer",
+                 f"--print-to-pdf={pdf}", printed.resolve().as_uri()],
+                capture_output=True, text=True, timeout=180)
+        finally:
+            if printed != page:
+                printed.unlink(missing_ok=True)
     if proc.returncode != 0 or not pdf.exists() or pdf.stat().st_size == 0:
         raise FichaError(f"Chromium could not print {page.name} to PDF: {proc.stderr.strip()[-500:]}")
 
