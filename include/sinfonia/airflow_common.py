@@ -179,8 +179,11 @@ class DbtBuild(BaseOperator):
         self.dbt_vars = dbt_vars
 
     def execute(self, context):
-        from sinfonia import dbt
+        from sinfonia import dbt, prioritisation
 
+        # The seed files as written (a decimal comma quoted with its file), and no stored test
+        # failure of an earlier run left to be reported as this one's.
+        prioritisation.check_seed_files(tasks.warehouse_dsn())
         selection = dbt.selection(self.selector, tasks.warehouse_dsn())
         flags = [*selection, *dbt.PRODUCTION_FLAGS]
         if self.dbt_vars:
