@@ -72,7 +72,8 @@ def ensure_table(conn: psycopg.Connection) -> None:
         if conn.execute(
                 "select 1 from pg_attribute where attrelid = to_regclass('meta.run_lock') "
                 "and attname = 'run_key' and not attisdropped").fetchone():
-            conn.execute("insert into meta.run_lock (id) values (true) on conflict do nothing")
+            if not conn.execute("select 1 from meta.run_lock where id").fetchone():
+                conn.execute("insert into meta.run_lock (id) values (true) on conflict do nothing")
             return
         try:
             with conn.transaction():
@@ -106,7 +107,8 @@ def grant(conn: psycopg.Connection) -> None:
     conn.execute("revoke all on meta.run_lock from public")
     for role in PIPELINE_ROLES:
         if conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone():
-            conn.execute(sql.SQL("grant select, update on meta.run_lock to {}").format(sql.Identifier(role)))
+            conn.execute(sql.SQL("grant select, insert, update on meta.run_lock to {}").format(
+                sql.Identifier(role)))
 
 
 def _describe(purpose: str) -> str:

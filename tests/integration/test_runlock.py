@@ -190,9 +190,49 @@ def test_the_analyst_cannot_take_the_warehouse_nor_hold_a_transaction_open(fresh
             "unnest(r.setconfig) s where r.setrole = %s::regrole and r.setdatabase = 0", (roles.ANALYST,)))
     assert settings == {"idle_in_transaction_session_timeout": "60000ms", "statement_timeout": "300000ms",
                         "lock_timeout": "10000ms"}, settings
+    for role in (roles.LOADER, roles.TRANSFORMER):  # the pipeline's roles may take it
+        with psycopg.connect(fresh_dsn) as conn:
+            conn.execute(f"set role {role}")
+            assert conn.execute("select run_key from meta.run_lock where id for update nowait").fetchone() == (None,)
     info = psycopg.conninfo.conninfo_to_dict(fresh_dsn)
     for database in (info["dbname"], "postgres"):
         with psycopg.connect(psycopg.conninfo.make_conninfo(**{**info, "dbname": database})) as conn:
             conn.execute(f"set role {roles.ANALYST}")
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute("create temporary table t (x int)")
+
+
+QUEUED = """
+import os, sqlite3, subprocess, sys
+from sinfonia import config, pipeline
+pipeline.prepare_environment(sys.argv[1])
+pipeline.ensure_airflow_db()
+# What a local Airflow (`sinfonia airflow`) has: every DAG parsed into the metadata database, unpaused.
+subprocess.run([sys.executable, "-m", "airflow", "dags", "reserialize"], check=True, capture_output=True,
+               env=os.environ.copy())
+with sqlite3.connect(config.airflow_home() / "airflow.db") as db:
+    db.execute("update dag set is_paused = 0 where dag_id like 'sinfonia_%'")
+try:
+    pipeline.run_dags(("sinfonia_extract",), {"sources_dir": sys.argv[2]})
+finally:
+    with sqlite3.connect(config.airflow_home() / "airflow.db") as db:
+        queued = sorted(r[0] for r in db.execute("select distinct target_dag_id from asset_dag_run_queue"))
+        db.execute("delete from asset_dag_run_queue")
+        db.execute("update dag set is_paused = 1 where dag_id like 'sinfonia_%'")
+print("queued", ",".join(queued) or "none")
+"""
+
+
+def test_a_command_line_run_queues_no_run_for_a_local_airflow_unless_asked(fresh_dsn, small_sample, state_dir):
+    """The asset events of the DAGs the command line drives would make a scheduler on the same
+    metadata database (`sinfonia airflow`) start the transform and monitoring DAGs beside it."""
+    env = {k: v for k, v in os.environ.items() if k not in (runlock.HELD_ENV, "SINFONIA_TRIGGER_AIRFLOW")}
+    proc = subprocess.run([sys.executable, "-c", QUEUED, fresh_dsn, str(small_sample)], capture_output=True,
+                          text=True, timeout=900, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == "queued none", proc.stdout[-2000:]
+    proc = subprocess.run([sys.executable, "-c", QUEUED, fresh_dsn, str(small_sample)], capture_output=True,
+                          text=True, timeout=900, env={**env, "SINFONIA_TRIGGER_AIRFLOW": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # asked: the DAGs the raw assets schedule are queued (so the check above could see them)
+    assert proc.stdout.strip().splitlines()[-1] == "queued sinfonia_monitoring,sinfonia_transform", proc.stdout[-2000:]
