@@ -38,9 +38,9 @@ BATCH = [_digest("ANT", ["antioquia@example.org"]), _digest("BOY", ["boyaca@exam
 
 @pytest.fixture
 def warehouse(fresh_dsn, monkeypatch):
-    from sinfonia import db
+    from sinfonia.bootstrap import bootstrap
 
-    db.bootstrap(fresh_dsn)
+    bootstrap(fresh_dsn)
     monkeypatch.setattr(notify, "digests", lambda conn: [*BATCH])
     return fresh_dsn
 
@@ -129,9 +129,9 @@ def test_a_run_killed_between_acceptance_and_record_does_not_resend(warehouse, t
 @pytest.mark.parametrize("bad", ["boyaca@example.org, intruso@example.net", "boyaca@example.org\r\nBcc: x@y.org",
                                  "Boyacá <boyaca@example.org>", "sin-arroba", "boyaca@localhost"])
 def test_a_recipient_that_is_not_one_address_gets_no_message(fresh_dsn, monkeypatch, bad):
-    from sinfonia import db
+    from sinfonia.bootstrap import bootstrap
 
-    db.bootstrap(fresh_dsn)
+    bootstrap(fresh_dsn)
     monkeypatch.setattr(notify, "digests", lambda conn: [BATCH[0], _digest("BOY", [bad])])
     recorder = Recorder()
     with pytest.raises(notify.NotSent, match="directorate_recipients.csv") as raised:

@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from sinfonia import runlock
+from sinfonia.bootstrap import bootstrap
 from tests.conftest import sinfonia
 
 pytestmark = pytest.mark.integration
@@ -39,9 +40,8 @@ def _publications(dsn: str) -> int:
 
 
 def test_a_second_run_refuses_at_once_naming_the_run_that_holds_the_warehouse(fresh_dsn):
-    from sinfonia import db
 
-    db.bootstrap(fresh_dsn)
+    bootstrap(fresh_dsn)
     first = _start_holder(fresh_dsn)
     try:
         started = time.monotonic()
@@ -91,9 +91,7 @@ def test_a_dag_run_however_started_holds_the_warehouse_alone(fresh_dsn, monkeypa
     around it) whose first task finds another run holding the warehouse fails there: nothing
     built, nothing published; a DAG run's row names it, refuses the command line, survives a
     task of another run (guard), and is released by its teardown."""
-    from sinfonia import db
-
-    db.bootstrap(fresh_dsn)
+    bootstrap(fresh_dsn)
     monkeypatch.delenv(runlock.HELD_ENV, raising=False)
     first = _start_holder(fresh_dsn)
     try:
@@ -139,9 +137,7 @@ def test_a_vanished_dag_run_lets_go_after_its_lease(fresh_dsn, monkeypatch):
 
 
 def test_prioritise_drop_waits_for_no_one_and_removes_nothing_under_another_run(fresh_dsn):
-    from sinfonia import db
-
-    db.bootstrap(fresh_dsn)
+    bootstrap(fresh_dsn)
     first = _start_holder(fresh_dsn)
     try:
         proc = sinfonia("prioritise", "--year", "2024", "--drop", env={"WAREHOUSE_DSN": fresh_dsn},
@@ -171,9 +167,9 @@ def test_the_analyst_cannot_take_the_warehouse_nor_hold_a_transaction_open(fresh
     """The recipe of the attack (``select pg_advisory_lock(<the run key>)`` as the analyst, the
     session left open) stops nothing; the row cannot be locked by the analyst; its sessions carry
     the timeouts; it cannot create temporary tables here nor in the server's ``postgres`` database."""
-    from sinfonia import db, roles
+    from sinfonia import roles
 
-    db.bootstrap(fresh_dsn)
+    bootstrap(fresh_dsn)
     monkeypatch.delenv(runlock.HELD_ENV, raising=False)
     old_key = int.from_bytes(b"SINFONIA", "big") & 0x7FFF_FFFF_FFFF_FFFF
     analyst = subprocess.Popen([sys.executable, "-c", ANALYST_CODE, fresh_dsn, str(old_key)], stdin=subprocess.PIPE,
