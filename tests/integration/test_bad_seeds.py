@@ -9,7 +9,7 @@ import shutil
 import psycopg
 import pytest
 
-from sinfonia import config, prioritisation, tasks
+from sinfonia import config, prioritisation
 from sinfonia.airflow_common import DbtBuild
 
 pytestmark = pytest.mark.integration
@@ -55,7 +55,7 @@ def test_the_dbt_task_refuses_a_decimal_comma_and_never_reports_the_previous_run
     _stale(fresh_dsn)
     folder = _seeds(tmp_path, '"1,5"')
     monkeypatch.setattr(config, "DBT_DIR", folder.parent)
-    monkeypatch.setattr(tasks, "warehouse_dsn", lambda: fresh_dsn)
+    monkeypatch.setenv("WAREHOUSE_DSN", fresh_dsn)
     with pytest.raises(ValueError) as raised:
         DbtBuild(task_id="dbt_build").execute({})
     message = str(raised.value)

@@ -95,9 +95,9 @@ def test_a_dag_run_however_started_holds_the_warehouse_alone(fresh_dsn, monkeypa
     monkeypatch.delenv(runlock.HELD_ENV, raising=False)
     first = _start_holder(fresh_dsn)
     try:
-        code = ("import sys; from sinfonia import pipeline; pipeline.prepare_environment(sys.argv[1]); "
+        code = ("import sys; from sinfonia import pipeline; pipeline.prepare_environment(); "
                 "pipeline._run_dags(('sinfonia_transform',), {}, print, sys.argv[1])")
-        env = {k: v for k, v in os.environ.items() if k != runlock.HELD_ENV}
+        env = {**{k: v for k, v in os.environ.items() if k != runlock.HELD_ENV}, "WAREHOUSE_DSN": fresh_dsn}
         proc = subprocess.run([sys.executable, "-c", code, fresh_dsn], capture_output=True, text=True,
                               timeout=600, env=env)
         assert proc.returncode != 0
@@ -201,7 +201,8 @@ def test_the_analyst_cannot_take_the_warehouse_nor_hold_a_transaction_open(fresh
 QUEUED = """
 import os, sqlite3, subprocess, sys
 from sinfonia import config, pipeline
-pipeline.prepare_environment(sys.argv[1])
+os.environ["WAREHOUSE_DSN"] = sys.argv[1]
+pipeline.prepare_environment()
 pipeline.ensure_airflow_db()
 # What a local Airflow (`sinfonia airflow`) has: every DAG parsed into the metadata database, unpaused.
 subprocess.run([sys.executable, "-m", "airflow", "dags", "reserialize"], check=True, capture_output=True,

@@ -23,6 +23,7 @@ from pathlib import Path
 from psycopg import sql
 
 from sinfonia import db
+from sinfonia.errors import UserError
 from sinfonia.report.spanish import MISSING, number, place_name
 
 MART = "marts.mart_municipality_profile"
@@ -47,7 +48,7 @@ INDICATORS = {  # code → (label, higher is better)
 STATES = ("Programada", "En diagnóstico", "Concertada", "En implementación", "Entregada", "Cancelada")
 
 
-class FichaError(RuntimeError):
+class FichaError(UserError, RuntimeError):
     """The request cannot be served (no profile, unknown municipality or directorate)."""
 
 
