@@ -117,6 +117,7 @@ def render(conn, year: int | None = None, sources: Path | str | None = None) -> 
     from sinfonia.report import maps
 
     matplotlib.use("Agg")
+    matplotlib.rcParams["text.parse_math"] = False  # names from data are text, never mathtext ($…$)
     sample = is_sample_data(conn)
     boundaries = maps.load_boundaries(sources)
     parts = []

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -124,6 +125,7 @@ def _trend_figure(series: dict[str, dict[str, list]], name: str, group: str | No
     import matplotlib
 
     matplotlib.use("Agg")
+    matplotlib.rcParams["text.parse_math"] = False  # names from data are text, never mathtext ($…$)
     import matplotlib.pyplot as plt
 
     from sinfonia.report import figure_html
@@ -256,7 +258,7 @@ def sheet_html(conn, row: dict, sample: bool, boundaries=None) -> str:
     pdet = f"Sí, subregión {html.escape(row['pdet_subregion'] or '')}" if row["is_pdet"] else "No"
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>
-<html lang="es"><head><meta charset="utf-8">
+<html lang="es"><head><meta charset="utf-8">{CSP_META}
 <title>Ficha de caracterización · {html.escape(name)} ({row['municipality_id']}) · {year}</title>
 <style>{STYLE}{maps.STYLE} @media print {{ figure {{ break-inside: avoid; }} }}</style></head>
 <body>
@@ -297,15 +299,51 @@ def chromium() -> str | None:
     return None
 
 
-def print_pdf(page: Path, pdf: Path, browser: str) -> None:
-    """The page printed to PDF by headless Chromium (no network, a throwaway profile)."""
+# What a sheet may load: its own inline styles and the charts embedded as data: images. No script,
+# no network, no other file (a name from the data is escaped, and even unescaped could load nothing).
+CONTENT_SECURITY_POLICY = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; "
+                           "script-src 'none'; connect-src 'none'; frame-src 'none'; object-src 'none'; "
+                           "base-uri 'none'; form-action 'none'")
+CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
+
+# The printer's own switches: every host name unresolvable and every connection sent to a closed
+# proxy, loopback included (no network), no extensions or plugins. (Chromium's switch that turns
+# scripts off, --blink-settings=scriptEnabled=false, also stops headless printing: scripts are
+# turned off by the policy print_pdf puts first in every page it prints.)
+PRINTER_SWITCHES = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--disable-extensions", "--disable-plugins", "--deny-permission-prompts",
+    "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
+)
+
+
+def with_policy(page_html: str) -> str:
+    """``page_html`` with ``CSP_META`` as the first element of its head (before anything that
+    could load or run), whatever the page itself declares."""
+    head = re.search(r"<head(\s[^>]*)?>", page_html, flags=re.IGNORECASE)
+    if head is None:
+        return f"<!DOCTYPE html><html><head>{CSP_META}</head>{page_html}"
+    return page_html[:head.end()] + CSP_META + page_html[head.end():]
+
+
+def print_pdf(page: Path, pdf: Path, browser: str, policy: bool = True) -> None:
+    """The page printed to PDF by headless Chromium: no network (``PRINTER_SWITCHES``); with
+    ``policy`` (always, but in the test that checks the switches alone) no script and no other
+    local file either (``CONTENT_SECURITY_POLICY``, first in a copy of the page); a throwaway profile."""
     with tempfile.TemporaryDirectory(prefix="sinfonia-chromium-") as profile:
-        proc = subprocess.run(
-            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-             f"--user-data-dir={profile}", "--no-pdf-header-footer", f"--print-to-pdf={pdf}",
-             page.resolve().as_uri()],
-            capture_output=True, text=True, timeout=180)
+        printed = page
+        if policy:  # beside the page, so that what it names relatively is what the policy judges
+            printed = page.with_name(f".{page.stem}.print.html")
+            printed.write_text(with_policy(page.read_text(encoding="utf-8")), encoding="utf-8")
+        try:
+            proc = subprocess.run(
+                [browser, *PRINTER_SWITCHES, f"--user-data-dir={profile}", "--no-pdf-header-footer",
+                 f"--print-to-pdf={pdf}", printed.resolve().as_uri()],
+                capture_output=True, text=True, timeout=180)
+        finally:
+            if printed != page:
+                printed.unlink(missing_ok=True)
     if proc.returncode != 0 or not pdf.exists() or pdf.stat().st_size == 0:
         raise FichaError(f"Chromium could not print {page.name} to PDF: {proc.stderr.strip()[-500:]}")
 
@@ -329,16 +367,25 @@ def build(dsn: str | None, out: Path, municipality: str | None = None, directora
         year, rows = resolve(conn, municipality, directorate, year)
         sample = is_sample_data(conn)
         boundaries = maps.load_boundaries(sources)  # read once for every sheet
+        failed: list[str] = []
         for i, row in enumerate(rows, 1):
             stem = f"ficha_{row['municipality_id']}_{year}"
             page = out / f"{stem}.html"
-            page.write_text(sheet_html(conn, row, sample, boundaries), encoding="utf-8")
+            label = f"{row['municipality_id']} {place_name(row['municipality_name'])}"
+            try:  # one sheet that cannot be written does not stop the batch: it is named at the end
+                page.write_text(sheet_html(conn, row, sample, boundaries), encoding="utf-8")
+                if browser:
+                    print_pdf(page, out / f"{stem}.pdf", browser)
+            except Exception as exc:  # noqa: BLE001 - every sheet is tried; the failures are raised below
+                page.unlink(missing_ok=True)
+                failed.append(f"{label}: {type(exc).__name__}: {str(exc).strip()[:300]}")
+                progress(f"  [{i}/{len(rows)}] {label}: NOT WRITTEN ({failed[-1].split(': ', 1)[1]})")
+                continue
             written.append(page)
             if browser:
-                print_pdf(page, out / f"{stem}.pdf", browser)
                 written.append(out / f"{stem}.pdf")
             entries.append((row, stem))
-            progress(f"  [{i}/{len(rows)}] {row['municipality_id']} {place_name(row['municipality_name'])}")
+            progress(f"  [{i}/{len(rows)}] {label}")
     links = "".join(
         f"<tr><td class=\"num\">{number(r['directorate_rank'])}</td><td>{r['municipality_id']}</td>"
         f"<td><a href=\"{stem}.html\">{html.escape(place_name(r['municipality_name']) or '')}</a></td>"
@@ -346,7 +393,7 @@ def build(dsn: str | None, out: Path, municipality: str | None = None, directora
         + (f"<td><a href=\"{stem}.pdf\">PDF</a></td>" if browser else "") + "</tr>"
         for r, stem in entries)
     scope = (f"dirección territorial {html.escape(directorate.upper())}, municipios seleccionados"
-             if directorate else f"municipio {entries[0][0]['municipality_id']}")
+             if directorate else f"municipio {municipality}")
     index = out / "index.html"
     index.write_text(f"""<!DOCTYPE html><html lang="es"><head><meta charset="utf-8">
 <title>Fichas de caracterización {year}</title><style>{STYLE}</style></head><body>
@@ -357,4 +404,7 @@ def build(dsn: str | None, out: Path, municipality: str | None = None, directora
 """, encoding="utf-8")
     written.append(index)
     progress(f"{len(entries)} sheet(s) for {year} written to {out}")
+    if failed:
+        raise FichaError(f"{len(failed)} of {len(rows)} sheet(s) not written (the others are in {out}): "
+                         + "; ".join(failed))
     return written

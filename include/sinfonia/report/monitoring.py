@@ -40,6 +40,7 @@ def _figure(height: float):
     import matplotlib
 
     matplotlib.use("Agg")
+    matplotlib.rcParams["text.parse_math"] = False  # names from data are text, never mathtext ($…$)
     from matplotlib import pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, height))

@@ -84,6 +84,8 @@ def top_of_the_list(df, n: int = TOP):
 def _score_by_directorate(df):
     import matplotlib.pyplot as plt
 
+    plt.rcParams["text.parse_math"] = False  # names from data are text, never mathtext ($…$)
+
     e = df[df.is_eligible & df.need_score.notna()]
     order = e.groupby("directorate_id").need_score.median().sort_values().index.tolist()
     fig, ax = plt.subplots(figsize=(9, 0.42 * max(len(order), 4) + 1.2))
@@ -105,6 +107,8 @@ def _score_by_directorate(df):
 def _selected_vs_goal(df):
     import matplotlib.pyplot as plt
 
+    plt.rcParams["text.parse_math"] = False  # names from data are text, never mathtext ($…$)
+
     g = df.groupby("directorate_id").agg(eligible=("is_eligible", "sum"), selected=("is_selected", "sum"),
                                          goal=("directorate_goal", "max")).sort_index(ascending=False)
     fig, ax = plt.subplots(figsize=(9, 0.42 * max(len(g), 4) + 1.2))
@@ -123,6 +127,8 @@ def _selected_vs_goal(df):
 
 def _contributions(df):
     import matplotlib.pyplot as plt
+
+    plt.rcParams["text.parse_math"] = False  # names from data are text, never mathtext ($…$)
 
     top = top_of_the_list(df).iloc[::-1]
     fig, ax = plt.subplots(figsize=(9, 0.36 * max(len(top), 4) + 1.2))
