@@ -145,8 +145,11 @@ def _statuses(result) -> list[tuple[str, str, str]]:
     return [(r.node.name, str(r.status), (r.message or "")[:300]) for r in (result.result.results if result.result else [])]
 
 
-def run(mutants: list[Mutant], server_dsn: str) -> None:
-    """Prepare one warehouse, then each mutant against its model's unit tests in a private copy."""
+def run(mutants: list[Mutant], server_dsn: str, budget: float | None = None, report=lambda: None) -> None:
+    """Prepare one warehouse, then each mutant against its model's unit tests in a private copy;
+    past ``budget`` seconds the remaining mutants are left ``not run``. ``report`` is called after
+    each mutant (the results file is kept current, so an interrupted run leaves its record)."""
+    started_all = time.perf_counter()
     from sinfonia import config, db, dbt
 
     root = Path(tempfile.mkdtemp(prefix="sinfonia-dbt-mutants-"))
@@ -165,6 +168,11 @@ def run(mutants: list[Mutant], server_dsn: str) -> None:
         if failing:
             raise SystemExit(f"the dbt unit tests do not pass on the code as it is: {failing}")
         for i, m in enumerate(mutants, 1):
+            if budget is not None and time.perf_counter() - started_all > budget:
+                for rest in mutants[i - 1:]:
+                    rest.status = "not run"
+                print(f"time budget of {budget:.0f} s spent: {len(mutants) - i + 1} mutants not run", flush=True)
+                break
             model_file = copy / Path(m.path).relative_to("dbt_project")
             original = model_file.read_text(encoding="utf-8")
             model_file.write_text(m.apply(original), encoding="utf-8")
@@ -188,6 +196,7 @@ def run(mutants: list[Mutant], server_dsn: str) -> None:
             else:
                 m.status = "survived"
             print(f"[{i}/{len(mutants)}] {m.status:8} {m.seconds:5.1f} s  {m.id}", flush=True)
+            report()
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -196,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", help="comma-separated model names (default: every model with unit tests)")
     parser.add_argument("--list", action="store_true", help="list the mutants without running them")
     parser.add_argument("--limit", type=int, help="run only the first N mutants (a quick check)")
+    parser.add_argument("--budget", type=float, help="stop starting new mutants after this many seconds")
     parser.add_argument("--dsn", help="a superuser URL of a PostgreSQL server (default: a throwaway embedded one)")
     args = parser.parse_args(argv)
 
@@ -217,8 +227,25 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path.insert(0, str(REPO))
     started = time.perf_counter()
+    out = WORK / "dbt_results.json"
+
+    def report() -> dict:
+        killed = [m for m in mutants if m.status == "killed"]
+        survived = [m for m in mutants if m.status == "survived"]
+        decided = len(killed) + len(survived)
+        result = {"mutants": len(mutants), "killed": len(killed), "survived": len(survived),
+                  "invalid": sum(m.status == "invalid" for m in mutants),
+                  "not_run": sum(m.status in ("pending", "not run") for m in mutants),
+                  "score": round(len(killed) / decided, 4) if decided else 0.0,
+                  "seconds": round(time.perf_counter() - started, 1),
+                  "models": list(models), "survivors": [m.id for m in survived],
+                  "results": [{**asdict(m), "id": m.id} for m in mutants]}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        return result
+
     if args.dsn:
-        run(mutants, args.dsn)
+        run(mutants, args.dsn, args.budget, report)
     else:
         from sinfonia.warehouse import Embedded
 
@@ -227,27 +254,18 @@ def main(argv: list[str] | None = None) -> int:
         server = Embedded(folder / "pg")
         server.start()
         try:
-            run(mutants, server.url("postgres"))
+            run(mutants, server.url("postgres"), args.budget, report)
         finally:
             server.stop()
             shutil.rmtree(folder, ignore_errors=True)
-    seconds = time.perf_counter() - started
-    killed = [m for m in mutants if m.status == "killed"]
-    survived = [m for m in mutants if m.status == "survived"]
-    decided = len(killed) + len(survived)
-    result = {"mutants": len(mutants), "killed": len(killed), "survived": len(survived),
-              "invalid": sum(m.status == "invalid" for m in mutants),
-              "score": round(len(killed) / decided, 4) if decided else 0.0, "seconds": round(seconds, 1),
-              "survivors": [m.id for m in survived],
-              "results": [{**asdict(m), "id": m.id} for m in mutants]}
-    out = WORK / "dbt_results.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"dbt mutants: score {result['score']:.0%}: {len(killed)} killed, {len(survived)} survived, "
-          f"{result['invalid']} invalid, in {seconds:.0f} s; {out.relative_to(REPO)}")
-    for m in survived:
-        print(f"  survived: {m.id}")
-    return 0 if not survived else 1
+    result = report()
+    print(f"dbt mutants: score {result['score']:.0%}: {result['killed']} killed, {result['survived']} survived, "
+          f"{result['invalid']} invalid, {result['not_run']} not run, in {result['seconds']:.0f} s; "
+          f"{out.relative_to(REPO)}")
+    for m in mutants:
+        if m.status == "survived":
+            print(f"  survived: {m.id}")
+    return 0 if not result["survived"] and not result["not_run"] else 1
 
 
 if __name__ == "__main__":
