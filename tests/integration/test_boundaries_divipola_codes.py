@@ -1,4 +1,4 @@
-"""A municipality code is known when any loaded DIVIPOLA edition lists it (sinfonia.extract).
+"""A municipality code is known when any loaded DIVIPOLA edition lists it (sinfonia.ingest.extract).
 
 Seconds: one empty database with only ``raw.divipola`` (two editions), no pipeline run. An entity
 gone from the newest edition (94663 Mapiripana after 2019) is still known, because facts of the
@@ -10,8 +10,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from sinfonia import extract
-from sinfonia.loading import Batch
+from sinfonia.ingest import extract
+from sinfonia.ingest.loading import Batch
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from sinfonia import db, roles, sources
+from sinfonia import db, roles
+from sinfonia.ingest import sources
 
 pytestmark = pytest.mark.integration
 
