@@ -205,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", help="comma-separated model names (default: every model with unit tests)")
     parser.add_argument("--list", action="store_true", help="list the mutants without running them")
     parser.add_argument("--limit", type=int, help="run only the first N mutants (a quick check)")
+    parser.add_argument("--survivors-of", type=Path, help="run only the mutants that survived in this results file "
+                        "(after adding tests for them)")
     parser.add_argument("--budget", type=float, help="stop starting new mutants after this many seconds")
     parser.add_argument("--dsn", help="a superuser URL of a PostgreSQL server (default: a throwaway embedded one)")
     args = parser.parse_args(argv)
@@ -217,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"no unit-tested model named {', '.join(unknown)}; known: {', '.join(models)}")
         models = {k: models[k] for k in wanted}
     mutants = [m for name, path in models.items() for m in generate(name, path)]
+    if args.survivors_of:
+        previous = set(json.loads(args.survivors_of.read_text(encoding="utf-8"))["survivors"])
+        mutants = [m for m in mutants if m.id in previous]
     if args.limit:
         mutants = mutants[:args.limit]
     if args.list:
@@ -227,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path.insert(0, str(REPO))
     started = time.perf_counter()
-    out = WORK / "dbt_results.json"
+    out = WORK / ("dbt_rerun.json" if args.survivors_of else "dbt_results.json")
 
     def report() -> dict:
         killed = [m for m in mutants if m.status == "killed"]
