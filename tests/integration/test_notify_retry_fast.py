@@ -15,7 +15,8 @@ from datetime import date
 import psycopg
 import pytest
 
-from sinfonia import db, notify
+from sinfonia import notify
+from sinfonia.bootstrap import bootstrap
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +69,7 @@ def warehouse(server_dsn):
     from tests.conftest import throwaway_database
 
     with throwaway_database(server_dsn, "mail") as dsn:
-        db.bootstrap(dsn)
+        bootstrap(dsn)
         _marts(dsn, date(2024, 3, 6))  # a Wednesday: the export week starts on Monday 4 March
         yield dsn
 

@@ -14,7 +14,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from sinfonia import db, roles
+from sinfonia import roles
+from sinfonia.bootstrap import bootstrap
 from sinfonia.ingest import sources
 
 pytestmark = pytest.mark.integration
@@ -28,7 +29,7 @@ def warehouse(server_dsn):
     from tests.conftest import throwaway_database
 
     with throwaway_database(server_dsn, "privs") as dsn:
-        db.bootstrap(dsn)
+        bootstrap(dsn)
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(f"set role {roles.TRANSFORMER}")
             for schema in ("staging", "intermediate", "marts_build", "marts_next", "seeds", roles.RESTRICTED):

@@ -150,7 +150,8 @@ def run(mutants: list[Mutant], server_dsn: str, budget: float | None = None, rep
     past ``budget`` seconds the remaining mutants are left ``not run``. ``report`` is called after
     each mutant (the results file is kept current, so an interrupted run leaves its record)."""
     started_all = time.perf_counter()
-    from sinfonia import config, db, dbt
+    from sinfonia import config, dbt
+    from sinfonia.bootstrap import bootstrap
 
     root = Path(tempfile.mkdtemp(prefix="sinfonia-dbt-mutants-"))
     copy = root / "dbt_project"
@@ -159,7 +160,7 @@ def run(mutants: list[Mutant], server_dsn: str, budget: float | None = None, rep
     from tests.conftest import throwaway_database
 
     with throwaway_database(server_dsn, "dbtmut") as dsn:
-        db.bootstrap(dsn)
+        bootstrap(dsn)
         dbt.run(["seed", "--quiet"], dsn)
         dbt.run(["run", "--empty", "--quiet"], dsn)
         config.DBT_DIR = copy  # every dbt call below reads the private copy
