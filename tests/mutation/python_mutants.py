@@ -62,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the private copy (to `mutmut browse` it)")
     args = parser.parse_args(argv)
     tree = prepare()
+    # The folder mutmut writes the mutated code to must exist before Python starts: a sys.path entry
+    # missing at start-up is cached as unimportable, and the tests would import the unmutated code.
+    (tree / "mutants" / "src").mkdir(parents=True)
     env = {**os.environ, "PYTHONPATH": str(tree / "mutants" / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("WAREHOUSE_DSN", None)
     started = time.perf_counter()
