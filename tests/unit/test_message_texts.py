@@ -138,3 +138,23 @@ def test_the_unperturbed_settings_keep_the_draws_and_seed_asked_for():
     assert (s.draws, s.seed, s.weight_spread, s.normalisations, s.previous_vintage_share) == (
         7, 42, 0.0, ("percentile",), 0.0)
     assert (Settings.unperturbed().draws, Settings.unperturbed().seed) == (10, 0)
+
+
+def test_two_items_one_without_team_or_municipality_and_missing_flag_counts_as_zero():
+    bare = {**ITEM, "assistance_id": "A-18", "team_name": None, "municipality_id": None, "days_since_delivery": None,
+            "flag_label": "vencida"}
+    html = digest(items=[ITEM, bare], flagged={"overdue": 1}).html()
+    assert "Con alerta: <b>1</b> vencidas, <b>0</b> por vencer sin plan de acción, <b>0</b> entregadas sin " in html
+    assert "<p>Las 2 primeras por atender, de 7:</p>" in html
+    assert ("<td>40 desde la entrega</td><td>—</td></tr><tr><td>A-18</td><td>—</td><td>—</td><td>—</td>"
+            "<td>Concertada</td><td>30/11/2025</td><td>—</td><td>vencida</td></tr></tbody>") in html
+
+
+def test_ranks_put_a_municipality_without_score_last_and_tie_at_nine_decimals():
+    from sinfonia.certainty import ranks
+
+    out = ranks(np.array([np.nan, 1.0, 2.0]), np.array(["00001", "00002", "00003"]))
+    assert out.tolist() == [3, 2, 1] and out.dtype.kind == "i"
+    # 1e-10 apart: equal at 9 decimals (as the SQL rounds), so the lower code comes first
+    assert ranks(np.array([0.5 + 1e-10, 0.5]), np.array(["b", "a"])).tolist() == [2, 1]
+    assert ranks(np.array([0.5 + 1e-8, 0.5]), np.array(["b", "a"])).tolist() == [1, 2]
