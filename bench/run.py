@@ -350,8 +350,10 @@ def measure(server_dsn: str, quick: bool, install: bool = False, refresh_only: b
 
     calibration, _ = impact_calibration.calibrate(
         progress=lambda line: print(f"impact calibration: {line}", flush=True))
-    for r in calibration:
-        record(r["name"], r["value"], r["unit"])
+    for r in calibration:  # with their Wilson intervals and counts
+        results.append(r)
+        interval = f" [{r['ci95_low']:.3f}, {r['ci95_high']:.3f}]" if "ci95_low" in r else ""
+        print(f"  {r['name']:<34} {r['value']:>12.3f}{interval} {r['unit']}", flush=True)
 
     (HERE / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     print(f"\nwrote {HERE / 'results.json'}" + (f" ({'; '.join(notes)})" if notes else ""))

@@ -184,7 +184,8 @@ def cmd_demo(args) -> None:
     dsn = _warehouse(create=True)
     _run_pipeline(args, sources, pipeline.FULL_REFRESH, dsn)
     _say("Monitoring leaderboard: select * from marts.mart_directorate_playlist order by year, rank")
-    _say("Impact estimates: select * from marts.mart_impact_estimates where event_time is null")
+    _say("Impact estimates: select * from marts.mart_impact_estimates where event_time is null "
+         "order by outcome, method")
     _demo_report(dsn)
     if not external:
         _say("The embedded warehouse keeps running so you can query it; stop it with "
@@ -214,14 +215,26 @@ def cmd_impact(args) -> None:
     _run_dags(args, dsn, ("sinfonia_impact",))
     with db.connect(dsn, autocommit=True) as conn:
         rows = conn.execute(
-            "select outcome, method, estimate, ci_low, ci_high, verdict from marts.mart_impact_estimates "
-            "where event_time is null and method in ('cs_did', 'naive') order by outcome, method").fetchall()
-    _say("\nImpact estimates (marts.mart_impact_estimates), overall effect with 95% interval (verdict):")
-    for outcome, method, est, low, high, verdict in rows:
-        _say(f"  {outcome:<16} {method:<8} {est:+7.2f}  [{low:+.2f}, {high:+.2f}]"
-             + (f"  {verdict}" if verdict else ""))
+            "select outcome, method, estimate, ci_low, ci_high, min_detectable_effect, verdict, verdict_reason "
+            "from marts.mart_impact_estimates where event_time is null and method in ('cs_did', 'naive') "
+            "order by outcome, method").fetchall()
+    for line in impact_lines(rows):
+        _say(line)
+
+
+def impact_lines(rows) -> list[str]:
+    """The console's impact summary: per outcome and method the overall effect, its 95% interval and
+    its minimum detectable effect; under the headline (cs_did) row, its verdict and the reason."""
+    lines = ["\nImpact estimates (marts.mart_impact_estimates), overall effect with 95% interval and "
+             "minimum detectable effect (80% power, 5% family-wise):"]
+    for outcome, method, est, low, high, mde, verdict, reason in rows:
+        detectable = "" if mde is None else f"  MDE {mde:.2f}"
+        lines.append(f"  {outcome:<28} {method:<8} {est:+7.2f}  [{low:+.2f}, {high:+.2f}]{detectable}")
+        if verdict:
+            lines.append(f"    {verdict}: {reason}" if reason else f"    {verdict}")
     if not rows:
-        _say("  none: no outcome has treated municipalities with a post-treatment year")
+        lines.append("  none: no outcome has treated municipalities with a post-treatment year")
+    return lines
 
 
 def cmd_docs(args) -> None:

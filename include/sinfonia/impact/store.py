@@ -28,6 +28,7 @@ TYPES = {
     "estimate": "double precision", "std_error": "double precision",
     "ci_low": "double precision", "ci_high": "double precision",
     "p_value": "double precision", "p_value_adjusted": "double precision",
+    "min_detectable_effect": "double precision",
     "band_low": "double precision", "band_high": "double precision",
     "n_treated": "integer", "n_control": "integer", "threshold": "integer",
     "base_period": "text", "verdict": "text",
