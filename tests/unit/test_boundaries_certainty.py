@@ -104,3 +104,21 @@ def test_a_zero_weight_stays_zero_under_perturbation():
     frame["imrc_need"] = [0.0, 0.0, 100.0]
     out = simulate(frame, TWO, {"D1": 1}, Settings(draws=100, seed=1, **ONLY_WEIGHTS)).set_index("municipality_id")
     assert out.loc["00003", "rank_p05"] == out.loc["00003", "rank_p95"] == 2
+
+
+def test_a_weight_not_configured_counts_as_zero():
+    frame = crossing_leaders()
+    frame["imrc_need"] = [0.0, 0.0, 100.0]
+    out = simulate(frame, {"mdm": 1.0, "idf": 1.0}, {"D1": 1}, Settings(draws=100, seed=1, **ONLY_WEIGHTS))
+    assert out.set_index("municipality_id").loc["00003", "rank_p05"] == 2
+
+
+@pytest.mark.parametrize("goals", [{}, {"D1": 0}, {"D1": None}])
+def test_a_directorate_without_a_goal_selects_nobody(goals):
+    out = simulate(crossing_leaders(), TWO, goals, Settings.unperturbed(draws=3))
+    assert not out.is_selected.any() and (out.selection_probability == 0).all()
+
+
+def test_missing_input_columns_are_named():
+    with pytest.raises(ValueError, match=r"^certainty inputs lack the columns ipm_need, ipm_need_previous$"):
+        simulate(crossing_leaders().drop(columns=["ipm_need", "ipm_need_previous"]), TWO, {}, Settings.unperturbed())
