@@ -288,8 +288,8 @@ def measure(server_dsn: str, quick: bool, install: bool = False, refresh_only: b
     # clone would otherwise charge `airflow db migrate` to the first (1x) refresh alone.
     started = time.perf_counter()
     migrate = ("import sys; from sinfonia import pipeline; "
-               "pipeline.prepare_environment(sys.argv[1]); pipeline.ensure_airflow_db()")
-    subprocess.run([sys.executable, "-c", migrate, server_dsn], check=True, capture_output=True,
+               "pipeline.prepare_environment(); pipeline.ensure_airflow_db()")
+    subprocess.run([sys.executable, "-c", migrate], check=True, capture_output=True,
                    env=_env(server_dsn))
     print(f"Airflow metadata database ready (once, not timed): {time.perf_counter() - started:.1f} s", flush=True)
     scales = (1,) if refresh_only else (1, 10) if quick else (1, 10, 100)

@@ -187,7 +187,7 @@ def simulate(eligible: pd.DataFrame, weights: dict[str, float], goals: dict[str,
 # The warehouse side: inputs from the year's computed list, results beside the snapshot.
 
 TABLE = "intermediate.prioritisation_certainty"  # the dbt source of mart_prioritisation_certainty
-CANDIDATE = "intermediate.mart_prioritisation_candidate"
+CANDIDATE = "intermediate.int_prioritisation__candidate"
 
 DDL = f"""
 create table if not exists {TABLE} (

@@ -22,6 +22,7 @@ from pathlib import Path
 from psycopg import sql
 
 from sinfonia import db
+from sinfonia.errors import UserError
 from sinfonia.report.spanish import MISSING, number, place_name
 
 MART = "marts.mart_municipality_profile"
@@ -46,7 +47,7 @@ INDICATORS = {  # code → (label, higher is better)
 STATES = ("Programada", "En diagnóstico", "Concertada", "En implementación", "Entregada", "Cancelada")
 
 
-class FichaError(RuntimeError):
+class FichaError(UserError, RuntimeError):
     """The request cannot be served (no profile, unknown municipality or directorate)."""
 
 
@@ -242,8 +243,8 @@ def _suggestions_html(row: dict) -> str:
     return "<ul>" + "".join(items) + "</ul>"
 
 
-def sheet_html(conn, row: dict, sample: bool) -> str:
-    from sinfonia.report import SAMPLE_BANNER, SAMPLE_DETAIL, STYLE
+def sheet_html(conn, row: dict, sample: bool, boundaries=None) -> str:
+    from sinfonia.report import SAMPLE_BANNER, SAMPLE_DETAIL, STYLE, maps, territory
 
     year = row["prioritisation_year"]
     name = place_name(row["municipality_name"]) or row["municipality_id"]
@@ -257,7 +258,7 @@ def sheet_html(conn, row: dict, sample: bool) -> str:
     return f"""<!DOCTYPE html>
 <html lang="es"><head><meta charset="utf-8">
 <title>Ficha de caracterización · {html.escape(name)} ({row['municipality_id']}) · {year}</title>
-<style>{STYLE} @media print {{ figure {{ break-inside: avoid; }} }}</style></head>
+<style>{STYLE}{maps.STYLE} @media print {{ figure {{ break-inside: avoid; }} }}</style></head>
 <body>
 {banner}
 <h1>Ficha de caracterización: {html.escape(name)}, {html.escape(department)}</h1>
@@ -271,7 +272,8 @@ hasta el {row['as_of_date']:%d/%m/%Y}. Generada el {stamp} desde <code>{MART}</c
 <tr><th>PDET</th><td>{pdet}</td></tr>
 <tr><th>Categoría vigente</th><td>{html.escape(row['category'] or MISSING)}</td></tr>
 <tr><th>Grupo de capacidades (DNP)</th><td>{html.escape(row['capacity_group'] or MISSING)}</td></tr>
-</tbody></table></section>
+</tbody></table>
+{territory.sheet_map(conn, row, sample, boundaries)}</section>
 <section><h2>Por qué está (o no) en la lista</h2>{_prioritisation_html(row, year)}</section>
 <section><h2>Indicadores frente a su grupo de capacidades</h2>
 <p class="note">Pares: los municipios del mismo grupo de capacidades con dato del mismo indicador y año.
@@ -309,9 +311,10 @@ def print_pdf(page: Path, pdf: Path, browser: str) -> None:
 
 
 def build(dsn: str | None, out: Path, municipality: str | None = None, directorate: str | None = None,
-          year: int | None = None, pdf: bool = True, progress=print) -> list[Path]:
-    """Write one sheet per municipality asked for (HTML, and PDF when Chromium is there) and an index."""
-    from sinfonia.report import STYLE, is_sample_data
+          year: int | None = None, pdf: bool = True, progress=print, sources: Path | str | None = None) -> list[Path]:
+    """Write one sheet per municipality asked for (HTML, and PDF when Chromium is there) and an index.
+    ``sources``: a sources folder whose ``mgn/`` holds DANE's boundaries for the sheets' maps."""
+    from sinfonia.report import STYLE, is_sample_data, maps
 
     if bool(municipality) == bool(directorate):
         raise FichaError("give either --municipality CODE or --directorate CODE")
@@ -325,10 +328,11 @@ def build(dsn: str | None, out: Path, municipality: str | None = None, directora
     with db.connect(dsn, autocommit=True) as conn:
         year, rows = resolve(conn, municipality, directorate, year)
         sample = is_sample_data(conn)
+        boundaries = maps.load_boundaries(sources)  # read once for every sheet
         for i, row in enumerate(rows, 1):
             stem = f"ficha_{row['municipality_id']}_{year}"
             page = out / f"{stem}.html"
-            page.write_text(sheet_html(conn, row, sample), encoding="utf-8")
+            page.write_text(sheet_html(conn, row, sample, boundaries), encoding="utf-8")
             written.append(page)
             if browser:
                 print_pdf(page, out / f"{stem}.pdf", browser)

@@ -208,8 +208,10 @@ def _certainty_html(df) -> str:
         f"comprometer equipos; los demás quedan dentro o fuera en casi todas las simulaciones.</p>" + table)
 
 
-def section(conn, year: int | None = None) -> str:
-    from sinfonia.report import figure_html
+def section(conn, year: int | None = None, sample: bool = False, boundaries=None) -> str:
+    """The section (Spanish); ``sample`` puts the synthetic-data banner on its maps, ``boundaries``
+    (``maps.load_boundaries``) draws them with municipality outlines instead of points."""
+    from sinfonia.report import figure_html, territory
 
     year = year or latest_year(conn)
     if year is None:
@@ -238,6 +240,9 @@ def section(conn, year: int | None = None) -> str:
         f"El puntaje de necesidad es el promedio ponderado de los percentiles de necesidad de MDM "
         f"(100 − valor), IDF (100 − valor), IMRC e IPM entre los elegibles (pesos: {weights or 'iguales'}).</p>",
         directorate_legend(df),
+        '<h3 id="mapas">La lista en el mapa</h3>',
+        territory.list_maps(conn, df, year, sample, boundaries),
+        territory.coverage_map(conn, year, sample, boundaries),
         "<h3>Puntaje de necesidad por dirección territorial</h3>",
         figure_html(score_fig,
                     "Diagrama de cajas del puntaje de necesidad (0 a 100) de los municipios elegibles en cada "

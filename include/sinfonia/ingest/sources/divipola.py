@@ -5,6 +5,10 @@ Two forms of the datos.gov.co dataset ``gdxc-w37w``: the Socrata JSON API (pages
 batch per edition of the code list: ``--year`` or the year in the file name, else ``current``.
 Editions accumulate (each load replaces only its own edition); the 2025 export, with two more
 columns (coordinates), loads the same way.
+
+Coordinates: ``LATITUD``/``LONGITUD`` (API fields ``latitud``/``longitud``) are kept as published,
+as text in the raw columns ``latitude`` and ``longitude`` (the Socrata export writes decimal commas,
+``6,25184``; DANE's workbook numbers); staging casts them. An edition without them loads nulls.
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ SOURCE = "divipola"
 FOLDER = "divipola"
 PATTERNS = ("*.json", "*.csv")
 DATASET = "gdxc-w37w"
-COLUMNS = ("department_code", "municipality_code", "department_name", "municipality_name", "entity_type")
+COLUMNS = ("department_code", "municipality_code", "department_name", "municipality_name", "entity_type",
+           "latitude", "longitude")
 
 CSV_COLUMNS = [
     Column("department_code", ("codigo departamento", "cod dpto", "cod_dpto")),
@@ -38,6 +43,8 @@ CSV_COLUMNS = [
     Column("department_name", ("nombre departamento", "dpto", "departamento")),
     Column("municipality_name", ("nombre municipio", "nom mpio", "nom_mpio", "municipio")),
     Column("entity_type", ("tipo",), prefix=True),
+    Column("latitude", ("latitud", "latitude"), required=False),
+    Column("longitude", ("longitud", "longitude"), required=False),
 ]
 
 ENTITY_TYPES = {"municipio": "municipio", "isla": "isla", "area no municipalizada": "area_no_municipalizada"}
@@ -64,6 +71,8 @@ def _json_records(path: Path):
             "department_name": rec.get("dpto"),
             "municipality_name": rec.get("nom_mpio"),
             "entity_type": typ,
+            "latitude": rec.get("latitud"),
+            "longitude": rec.get("longitud"),
         }
 
 
@@ -114,7 +123,8 @@ def _edition(edition: str, files: list[LandedFile]) -> Batch:
             else:
                 seen[code] = (f.file_name, row_number)
                 batch.rows.append((f.file_name, row_number, dept, code,
-                                   cell_text(rec["department_name"]), cell_text(rec["municipality_name"]), etype))
+                                   cell_text(rec["department_name"]), cell_text(rec["municipality_name"]), etype,
+                                   cell_text(rec.get("latitude")), cell_text(rec.get("longitude"))))
     return batch
 
 
