@@ -21,7 +21,7 @@ lock:
 MANIFEST := dbt_project/target/manifest.json
 $(MANIFEST): $(STAMP) $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print)
 	@echo "Parsing the dbt project (the manifest the weekly DAG reads) …"
-	@$(PY) -c "from sinfonia import dbt; dbt.ensure_manifest()"
+	@$(PY) -c "from sinfonia import console, dbt; console.while_silent('parsing the dbt project', dbt.ensure_manifest)"
 	@touch $(MANIFEST)
 
 install: $(STAMP) $(MANIFEST)

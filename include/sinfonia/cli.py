@@ -73,6 +73,21 @@ def _require_marts(dsn: str) -> None:
                                "`sinfonia run --sources DIR` (or `sinfonia demo`) first")
 
 
+def _require_extracted(dsn: str) -> None:
+    """Refuse a build of a warehouse nothing was ever loaded into: dbt would fail on every raw
+    table, and no retry can load them."""
+    from sinfonia import db
+
+    with db.connect(dsn, autocommit=True) as conn:
+        exists = conn.execute("select to_regclass('meta.load_run')").fetchone()[0] is not None
+        loaded = exists and conn.execute("select exists (select from meta.load_run where status = 'loaded')"
+                                         ).fetchone()[0]
+    if not loaded:
+        raise CommandError(f"nothing has been extracted into the warehouse {_masked(dsn)} yet: extract first "
+                           "(`sinfonia run --sources DIR` extracts and builds; or `sinfonia extract SOURCE "
+                           "--from PATH` for each source, then `sinfonia build`)")
+
+
 def _mart_counts(dsn: str) -> dict[str, int | None]:
     """Rows of every mart: those dbt publishes (the manifest) and any other table in ``marts``."""
     from sinfonia import db, dbt
@@ -86,16 +101,25 @@ def _mart_counts(dsn: str) -> dict[str, int | None]:
     return out
 
 
-def _summary(dsn: str) -> None:
-    from psycopg.conninfo import conninfo_to_dict
-
-    info = conninfo_to_dict(dsn)
+def _summary(dsn: str, prioritised: bool = False) -> None:
+    """The published marts, the prioritised list when this command wrote one, and the warehouse."""
     _say("\nPublished marts (schema marts):")
     for table, n in _mart_counts(dsn).items():
         _say(f"  marts.{table:<32} {'—' if n is None else f'{n:>8,} rows'}")
-    _prioritisation_summary(dsn)
-    _say(f"\nWarehouse: postgresql://{info.get('user', '')}@{info.get('host', '')}:{info.get('port', '')}"
-         f"/{info.get('dbname', '')}")
+    if prioritised:
+        _prioritisation_summary(dsn)
+    _say("\n" + _warehouse_line(dsn))
+
+
+def _warehouse_line(dsn: str) -> str:
+    """Where to query the warehouse: the embedded server's whole URL (psql "URL" works; the
+    password is the local server's own), a configured one's without its password."""
+    configured = _configured_dsn()
+    if configured:
+        return (f"Warehouse: {_masked(dsn)} (from {configured[0]}, password hidden): "
+                f'psql "${configured[0]}" connects')
+    return (f"Warehouse: {dsn}\n  (psql takes this URL as it is; `sinfonia warehouse url` prints it again, "
+            "`psql \"$(sinfonia warehouse url)\"` connects)")
 
 
 def _run_dags(args, dsn: str, dag_ids: tuple[str, ...], conf: dict | None = None) -> dict[str, float]:
@@ -113,7 +137,7 @@ def _run_dags(args, dsn: str, dag_ids: tuple[str, ...], conf: dict | None = None
 
 def _run_pipeline(args, sources: Path, dag_ids: tuple[str, ...], dsn: str) -> dict[str, float]:
     timings = _run_dags(args, dsn, dag_ids, {"sources_dir": str(Path(sources).resolve())})
-    _summary(dsn)
+    _summary(dsn, prioritised="sinfonia_prioritisation" in dag_ids)
     return timings
 
 
@@ -195,14 +219,18 @@ def _demo_report(dsn: str) -> None:
 
     out = config.state_dir() / "report"
     _say(f"\nReport for the planning office (synthetic sample data, and it says so): {out / 'index.html'}")
-    for path in report.build(dsn, out, progress=lambda m: None)[1:]:
+    from sinfonia import console
+
+    written = console.while_silent("writing the report", lambda: report.build(dsn, out, progress=lambda m: None))
+    for path in written[1:]:
         _say(f"Prioritised list as XLSX: {path}")
 
 
 def cmd_build(args) -> None:
     dsn = _warehouse()
+    _require_extracted(dsn)
     _run_dags(args, dsn, ("sinfonia_transform",))
-    _summary(dsn)
+    _summary(dsn, prioritised=False)
 
 
 def cmd_impact(args) -> None:
@@ -323,6 +351,8 @@ def cmd_prioritise(args) -> None:
         except ValueError:
             raise CommandError(f"--as-of {args.as_of!r} is not a date (YYYY-MM-DD)") from None
     _require_marts(dsn)
+    if not args.force and _kept(dsn, args.year, conf.get("as_of_date")):
+        return
     if not args.allow_no_goals:
         years = prioritisation.goal_years(dsn)
         if args.year not in years:
@@ -331,6 +361,24 @@ def cmd_prioritise(args) -> None:
                                "select no municipality; pass --allow-no-goals to write it anyway")
     _run_dags(args, dsn, ("sinfonia_prioritisation",), conf)
     _prioritisation_summary(dsn)
+
+
+def _kept(dsn: str, year: int, as_of: str | None) -> bool:
+    """A year already snapshotted and published is kept (without ``--force``): recorded and said at
+    once, without running the DAG, whose dbt builds would keep it too."""
+    from sinfonia import db, prioritisation
+
+    plan = prioritisation.plan(dsn, year, as_of, force=False)
+    if plan.status != "kept":
+        return False
+    with db.connect(dsn, autocommit=True) as conn:
+        published = conn.execute("select to_regclass('marts.mart_prioritisation')").fetchone()[0] is not None and \
+            conn.execute("select exists (select from marts.mart_prioritisation where prioritisation_year = %s)",
+                         (year,)).fetchone()[0]
+    if not published:  # written but never published: the DAG gates and publishes it
+        return False
+    _say(str(prioritisation.record(dsn, plan)))
+    return True
 
 
 def cmd_report(args) -> None:
@@ -372,7 +420,14 @@ def cmd_warehouse(args) -> None:
         dsn = _warehouse()
         db.bootstrap(dsn)
         roles.bootstrap_roles(dsn)
-        _say("roles ready: " + ", ".join(roles.ROLES))
+        with db.connect(dsn, autocommit=True) as conn:
+            login = dict(conn.execute("select rolname, rolcanlogin from pg_roles where rolname = any(%s)",
+                                      (list(roles.ROLES),)).fetchall())
+        _say("roles ready:")
+        for role in roles.ROLES:
+            _say(f"  {role:<22} " + ("can log in (its password: " if login.get(role) else
+                                     "cannot log in (NOLOGIN: set ") + f"{roles.PASSWORD_ENV[role]}"
+                 + (")" if login.get(role) else " and run `sinfonia warehouse roles` again to give it a login)"))
         return
     if configured and args.action in ("url", "status"):
         return _configured_status(*configured, url_only=args.action == "url")
@@ -424,8 +479,31 @@ def cmd_airflow(args) -> None:
 
 
 # -- the parser -----------------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistyped option (``--yaer``) is reported as unknown, with the closest
+    option, instead of as the required one it was meant to be."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        self._given = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
+    def error(self, message: str):
+        import difflib
+
+        prefix = "unrecognized arguments: "
+        given = message.removeprefix(prefix).split() if message.startswith(prefix) else getattr(self, "_given", [])
+        unknown = [a.split("=", 1)[0] for a in given if a.startswith("--") and a != "--"
+                   and a.split("=", 1)[0] not in self._option_string_actions]
+        if unknown:
+            options = [o for o in self._option_string_actions if o.startswith("--")]
+            hints = [f"{a} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(a, options, 1, 0.6))
+                     else a for a in unknown]
+            message = prefix + " ".join(hints)
+        super().error(message)
+
+
 def _common() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--verbose", action="store_true",
                         help="stream Airflow's and dbt's logs to the console instead of the log file")
     common.add_argument("--debug", action="store_true", help="on failure, print the whole traceback")
@@ -433,7 +511,7 @@ def _common() -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="sinfonia", description="Sinfonía's command line: source files → "
+    p = _Parser(prog="sinfonia", description="Sinfonía's command line: source files → "
                                 "Airflow DAGs → dbt → the published marts of the warehouse.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
                            help="one of these (`sinfonia COMMAND --help` describes its arguments)")
@@ -527,7 +605,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # reported by the command's own parser, which knows its options
+        next(a for a in parser._actions if a.dest == "command").choices[args.command].error(
+            f"unrecognized arguments: {' '.join(extra)}")
     try:
         args.func(args)
     except SystemExit:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sinfonia import config
+from sinfonia import config, console
 
 # The DAGs of a full refresh, in Asset order (extract → transform → impact → prioritisation of the
 # latest year with goals; a year already snapshotted is kept).
@@ -93,9 +93,12 @@ def _run_dags(dag_ids: tuple[str, ...], conf: dict | None, progress, dsn: str) -
     from sinfonia import db, dbt, tasks
     from sinfonia.airflow_common import for_in_process_run
 
-    ensure_airflow_db()
-    dbt.ensure_manifest()
-    dags = load_dags()
+    with console.running(progress, "preparing Airflow's metadata database"):
+        ensure_airflow_db()
+    with console.running(progress, "parsing the dbt project (after a change of the dbt files)"):
+        dbt.ensure_manifest()
+    with console.running(progress, "loading the DAG files"):
+        dags = load_dags()
     timings: dict[str, float] = {}
     for dag_id in dag_ids:
         if dag_id not in dags:
@@ -103,7 +106,7 @@ def _run_dags(dag_ids: tuple[str, ...], conf: dict | None, progress, dsn: str) -
         progress(f"→ {dag_id} …")
         start = time.perf_counter()
         for_in_process_run(dags[dag_id])  # a retry waits seconds here, not minutes
-        with task_lines(progress):
+        with task_lines(progress), console.running(progress, dag_id):
             run = dags[dag_id].test(run_conf=conf or {})
         timings[dag_id] = time.perf_counter() - start
         state = str(getattr(run, "state", "unknown"))
@@ -135,16 +138,18 @@ def new_log(command: str) -> Path:
 def output_to(log: Path | None) -> Iterator[Callable[[str], None]]:
     """Send everything this process and its children write to stdout and stderr (Airflow's task
     logs, dbt's and Cosmos' output, warnings) to ``log``, at the file-descriptor level; yield a
-    function that prints one line on the real terminal. ``log=None`` redirects nothing."""
+    ``console.Console`` that prints one line on the real terminal (and a heartbeat line when the
+    terminal has been silent too long). ``log=None`` redirects nothing."""
     if log is None:
-        yield lambda line: print(line, flush=True)
+        with console.open_console() as say:
+            yield say
         return
     sys.stdout.flush()
     sys.stderr.flush()
     saved = (os.dup(1), os.dup(2))
     terminal = os.fdopen(os.dup(saved[0]), "w", encoding="utf-8", errors="replace")
 
-    def say(line: str) -> None:
+    def write(line: str) -> None:
         terminal.write(line + "\n")
         terminal.flush()
 
@@ -152,7 +157,8 @@ def output_to(log: Path | None) -> Iterator[Callable[[str], None]]:
         os.dup2(fh.fileno(), 1)
         os.dup2(fh.fileno(), 2)
         try:
-            yield say
+            with console.open_console(write) as say:
+                yield say
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -177,7 +183,8 @@ def task_lines(progress: Callable[[str], None]) -> Iterator[None]:
     def timed(*, ti, task, **kwargs):
         start = time.perf_counter()
         try:
-            return original(ti=ti, task=task, **kwargs)
+            with console.running(progress, ti.task_id):
+                return original(ti=ti, task=task, **kwargs)
         finally:
             progress(task_line(ti.task_id, str(getattr(ti.state, "value", ti.state)),
                                rows_text(_returned(ti)), time.perf_counter() - start))

@@ -1,0 +1,145 @@
+"""What a new user meets in the first hour, without a pipeline run: mistyped options, the
+warehouse line of the summary, a build of a warehouse never extracted."""
+
+from __future__ import annotations
+
+import pytest
+
+from sinfonia import cli, dbt
+
+
+@pytest.mark.parametrize(("argv", "named", "hint"), [
+    (["prioritise", "--yaer", "2025"], "--yaer", "--year"),
+    (["extract", "idf", "--form", "x.xlsx"], "--form", "--from"),
+    (["prioritise", "--year", "2025", "--forse"], "--forse", "--force"),
+    (["report", "--out", "r", "--yera", "2024"], "--yera", "--year"),
+])
+def test_a_mistyped_option_is_reported_as_unknown_with_the_closest_one(argv, named, hint, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2
+    assert f"unrecognized arguments: {named} (did you mean {hint}?)" in err, err
+    assert "required" not in err.splitlines()[-1], err
+
+
+def test_a_missing_required_option_is_still_reported_as_missing(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["report"])
+    assert "the following arguments are required: --out" in capsys.readouterr().err
+
+
+def test_the_summary_gives_the_embedded_warehouse_url_whole_and_a_configured_one_masked(monkeypatch):
+    monkeypatch.delenv("WAREHOUSE_DSN", raising=False)
+    monkeypatch.delenv("AIRFLOW_CONN_SINFONIA_WAREHOUSE", raising=False)
+    word = "s3cret"
+    url = f"postgresql://postgres:{word}@127.0.0.1:5544/sinfonia"
+    assert cli._warehouse_line(url).splitlines()[0] == f"Warehouse: {url}"
+    configured = f"postgresql://ana:{word}@db.example.org/sinfonia"
+    monkeypatch.setenv("WAREHOUSE_DSN", configured)
+    line = cli._warehouse_line(configured)
+    assert word not in line and "ana:***@db.example.org" in line and 'psql "$WAREHOUSE_DSN"' in line
+
+
+def test_a_build_that_found_no_raw_table_names_them_once_each():
+    message = ('Database Error in model stg_divipola\n  relation "raw.divipola" does not exist\n'
+               'Database Error in model stg_cgn\n  relation "raw.cgn_categories" does not exist\n'
+               'relation "raw.cgn_categories" does not exist\nrelation "marts_build.x" does not exist')
+    assert dbt.missing_sources(message) == ["raw.divipola", "raw.cgn_categories"]
+    assert dbt.missing_sources("Got 3 results, configured to fail if != 0") == []
+
+
+# -- make lock: the same tree, the same bytes -------------------------------------------------------
+def _install_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "install.py"
+    spec = importlib.util.spec_from_file_location("install_script_first_hour", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_make_lock_on_an_unchanged_tree_writes_the_same_bytes_and_leaves_the_file_alone(tmp_path):
+    import os
+    import random
+    from pathlib import Path
+
+    install = _install_script()
+    committed = Path(install.LOCK).read_text(encoding="utf-8")
+    pins = install.locked(install.LOCK)
+    shuffled = pins[:]
+    random.Random(3).shuffle(shuffled)  # pip lists the same packages in another order after uv
+    assert install.lock_text("\n".join(shuffled) + "\n") == committed
+    lock = tmp_path / "requirements.lock"
+    assert install.write_lock(lock, committed) is True
+    os.utime(lock, (1_000_000, 1_000_000))
+    assert install.write_lock(lock, install.lock_text("\n".join(reversed(pins)))) is False
+    assert lock.stat().st_mtime == 1_000_000 and lock.read_text(encoding="utf-8") == committed
+    assert install.write_lock(lock, install.lock_text("\n".join([*pins, "zzz-new==1.0"]))) is True
+
+
+def test_the_install_says_what_it_is_doing_when_it_has_been_silent():
+    import io
+    import time
+
+    install = _install_script()
+    out = io.StringIO()
+    progress = install.Progress(3, stream=out)
+    with install.Heartbeat(progress, every=1.0) as beat:
+        beat.enter("byte-compiling")
+        time.sleep(3.4)
+    lines = out.getvalue().splitlines()
+    assert 2 <= len(lines) <= 4 and all(line.startswith("  … byte-compiling (") for line in lines), lines
+
+
+# -- the console's heartbeat ------------------------------------------------------------------------
+class _Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_a_silent_task_gets_a_heartbeat_line_with_its_elapsed_time_and_a_talking_one_does_not():
+    from sinfonia import console
+
+    clock, lines = _Clock(), []
+    out = console.Console(lines.append, every=10, clock=clock)
+    out.close()  # the test drives beat() itself
+    clock.now = 30
+    assert out.beat() is False  # nothing running: no heartbeat (before the first task, after the last)
+    out("→ sinfonia_transform …")
+    out.doing("sinfonia_transform")
+    with out.running("dbt_build"):
+        clock.now = 39
+        assert out.beat() is False
+        clock.now = 41
+        assert out.beat() is True
+        clock.now = 45
+        out("    ok      gate_raw   1.0 s")  # a line resets the silence
+        clock.now = 54
+        assert out.beat() is False
+        clock.now = 55.5
+        assert out.beat() is True
+    clock.now = 70
+    assert out.beat() is True
+    assert lines == ["→ sinfonia_transform …", console.heartbeat_line("dbt_build", 11), "    ok      gate_raw   1.0 s",
+                     console.heartbeat_line("dbt_build", 25.5), console.heartbeat_line("sinfonia_transform", 40)]
+    assert lines[1] == "    …       dbt_build still running (11 s so far)"
+
+
+def test_while_silent_prints_heartbeats_from_its_thread_and_returns_the_result(monkeypatch):
+    import time
+
+    from sinfonia import console
+
+    monkeypatch.setenv("SINFONIA_HEARTBEAT_S", "0.5")
+    lines = []
+    assert console.while_silent("writing the report", lambda: time.sleep(1.8) or 42, lines.append) == 42
+    assert 2 <= len(lines) <= 4 and all("writing the report still running" in line for line in lines), lines
+    monkeypatch.setenv("SINFONIA_HEARTBEAT_S", "soon")
+    with pytest.raises(ValueError, match="SINFONIA_HEARTBEAT_S"):
+        console.heartbeat_seconds()
