@@ -201,10 +201,14 @@ def cmd_demo(args) -> None:
     if not os.environ.get(pii.KEY_ENV):  # synthetic data only: the documented local-only key
         os.environ[pii.KEY_ENV] = pii.DEMO_KEY
         _say(f"{pii.KEY_ENV} not set: using the local-only demo key (synthetic data only).")
+    from sinfonia import console
+
     sources = config.state_dir() / "demo-sources"
     _say(f"Writing synthetic sample sources (seed {args.seed}) to {sources} …")
-    write_sample(sources, seed=args.seed)
-    dsn = _warehouse(create=True)
+    console.while_silent("writing the sample sources", lambda: write_sample(sources, seed=args.seed))
+    _say("Starting the embedded warehouse …" if not external else "Using the warehouse of "
+         f"{_configured_dsn()[0]} …")
+    dsn = console.while_silent("starting the warehouse", lambda: _warehouse(create=True))
     _run_pipeline(args, sources, pipeline.FULL_REFRESH, dsn)
     _say("Monitoring leaderboard: select * from marts.mart_directorate_playlist order by year, rank")
     _say("Impact estimates: select * from marts.mart_impact_estimates where event_time is null")

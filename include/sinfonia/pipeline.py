@@ -81,7 +81,7 @@ def run_dags(dag_ids: tuple[str, ...], conf: dict | None = None, progress=print)
     from sinfonia import runlock, warehouse
 
     dsn = warehouse.dsn()
-    with runlock.hold(dsn, " → ".join(dag_ids)):
+    with console.running(progress, "starting Airflow"), runlock.hold(dsn, " → ".join(dag_ids)):
         return _run_dags(dag_ids, conf, progress, dsn)
 
 
