@@ -143,3 +143,60 @@ def test_while_silent_prints_heartbeats_from_its_thread_and_returns_the_result(m
     monkeypatch.setenv("SINFONIA_HEARTBEAT_S", "soon")
     with pytest.raises(ValueError, match="SINFONIA_HEARTBEAT_S"):
         console.heartbeat_seconds()
+
+
+# -- the characterisation sheets and the report, on fixed rows --------------------------------------
+def _suggestion(rule: str, line: str, indicator: str, value: float) -> dict:
+    return {"rule_id": rule, "thematic_line_id": line, "thematic_line_name": f"Línea {line}", "indicator": indicator,
+            "reason": f"regla {rule}", "value": value, "year": 2024, "peer_percentile": 10, "peer_median": 50.0}
+
+
+def test_a_line_suggested_by_three_rules_is_listed_once_with_the_three_reasons():
+    import re
+
+    from sinfonia.report import ficha
+
+    row = {"suggestions": [_suggestion("a", "GP", "mdm", 30.5), _suggestion("b", "FI", "idf", 40.0),
+                           _suggestion("c", "GP", "mdm_gestion", 20.0), _suggestion("d", "GP", "ipm", 70.0)]}
+    page = ficha._suggestions_html(row)
+    heads = re.findall(r"<strong>Línea (\w+)</strong>", page)
+    assert heads == ["GP", "FI"]
+    assert "por 3 reglas" in page and all(f"regla {r}" in page for r in "abcd")
+
+
+def test_an_indicator_with_one_year_is_not_charted_but_named_and_charts_come_two_a_row():
+    import re
+
+    from sinfonia.report import ficha
+
+    def series(years, own):
+        return {"years": years, "own": own, "peers": [50.0] * len(years)}
+
+    found = {"mdm": series([2021, 2022, 2023], [40.0, 42.0, 45.0]), "idf": series([2022, 2023], [60.0, 61.0]),
+             "mdm_gestion": series([2022, 2023], [30.0, 33.0]), "ipm": series([2018], [35.0]),
+             "imrc_exceso": series([2019, 2020], [None, 12.0])}
+    page = ficha._trend_figure(found, "Ciudad", "G3")
+    assert len(re.findall(r"<figure>", page)) == 2  # mdm + gestión, then idf alone
+    assert "IPM: pobreza multidimensional" in page.split("</figure>")[-1]  # in the note, not in a chart
+    assert "IMRC: riesgo por exceso de lluvias" in page.split("</figure>")[-1]
+    assert "sin tendencia que graficar" in page
+    assert "@media print" in ficha.PRINT_STYLE and "break-inside: avoid" in ficha.PRINT_STYLE
+
+
+@pytest.mark.parametrize(("elapsed", "done", "total", "said"), [
+    (10.0, 1, 67, " (about 11 min left)"), (10.0, 2, 4, " (about 10 s left)"), (30.0, 3, 3, "")])
+def test_a_long_run_of_sheets_says_how_long_is_left(elapsed, done, total, said):
+    from sinfonia.report import ficha
+
+    assert ficha._time_left(elapsed, done, total) == said
+
+
+def test_the_report_explains_a_year_without_goals_and_says_nothing_for_a_year_with_goals():
+    import pandas as pd
+
+    from sinfonia.report import prioritisation
+
+    none = pd.DataFrame({"directorate_goal": [0, 0, None]})
+    text = prioritisation._no_goals_html(none, 2031)
+    assert "2031 no tiene metas" in text and "sinfonia prioritise --year 2031 --force" in text
+    assert prioritisation._no_goals_html(pd.DataFrame({"directorate_goal": [0, 4]}), 2025) == ""
