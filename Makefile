@@ -75,6 +75,8 @@ airflow: install
 
 ## make run SOURCES=dir: the pipeline on a folder of real or sample source files
 run: install
+	@test -n "$(SOURCES)" || { echo "make run needs SOURCES=DIR (a sources folder, one sub-folder per source; \
+	\`.venv/bin/sinfonia sample --out DIR\` writes one)" >&2; exit 2; }
 	$(VENV)/bin/sinfonia run --sources $(SOURCES)
 
 stop:

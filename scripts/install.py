@@ -74,7 +74,7 @@ class Heartbeat:
     """A line every ``every`` seconds of silence naming the phase and the time so far, so that a
     long phase (uv byte-compiling some 15,000 files prints nothing for minutes) never looks stuck."""
 
-    def __init__(self, progress: Progress, every: float = 10.0):
+    def __init__(self, progress: Progress, every: float = 8.0):
         self.progress, self.every, self.phase = progress, every, "starting"
         self.since = time.perf_counter()
         progress.last = self.since

@@ -136,9 +136,48 @@ def _run_dags(args, dsn: str, dag_ids: tuple[str, ...], conf: dict | None = None
 
 
 def _run_pipeline(args, sources: Path, dag_ids: tuple[str, ...], dsn: str) -> dict[str, float]:
+    before = _last_load(dsn)
     timings = _run_dags(args, dsn, dag_ids, {"sources_dir": str(Path(sources).resolve())})
+    _quarantine_summary(dsn, before)
     _summary(dsn, prioritised="sinfonia_prioritisation" in dag_ids)
     return timings
+
+
+def _last_load(dsn: str) -> int:
+    """The last load run's id in ``meta.load_run`` (0 when none): the loads after it are this run's."""
+    from sinfonia import db
+
+    with db.connect(dsn, autocommit=True) as conn:
+        if conn.execute("select to_regclass('meta.load_run')").fetchone()[0] is None:
+            return 0
+        return conn.execute("select coalesce(max(load_id), 0) from meta.load_run").fetchone()[0]
+
+
+def _quarantine_summary(dsn: str, after: int, reasons: int = 3) -> None:
+    """The rows this run's loads set aside, per source and reason (the most frequent first), and
+    where each of them is, with its file, row, column and value: ``meta.quarantine``."""
+    from sinfonia import db
+
+    with db.connect(dsn, autocommit=True) as conn:
+        if conn.execute("select to_regclass('meta.quarantine')").fetchone()[0] is None:
+            return
+        found = conn.execute("""select source, reason, count(*) from meta.quarantine where load_id > %s
+                                group by 1, 2 order by 1, 3 desc, 2""", (after,)).fetchall()
+    if not found:
+        return
+    total = sum(n for *_, n in found)
+    _say(f"\nQuarantined rows ({total:,}; not loaded, each kept with its file, row, column, value and reason in "
+         "meta.quarantine):")
+    by_source: dict[str, list[tuple[str, int]]] = {}
+    for source, reason, n in found:
+        by_source.setdefault(source, []).append((reason, n))
+    for source, rows in by_source.items():
+        _say(f"  {source}: {sum(n for _, n in rows):,}")
+        for reason, n in rows[:reasons]:
+            _say(f"    {n:>6,} × {reason}")
+        if len(rows) > reasons:
+            _say(f"    {sum(n for _, n in rows[reasons:]):>6,} × {len(rows) - reasons} other reason(s)")
+    _say(f"  select * from meta.quarantine where load_id > {after} order by source, file_name, row_number")  # noqa: S608 - a hint printed for the user
 
 
 def _source_folder(path: Path) -> Path:
@@ -146,6 +185,9 @@ def _source_folder(path: Path) -> Path:
     from sinfonia.extract import discover
     from sinfonia.sources import CATALOGUE
 
+    if path.exists() and not path.is_dir():
+        raise CommandError(f"{path} is a file, not a sources folder: give the folder that holds one sub-folder "
+                           "per source (divipola/, pdet/, idf/, esap/, ...)")
     if not path.is_dir():
         raise CommandError(f"sources folder {path} does not exist")
     if not any((path / s.folder).is_dir() and discover(path, s.name) for s in CATALOGUE):
@@ -297,9 +339,11 @@ def cmd_extract(args) -> None:
     paths, sources_dir = _source_files(path, args.source)
     dsn = _warehouse(create=True)
     db.bootstrap(dsn)
+    before = _last_load(dsn)
     results = extract(args.source, paths, sources_dir, dsn, period=period, force=args.force)
     for result in results:
         _say(str(result))
+    _quarantine_summary(dsn, before)
     if not results:
         _say(f"{args.source}: these files are already loaded (same bytes); use --force to reload")
 
@@ -346,7 +390,9 @@ def cmd_prioritise(args) -> None:
         removed = prioritisation.drop_snapshot(dsn, args.year)
         if not any(removed.values()):
             raise CommandError(f"there is no prioritisation snapshot of {args.year} to remove")
-        _say(f"removed the {args.year} snapshot: " + ", ".join(f"{n} rows of {t}" for t, n in removed.items()))
+        _say(f"removed the {args.year} snapshot: " + ", ".join(f"{n} rows of {t}" for t, n in removed.items())
+             + f"; the marts were gated and published again without it (marts.mart_prioritisation has no "
+             f"{args.year} now)")
         return
     conf = {"year": args.year, "force": args.force}
     if args.as_of:
@@ -388,6 +434,9 @@ def _kept(dsn: str, year: int, as_of: str | None) -> bool:
 def cmd_report(args) -> None:
     from sinfonia import db, report
 
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise CommandError(f"--out {out} is a file: give a folder (created when missing) for index.html and the XLSX")
     dsn = _warehouse()
     _require_marts(dsn)
     if args.year is not None:
@@ -627,6 +676,11 @@ def main(argv: list[str] | None = None) -> int:
 
             traceback.print_exc()
         lines = str(exc).strip().splitlines() or [type(exc).__name__]
+        configured = _configured_dsn()
+        if configured and type(exc).__name__ == "OperationalError" and "psycopg" in type(exc).__module__:
+            lines = [f"the warehouse of {configured[0]} ({_masked(configured[1])}) cannot be reached: "
+                     f"{lines[0]} (check {configured[0]}; `sinfonia warehouse status` tries it)", *lines[1:]]
+            exc = CommandError(lines[0])
         kind = "" if isinstance(exc, CommandError) else f"{type(exc).__name__}: "
         print(f"sinfonia {args.command}: error: {kind}{lines[0]}", file=sys.stderr)
         if len(lines) > 1:

@@ -1,8 +1,9 @@
 """The terminal of a long command: its lines, and a heartbeat when it has been silent too long.
 
 A person watching ``make demo`` cannot tell a working task from a stuck one: when nothing was
-printed for ``SINFONIA_HEARTBEAT_S`` seconds (default 10), a line says what is still running and
-for how long (``…  dbt_build still running (20 s so far)``), again every interval until it ends.
+printed for ``SINFONIA_HEARTBEAT_S`` seconds (default 8, so that a loaded machine's delays keep
+every silence under 15 s), a line says what is still running and for how long
+(``…  dbt_build still running (20 s so far)``), again every interval until it ends.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ T = TypeVar("T")
 
 
 def heartbeat_seconds() -> float:
-    """The longest silence before a heartbeat line (``SINFONIA_HEARTBEAT_S``, default 10 s)."""
+    """The longest silence before a heartbeat line (``SINFONIA_HEARTBEAT_S``, default 8 s)."""
     value = os.environ.get("SINFONIA_HEARTBEAT_S", "").strip()
     try:
-        seconds = float(value) if value else 10.0
+        seconds = float(value) if value else 8.0
     except ValueError:
         raise ValueError(f"SINFONIA_HEARTBEAT_S={value!r}: expected a number of seconds") from None
-    return seconds if seconds > 0 else 10.0
+    return seconds if seconds > 0 else 8.0
 
 
 def heartbeat_line(what: str, seconds: float) -> str:

@@ -186,8 +186,9 @@ def task_lines(progress: Callable[[str], None]) -> Iterator[None]:
             with console.running(progress, ti.task_id):
                 return original(ti=ti, task=task, **kwargs)
         finally:
-            progress(task_line(ti.task_id, str(getattr(ti.state, "value", ti.state)),
-                               rows_text(_returned(ti)), time.perf_counter() - start))
+            state = str(getattr(ti.state, "value", ti.state))
+            said = skip_reason(ti.task_id) if state == "skipped" else rows_text(_returned(ti))
+            progress(task_line(ti.task_id, state, said, time.perf_counter() - start))
 
     sdk_dag._run_task = timed
     try:
@@ -216,6 +217,21 @@ def _returned(ti):
         return None
 
 
+# What notify_directorates returns: messages, not rows.
+MESSAGES = {"sent": "sent", "already_sent": "already sent", "failed": "failed",
+            "without_recipients": "without recipients"}
+
+
+def skip_reason(task_id: str) -> str | None:
+    """Why a task that skips itself did (the console's line says it; the log has the whole message)."""
+    if task_id == "notify_directorates":
+        from sinfonia import notify
+
+        if not notify._connection_exists(notify.conn_id()):
+            return f"no mail connection {notify.conn_id()} (AIRFLOW_CONN_{notify.conn_id().upper()})"
+    return None
+
+
 def rows_text(value) -> str | None:
     """Rows out of what a task returned: load results (rows loaded, quarantined), a ``rows`` count,
     or a count per table; None when it returned none of those."""
@@ -223,6 +239,8 @@ def rows_text(value) -> str | None:
         loaded = sum(int(v["rows_loaded"]) for v in value)
         quarantined = sum(int(v.get("rows_quarantined") or 0) for v in value)
         return f"{loaded:,} rows" + (f", {quarantined:,} quarantined" if quarantined else "")
+    if isinstance(value, dict) and set(MESSAGES) <= set(value):  # the weekly messages (notify.send_weekly)
+        return ", ".join(f"{value[k]:,} {label}" for k, label in MESSAGES.items() if value[k] or k == "sent")
     if isinstance(value, dict):
         if isinstance(value.get("rows"), int):
             return f"{value['rows']:,} rows"

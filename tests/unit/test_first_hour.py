@@ -200,3 +200,54 @@ def test_the_report_explains_a_year_without_goals_and_says_nothing_for_a_year_wi
     text = prioritisation._no_goals_html(none, 2031)
     assert "2031 no tiene metas" in text and "sinfonia prioritise --year 2031 --force" in text
     assert prioritisation._no_goals_html(pd.DataFrame({"directorate_goal": [0, 4]}), 2025) == ""
+
+
+# -- smaller things a user trips on -----------------------------------------------------------------
+def test_a_file_where_a_folder_is_expected_is_said_plainly(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SINFONIA_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.delenv("WAREHOUSE_DSN", raising=False)
+    monkeypatch.delenv("AIRFLOW_CONN_SINFONIA_WAREHOUSE", raising=False)
+    afile = tmp_path / "README.md"
+    afile.write_text("not a folder")
+    assert cli.main(["run", "--sources", str(afile)]) == 1
+    assert f"{afile} is a file, not a sources folder" in capsys.readouterr().err
+    assert cli.main(["report", "--out", str(afile)]) == 1
+    err = capsys.readouterr().err
+    assert f"--out {afile} is a file" in err and "FileExistsError" not in err
+    assert not (tmp_path / "state" / "warehouse").exists()  # refused before any server was started
+
+
+def test_an_unreachable_configured_warehouse_names_the_setting(tmp_path, capsys, monkeypatch):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("WAREHOUSE_DSN", f"postgresql://ana@127.0.0.1:{port}/sinfonia?connect_timeout=3")
+    assert cli.main(["report", "--out", str(tmp_path / "r")]) == 1
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first.startswith("sinfonia report: error: the warehouse of WAREHOUSE_DSN (postgresql://ana@127.0.0.1:")
+    assert "cannot be reached" in first and "sinfonia warehouse status" in first and "OperationalError" not in first
+
+
+def test_the_weekly_messages_are_reported_as_messages_not_rows():
+    from sinfonia import pipeline
+
+    assert pipeline.rows_text({"sent": 4, "already_sent": 12, "failed": 0, "without_recipients": 0}) == \
+        "4 sent, 12 already sent"
+    assert pipeline.rows_text({"sent": 0, "already_sent": 0, "failed": 2, "without_recipients": 1}) == \
+        "0 sent, 2 failed, 1 without recipients"
+
+
+def test_a_skipped_notification_says_which_connection_is_missing(monkeypatch):
+    from sinfonia import pipeline
+
+    monkeypatch.delenv("AIRFLOW_CONN_SINFONIA_SMTP", raising=False)
+    monkeypatch.delenv("SINFONIA_SMTP_CONN_ID", raising=False)
+    from sinfonia import notify
+
+    monkeypatch.setattr(notify, "_connection_exists", lambda name: False)
+    assert pipeline.skip_reason("notify_directorates") == "no mail connection sinfonia_smtp (AIRFLOW_CONN_SINFONIA_SMTP)"
+    assert pipeline.skip_reason("publish") is None
+    monkeypatch.setattr(notify, "_connection_exists", lambda name: True)
+    assert pipeline.skip_reason("notify_directorates") is None
