@@ -251,3 +251,26 @@ def test_a_skipped_notification_says_which_connection_is_missing(monkeypatch):
     assert pipeline.skip_reason("publish") is None
     monkeypatch.setattr(notify, "_connection_exists", lambda name: True)
     assert pipeline.skip_reason("notify_directorates") is None
+
+
+def test_the_docs_front_page_is_styled_and_says_what_each_site_holds(tmp_path):
+    from sinfonia import docs
+
+    pages = {"dbt": tmp_path / "dbt" / "index.html", "data_docs": tmp_path / "data_docs" / "index.html"}
+    page = docs.index_html(pages, tmp_path, 7)
+    assert "<style>" in page and "href='dbt/index.html'" in page and "href='data_docs/index.html'" in page
+    assert "lineage graph" in page and "7 suites validated" in page
+
+
+def test_dbt_docs_open_on_the_projects_overview_with_the_music_metaphor_explained():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "dbt_project"
+    overview = (root / "models" / "overview.md").read_text(encoding="utf-8")
+    assert "{% docs __overview__ %}" in overview
+    for official, metaphor in (("territorial directorate", "record label"), ("technical assistance", "song"),
+                               ("goal of the year", "playlist")):
+        assert official in overview and metaphor in overview
+    cited = [p for p in root.rglob("*") if p.suffix in (".yml", ".sql", ".md") and "target" not in p.parts
+             and ("DESIGN.md" in p.read_text(encoding="utf-8") or "(issue " in p.read_text(encoding="utf-8"))]
+    assert cited == [], "documents that are not in the repository are cited"
