@@ -111,10 +111,15 @@ def _summary(dsn: str, prioritised: bool = False) -> None:
     _say("\n" + _warehouse_line(dsn))
 
 
+# The configured warehouse when the command started (a run exports the embedded server's URL as
+# AIRFLOW_CONN_SINFONIA_WAREHOUSE for its tasks, which is no setting of the user's).
+_STARTED_WITH: list[tuple[str, str] | None] = []
+
+
 def _warehouse_line(dsn: str) -> str:
     """Where to query the warehouse: the embedded server's whole URL (psql "URL" works; the
     password is the local server's own), a configured one's without its password."""
-    configured = _configured_dsn()
+    configured = _STARTED_WITH[0] if _STARTED_WITH else _configured_dsn()
     if configured:
         return (f"Warehouse: {_masked(dsn)} (from {configured[0]}, password hidden): "
                 f'psql "${configured[0]}" connects')
@@ -658,6 +663,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    _STARTED_WITH[:] = [_configured_dsn()]
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:  # reported by the command's own parser, which knows its options

@@ -110,6 +110,7 @@ def test_the_summary_gives_a_url_psql_accepts(server_dsn, monkeypatch):
 
     for name in ("WAREHOUSE_DSN", "AIRFLOW_CONN_SINFONIA_WAREHOUSE"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(cli, "_STARTED_WITH", [])
     line = cli._warehouse_line(server_dsn).splitlines()[0]
     url = line.removeprefix("Warehouse: ")
     with psycopg.connect(url, connect_timeout=10) as conn:  # libpq, as psql

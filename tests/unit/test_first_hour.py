@@ -30,6 +30,7 @@ def test_a_missing_required_option_is_still_reported_as_missing(capsys):
 
 
 def test_the_summary_gives_the_embedded_warehouse_url_whole_and_a_configured_one_masked(monkeypatch):
+    monkeypatch.setattr(cli, "_STARTED_WITH", [])  # no command started in this process: the environment
     monkeypatch.delenv("WAREHOUSE_DSN", raising=False)
     monkeypatch.delenv("AIRFLOW_CONN_SINFONIA_WAREHOUSE", raising=False)
     word = "s3cret"
@@ -274,3 +275,16 @@ def test_dbt_docs_open_on_the_projects_overview_with_the_music_metaphor_explaine
     cited = [p for p in root.rglob("*") if p.suffix in (".yml", ".sql", ".md") and "target" not in p.parts
              and ("DESIGN.md" in p.read_text(encoding="utf-8") or "(issue " in p.read_text(encoding="utf-8"))]
     assert cited == [], "documents that are not in the repository are cited"
+
+
+def test_the_summary_names_no_setting_the_run_itself_exported(monkeypatch, capsys):
+    monkeypatch.delenv("WAREHOUSE_DSN", raising=False)
+    monkeypatch.delenv("AIRFLOW_CONN_SINFONIA_WAREHOUSE", raising=False)
+    monkeypatch.setattr(cli, "_STARTED_WITH", [])
+    with pytest.raises(SystemExit):
+        cli.main(["report"])  # notes the settings at the start, then stops on the missing --out
+    capsys.readouterr()
+    word = "s3cret"
+    url = f"postgresql://postgres:{word}@127.0.0.1:5544/sinfonia"
+    monkeypatch.setenv("AIRFLOW_CONN_SINFONIA_WAREHOUSE", url)  # what pipeline.prepare_environment exports
+    assert cli._warehouse_line(url).splitlines()[0] == f"Warehouse: {url}"
