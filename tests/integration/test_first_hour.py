@@ -134,3 +134,92 @@ def test_warehouse_roles_says_which_roles_can_log_in(server_dsn, state_dir):
         said = "can log in" if login[role] else "cannot log in"
         assert said in line and roles.PASSWORD_ENV[role] in line, proc.stdout
         assert ("cannot log in" in line) is not login[role]
+
+
+# -- the characterisation sheets ---------------------------------------------------------------------
+def pdf_images(pdf: bytes) -> tuple[int, int]:
+    """(images in the PDF, times an image is drawn on a page). An image cut by a page break is
+    drawn once on each page it spans, so the two differ exactly when a chart was cut."""
+    import zlib
+
+    images = len(re.findall(rb"/Subtype\s*/Image", pdf))
+    draws = 0
+    for m in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S):
+        try:
+            content = zlib.decompress(m.group(1))
+        except zlib.error:
+            continue  # not a Flate stream (an image's own bytes, a font)
+        draws += len(re.findall(rb"/[\w.+-]+\s+Do\b", content))
+    return images, draws
+
+
+def test_the_pdf_check_sees_a_picture_cut_by_a_page_break(tmp_path):
+    import base64
+    import io
+
+    from PIL import Image
+
+    from sinfonia.report import ficha
+
+    browser = ficha.chromium()
+    if not browser:
+        pytest.skip("Chromium is not installed (make test installs it as root with apt)")
+    picture = io.BytesIO()
+    Image.new("RGB", (600, 2400), "white").save(picture, "PNG")  # taller than an A4 page
+    page = tmp_path / "tall.html"
+    page.write_text(f"<html><body><figure><img src='data:image/png;base64,"
+                    f"{base64.b64encode(picture.getvalue()).decode()}'></figure></body></html>")
+    ficha.print_pdf(page, tmp_path / "tall.pdf", browser)
+    images, draws = pdf_images((tmp_path / "tall.pdf").read_bytes())
+    assert images == 1 and draws >= 2
+
+
+def test_sheets_keep_every_chart_whole_on_a_page_and_the_index_keeps_every_sheet(transcript, tmp_path):
+    from sinfonia.report import ficha
+
+    dsn, _ = transcript
+    with psycopg.connect(dsn) as conn:
+        year, directorate, other = conn.execute("""
+            select prioritisation_year, directorate_id,
+                   (select municipality_id from marts.mart_municipality_profile o
+                    where o.prioritisation_year = p.prioritisation_year and o.directorate_id <> p.directorate_id
+                    order by municipality_id limit 1)
+            from marts.mart_municipality_profile p where is_selected group by 1, 2
+            order by 1 desc, count(*) > 1 desc, count(*), 2 limit 1""").fetchone()
+    lines: list[str] = []
+    written = ficha.build(dsn, tmp_path, directorate=directorate, year=year, progress=lines.append)
+    first = sorted(p.name for p in tmp_path.glob("ficha_*.html"))
+    ficha.build(dsn, tmp_path, municipality=other, year=year, progress=lines.append)
+    index = (tmp_path / "index.html").read_text(encoding="utf-8")
+    for name in [*first, f"ficha_{other}_{year}.html"]:  # the sheets written earlier are still listed
+        assert f'href="{name}"' in index, name
+    assert index.count("DATOS SINTÉTICOS DE MUESTRA") == 2
+    if len(first) > 1:
+        assert re.search(r"\[1/\d+\] .* \(about \d+ (s|min) left\)$", lines[0]), lines[0]
+    for pdf in sorted(p for p in written if p.suffix == ".pdf"):
+        images, draws = pdf_images(pdf.read_bytes())
+        page = pdf.with_suffix(".html").read_text(encoding="utf-8")
+        assert images == page.count("<img ") and draws == images, (pdf.name, images, draws)
+
+
+def test_a_directorate_without_selection_says_why(transcript, server_dsn):
+    from sinfonia.report import ficha
+    from tests.conftest import dbname
+
+    dsn, _ = transcript
+    with throwaway_database(server_dsn, "nogoals", template=dbname(dsn)) as copy:
+        with psycopg.connect(copy) as conn:
+            year, directorate = conn.execute("select prioritisation_year, directorate_id from "
+                                             "marts.mart_municipality_profile where is_selected "
+                                             "group by 1, 2 order by 1 desc, 2 limit 1").fetchone()
+            conn.execute("update marts.mart_prioritisation set directorate_goal = 0 "
+                         "where prioritisation_year = %s and directorate_id = %s", (year, directorate))
+            conn.execute("update marts.mart_municipality_profile set is_selected = false "
+                         "where prioritisation_year = %s and directorate_id = %s", (year, directorate))
+        with pytest.raises(ficha.FichaError, match=rf"{directorate} has no goal in {year}"):
+            ficha.build(copy, Path("unused"), directorate=directorate, year=year, pdf=False, progress=print)
+        with psycopg.connect(copy) as conn:  # a year written with --allow-no-goals: no goal anywhere
+            conn.execute("update marts.mart_prioritisation set directorate_goal = 0 where prioritisation_year = %s",
+                         (year,))
+        with pytest.raises(ficha.FichaError, match=rf"{year} has no goals .*--allow-no-goals.*--force"):
+            ficha.build(copy, Path("unused"), directorate=directorate, year=year, pdf=False, progress=print)
