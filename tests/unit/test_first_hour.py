@@ -288,3 +288,11 @@ def test_the_summary_names_no_setting_the_run_itself_exported(monkeypatch, capsy
     url = f"postgresql://postgres:{word}@127.0.0.1:5544/sinfonia"
     monkeypatch.setenv("AIRFLOW_CONN_SINFONIA_WAREHOUSE", url)  # what pipeline.prepare_environment exports
     assert cli._warehouse_line(url).splitlines()[0] == f"Warehouse: {url}"
+
+
+def test_pages_say_when_they_were_written_as_their_readers_write_dates():
+    from datetime import UTC, datetime
+
+    from sinfonia.report.spanish import generated_at
+
+    assert generated_at(datetime(2026, 12, 7, 1, 48, tzinfo=UTC)) == "06/12/2026 a las 20:48 (hora de Bogotá)"

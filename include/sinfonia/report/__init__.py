@@ -20,7 +20,6 @@ import html
 import importlib
 import io
 import logging
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sinfonia import db
@@ -103,7 +102,9 @@ def render(conn, year: int | None = None) -> str:
              else section.section(conn) for section in load_sections()]
     banner = (f'<div class="banner" role="alert">{SAMPLE_BANNER}<small>{html.escape(SAMPLE_DETAIL)}</small></div>'
               if sample else "")
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    from sinfonia.report.spanish import generated_at
+
+    stamp = generated_at()
     return f"""<!DOCTYPE html>
 <html lang="es"><head><meta charset="utf-8">
 <title>Sinfonía · Informe de la Estrategia de Asistencia Técnica Territorial</title>

@@ -18,7 +18,6 @@ import shutil
 import subprocess
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 from psycopg import sql
@@ -303,7 +302,9 @@ def sheet_html(conn, row: dict, sample: bool) -> str:
     banner = (f'<div class="banner" role="alert">{SAMPLE_BANNER}<small>{html.escape(SAMPLE_DETAIL)}</small></div>'
               if sample else "")
     pdet = f"Sí, subregión {html.escape(row['pdet_subregion'] or '')}" if row["is_pdet"] else "No"
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    from sinfonia.report.spanish import generated_at
+
+    stamp = generated_at()
     return f"""<!DOCTYPE html>
 <html lang="es"><head><meta charset="utf-8">
 <title>Ficha de caracterización · {html.escape(name)} ({row['municipality_id']}) · {year}</title>
