@@ -345,7 +345,10 @@ def cmd_extract(args) -> None:
     dsn = _warehouse(create=True)
     db.bootstrap(dsn)
     before = _last_load(dsn)
-    results = extract(args.source, paths, sources_dir, dsn, period=period, force=args.force)
+    from sinfonia import console
+
+    results = console.while_silent(f"extracting {args.source}", lambda: extract(
+        args.source, paths, sources_dir, dsn, period=period, force=args.force))
     for result in results:
         _say(str(result))
     _quarantine_summary(dsn, before)
