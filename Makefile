@@ -36,21 +36,24 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	  (apt-get install -y -qq chromium >/dev/null 2>&1 || echo "chromium could not be installed: the report's browser test will skip"); } || true
 
-## make lint: ruff over the Python (pyproject.toml: Airflow 3 rules, SQL built from strings), then sqlfluff over
+## make lint: ruff over the Python (pyproject.toml: Airflow 3 rules, SQL built from strings), the package's layering
+## contracts (import-linter, [tool.importlinter] in pyproject.toml: no import cycle, imports only downward), then sqlfluff over
 ## the dbt models, macros and data tests (dbt_project/.sqlfluff). sqlfluff's dbt templater compiles through dbt,
 ## which connects to the warehouse, so it runs as a pytest test against its own throwaway PostgreSQL.
 SQLFLUFF_TEST := tests/integration/test_sqlfluff.py
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q $(SQLFLUFF_TEST)
 
 ## make test: the whole lint and the whole test suite (unit, DAG, integration against a throwaway PostgreSQL):
-## ruff first, then every test module, sqlfluff's among them (so it runs on a worker beside the others rather
+## ruff and the layering contracts first, then every test module, sqlfluff's among them (so it runs on a worker beside the others rather
 ## than alone before them), on one pytest-xdist worker per core (TEST_WORKERS=0: one process); a test module
 ## stays on one worker, so its module fixtures (a pipeline run, a warehouse) are built once
 TEST_WORKERS ?= auto
 test: install browser
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: install

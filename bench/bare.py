@@ -66,7 +66,7 @@ def extract_all(sources: Path, run_id: str, steps: dict, names) -> None:
 
 def full(sources: Path, dsn: str, steps: dict) -> None:
     from sinfonia import dbt, tasks
-    from sinfonia.sources import CATALOGUE
+    from sinfonia.ingest.sources import CATALOGUE
 
     run_id = f"bare-full-{int(time.time())}"
     extract_all(sources, run_id, steps, [s.name for s in CATALOGUE])
@@ -86,7 +86,7 @@ def weekly(sources: Path, dsn: str, steps: dict) -> None:
     """The weekly path: the extract DAG (every source; files already loaded are skipped) and the
     monitoring DAG's build of the selector weekly_monitoring, gate and publish."""
     from sinfonia import dbt
-    from sinfonia.sources import CATALOGUE
+    from sinfonia.ingest.sources import CATALOGUE
 
     run_id = f"bare-weekly-{int(time.time())}"
     extract_all(sources, run_id, steps, [s.name for s in CATALOGUE])

@@ -11,7 +11,7 @@ import time
 
 import psycopg
 
-from sinfonia.loading import Batch, load_batch
+from sinfonia.ingest.loading import Batch, load_batch
 
 COLUMNS = ("year", "methodology", "municipality_code", "department_name", "municipality_name",
            "idf_score", "range_label", "category", "capacity_group")

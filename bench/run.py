@@ -33,7 +33,7 @@ STATE = REPO / ".sinfonia" / "bench"
 
 
 def _env(dsn: str) -> dict[str, str]:
-    from sinfonia.pii import DEMO_KEY
+    from sinfonia.ingest.pii import DEMO_KEY
 
     # The sample's equipos export is synthetic: the documented local-only key pseudonymises it.
     return {"SINFONIA_PII_KEY": DEMO_KEY, **os.environ, "WAREHOUSE_DSN": dsn}
@@ -255,10 +255,10 @@ def measure(server_dsn: str, quick: bool, install: bool = False, refresh_only: b
 
         # 1. Loader ------------------------------------------------------------------------------
         print("loader (same rows, same server, this run):", flush=True)
-        from sinfonia import db
+        from sinfonia.bootstrap import bootstrap
 
         dsn = fresh_database(server_dsn)
-        db.bootstrap(dsn)
+        bootstrap(dsn)
         lr = loader.run(dsn, n=20_000 if quick else 200_000)
         drop_database(server_dsn, dsn)
         record("loader_rows_per_s", lr["loader_rows_per_s"], "rows/s")

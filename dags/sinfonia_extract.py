@@ -4,7 +4,7 @@
 The `land` task lands every file of every source found in the sources folder (run configuration
 `sources_dir`, or the `SINFONIA_SOURCES_DIR` variable) in the landing zone (`SINFONIA_STORE_URL`:
 a local folder or an S3 bucket). Then one task per source of the catalogue
-(`sinfonia.sources.CATALOGUE`), after the sources it needs (the ESAP assistances after DIVIPOLA, to
+(`sinfonia.ingest.sources.CATALOGUE`), after the sources it needs (the ESAP assistances after DIVIPOLA, to
 resolve names), parses its landed files, on any worker, and loads them with COPY into `raw`
 (person-level rows into `restricted`), one transaction per source-period (re-running replaces,
 never duplicates). Rows that cannot be parsed
@@ -32,7 +32,7 @@ from sinfonia.airflow_common import DEFAULT_ARGS, extract_tasks
     tags=["sinfonia", "extract"],
 )
 def sinfonia_extract():
-    extract_tasks()  # one task per source of the catalogue (sinfonia.sources.CATALOGUE)
+    extract_tasks()  # one task per source of the catalogue (sinfonia.ingest.sources.CATALOGUE)
 
 
 sinfonia_extract()

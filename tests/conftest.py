@@ -20,7 +20,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
-# The documented local-only pseudonymisation key (sinfonia.pii.DEMO_KEY): test data are synthetic.
+# The documented local-only pseudonymisation key (sinfonia.ingest.pii.DEMO_KEY): test data are synthetic.
 os.environ.setdefault("SINFONIA_PII_KEY", "sinfonia-demo-local-only-not-a-secret")
 REFERENCE = REPO.parent / "shared" / "reference"
 

@@ -1,13 +1,13 @@
 import tempfile
 from pathlib import Path
 
-from sinfonia.landing import LandedFile, sha256_of
+from sinfonia.ingest.landing import LandedFile, sha256_of
 
 
 def landed(path: Path, source: str = "test", published_on=None) -> LandedFile:
     """A file as the parsers see it after landing, without a warehouse. Sources that transform
     files on landing (``prepare_for_landing``: the pseudonymised equipos export) get that copy."""
-    from sinfonia.sources import SOURCES
+    from sinfonia.ingest.sources import SOURCES
 
     path = Path(path)
     prepare = SOURCES[source].prepare_for_landing if source in SOURCES else None

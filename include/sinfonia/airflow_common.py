@@ -15,7 +15,7 @@ from airflow.sdk import Asset, BaseOperator, task
 from airflow.sdk.definitions.retry_policy import RetryDecision, RetryPolicy
 
 from sinfonia import config, tasks
-from sinfonia.sources import CATALOGUE
+from sinfonia.ingest.sources import CATALOGUE
 
 # "x-" URI schemes are Airflow's private ones: no provider normaliser is looked up, so parsing a DAG file
 # does not load every provider's asset handlers (the amazon provider's imported its S3 hook: 0.45 s).
@@ -42,7 +42,7 @@ class FailFastOnBadInput(RetryPolicy):
         "builtins.ValueError": "bad input or parameter",  # includes SourceFormatError, bad JSON, bad dates
         "builtins.FileNotFoundError": "a file or folder that does not exist",
         "sinfonia.gates.GateFailed": "critical expectations failed on the data",
-        "sinfonia.pii.MissingKeyError": "the pseudonymisation key is missing or too short",
+        "sinfonia.ingest.pii.MissingKeyError": "the pseudonymisation key is missing or too short",
         "psycopg.DataError": "a value the warehouse refuses",
         "psycopg.IntegrityError": "a constraint the data breaks",
         "psycopg.ProgrammingError": "an SQL error",

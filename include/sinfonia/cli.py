@@ -187,8 +187,8 @@ def _quarantine_summary(dsn: str, after: int, reasons: int = 3) -> None:
 
 def _source_folder(path: Path) -> Path:
     """A sources folder holding at least one recognised file, else an error saying what is expected."""
-    from sinfonia.extract import discover
-    from sinfonia.sources import CATALOGUE
+    from sinfonia.ingest.extract import discover
+    from sinfonia.ingest.sources import CATALOGUE
 
     if path.exists() and not path.is_dir():
         raise CommandError(f"{path} is a file, not a sources folder: give the folder that holds one sub-folder "
@@ -241,7 +241,8 @@ def cmd_run(args) -> None:
 
 
 def cmd_demo(args) -> None:
-    from sinfonia import pii, pipeline
+    from sinfonia import pipeline
+    from sinfonia.ingest import pii
     from sinfonia.sample import write_sample
 
     external = _configured_dsn() is not None  # before the run, which exports the embedded URL
@@ -313,8 +314,8 @@ def cmd_docs(args) -> None:
 def _source_files(path: Path, source: str) -> tuple[list[Path], Path | None]:
     """The files of ``source`` at ``path`` and the sources folder they belong to: a file; a sources
     folder (files in its ``<source folder>/``); or that source folder itself."""
-    from sinfonia.extract import discover
-    from sinfonia.sources import get
+    from sinfonia.ingest.extract import discover
+    from sinfonia.ingest.sources import get
 
     if not path.is_dir():
         return [path], None
@@ -329,9 +330,9 @@ def _source_files(path: Path, source: str) -> tuple[list[Path], Path | None]:
 
 
 def cmd_extract(args) -> None:
-    from sinfonia import db
-    from sinfonia.extract import extract
-    from sinfonia.sources import SOURCES
+    from sinfonia.bootstrap import bootstrap
+    from sinfonia.ingest.extract import extract
+    from sinfonia.ingest.sources import SOURCES
 
     if args.source not in SOURCES:
         raise CommandError(f"unknown source {args.source!r}; known: {', '.join(SOURCES)}")
@@ -343,7 +344,7 @@ def cmd_extract(args) -> None:
         raise FileNotFoundError(f"{path} does not exist")
     paths, sources_dir = _source_files(path, args.source)
     dsn = _warehouse(create=True)
-    db.bootstrap(dsn)
+    bootstrap(dsn)
     before = _last_load(dsn)
     from sinfonia import console
 
@@ -357,8 +358,8 @@ def cmd_extract(args) -> None:
 
 
 def _remote(text: str) -> bool:
-    from sinfonia.download import is_url
-    from sinfonia.locations import KEYWORDS
+    from sinfonia.ingest.download import is_url
+    from sinfonia.ingest.locations import KEYWORDS
 
     return (text in KEYWORDS and not Path(text).exists()) or is_url(text)
 
@@ -367,9 +368,9 @@ def _extract_remote(source: str, spec: str, period: str | None) -> None:
     """``--from URL`` or ``--from published`` (the documented location, locations.py)."""
     import logging
 
-    from sinfonia import db
-    from sinfonia.download import extract_location, location_for_url
-    from sinfonia.locations import KEYWORDS, location
+    from sinfonia.bootstrap import bootstrap
+    from sinfonia.ingest.download import extract_location, location_for_url
+    from sinfonia.ingest.locations import KEYWORDS, location
 
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     for noisy in ("urllib3", "requests"):
@@ -377,7 +378,7 @@ def _extract_remote(source: str, spec: str, period: str | None) -> None:
     loc = location(source) if spec in KEYWORDS else location_for_url(source, spec)
     _say(f"{source}: fetching {loc.url}")
     dsn = _warehouse(create=True)
-    db.bootstrap(dsn)
+    bootstrap(dsn)
     results = extract_location(source, loc, dsn, period=period)
     for result in results:
         _say(str(result))
@@ -477,9 +478,10 @@ def cmd_warehouse(args) -> None:
     configured = _configured_dsn()
     if args.action == "roles":
         from sinfonia import db, roles
+        from sinfonia.bootstrap import bootstrap
 
         dsn = _warehouse()
-        db.bootstrap(dsn)
+        bootstrap(dsn)
         roles.bootstrap_roles(dsn)
         with db.connect(dsn, autocommit=True) as conn:
             login = dict(conn.execute("select rolname, rolcanlogin from pg_roles where rolname = any(%s)",

@@ -1,4 +1,4 @@
-"""Connections to the warehouse and its bootstrap.
+"""Connections to the warehouse (a leaf of the package: the bootstrap is :mod:`sinfonia.bootstrap`).
 
 Every pipeline session carries server-side limits (``session_options``), so that no session of
 Sinfonía can wait forever or hold locks after its client died:
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-from importlib import resources
 
 import psycopg
 
@@ -85,33 +84,6 @@ def unreachable(dsn: str) -> str | None:
         return None
     except psycopg.OperationalError as exc:
         return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-def bootstrap(dsn: str | None = None) -> None:
-    """Create the schemas, bookkeeping tables and, when this user may, the roles (idempotent)."""
-    from sinfonia import roles
-
-    sql = resources.files("sinfonia").joinpath("sql/bootstrap.sql").read_text()
-    with connect(dsn) as conn:
-        conn.execute(sql)
-        _raw_tables(conn)
-        may = conn.execute("select rolsuper or rolcreaterole from pg_roles where rolname = current_user").fetchone()
-        if may and may[0]:
-            roles.apply(conn)
-        else:
-            log.warning("this warehouse user may not create roles: run `sinfonia warehouse roles` as an "
-                        "administrator to create %s", ", ".join(roles.ROLES))
-
-
-def _raw_tables(conn: psycopg.Connection) -> None:
-    """Every table of the source catalogue, empty until loaded, so that models and gates find it
-    (person-level sources in ``restricted``, the others in ``raw``)."""
-    from sinfonia.loading import ensure_raw_table
-    from sinfonia.sources import CATALOGUE
-
-    for spec in CATALOGUE:
-        for name, columns in spec.tables.items():
-            ensure_raw_table(conn, name, columns, spec.schema)
 
 
 def count(conn: psycopg.Connection, table: str) -> int:

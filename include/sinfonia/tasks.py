@@ -45,17 +45,17 @@ def sources_dir(params: dict | None) -> Path:
 
 
 def bootstrap() -> None:
-    from sinfonia import db
+    from sinfonia.bootstrap import bootstrap as bootstrap_warehouse
 
-    db.bootstrap(warehouse_dsn())
+    bootstrap_warehouse(warehouse_dsn())
 
 
 def land_sources(params: dict | None = None) -> dict[str, list[dict]]:
     """Land every file of every source of the catalogue found in the sources folder (intake rules
     first, source by source); returns, per source, the landed files' records for the tasks that
     parse them, which may run on another worker and read them from the landing zone's store."""
-    from sinfonia import sources
-    from sinfonia.extract import discover, land_files
+    from sinfonia.ingest import sources
+    from sinfonia.ingest.extract import discover, land_files
 
     folder = sources_dir(params)
     dsn = warehouse_dsn()
@@ -70,8 +70,8 @@ def land_sources(params: dict | None = None) -> dict[str, list[dict]]:
 
 def extract_source(source: str, landed: dict[str, list[dict]] | None = None) -> list[dict]:
     """Parse and load the files the ``land`` task landed for ``source`` (``land_sources``)."""
-    from sinfonia.extract import load_landed
-    from sinfonia.landing import LandedFile
+    from sinfonia.ingest.extract import load_landed
+    from sinfonia.ingest.landing import LandedFile
 
     records = (landed or {}).get(source) or []
     if not records:

@@ -46,7 +46,7 @@ def test_every_dag_is_documented_tagged_and_not_catching_up(dagbag):
 
 
 def test_extract_has_one_task_per_catalogue_source_after_what_it_needs(dagbag):
-    from sinfonia.sources import CATALOGUE
+    from sinfonia.ingest.sources import CATALOGUE
 
     dag = dagbag.dags["sinfonia_extract"]
     assert "extract_divipola" in dag.get_task("extract_esap_asistencias").upstream_task_ids  # names resolved

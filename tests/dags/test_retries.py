@@ -7,9 +7,10 @@ import psycopg
 import pytest
 from airflow.sdk.definitions.retry_policy import RetryAction
 
-from sinfonia import gates, pii
+from sinfonia import gates
 from sinfonia.airflow_common import DEFAULT_ARGS, IN_PROCESS_RETRY, FailFastOnBadInput
-from sinfonia.sources._tables import SourceFormatError
+from sinfonia.ingest import pii
+from sinfonia.ingest.tables import SourceFormatError
 
 POLICY = FailFastOnBadInput()
 

@@ -27,9 +27,10 @@ import pytest
 from psycopg import sql
 
 from sinfonia import config, db, gates
-from sinfonia.extract import extract, extract_folder
+from sinfonia.bootstrap import bootstrap
+from sinfonia.ingest.extract import extract, extract_folder
+from sinfonia.ingest.sources import CATALOGUE
 from sinfonia.sample.writers import ASISTENCIAS_HEADER
-from sinfonia.sources import CATALOGUE
 from tests.conftest import sinfonia
 from tests.corpus import (
     DIVIPOLA_ROWS,
@@ -251,7 +252,7 @@ def landing_snapshot(dsn: str) -> tuple:
 
 @pytest.mark.parametrize("case", REFUSED, ids=[c.id for c in REFUSED])
 def test_a_hostile_file_is_refused_before_landing_and_changes_nothing(case: Refused, fresh_dsn, tmp_path, monkeypatch):
-    db.bootstrap(fresh_dsn)
+    bootstrap(fresh_dsn)
     baseline(fresh_dsn, tmp_path / "good")
     root = tmp_path / "sources"
     root.mkdir()
@@ -269,7 +270,7 @@ def test_a_hostile_file_is_refused_before_landing_and_changes_nothing(case: Refu
 
 def test_a_cell_limit_raised_past_the_csv_default_lets_a_long_cell_load(fresh_dsn, tmp_path, monkeypatch):
     monkeypatch.setenv("SINFONIA_MAX_CELL_CHARS", "200000")
-    db.bootstrap(fresh_dsn)
+    bootstrap(fresh_dsn)
     root = tmp_path / "sources"
     _esap_rows([with_(Observaciones="x" * 150_000)])(root)
     [result] = extract_folder("esap_asistencias", root, fresh_dsn)
@@ -277,7 +278,7 @@ def test_a_cell_limit_raised_past_the_csv_default_lets_a_long_cell_load(fresh_ds
 
 
 def test_a_roster_is_still_landed_pseudonymised_as_the_team_export(fresh_dsn, tmp_path):
-    db.bootstrap(fresh_dsn)
+    bootstrap(fresh_dsn)
     root = tmp_path / "sources"
     roster_csv(root / "esap" / "equipos_2024.csv")
     [result] = extract_folder("esap_equipos", root, fresh_dsn)
@@ -289,9 +290,9 @@ def test_a_roster_is_still_landed_pseudonymised_as_the_team_export(fresh_dsn, tm
 def test_a_value_the_database_refuses_is_reported_at_its_file_row_and_column(fresh_dsn):
     """Past every check (a batch built by hand): PostgreSQL's COPY refuses a NUL byte; the error
     names the file's row, not the line of the load stream, and nothing is loaded."""
-    from sinfonia.loading import Batch, load_batch
+    from sinfonia.ingest.loading import Batch, load_batch
 
-    db.bootstrap(fresh_dsn)
+    bootstrap(fresh_dsn)
     batch = Batch("divipola", "2024", ("department_code", "municipality_code"), files=["x"])
     batch.rows = [("DIVIPOLA.csv", 2, "05", "05001"), ("DIVIPOLA.csv", 9, "05", "05\x00002")]
     with pytest.raises(ValueError) as err:
@@ -338,7 +339,7 @@ def assert_reconciled(dsn: str) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input(case: Case, fresh_dsn, tmp_path):
-    db.bootstrap(fresh_dsn)
+    bootstrap(fresh_dsn)
     baseline(fresh_dsn, tmp_path / "good")
     bad = tmp_path / "bad"
     bad.mkdir()
@@ -372,7 +373,7 @@ def test_the_corpus_has_at_least_20_bad_inputs():
 
 
 def test_a_score_of_130_is_quarantined_at_extract_and_the_raw_gate_still_guards_the_range(fresh_dsn, tmp_path):
-    db.bootstrap(fresh_dsn)
+    bootstrap(fresh_dsn)
     baseline(fresh_dsn, tmp_path / "good")
     [result] = extract("idf", [idf_book(tmp_path / "bad", _idf_with(c3=130))], None, fresh_dsn)
     assert (result.rows_loaded, result.rows_quarantined) == (2, 1)
@@ -393,7 +394,7 @@ def test_a_code_not_in_divipola_is_quarantined_at_extract_and_the_other_rows_loa
     """99999 is a well-formed code that DIVIPOLA does not know: the row waits in quarantine with
     file, row, column and code; the other rows load and the raw gate passes. The gate still
     stops such a code if another writer puts it in raw."""
-    db.bootstrap(fresh_dsn)
+    bootstrap(fresh_dsn)
     baseline(fresh_dsn, tmp_path / "good")
     path = idf_book(tmp_path / "bad", [*IDF_ROWS, ["99999", "NINGUNO", "NINGUNO", 50.0, "2. Riesgo (>=40 y <60)"]])
     proc = sinfonia("extract", "idf", "--from", str(path), env={"WAREHOUSE_DSN": fresh_dsn})
@@ -416,7 +417,7 @@ def test_a_code_not_in_divipola_is_quarantined_at_extract_and_the_other_rows_loa
 
 
 def test_without_divipola_the_code_check_is_skipped_with_a_notice(fresh_dsn, tmp_path):
-    db.bootstrap(fresh_dsn)
+    bootstrap(fresh_dsn)
     [result] = extract("idf", [idf_book(tmp_path, _idf_with(c0=99999))], None, fresh_dsn)
     assert (result.rows_loaded, result.rows_quarantined) == (3, 0)
     assert len(result.notices) == 1 and result.notices[0].startswith("DIVIPOLA is not loaded")
@@ -428,7 +429,7 @@ def test_without_divipola_the_code_check_is_skipped_with_a_notice(fresh_dsn, tmp
 
 
 def test_the_command_line_names_the_bad_file_in_one_line_and_changes_nothing(fresh_dsn, tmp_path):
-    db.bootstrap(fresh_dsn)
+    bootstrap(fresh_dsn)
     baseline(fresh_dsn, tmp_path / "good")
     before = snapshot(fresh_dsn)
     path = _truncated(tmp_path / "bad")
@@ -440,7 +441,7 @@ def test_the_command_line_names_the_bad_file_in_one_line_and_changes_nothing(fre
 
 
 def test_the_command_line_loads_a_latin1_semicolon_export_and_reports_counts(fresh_dsn, tmp_path):
-    db.bootstrap(fresh_dsn)
+    bootstrap(fresh_dsn)
     baseline(fresh_dsn, tmp_path / "good")
     path = write(tmp_path, [GOOD, with_(ID_Asistencia="AT-2", Estado="Terminada")], encoding="latin-1")
     proc = sinfonia("extract", "esap_asistencias", "--from", str(path), env={"WAREHOUSE_DSN": fresh_dsn})
@@ -449,7 +450,7 @@ def test_the_command_line_loads_a_latin1_semicolon_export_and_reports_counts(fre
 
 
 def test_every_load_of_the_sample_reconciles(fresh_dsn, small_sample):
-    db.bootstrap(fresh_dsn)
+    bootstrap(fresh_dsn)
     results = [r for spec in CATALOGUE for r in extract_folder(spec.name, small_sample, fresh_dsn)]
     assert {t for spec in CATALOGUE for t in spec.tables} == {r.source for r in results}
     for r in results:
@@ -471,9 +472,9 @@ class _RowsThatEndTheSession(list):
 
 
 def test_a_warehouse_that_goes_away_mid_load_is_named_and_nothing_is_loaded(fresh_dsn):
-    from sinfonia.loading import Batch, load_batch
+    from sinfonia.ingest.loading import Batch, load_batch
 
-    db.bootstrap(fresh_dsn)
+    bootstrap(fresh_dsn)
     conn = psycopg.connect(fresh_dsn, autocommit=True)
     pid = conn.execute("select pg_backend_pid()").fetchone()[0]
     batch = Batch("divipola", "2024", ("department_code", "municipality_code"), files=["x"])

@@ -3,17 +3,17 @@
 import psycopg
 import pytest
 
-from sinfonia import db
-from sinfonia.loading import LINEAGE
-from sinfonia.sources import CATALOGUE
+from sinfonia.bootstrap import bootstrap
+from sinfonia.ingest.loading import LINEAGE
+from sinfonia.ingest.sources import CATALOGUE
 from tests.conftest import sinfonia
 
 pytestmark = pytest.mark.integration
 
 
 def test_bootstrap_creates_exactly_the_catalogue_tables_in_their_schemas(fresh_dsn):
-    db.bootstrap(fresh_dsn)
-    db.bootstrap(fresh_dsn)  # idempotent
+    bootstrap(fresh_dsn)
+    bootstrap(fresh_dsn)  # idempotent
     with psycopg.connect(fresh_dsn) as conn:
         rows = conn.execute("""select table_schema, table_name, array_agg(column_name::text order by ordinal_position)
             from information_schema.columns where table_schema in ('raw', 'restricted')

@@ -16,7 +16,8 @@ import json
 
 import pytest
 
-from sinfonia import db, dbt
+from sinfonia import dbt
+from sinfonia.bootstrap import bootstrap
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +38,7 @@ def unit_results(server_dsn):
     from tests.conftest import throwaway_database
 
     with throwaway_database(server_dsn, "unit") as dsn:
-        db.bootstrap(dsn)
+        bootstrap(dsn)
         dbt.run(["seed", "--quiet"], dsn)
         dbt.run(["run", "--empty", "--quiet"], dsn)
         result = dbt.run(["test", "--select", "test_type:unit", "--quiet"], dsn, check=False)

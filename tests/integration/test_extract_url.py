@@ -5,8 +5,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from sinfonia import db
-from sinfonia.locations import LOCATIONS, guess_expect, location
+from sinfonia.bootstrap import bootstrap
+from sinfonia.ingest.locations import LOCATIONS, guess_expect, location
 from tests.conftest import sinfonia
 from tests.corpus import idf_book
 from tests.unit.test_http import socrata
@@ -62,7 +62,7 @@ def test_an_html_page_served_for_a_workbook_is_one_line_naming_the_url(fresh_dsn
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and url in lines[0] and "HTML page" in lines[0], proc.stderr
-    db.bootstrap(fresh_dsn)
+    bootstrap(fresh_dsn)
     with psycopg.connect(fresh_dsn) as conn:
         assert conn.execute("select count(*) from meta.load_run").fetchone()[0] == 0
 

@@ -90,12 +90,12 @@ def test_a_year_already_written_is_answered_as_kept_before_any_task_runs(transcr
 
 
 def test_build_of_a_warehouse_never_extracted_says_extract_first_at_once(server_dsn, state_dir):
-    from sinfonia import db
+    from sinfonia.bootstrap import bootstrap
 
     with throwaway_database(server_dsn, "neverextracted") as dsn:
         for bootstrapped in (False, True):  # a new database, then one with its empty raw tables
             if bootstrapped:
-                db.bootstrap(dsn)
+                bootstrap(dsn)
             start = time.monotonic()
             proc = sinfonia("build", env={"WAREHOUSE_DSN": dsn}, check=False)
             assert proc.returncode == 1, proc.stdout + proc.stderr

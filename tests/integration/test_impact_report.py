@@ -8,7 +8,8 @@ import re
 import psycopg
 import pytest
 
-from sinfonia import db, dbt, publish
+from sinfonia import dbt, publish
+from sinfonia.bootstrap import bootstrap
 from sinfonia.impact import COLUMNS, estimate_all, store
 from sinfonia.report.impact import section
 from tests.unit.impact_simulation import simulate
@@ -23,7 +24,7 @@ def build_and_publish(dsn):
 
 @pytest.fixture
 def with_estimates(fresh_dsn):
-    db.bootstrap(fresh_dsn)
+    bootstrap(fresh_dsn)
     rows = estimate_all(simulate(1, 3.0), threshold=5)
     with psycopg.connect(fresh_dsn, autocommit=True) as conn:
         store.write_estimates(conn, rows)

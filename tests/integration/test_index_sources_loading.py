@@ -7,8 +7,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from sinfonia import db
-from sinfonia.extract import extract_folder
+from sinfonia.bootstrap import bootstrap
+from sinfonia.ingest.extract import extract_folder
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +40,7 @@ def damaged(small_sample, tmp_path):
 
 
 def test_every_new_source_reconciles_and_reloads_without_duplicates(fresh_dsn, damaged):
-    db.bootstrap(fresh_dsn)
+    bootstrap(fresh_dsn)
     first = {s: extract_folder(s, damaged, fresh_dsn) for s in SOURCES}
     assert all(extract_folder(s, damaged, fresh_dsn) == [] for s in SOURCES)  # same bytes: skipped
     second = {s: extract_folder(s, damaged, fresh_dsn, force=True) for s in SOURCES}

@@ -4,14 +4,15 @@ import psycopg
 import pytest
 
 from sinfonia import db
-from sinfonia.extract import extract, extract_folder
+from sinfonia.bootstrap import bootstrap
+from sinfonia.ingest.extract import extract, extract_folder
 from tests.unit.test_esap_asistencias import GOOD, with_, write
 
 pytestmark = pytest.mark.integration
 
 
 def test_reloading_a_period_replaces_it_and_counts_reconcile(fresh_dsn, small_sample):
-    db.bootstrap(fresh_dsn)
+    bootstrap(fresh_dsn)
     first = extract_folder("idf", small_sample, fresh_dsn)
     assert extract_folder("idf", small_sample, fresh_dsn) == []  # same bytes: nothing re-read
     second = extract(  # forced: every period replaced
@@ -28,7 +29,7 @@ def test_reloading_a_period_replaces_it_and_counts_reconcile(fresh_dsn, small_sa
 
 
 def test_quarantined_rows_name_file_row_column_and_reason(fresh_dsn, tmp_path):
-    db.bootstrap(fresh_dsn)
+    bootstrap(fresh_dsn)
     path = write(tmp_path, [GOOD, with_(ID_Asistencia="AT-2", Estado="Terminada")])
     [result] = extract("esap_asistencias", [path], None, fresh_dsn)
     assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (2, 1, 1)
@@ -38,10 +39,10 @@ def test_quarantined_rows_name_file_row_column_and_reason(fresh_dsn, tmp_path):
 
 
 def test_a_failed_load_leaves_the_previous_period_in_place(fresh_dsn, tmp_path, monkeypatch):
-    db.bootstrap(fresh_dsn)
+    bootstrap(fresh_dsn)
     path = write(tmp_path, [GOOD])
     extract("esap_asistencias", [path], None, fresh_dsn)
-    from sinfonia import loading
+    from sinfonia.ingest import loading
 
     # A COPY that fails half-way (a lineage column that does not exist) must roll back the period.
     monkeypatch.setattr(loading, "LINEAGE", ("_load_id", "_period", "_file", "_row_number", "_no_such_column"))
@@ -54,9 +55,9 @@ def test_a_failed_load_leaves_the_previous_period_in_place(fresh_dsn, tmp_path, 
 
 
 def test_landing_the_same_bytes_twice_is_a_no_op(fresh_dsn, tmp_path):
-    from sinfonia.landing import land
+    from sinfonia.ingest.landing import land
 
-    db.bootstrap(fresh_dsn)
+    bootstrap(fresh_dsn)
     path = write(tmp_path, [GOOD])
     with db.connect(fresh_dsn, autocommit=True) as conn:
         a = land(conn, "esap_asistencias", path)
@@ -66,9 +67,9 @@ def test_landing_the_same_bytes_twice_is_a_no_op(fresh_dsn, tmp_path):
 
 
 def test_copy_round_trips_special_characters_and_nulls(fresh_dsn):
-    from sinfonia.loading import Batch, load_batch
+    from sinfonia.ingest.loading import Batch, load_batch
 
-    db.bootstrap(fresh_dsn)
+    bootstrap(fresh_dsn)
     values = [("a\tb", "line\nbreak", None), ("back\\slash", "\\N", "cr\r"), ("plain", "", "ñandú")]
     batch = Batch("roundtrip", "p1", ("x", "y", "z"),
                   rows=[("f\tile.csv", i + 2, *v) for i, v in enumerate(values)])
@@ -82,10 +83,10 @@ def test_copy_round_trips_special_characters_and_nulls(fresh_dsn):
 def test_every_loaded_row_carries_the_time_of_its_load(fresh_dsn, tmp_path):
     """_loaded_at (the dbt sources' loaded_at_field) is the load transaction's time, also on a raw
     table created before the column existed (bootstrap adds it)."""
-    db.bootstrap(fresh_dsn)
+    bootstrap(fresh_dsn)
     with psycopg.connect(fresh_dsn) as conn:
         conn.execute("alter table raw.esap_asistencias drop column _loaded_at")
-    db.bootstrap(fresh_dsn)
+    bootstrap(fresh_dsn)
     extract("esap_asistencias", [write(tmp_path, [GOOD, with_(ID_Asistencia="AT-2")])], None, fresh_dsn)
     with psycopg.connect(fresh_dsn) as conn:
         stamps = conn.execute("select distinct _loaded_at from raw.esap_asistencias").fetchall()

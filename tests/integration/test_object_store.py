@@ -6,9 +6,10 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from sinfonia import db, tasks
-from sinfonia.extract import discover, land_files, load_landed
-from sinfonia.landing import LandedFile
+from sinfonia import tasks
+from sinfonia.bootstrap import bootstrap
+from sinfonia.ingest.extract import discover, land_files, load_landed
+from sinfonia.ingest.landing import LandedFile
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +24,7 @@ def on_s3(s3_server, monkeypatch, tmp_path, request):
 
 def test_a_file_landed_on_one_machine_is_parsed_on_another(s3_server, on_s3, fresh_dsn, small_sample,
                                                            tmp_path, monkeypatch):
-    db.bootstrap(fresh_dsn)
+    bootstrap(fresh_dsn)
     paths = discover(small_sample, "divipola")
     monkeypatch.setenv("SINFONIA_STATE_DIR", str(tmp_path / "worker-a"))
     records = [f.record() for f in land_files("divipola", paths, small_sample, fresh_dsn)]
@@ -46,7 +47,7 @@ def test_a_file_landed_on_one_machine_is_parsed_on_another(s3_server, on_s3, fre
 
 def test_an_object_changed_after_landing_is_refused_naming_it(s3_server, on_s3, fresh_dsn, small_sample,
                                                               tmp_path, monkeypatch):
-    db.bootstrap(fresh_dsn)
+    bootstrap(fresh_dsn)
     monkeypatch.setenv("SINFONIA_STATE_DIR", str(tmp_path / "worker-a"))
     [record, *_] = [f.record() for f in land_files("divipola", discover(small_sample, "divipola"),
                                                    small_sample, fresh_dsn)]

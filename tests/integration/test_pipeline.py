@@ -8,8 +8,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from sinfonia.extract import discover
-from sinfonia.sources import SOURCES
+from sinfonia.ingest.extract import discover
+from sinfonia.ingest.sources import SOURCES
 from tests.conftest import sample_run, sinfonia
 from tests.helpers import landed
 from tests.integration.test_retries import tries

@@ -15,6 +15,7 @@ import pytest
 from psycopg import sql
 
 from sinfonia import db, publish, roles
+from sinfonia.bootstrap import bootstrap
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +49,7 @@ def published(dsn: str) -> dict:
 
 @pytest.fixture
 def warehouse(fresh_dsn):
-    db.bootstrap(fresh_dsn)
+    bootstrap(fresh_dsn)
     with psycopg.connect(fresh_dsn, autocommit=True) as conn:
         conn.execute("create schema if not exists marts_build")
     build(fresh_dsn, 1)

@@ -13,7 +13,7 @@ import pytest
 from psycopg import sql
 
 from sinfonia import dbt
-from sinfonia.sources._tables import read_xlsx_sheets
+from sinfonia.ingest.tables import read_xlsx_sheets
 from tests.conftest import REFERENCE, sinfonia, throwaway_database
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,8 @@ import openpyxl
 import psycopg
 import pytest
 
-from sinfonia import db, prioritisation, report
+from sinfonia import prioritisation, report
+from sinfonia.bootstrap import bootstrap
 from sinfonia.sample import SAMPLE_ORIGIN_PREFIX
 from tests.conftest import dbname, throwaway_database
 from tests.integration.test_prioritisation_method import build_inputs
@@ -31,7 +32,7 @@ PROBE = """<script>window.addEventListener('load', () => {
 
 
 def mark_as_sample(dsn: str, sample: bool) -> None:
-    db.bootstrap(dsn)
+    bootstrap(dsn)
     origin = (SAMPLE_ORIGIN_PREFIX if sample else "") + "https://www.dnp.gov.co (IDF 2023)"
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("insert into meta.landed_file (sha256, source, file_name, origin, size_bytes, stored_path) "
@@ -46,7 +47,7 @@ def _published_prioritisation(server_dsn):
 
     with throwaway_database(server_dsn, "report_tpl") as dsn:
         build_inputs(dsn)
-        db.bootstrap(dsn)  # meta.*, where the publication is recorded
+        bootstrap(dsn)  # meta.*, where the publication is recorded
         prioritisation.run(dsn, 2025)  # into marts_build, as dbt builds it
         publish.publish(dsn, "report-test")  # the report reads what analysts read: marts
         yield dsn

@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from sinfonia import runlock
+from sinfonia.bootstrap import bootstrap
 from tests.conftest import sinfonia
 
 pytestmark = pytest.mark.integration
@@ -39,9 +40,8 @@ def _publications(dsn: str) -> int:
 
 
 def test_a_second_run_refuses_at_once_naming_the_run_that_holds_the_warehouse(fresh_dsn):
-    from sinfonia import db
 
-    db.bootstrap(fresh_dsn)
+    bootstrap(fresh_dsn)
     first = _start_holder(fresh_dsn)
     try:
         started = time.monotonic()

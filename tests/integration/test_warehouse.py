@@ -8,6 +8,7 @@ import subprocess
 import psycopg
 import pytest
 
+from sinfonia.bootstrap import bootstrap
 from sinfonia.warehouse import Embedded
 
 pytestmark = pytest.mark.integration
@@ -136,11 +137,10 @@ def test_a_warehouse_killed_mid_build_is_named_and_nothing_is_published(server_d
     import time
     from pathlib import Path
 
-    from sinfonia import db
 
     server = Embedded(server_dir / "wh")
     url = server.start()
-    db.bootstrap(url)
+    bootstrap(url)
     exe = Path(sys.executable).with_name("sinfonia")
     env = {**os.environ, "WAREHOUSE_DSN": url, "SINFONIA_STATE_DIR": str(server_dir / "state")}
     proc = subprocess.Popen([str(exe), "build"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from sinfonia.sources import CATALOGUE, SOURCES, Periods, SourceSpec, get
-from sinfonia.sources.spec import SourceSpec as Spec
+from sinfonia.ingest.sources import CATALOGUE, SOURCES, Periods, SourceSpec, get
+from sinfonia.ingest.sources.spec import SourceSpec as Spec
 
 REPO = Path(__file__).resolve().parents[2]
 NAMES = [s.name for s in CATALOGUE]
 
 
 def test_every_source_module_declares_its_spec_and_the_catalogue_lists_each_once():
-    modules = sorted(p.stem for p in (REPO / "include/sinfonia/sources").glob("*.py")
+    modules = sorted(p.stem for p in (REPO / "include/sinfonia/ingest/sources").glob("*.py")
                      if not p.stem.startswith("_") and p.stem != "spec")
     assert sorted(NAMES) == modules and len(set(NAMES)) == len(NAMES)
     assert all(isinstance(s, SourceSpec) for s in CATALOGUE) and list(SOURCES) == NAMES
@@ -61,7 +61,7 @@ def test_read_passes_a_given_period_and_divipola_names_only_to_the_sources_that_
 # sources. locations.py keys the publishers' locations known for some sources (a per-source
 # fact read by `sinfonia extract --from published`), not the list of sources.
 INDICATORS = {"mdm", "idf", "ipm", "imrc"}
-ALLOWED_FILES = {"include/sinfonia/locations.py"}
+ALLOWED_FILES = {"include/sinfonia/ingest/locations.py"}
 
 
 def _string_lists_of_sources(path: Path) -> list[str]:

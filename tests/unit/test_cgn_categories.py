@@ -3,10 +3,10 @@
 import openpyxl
 import pytest
 
+from sinfonia.ingest.sources import cgn_categories
+from sinfonia.ingest.tables import SourceFormatError
 from sinfonia.sample import indices
 from sinfonia.sample.model import build_world
-from sinfonia.sources import cgn_categories
-from sinfonia.sources._tables import SourceFormatError
 from tests.helpers import landed
 
 

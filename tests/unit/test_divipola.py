@@ -1,7 +1,7 @@
 """DIVIPOLA editions and finding a source's files in its own folder (issue 15)."""
 
-from sinfonia.extract import discover
-from sinfonia.sources import divipola
+from sinfonia.ingest.extract import discover
+from sinfonia.ingest.sources import divipola
 from tests.helpers import landed
 
 HEADER = "Código Departamento,Código Municipio,Nombre Departamento,Nombre Municipio,Tipo: Municipio / Isla / Área no municipalizada"

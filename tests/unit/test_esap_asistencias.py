@@ -4,8 +4,8 @@ import csv
 
 import pytest
 
+from sinfonia.ingest.sources import esap_asistencias
 from sinfonia.sample.writers import ASISTENCIAS_HEADER
-from sinfonia.sources import esap_asistencias
 from tests.helpers import landed
 
 GOOD = ["AT-1", "2024", "Dirección Territorial Cauca", "19050", "Cauca", "Argelia", "Innovación pública",

@@ -5,10 +5,10 @@ import re
 
 import pytest
 
-from sinfonia import pii
+from sinfonia.ingest import pii
+from sinfonia.ingest.sources import esap_equipos
 from sinfonia.sample import esap
 from sinfonia.sample.model import build_world
-from sinfonia.sources import esap_equipos
 from tests.helpers import landed
 
 HEADER = ["Vigencia", "Dirección Territorial", "Equipo", "Documento", "Nombre", "Rol", "Grupo Poblacional"]

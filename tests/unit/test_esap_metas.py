@@ -1,6 +1,6 @@
 import csv
 
-from sinfonia.sources import esap_metas
+from sinfonia.ingest.sources import esap_metas
 from tests.helpers import landed
 
 HEADER = ["Vigencia", "Dirección Territorial", "Línea Temática", "Meta Asistencias"]

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from sinfonia.http import DownloadError, Policy, fetch, retry_after, socrata_pages
+from sinfonia.ingest.http import DownloadError, Policy, fetch, retry_after, socrata_pages
 from tests.webserver import LocalWeb, send, send_json
 
 FAST = Policy(connect_timeout=2, read_timeout=0.5, retries=2, backoff=0.01, max_wait=2)
@@ -213,7 +213,7 @@ def test_progress_is_logged_for_a_long_download(web, tmp_path, caplog):
             time.sleep(0.05)
 
     url = web.route("/long.xlsx", route)
-    caplog.set_level("INFO", logger="sinfonia.http")
+    caplog.set_level("INFO", logger="sinfonia.ingest.http")
     fetch(url, tmp_path / "long.xlsx", expect="xlsx", policy=Policy(chunk=1024, progress_every=0.01))
     progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith(url)]
     assert progress and all(f"of {len(WORKBOOK):,} bytes" in m for m in progress)

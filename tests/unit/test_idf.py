@@ -6,8 +6,8 @@ from collections import Counter
 import openpyxl
 import pytest
 
-from sinfonia.sources import idf
-from sinfonia.sources._tables import SourceFormatError, read_xlsx_sheets
+from sinfonia.ingest.sources import idf
+from sinfonia.ingest.tables import SourceFormatError, read_xlsx_sheets
 from tests.conftest import reference
 from tests.helpers import landed
 

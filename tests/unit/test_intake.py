@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sinfonia import intake
+from sinfonia.ingest import intake
 from tests.conftest import REFERENCE
 from tests.corpus import DIVIPOLA_HEADER, roster_csv, write_csv
 

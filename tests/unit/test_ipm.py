@@ -5,10 +5,10 @@ import csv
 import openpyxl
 import pytest
 
+from sinfonia.ingest.sources import ipm
+from sinfonia.ingest.tables import SourceFormatError
 from sinfonia.sample import indices
 from sinfonia.sample.model import build_world
-from sinfonia.sources import ipm
-from sinfonia.sources._tables import SourceFormatError
 from tests.conftest import reference
 from tests.helpers import landed
 

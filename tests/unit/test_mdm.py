@@ -5,10 +5,10 @@ import json
 import openpyxl
 import pytest
 
+from sinfonia.ingest.sources import mdm
+from sinfonia.ingest.tables import SourceFormatError
 from sinfonia.sample import indices
 from sinfonia.sample.model import build_world
-from sinfonia.sources import mdm
-from sinfonia.sources._tables import SourceFormatError
 from tests.conftest import reference
 from tests.helpers import landed
 
@@ -150,7 +150,7 @@ def test_base_with_scores_a_hundred_times_too_large_is_refused_saying_why():
 @pytest.fixture(scope="module")
 def base_rows():
     """The reference base's data sheet, as published (values, not formulas)."""
-    from sinfonia.sources._tables import read_xlsx_sheets
+    from sinfonia.ingest.tables import read_xlsx_sheets
 
     sheets = read_xlsx_sheets(reference(*BASE))
     [(name, rows)] = [(n, r) for n, r in sheets.items() if r and r[0][:3] == ("ID", "año", "cmpio")]

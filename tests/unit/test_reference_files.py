@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from sinfonia.sources import divipola, idf, pdet
+from sinfonia.ingest.sources import divipola, idf, pdet
 from tests.conftest import reference
 from tests.helpers import landed
 
@@ -62,7 +62,7 @@ import csv  # noqa: E402
 
 import openpyxl  # noqa: E402
 
-from sinfonia.sources import ipm  # noqa: E402
+from sinfonia.ingest.sources import ipm  # noqa: E402
 
 
 @pytest.mark.parametrize("code", ["05001", "13780", "94663"])

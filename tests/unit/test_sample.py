@@ -2,10 +2,10 @@ import json
 
 import pytest
 
-from sinfonia.extract import discover
-from sinfonia.landing import sha256_of
+from sinfonia.ingest.extract import discover
+from sinfonia.ingest.landing import sha256_of
+from sinfonia.ingest.sources import CATALOGUE, SOURCES
 from sinfonia.sample import write_sample
-from sinfonia.sources import CATALOGUE, SOURCES
 from tests.helpers import landed
 
 

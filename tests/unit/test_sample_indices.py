@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
-from sinfonia.extract import discover, read_manifest
+from sinfonia.ingest.extract import discover, read_manifest
+from sinfonia.ingest.sources import SOURCES
 from sinfonia.sample import write_sample
-from sinfonia.sources import SOURCES
 from tests.helpers import landed
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from sinfonia.sources._tables import (
+from sinfonia.ingest.tables import (
     Column,
     SourceFormatError,
     dane_code,
@@ -52,7 +52,7 @@ def test_missing_column_error_names_file_sheet_row_and_column():
 
 # --- finding tables by content (issue 15) ---------------------------------------------------
 
-from sinfonia.sources._tables import (  # noqa: E402
+from sinfonia.ingest.tables import (  # noqa: E402
     check_scale,
     find_table,
     find_tables,

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from sinfonia.landing import LandedFile
-from sinfonia.loading import Batch
-from sinfonia.sources._tables import (
+from sinfonia.ingest.landing import LandedFile
+from sinfonia.ingest.loading import Batch
+from sinfonia.ingest.sources.spec import SourceSpec
+from sinfonia.ingest.tables import (
     Column,
     Contains,
     SourceFormatError,
@@ -31,7 +32,6 @@ from sinfonia.sources._tables import (
     resolve_period,
     scale_problem,
 )
-from sinfonia.sources.spec import SourceSpec
 
 SOURCE = "imrc"
 FOLDER = "imrc"

@@ -15,9 +15,9 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from sinfonia import config
-from sinfonia.http import Policy, fetch, socrata_pages
-from sinfonia.loading import LoadResult
-from sinfonia.locations import Location, guess_expect
+from sinfonia.ingest.http import Policy, fetch, socrata_pages
+from sinfonia.ingest.loading import LoadResult
+from sinfonia.ingest.locations import Location, guess_expect
 
 SOCRATA_RESOURCE = re.compile(r"/resource/([a-z0-9]{4}-[a-z0-9]{4})\.json$")
 
@@ -63,7 +63,7 @@ def location_for_url(source: str, url: str) -> Location:
 
 def extract_location(source: str, loc: Location, dsn: str | None = None, period: str | None = None,
                      policy: Policy | None = None) -> list[LoadResult]:
-    from sinfonia.extract import extract
+    from sinfonia.ingest.extract import extract
 
     scratch = config.state_dir() / "downloads" / uuid.uuid4().hex[:12]
     try:

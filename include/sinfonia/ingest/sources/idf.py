@@ -22,9 +22,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from sinfonia.landing import LandedFile
-from sinfonia.loading import Batch
-from sinfonia.sources._tables import (
+from sinfonia.ingest.landing import LandedFile
+from sinfonia.ingest.loading import Batch
+from sinfonia.ingest.sources.spec import Periods, SourceSpec
+from sinfonia.ingest.tables import (
     Column,
     SourceFormatError,
     cell_text,
@@ -41,7 +42,6 @@ from sinfonia.sources._tables import (
     resolve_period,
     scale_problem,
 )
-from sinfonia.sources.spec import Periods, SourceSpec
 
 SOURCE = "idf"
 FOLDER = "idf"

@@ -5,10 +5,10 @@ The published workbook stores codes as integers (5475 for 05475); they are zero-
 
 from __future__ import annotations
 
-from sinfonia.landing import LandedFile
-from sinfonia.loading import Batch
-from sinfonia.sources._tables import Column, cell_text, dane_code, read_table
-from sinfonia.sources.spec import Periods, SourceSpec
+from sinfonia.ingest.landing import LandedFile
+from sinfonia.ingest.loading import Batch
+from sinfonia.ingest.sources.spec import Periods, SourceSpec
+from sinfonia.ingest.tables import Column, cell_text, dane_code, read_table
 
 SOURCE = "pdet"
 FOLDER = "pdet"

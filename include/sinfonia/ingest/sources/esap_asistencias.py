@@ -12,9 +12,10 @@ import re
 from datetime import date, datetime
 from functools import lru_cache
 
-from sinfonia.landing import LandedFile
-from sinfonia.loading import Batch
-from sinfonia.sources._tables import (
+from sinfonia.ingest.landing import LandedFile
+from sinfonia.ingest.loading import Batch
+from sinfonia.ingest.sources.spec import Periods, SourceSpec
+from sinfonia.ingest.tables import (
     Column,
     SourceFormatError,
     cell_text,
@@ -24,7 +25,6 @@ from sinfonia.sources._tables import (
     read_table,
     year_of,
 )
-from sinfonia.sources.spec import Periods, SourceSpec
 
 SOURCE = "esap_asistencias"
 FOLDER = "esap"

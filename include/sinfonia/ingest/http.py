@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 
-log = logging.getLogger("sinfonia.http")
+log = logging.getLogger("sinfonia.ingest.http")
 
 EXPECTED = {"xlsx": "an Excel workbook", "csv": "a CSV file", "json": "a JSON document", None: "a file"}
 USER_AGENT = "sinfonia/0.1 (ESAP data pipeline)"

@@ -1,6 +1,6 @@
 """``SourceSpec``: what the pipeline needs to know about one source, declared once.
 
-Each source module ends with ``SPEC = SourceSpec(...)``; ``sinfonia.sources.CATALOGUE`` lists
+Each source module ends with ``SPEC = SourceSpec(...)``; ``sinfonia.ingest.sources.CATALOGUE`` lists
 them in extract order. Everything else is derived from that list: the extract order, the
 extract DAG's tasks and their dependencies, the ``raw.*`` Assets, the raw tables created on
 bootstrap, the command line's list of sources and the tests' parametrisation.
@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sinfonia.landing import LandedFile
-    from sinfonia.loading import Batch
+    from sinfonia.ingest.landing import LandedFile
+    from sinfonia.ingest.loading import Batch
 
 
 class Periods(Enum):

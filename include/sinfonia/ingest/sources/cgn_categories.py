@@ -35,9 +35,10 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from sinfonia.landing import LandedFile
-from sinfonia.loading import Batch
-from sinfonia.sources._tables import (
+from sinfonia.ingest.landing import LandedFile
+from sinfonia.ingest.loading import Batch
+from sinfonia.ingest.sources.spec import SourceSpec
+from sinfonia.ingest.tables import (
     Column,
     SourceFormatError,
     cell_text,
@@ -50,7 +51,6 @@ from sinfonia.sources._tables import (
     read_xlsx_sheets,
     resolve_period,
 )
-from sinfonia.sources.spec import SourceSpec
 
 SOURCE = "cgn_categories"
 FOLDER = "cgn"

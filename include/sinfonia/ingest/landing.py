@@ -79,11 +79,11 @@ def land(
 ) -> LandedFile:
     """Land ``path``; with ``prepare`` (path → (stored name, bytes)), land what it returns instead.
 
-    The file first passes ``sinfonia.intake.check`` (no link, within limits, no personal data
+    The file first passes ``sinfonia.ingest.intake.check`` (no link, within limits, no personal data
     unless ``prepare`` pseudonymises it), unless the caller ``checked`` it already."""
     path = Path(path)
     if not checked:
-        from sinfonia import intake  # (it reads tables with sources._tables, whose parsers import us)
+        from sinfonia.ingest import intake  # (here, not on top: it imports psycopg, the catalogue need not)
 
         intake.check(path, personal_data_expected=prepare is not None)
     content = None

@@ -6,10 +6,10 @@ batch per Vigencia: a new file for a year replaces that year's goals.
 
 from __future__ import annotations
 
-from sinfonia.landing import LandedFile
-from sinfonia.loading import Batch
-from sinfonia.sources._tables import Column, cell_text, normalise, number_text, read_table, year_of
-from sinfonia.sources.spec import SourceSpec
+from sinfonia.ingest.landing import LandedFile
+from sinfonia.ingest.loading import Batch
+from sinfonia.ingest.sources.spec import SourceSpec
+from sinfonia.ingest.tables import Column, cell_text, normalise, number_text, read_table, year_of
 
 SOURCE = "esap_metas"
 FOLDER = "esap"

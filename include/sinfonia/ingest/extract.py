@@ -15,11 +15,12 @@ from pathlib import Path
 
 import psycopg
 
-from sinfonia import db, intake, sources
-from sinfonia.landing import LandedFile, land
-from sinfonia.loading import Batch, LoadResult, load_batch
-from sinfonia.sources import Periods
-from sinfonia.sources._tables import normalise
+from sinfonia import db
+from sinfonia.ingest import intake, sources
+from sinfonia.ingest.landing import LandedFile, land
+from sinfonia.ingest.loading import Batch, LoadResult, load_batch
+from sinfonia.ingest.sources import Periods
+from sinfonia.ingest.tables import normalise
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ def extract(source: str, paths: list[Path], sources_dir: Path | None = None,
 
 def land_files(source: str, paths: list[Path], sources_dir: Path | None = None, dsn: str | None = None,
                origins: dict[Path, str] | None = None, period: str | None = None) -> list[LandedFile]:
-    """Check every file against the intake rules, then land each (``sinfonia.landing.land``)."""
+    """Check every file against the intake rules, then land each (``sinfonia.ingest.landing.land``)."""
     spec = sources.get(source)
     manifest = read_manifest(sources_dir) if sources_dir else {}
     prepare = spec.prepare_for_landing

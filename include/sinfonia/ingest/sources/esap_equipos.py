@@ -9,7 +9,7 @@ file for several years.
 Two steps, both here:
 
 - ``prepare_for_landing`` runs BEFORE the landing zone writes anything: it keeps only the contract
-  columns, replaces Documento by its keyed hash (``sinfonia.pii``), drops Nombre (and any other
+  columns, replaces Documento by its keyed hash (``sinfonia.ingest.pii``), drops Nombre (and any other
   column), and returns a UTF-8 CSV (``<name>.seudonimizado.csv``) with the original row numbers in
   ``Fila Origen``. That pseudonymised copy is all the landing zone keeps.
 - ``parse`` reads only such pseudonymised files; it checks each row and returns one batch per
@@ -23,10 +23,11 @@ import io
 import re
 from pathlib import Path
 
-from sinfonia import pii
-from sinfonia.landing import LandedFile
-from sinfonia.loading import Batch
-from sinfonia.sources._tables import (
+from sinfonia.ingest import pii
+from sinfonia.ingest.landing import LandedFile
+from sinfonia.ingest.loading import Batch
+from sinfonia.ingest.sources.spec import SourceSpec
+from sinfonia.ingest.tables import (
     Column,
     SourceFormatError,
     cell_text,
@@ -35,7 +36,6 @@ from sinfonia.sources._tables import (
     read_table,
     year_of,
 )
-from sinfonia.sources.spec import SourceSpec
 
 SOURCE = "esap_equipos"
 SCHEMA = "restricted"

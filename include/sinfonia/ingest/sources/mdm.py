@@ -53,9 +53,10 @@ import re
 from datetime import date
 from pathlib import Path
 
-from sinfonia.landing import LandedFile
-from sinfonia.loading import Batch
-from sinfonia.sources._tables import (
+from sinfonia.ingest.landing import LandedFile
+from sinfonia.ingest.loading import Batch
+from sinfonia.ingest.sources.spec import SourceSpec
+from sinfonia.ingest.tables import (
     Column,
     SourceFormatError,
     cell_text,
@@ -70,7 +71,6 @@ from sinfonia.sources._tables import (
     scale_problem,
     table_from_rows,
 )
-from sinfonia.sources.spec import SourceSpec
 
 SOURCE = "mdm"
 FOLDER = "mdm"

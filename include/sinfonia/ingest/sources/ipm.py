@@ -20,9 +20,10 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from sinfonia.landing import LandedFile
-from sinfonia.loading import Batch
-from sinfonia.sources._tables import (
+from sinfonia.ingest.landing import LandedFile
+from sinfonia.ingest.loading import Batch
+from sinfonia.ingest.sources.spec import SourceSpec
+from sinfonia.ingest.tables import (
     Column,
     Contains,
     SourceFormatError,
@@ -37,7 +38,6 @@ from sinfonia.sources._tables import (
     scale_problem,
     table_from_rows,
 )
-from sinfonia.sources.spec import SourceSpec
 
 SOURCE = "ipm"
 PRIVATIONS_SOURCE = "ipm_privations"

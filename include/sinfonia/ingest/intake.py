@@ -26,7 +26,7 @@ from itertools import islice
 from pathlib import Path
 
 from sinfonia.db import env_number
-from sinfonia.sources._tables import SourceFormatError, decode_text, normalise
+from sinfonia.ingest.tables import HEADER_SCAN_ROWS, SourceFormatError, decode_text, normalise
 
 LIMITS = {  # name -> (environment variable, default, unit)
     "file_mb": ("SINFONIA_MAX_FILE_MB", 200, "megabytes"),
@@ -38,7 +38,6 @@ LIMITS = {  # name -> (environment variable, default, unit)
 DOCUMENT_HEADERS = {"documento", "numero de documento", "no documento", "no. documento", "cedula",
                     "cedula de ciudadania", "numero de identificacion", "identificacion", "documento de identidad"}
 NAME_HEADERS = {"nombre", "nombres", "nombre completo", "nombres y apellidos", "apellidos y nombres", "apellidos"}
-HEADER_SCAN = 30  # rows where a header may sit (as sources._tables looks for it)
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension ref="[A-Z]+\d+(?::[A-Z]+(\d+))?"')
 
 
@@ -126,7 +125,7 @@ def _check_xlsx(path: Path) -> list[tuple[str, tuple]]:
         return []
     try:
         return [(f"sheet {ws.title!r}, row {i}", row) for ws in wb.worksheets
-                for i, row in enumerate(ws.iter_rows(max_row=HEADER_SCAN, values_only=True), start=1)]
+                for i, row in enumerate(ws.iter_rows(max_row=HEADER_SCAN_ROWS, values_only=True), start=1)]
     finally:
         wb.close()
 
@@ -140,7 +139,7 @@ def _check_delimited(path: Path) -> list[tuple[str, tuple]]:
     if cell_chars >= csv.field_size_limit():  # the parsers' csv module must accept what passes here
         csv.field_size_limit(cell_chars + 1)
     head = [(f"row {i}", tuple(r)) for i, r in enumerate(
-        islice(_reader(text, delimiter), HEADER_SCAN), start=1)]
+        islice(_reader(text, delimiter), HEADER_SCAN_ROWS), start=1)]
     if (text.count("\n") < rows and "\x00" not in text
             and max(map(len, text.split("\n"))) <= cell_chars):
         return head  # the usual file: nothing to locate

@@ -6,7 +6,7 @@ it). The extract DAG's tasks, the ``raw.*`` Assets, the raw tables created on bo
 command line's choices and the tests are derived from it.
 """
 
-from sinfonia.sources import (
+from sinfonia.ingest.sources import (
     cgn_categories,
     divipola,
     esap_asistencias,
@@ -18,7 +18,7 @@ from sinfonia.sources import (
     mdm,
     pdet,
 )
-from sinfonia.sources.spec import Periods, SourceSpec
+from sinfonia.ingest.sources.spec import Periods, SourceSpec
 
 CATALOGUE: tuple[SourceSpec, ...] = tuple(m.SPEC for m in (
     divipola, pdet, idf, esap_asistencias, esap_metas, esap_equipos, mdm, ipm, imrc, cgn_categories,

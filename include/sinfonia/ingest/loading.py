@@ -171,7 +171,7 @@ def load_batch(conn: psycopg.Connection, batch: Batch) -> LoadResult:
     try:
         return _load(conn, batch)
     except psycopg.OperationalError as exc:
-        from sinfonia.db import WarehouseGone
+        from sinfonia.db import WarehouseGone  # (psycopg only when a batch loads: see above)
 
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise WarehouseGone(

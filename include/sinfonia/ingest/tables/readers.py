@@ -1,0 +1,68 @@
+"""Readers: workbooks and delimited text as lists of row tuples, with clear errors for empty,
+HTML and corrupt files."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from sinfonia.ingest.tables.cells import SourceFormatError
+
+
+def read_xlsx_sheets(path: Path) -> dict[str, list[tuple]]:
+    """All sheets of a workbook as lists of row tuples (values, not formulas)."""
+    import zipfile
+
+    import openpyxl
+
+    check_not_empty_or_html(path, "an Excel workbook (.xlsx)")
+    import zlib
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        try:
+            return {ws.title: [tuple(r) for r in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
+        finally:
+            wb.close()
+    except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError, ValueError) as exc:
+        raise SourceFormatError(
+            f"{Path(path).name}: not a readable Excel workbook ({type(exc).__name__}: {exc}); "
+            "expected a complete .xlsx file (truncated or corrupt download?)"
+        ) from exc
+
+
+def check_not_empty_or_html(path: Path, expected: str) -> None:
+    """An empty file, or an HTML page saved under a data file's name, is a clear error."""
+    path = Path(path)
+    with open(path, "rb") as fh:
+        head = fh.read(512)
+    if not head.strip(b"\xef\xbb\xbf \t\r\n"):
+        raise SourceFormatError(f"{path.name}: empty file; expected {expected}")
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if start.startswith((b"<!doctype", b"<html", b"<head", b"<body")):
+        raise SourceFormatError(
+            f"{path.name}: an HTML page, not {expected} (an error page saved instead of the file?)"
+        )
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-8 (with or without BOM), else Windows-1252/Latin-1."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            return data.decode("cp1252")
+        except UnicodeDecodeError:
+            return data.decode("latin-1")
+
+
+def read_csv_rows(path: Path) -> list[tuple]:
+    """A delimited text file as row tuples; the delimiter (',' ';' tab '|') is sniffed."""
+    check_not_empty_or_html(path, "a delimited text file (CSV)")
+    text = decode_text(Path(path).read_bytes())
+    first = text.split("\n", 1)[0]
+    delimiter = max([",", ";", "\t", "|"], key=first.count)
+    return [tuple(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
