@@ -437,6 +437,7 @@ def _kept(dsn: str, year: int, as_of: str | None) -> bool:
     if not published:  # written but never published: the DAG gates and publishes it
         return False
     _say(str(prioritisation.record(dsn, plan)))
+    _prioritisation_summary(dsn)  # the line a run that keeps the year ends with
     return True
 
 
