@@ -96,10 +96,7 @@ def weekly(sources: Path, dsn: str, steps: dict) -> None:
 def main() -> int:
     path, sources = sys.argv[1], Path(sys.argv[2])
     dsn = os.environ["WAREHOUSE_DSN"]
-    from sinfonia import tasks
-
-    # Inside Airflow the tasks read the warehouse from the Airflow connection; here it is given.
-    tasks.warehouse_dsn = lambda: dsn
+    # The tasks' functions find the warehouse in WAREHOUSE_DSN, as everywhere (warehouse.address).
     steps: dict[str, float] = {}
     {"full": full, "weekly": weekly}[path](sources, dsn, steps)
     print(json.dumps({"total_s": round(time.perf_counter() - START, 3), "steps": steps}))

@@ -288,8 +288,8 @@ def measure(server_dsn: str, quick: bool, install: bool = False, refresh_only: b
     # clone would otherwise charge `airflow db migrate` to the first (1x) refresh alone.
     started = time.perf_counter()
     migrate = ("import sys; from sinfonia import pipeline; "
-               "pipeline.prepare_environment(sys.argv[1]); pipeline.ensure_airflow_db()")
-    subprocess.run([sys.executable, "-c", migrate, server_dsn], check=True, capture_output=True,
+               "pipeline.prepare_environment(); pipeline.ensure_airflow_db()")
+    subprocess.run([sys.executable, "-c", migrate], check=True, capture_output=True,
                    env=_env(server_dsn))
     print(f"Airflow metadata database ready (once, not timed): {time.perf_counter() - started:.1f} s", flush=True)
     scales = (1,) if refresh_only else (1, 10) if quick else (1, 10, 100)
@@ -350,8 +350,10 @@ def measure(server_dsn: str, quick: bool, install: bool = False, refresh_only: b
 
     calibration, _ = impact_calibration.calibrate(
         progress=lambda line: print(f"impact calibration: {line}", flush=True))
-    for r in calibration:
-        record(r["name"], r["value"], r["unit"])
+    for r in calibration:  # with their Wilson intervals and counts
+        results.append(r)
+        interval = f" [{r['ci95_low']:.3f}, {r['ci95_high']:.3f}]" if "ci95_low" in r else ""
+        print(f"  {r['name']:<34} {r['value']:>12.3f}{interval} {r['unit']}", flush=True)
 
     (HERE / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     print(f"\nwrote {HERE / 'results.json'}" + (f" ({'; '.join(notes)})" if notes else ""))

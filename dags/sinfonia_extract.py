@@ -2,7 +2,8 @@
 ### Extract: sources → landing zone → `raw` → raw gate
 
 The `land` task lands every file of every source found in the sources folder (run configuration
-`sources_dir`, or the `SINFONIA_SOURCES_DIR` variable) in the landing zone (`SINFONIA_STORE_URL`:
+`sources_dir`, or the `SINFONIA_SOURCES_DIR` variable), or only the files of `files`
+(`sinfonia extract`), in the landing zone (`SINFONIA_STORE_URL`:
 a local folder or an S3 bucket). Then one task per source of the catalogue
 (`sinfonia.ingest.sources.CATALOGUE`), after the sources it needs (the ESAP assistances after DIVIPOLA, to
 resolve names), parses its landed files, on any worker, and loads them with COPY into `raw`
@@ -28,7 +29,15 @@ from sinfonia.airflow_common import DEFAULT_ARGS, extract_tasks
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
-    params={"sources_dir": Param(None, type=["null", "string"], description="folder of source files")},
+    params={
+        "sources_dir": Param(None, type=["null", "string"], description="folder of source files"),
+        # `sinfonia extract SOURCE --from …`: only these files (per source), their origins (URLs),
+        # the period of sources that need one, and reload files already loaded.
+        "files": Param(None, type=["null", "object"], description="{source: [file paths]}: only these"),
+        "origins": Param(None, type=["null", "object"], description="{file path: URL it came from}"),
+        "period": Param(None, type=["null", "string"], description="the period (year) of given-period sources"),
+        "force": Param(False, type="boolean", description="reload files already loaded"),
+    },
     tags=["sinfonia", "extract"],
 )
 def sinfonia_extract():

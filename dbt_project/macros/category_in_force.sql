@@ -1,6 +1,6 @@
 {#-
     The Ley 617 category in force, one rule for every model that needs it
-    (mart_coverage, mart_prioritisation_candidate): for each (year, municipality_id) of
+    (mart_coverage, int_prioritisation__candidate): for each (year, municipality_id) of
     `targets`, the category of the latest certified year not after that year.
 
     `categories`: a relation or CTE with municipality_id, year and value_label (the category

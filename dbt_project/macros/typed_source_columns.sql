@@ -24,3 +24,32 @@
     {%- endfor %}
     {{- return(select_list | join(',\n        ')) }}
 {%- endmacro %}
+
+{#-
+    The whole body of such a staging model (stg_impact__estimates, stg_prioritisation__certainty):
+    the source table typed as the model's yml declares, or no row before its writer first ran.
+    One shape for every table Python writes and dbt reads.
+-#}
+{% macro typed_computed_source(source_name, table_name) -%}
+    {%- set computed = source(source_name, table_name) %}
+    {%- set available = available_columns(computed) %}
+{% if available %}
+with computed as (
+    select * from {{ computed }}
+),
+
+final as (
+    select
+        {{ typed_select_list(available) }}
+    from computed
+)
+{% else %}
+with final as (
+    select
+        {{ typed_select_list(available) }}
+    where false
+)
+{% endif %}
+
+select * from final
+{%- endmacro %}

@@ -159,21 +159,23 @@ class DbtBuild(BaseOperator):
         self.dbt_vars = dbt_vars
 
     def execute(self, context):
-        from sinfonia import dbt
+        from sinfonia import dbt, warehouse
 
-        selection = dbt.selection(self.selector, tasks.warehouse_dsn())
+        dsn = warehouse.dsn()
+        selection = dbt.selection(self.selector, dsn)
         flags = [*selection, *dbt.PRODUCTION_FLAGS]
         if self.dbt_vars:
             flags += ["--vars", self.dbt_vars]
         self.log.info("dbt build %s %s", " ".join(selection) or "(whole project)", " ".join(flags[len(selection):]))
         try:
             # Cosmos' public entry point (Airflow logs that an operator's execute runs inside this task).
-            dbt.cosmos_build(self.task_id, flags).execute(context)
+            with dbt.connection(dsn) as profiles:
+                dbt.cosmos_build(self.task_id, flags, profiles).execute(context)
         except Exception as exc:
             from sinfonia import prioritisation
 
             # The seeds the planning office edits: their tests say, row by row, what is wrong.
-            problems = prioritisation.seed_problems(tasks.warehouse_dsn())
+            problems = prioritisation.seed_problems(dsn)
             if problems:  # a ValueError: bad input, failed at once (a retry cannot fix a seed)
                 raise ValueError("the planning office's seeds are not valid: " + "; ".join(problems)) from exc
             missing = dbt.missing_sources(str(exc))

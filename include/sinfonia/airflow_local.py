@@ -63,8 +63,10 @@ def port_free(port: int) -> bool:
             return False
 
 
-def environment(port: int, dsn: str | None) -> dict[str, str]:
-    """The processes' environment: the project's Airflow home and DAGs, loopback only."""
+def environment(port: int) -> dict[str, str]:
+    """The processes' environment: the project's Airflow home and DAGs, loopback only. The tasks
+    find the warehouse as the command line does (``warehouse.address``: ``WAREHOUSE_DSN``, the
+    connection ``sinfonia_warehouse``, the embedded server of the same state folder)."""
     env = {**os.environ, **config.airflow_env()}
     env.update({
         "AIRFLOW__API__HOST": "127.0.0.1",
@@ -86,13 +88,6 @@ def environment(port: int, dsn: str | None) -> dict[str, str]:
         "AIRFLOW__TRIGGERER__CAPACITY": "100",
         "AIRFLOW__CORE__DEFAULT_TIMEZONE": TIMEZONE,
     })
-    if dsn:
-        env["WAREHOUSE_DSN"] = dsn
-        from sinfonia import dbt
-
-        # Cosmos' in-process dbt sessions get the pipeline's timeouts (libpq reads PGOPTIONS); the
-        # credentials reach dbt from the connection sinfonia_warehouse, not from this environment.
-        env["PGOPTIONS"] = dbt.pg_options(dsn)
     return env
 
 
@@ -105,8 +100,8 @@ def _free_port() -> int:
 class LocalAirflow:
     """The three processes, started and stopped by PID (each in its own process group)."""
 
-    def __init__(self, port: int, dsn: str | None):
-        self.port, self.dsn = port, dsn
+    def __init__(self, port: int):
+        self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.procs: dict[str, subprocess.Popen] = {}
         self.logs = config.airflow_home() / "logs"
@@ -116,7 +111,7 @@ class LocalAirflow:
 
         if not port_free(self.port):
             raise AirflowError(f"port {self.port} on 127.0.0.1 is in use: pass another with --port")
-        env = environment(self.port, self.dsn)
+        env = environment(self.port)
         os.environ.update(config.airflow_env())  # the metadata database is created in this process
         pipeline.ensure_airflow_db()
         dbt.ensure_manifest()  # the weekly DAG reads it
@@ -180,19 +175,17 @@ def _interrupt(*_) -> None:
     raise KeyboardInterrupt
 
 
-def serve(port: int, dsn: str | None, say: Callable[[str], None] = print) -> None:
-    """Start Airflow, print the address and login, and keep it up until Ctrl-C or SIGTERM."""
-    stack = LocalAirflow(port, dsn)
+def serve(port: int, warehouse: str, say: Callable[[str], None] = print) -> None:
+    """Start Airflow, print the address and login, and keep it up until Ctrl-C or SIGTERM;
+    ``warehouse`` says which warehouse its runs use (for the message)."""
+    stack = LocalAirflow(port)
     signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops the three processes too
     try:
         say(f"Starting Airflow ({', '.join(COMPONENTS)}; logs in {stack.logs}) …")
         stack.start()
         stack.wait_ready()
         say(f"Airflow UI: {stack.url}  user {USER}, password {password()} (stored in {passwords_file()})")
-        say("DAGs of this checkout, new ones paused; warehouse: "
-            + ("WAREHOUSE_DSN" if os.environ.get("WAREHOUSE_DSN") else
-               "the embedded one" if dsn else "none yet (a DAG run starts the embedded one)")
-            + ". Ctrl-C stops Airflow.")
+        say(f"DAGs of this checkout, new ones paused; warehouse: {warehouse}. Ctrl-C stops Airflow.")
         say(f"The UI shows times in your browser's time zone; the schedules are in Bogotá time ({TIMEZONE}): "
             "pick it under User → Timezone to read them as scheduled.")
         while True:

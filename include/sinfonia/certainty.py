@@ -9,9 +9,10 @@ how much its place depends on them:
   (``weight_spread`` δ, default 0.25; weights of 0 stay 0);
 - normalisation: one of ``normalisations`` (default percentiles, min–max and z-scores) drawn per
   draw and applied to every indicator;
-- vintage: for each index, with probability ``previous_vintage_share`` (default 0.25) the draw uses
-  the previous published year of that index instead of the latest (a municipality without a
-  previous year keeps its latest value).
+- vintage: for each index, independently of the others, with probability ``previous_vintage_share``
+  (default 0.25) the draw uses the previous published year of that index instead of the latest
+  (one coin per index and draw, so a draw keeps every latest year with probability 0.75⁴; a
+  municipality without a previous year keeps its latest value).
 
 Per eligible municipality it returns the published rank, the median rank and its 5–95 % interval
 over the draws, and the probability of being selected within its directorate's goal (selection as
@@ -186,7 +187,7 @@ def simulate(eligible: pd.DataFrame, weights: dict[str, float], goals: dict[str,
 # The warehouse side: inputs from the year's computed list, results beside the snapshot.
 
 TABLE = "intermediate.prioritisation_certainty"  # the dbt source of mart_prioritisation_certainty
-CANDIDATE = "intermediate.mart_prioritisation_candidate"
+CANDIDATE = "intermediate.int_prioritisation__candidate"
 
 DDL = f"""
 create table if not exists {TABLE} (

@@ -32,11 +32,15 @@ DAGS_DIR = ROOT / "dags"
 DBT_DIR = ROOT / "dbt_project"
 EXPECTATIONS_DIR = ROOT / "expectations"
 
-# Schemas of the warehouse (DESIGN.md §2). ``marts_build`` is where dbt writes the marts
-# before the gates pass; ``publish`` copies them into ``marts`` in one transaction.
-RAW, META, STAGING, INTERMEDIATE, MARTS, MARTS_BUILD = (
-    "raw", "meta", "staging", "intermediate", "marts", "marts_build",
+# Schemas of the warehouse (DESIGN.md §2): the one Python spelling of each (dbt's are its
+# dbt_project.yml's and its sources'; tests/unit/test_schemas.py checks they agree). ``marts_build`` is where dbt
+# writes the marts before the gates pass; ``publish`` stages them in ``marts_next`` and swaps them
+# into ``marts`` in one transaction; ``restricted`` holds person-level rows, never granted to analysts.
+RAW, META, RESTRICTED, SEEDS, STAGING, INTERMEDIATE, MARTS_BUILD, MARTS_NEXT, MARTS = (
+    "raw", "meta", "restricted", "seeds", "staging", "intermediate", "marts_build", "marts_next", "marts",
 )
+DBT_SCHEMAS = (SEEDS, STAGING, INTERMEDIATE, MARTS_BUILD, MARTS_NEXT, MARTS)
+SCHEMAS = (RAW, META, RESTRICTED, *DBT_SCHEMAS)
 
 
 def state_dir() -> Path:

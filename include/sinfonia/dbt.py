@@ -22,9 +22,15 @@ MANIFEST = config.DBT_DIR / "target" / "manifest.json"
 log = logging.getLogger(__name__)
 
 
-# dbt's settings beside the connection itself: the same for the private profile of ``run``, the
-# project's profiles.yml and the profile Cosmos maps from the Airflow connection.
+# dbt's settings beside the connection itself: the same for the private profile of every dbt
+# invocation (``run`` and the DAGs' Cosmos builds) and the project's profiles.yml.
 PROFILE_ARGS = {"schema": "public", "threads": 2, "connect_timeout": 10}
+# The libpq parameters dbt-postgres's profile has a field for (dbt/adapters/postgres/connections.py).
+# Every other parameter of the address (``options``, ``target_session_attrs``, ``sslcrl``, …) reaches
+# libpq through a private service file (``connection``): none is dropped.
+PROFILE_FIELDS = {"sslmode": str, "sslcert": str, "sslkey": str, "sslrootcert": str,
+                  "application_name": str, "keepalives_idle": int, "connect_timeout": int}
+_OWN = ("host", "port", "user", "password", "dbname")
 
 
 def _connection(info: dict) -> dict[str, str | int]:
@@ -34,17 +40,71 @@ def _connection(info: dict) -> dict[str, str | int]:
             "password": str(info.get("password") or ""), "dbname": str(info.get("dbname") or "postgres")}
 
 
+def profile(dsn: str) -> dict:
+    """The dbt-postgres output of ``dsn``: its connection, the profile fields it sets, ``PROFILE_ARGS``."""
+    info = conninfo_to_dict(dsn)
+    fields = {k: kind(info[k]) for k, kind in PROFILE_FIELDS.items() if info.get(k) not in (None, "")}
+    return {"type": "postgres", **_connection(info), **PROFILE_ARGS, **fields}
+
+
+def service(dsn: str) -> dict[str, str]:
+    """The libpq parameters of ``dsn`` that dbt's profile cannot carry, with ``options`` led by the
+    pipeline's session limits (``db.session_options``; the URL's own come last and win)."""
+    info = conninfo_to_dict(dsn)
+    out = {k: str(v) for k, v in info.items() if k not in _OWN and k not in PROFILE_FIELDS and v not in (None, "")}
+    out["options"] = pg_options(dsn)
+    bad = sorted(k for k, v in out.items() if "\n" in v or "\r" in v)
+    if bad:
+        raise ValueError(f"the warehouse address's {', '.join(bad)} holds a line break: libpq cannot read it")
+    return out
+
+
+@contextmanager
+def connection(dsn: str) -> Iterator[Path]:
+    """A private folder (mode 0700, removed on exit) holding ``profiles.yml`` (the connection and the
+    profile fields of ``dsn``) and ``pg_service.conf`` (every other libpq parameter of ``dsn``), with
+    libpq pointed at that service for the duration (``PGSERVICEFILE``/``PGSERVICE``, restored after):
+    dbt-postgres opens its sessions with every parameter of the address and the pipeline's limits.
+    The credentials reach dbt as a file, not through the environment."""
+    outputs = {"warehouse": profile(dsn)}
+    with tempfile.TemporaryDirectory(prefix="sinfonia-dbt-profile-") as folder:
+        path = Path(folder) / "profiles.yml"
+        path.touch(mode=0o600)
+        path.write_text(json.dumps({"sinfonia": {"target": "warehouse", "outputs": outputs}}), encoding="utf-8")
+        services = Path(folder) / "pg_service.conf"
+        services.touch(mode=0o600)
+        services.write_text("[sinfonia]\n" + "".join(f"{k}={v}\n" for k, v in service(dsn).items()),
+                            encoding="utf-8")
+        saved = {k: os.environ.get(k) for k in ("PGSERVICEFILE", "PGSERVICE")}
+        os.environ.update({"PGSERVICEFILE": str(services), "PGSERVICE": "sinfonia"})
+        try:
+            yield Path(folder)
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
 def env_for(dsn: str) -> dict[str, str]:
-    """The environment variables ``dbt_project/profiles.yml`` reads, from a PostgreSQL URL: for
-    dbt's own command line run as a subprocess (its environment given explicitly, never exported)."""
+    """The environment variables ``dbt_project/profiles.yml`` reads, from a PostgreSQL URL, and
+    libpq's own variables for the URL's other parameters: for dbt's own command line run as a
+    subprocess (its environment given explicitly, never exported)."""
+    from psycopg import pq
+
     info = conninfo_to_dict(dsn)
     env = {f"SINFONIA_DBT_{key.upper()}": str(value) for key, value in _connection(info).items()}
-    env["PGOPTIONS"] = pg_options(dsn)
+    variables = {o.keyword.decode(): (o.envvar or b"").decode() for o in pq.Conninfo.get_defaults()}
+    for key, value in {**{k: str(info[k]) for k in PROFILE_FIELDS if info.get(k)}, **service(dsn)}.items():
+        if not variables.get(key):
+            raise ValueError(f"libpq has no environment variable for {key}: dbt as a subprocess cannot use it")
+        env[variables[key]] = value
     return env
 
 
 def pg_options(dsn: str) -> str:
-    """libpq's ``PGOPTIONS`` for dbt's sessions: the pipeline's lock and statement timeouts, then
+    """libpq's ``options`` for dbt's sessions: the pipeline's lock and statement timeouts, then
     the URL's own ``options``."""
     return " ".join(filter(None, (db.session_options(), conninfo_to_dict(dsn).get("options"))))
 
@@ -87,34 +147,6 @@ def target_dir() -> Path:
     return config.state_dir() / "dbt-target"
 
 
-@contextmanager
-def _profiles_dir(dsn: str) -> Iterator[Path]:
-    """A private ``profiles.yml`` (mode 0600, removed on exit) holding the connection of ``dsn``:
-    the credentials reach dbt as a file argument, not through the process environment."""
-    outputs = {"warehouse": {"type": "postgres", **_connection(conninfo_to_dict(dsn)), **PROFILE_ARGS}}
-    profile = {"sinfonia": {"target": "warehouse", "outputs": outputs}}
-    with tempfile.TemporaryDirectory(prefix="sinfonia-dbt-profile-") as folder:
-        path = Path(folder) / "profiles.yml"
-        path.touch(mode=0o600)
-        path.write_text(json.dumps(profile), encoding="utf-8")  # JSON is YAML
-        yield Path(folder)
-
-
-@contextmanager
-def _session_options(dsn: str) -> Iterator[None]:
-    """libpq's ``PGOPTIONS`` (the pipeline's lock and statement timeouts) for one in-process dbt
-    invocation, restored afterwards: dbt-postgres has no profile field for session options."""
-    saved = os.environ.get("PGOPTIONS")
-    os.environ["PGOPTIONS"] = pg_options(dsn)
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop("PGOPTIONS", None)
-        else:
-            os.environ["PGOPTIONS"] = saved
-
-
 def run(args: list[str], dsn: str | None = None, check: bool = True, target: Path | None = None):
     """Run dbt in-process (``dbtRunner``); raises with dbt's message when it fails (``check``) and
     returns dbt's result (``dbtRunnerResult``).
@@ -128,7 +160,7 @@ def run(args: list[str], dsn: str | None = None, check: bool = True, target: Pat
     if dsn is None:
         result = dbtRunner().invoke([*args, *base, "--profiles-dir", str(config.DBT_DIR)])
     else:
-        with _profiles_dir(dsn) as profiles, _session_options(dsn):
+        with connection(dsn) as profiles:
             result = dbtRunner().invoke([*args, *base, "--profiles-dir", str(profiles)])
     if check and not result.success:
         raise RuntimeError(f"dbt {' '.join(args)} failed: {result.exception or 'see the log above'}")
@@ -191,9 +223,10 @@ def selection(selector: str | None, dsn: str) -> list[str]:
     return ["--selector", selector]
 
 
-def cosmos_build(task_id: str, flags: list[str]):
+def cosmos_build(task_id: str, flags: list[str], profiles: Path):
     """Cosmos' DbtBuildLocalOperator for one in-process ``dbt build`` with extra ``flags``, its
-    profile mapped from the Airflow connection ``sinfonia_warehouse``.
+    profile the private ``profiles.yml`` in ``profiles`` (``connection``: the warehouse address of
+    ``warehouse.address``, every libpq parameter kept).
 
     Built when the task runs (see ``airflow_common.DbtBuild``). ``cache_dir`` lets Cosmos carry
     dbt's partial-parse file from one build to the next (without it each build re-parsed the whole
@@ -202,10 +235,6 @@ def cosmos_build(task_id: str, flags: list[str]):
     from cosmos import ProfileConfig
     from cosmos.constants import InvocationMode
     from cosmos.operators.local import DbtBuildLocalOperator
-    from cosmos.profiles import PostgresUserPasswordProfileMapping
-
-    from sinfonia import warehouse
-
     # dbt reuses its partial parse only for the same --vars: the builds without vars (transform,
     # impact, the weekly monitoring) share one cache, each set of prioritisation vars has its own.
     cli_vars = flags[flags.index("--vars") + 1] if "--vars" in flags else ""
@@ -215,11 +244,8 @@ def cosmos_build(task_id: str, flags: list[str]):
     return DbtBuildLocalOperator(
         task_id=task_id,
         project_dir=str(config.DBT_DIR),
-        # dbt's profile from the Airflow connection (the password reaches dbt through Cosmos).
-        profile_config=ProfileConfig(
-            profile_name="sinfonia", target_name="warehouse",
-            profile_mapping=PostgresUserPasswordProfileMapping(
-                conn_id=warehouse.CONN_ID, profile_args=dict(PROFILE_ARGS))),
+        profile_config=ProfileConfig(profile_name="sinfonia", target_name="warehouse",
+                                     profiles_yml_filepath=profiles / "profiles.yml"),
         invocation_mode=InvocationMode.DBT_RUNNER,
         dbt_executable_path=str(Path(sys.executable).with_name("dbt")),
         install_deps=False,

@@ -297,7 +297,7 @@ def run_task(context: dict) -> dict:
     """The DAG task: skipped, saying why, when no SMTP connection is configured."""
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from sinfonia.tasks import warehouse_dsn
+    from sinfonia.warehouse import dsn as warehouse_dsn
 
     if not _connection_exists(conn_id()):
         raise AirflowSkipException(

@@ -32,14 +32,11 @@ class PipelineFailed(RuntimeError):
     pass
 
 
-def prepare_environment(dsn: str) -> None:
-    """Airflow, Cosmos and dbt settings for an in-process run against ``dsn``."""
-    from sinfonia import warehouse
-
+def prepare_environment() -> None:
+    """Airflow's and Cosmos' settings for an in-process run (the tasks find the warehouse as the
+    command line does: ``warehouse.address``)."""
     for key, value in config.airflow_env().items():
         os.environ.setdefault(key, value)
-    # The warehouse as the Airflow connection the tasks read (and Cosmos maps to dbt's profile).
-    os.environ[f"AIRFLOW_CONN_{warehouse.CONN_ID.upper()}"] = dsn
     config.airflow_home().mkdir(parents=True, exist_ok=True)
 
 
@@ -73,8 +70,10 @@ def load_dags() -> dict:
     return bag.dags
 
 
-def run_dags(dag_ids: tuple[str, ...], conf: dict | None = None, progress=print) -> dict[str, float]:
+def run_dags(dag_ids: tuple[str, ...], conf: dict | None = None, progress=print,
+             returned: dict | None = None) -> dict[str, float]:
     """Run each DAG to completion in order; raise ``PipelineFailed`` naming the failed task.
+    ``returned`` (a dict) receives what each task returned, by task id.
 
     The whole sequence holds the warehouse (``sinfonia.runlock``): a second run, from this
     machine or another Airflow installation, fails at once instead of publishing a mix."""
@@ -82,14 +81,15 @@ def run_dags(dag_ids: tuple[str, ...], conf: dict | None = None, progress=print)
 
     dsn = warehouse.dsn()
     with console.running(progress, "starting Airflow"), runlock.hold(dsn, " → ".join(dag_ids)):
-        return _run_dags(dag_ids, conf, progress, dsn)
+        return _run_dags(dag_ids, conf, progress, dsn, returned)
 
 
 # The DAGs whose last task publishes the marts.
 PUBLISHING = ("sinfonia_transform", "sinfonia_monitoring")
 
 
-def _run_dags(dag_ids: tuple[str, ...], conf: dict | None, progress, dsn: str) -> dict[str, float]:
+def _run_dags(dag_ids: tuple[str, ...], conf: dict | None, progress, dsn: str,
+              returned: dict | None = None) -> dict[str, float]:
     from sinfonia import db, dbt, tasks
     from sinfonia.airflow_common import for_in_process_run
 
@@ -106,7 +106,7 @@ def _run_dags(dag_ids: tuple[str, ...], conf: dict | None, progress, dsn: str) -
         progress(f"→ {dag_id} …")
         start = time.perf_counter()
         for_in_process_run(dags[dag_id])  # a retry waits seconds here, not minutes
-        with task_lines(progress), console.running(progress, dag_id):
+        with task_lines(progress, returned), console.running(progress, dag_id):
             run = dags[dag_id].test(run_conf=conf or {})
         timings[dag_id] = time.perf_counter() - start
         state = str(getattr(run, "state", "unknown"))
@@ -127,6 +127,16 @@ def _run_dags(dag_ids: tuple[str, ...], conf: dict | None, progress, dsn: str) -
 
 
 # -- the console: a line per task; Airflow's and dbt's output in a log file ------------------------
+def run_logged(log: Path | None, dag_ids: tuple[str, ...], conf: dict | None = None, say=print,
+               returned: dict | None = None) -> dict[str, float]:
+    """``run_dags`` for a command: its path said first, a line per task on the console, everything
+    else in ``log`` (None: streamed to the console instead)."""
+    prepare_environment()
+    if log:
+        say(f"Airflow and dbt logs: {log}")
+    with output_to(log) as progress:
+        return run_dags(dag_ids, conf or {}, progress=progress, returned=returned)
+
 def new_log(command: str) -> Path:
     """A fresh log file for one command under ``<state>/logs/``."""
     folder = config.state_dir() / "logs"
@@ -170,7 +180,7 @@ def output_to(log: Path | None) -> Iterator[Callable[[str], None]]:
 
 
 @contextmanager
-def task_lines(progress: Callable[[str], None]) -> Iterator[None]:
+def task_lines(progress: Callable[[str], None], returned: dict | None = None) -> Iterator[None]:
     """One progress line per task as ``dag.test()`` finishes it: the task, its rows when it
     returned a count, its seconds. Wraps the SDK's in-process task runner for the duration."""
     from airflow.sdk.definitions import dag as sdk_dag
@@ -186,8 +196,11 @@ def task_lines(progress: Callable[[str], None]) -> Iterator[None]:
             with console.running(progress, ti.task_id):
                 return original(ti=ti, task=task, **kwargs)
         finally:
+            value = _returned(ti)
+            if returned is not None:
+                returned[ti.task_id] = value
             state = str(getattr(ti.state, "value", ti.state))
-            said = skip_reason(ti.task_id) if state == "skipped" else rows_text(_returned(ti))
+            said = skip_reason(ti.task_id) if state == "skipped" else rows_text(value)
             progress(task_line(ti.task_id, state, said, time.perf_counter() - start))
 
     sdk_dag._run_task = timed

@@ -4,7 +4,7 @@ The method is dbt's (``dbt_project/models/intermediate/prioritisation`` and
 ``models/marts/prioritisation``): one run builds the dbt selector ``prioritisation`` with the dbt
 vars ``prioritisation_year``, ``prioritisation_as_of_date`` and ``prioritisation_force``. The
 checks of the weights and rules seeds run first, then the year is computed and tested in
-``mart_prioritisation_candidate``, then appended to the incremental ``mart_prioritisation`` in
+``int_prioritisation__candidate``, then appended to the incremental ``mart_prioritisation`` in
 ``marts_build``; the DAG then gates and publishes it with the other marts (``publish`` is the one
 writer of ``marts``). This module holds what is not SQL:
 
@@ -30,6 +30,7 @@ import psycopg
 from psycopg import sql
 
 from sinfonia import config, db
+from sinfonia.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ create table if not exists meta.prioritisation_run (
 """
 
 
-class PrioritisationError(ValueError):
+class PrioritisationError(UserError, ValueError):
     """Invalid configuration or missing inputs: the message says which and what to do."""
 
 
@@ -174,8 +175,11 @@ def input_versions(conn: psycopg.Connection, year: int, as_of_date: date) -> dic
 
 def record(dsn: str | None, p: Plan, dag_run_id: str | None = None) -> RunResult:
     """Record the run (after dbt wrote or kept the year) in ``meta.prioritisation_run``."""
+    from sinfonia.bootstrap import comment_meta
+
     with db.connect(dsn, autocommit=True) as conn, conn.transaction():
         conn.execute(RUN_DDL)
+        comment_meta(conn)
         rows, eligible, selected, as_of = conn.execute(sql.SQL(
             "select count(*), count(*) filter (where is_eligible), count(*) filter (where is_selected), "
             "min(as_of_date) from {} where prioritisation_year = %s").format(SNAPSHOT), (p.year,)).fetchone()
@@ -241,6 +245,44 @@ def latest_data_year(dsn: str | None) -> int | None:
         if not _exists(conn, "intermediate.int_goals__resolved"):
             return None
         return conn.execute("select max(goal_year) from intermediate.int_goals__resolved").fetchone()[0]
+
+
+class NoGoals(UserError):
+    """A year without goals was asked for: its list would select nobody."""
+
+
+def require_goals(dsn: str | None, year: int) -> None:
+    """Raise :class:`NoGoals` when ``year`` has no goals (ESAP's metas export)."""
+    years = goal_years(dsn)
+    if year not in years:
+        known = f"years with goals: {', '.join(map(str, years))}" if years else "no year has goals"
+        raise NoGoals(f"{year} has no goals (ESAP's metas export; {known}): its snapshot would "
+                      "select no municipality; pass --allow-no-goals to write it anyway")
+
+
+def check_year(year: int) -> None:
+    if not YEARS[0] <= year <= YEARS[1]:
+        raise PrioritisationError(f"--year {year} is out of range ({YEARS[0]}–{YEARS[1]})")
+
+
+def last_run(dsn: str | None) -> tuple | None:
+    """The last recorded run: (year, as-of date, status, municipalities selected), or None."""
+    with db.connect(dsn, autocommit=True) as conn:
+        if conn.execute("select to_regclass('meta.prioritisation_run')").fetchone()[0] is None:
+            return None
+        return conn.execute("""select r.prioritisation_year, r.as_of_date, r.status,
+                count(*) filter (where p.is_selected)
+            from meta.prioritisation_run r left join marts.mart_prioritisation p using (prioritisation_year)
+            group by r.run_id order by r.run_id desc limit 1""").fetchone()
+
+
+def summary(dsn: str | None) -> str | None:
+    """The last run in one line with the query that lists it, for the command line; None before any."""
+    last = last_run(dsn)
+    if not last:
+        return None
+    return (f"\nPrioritised list {last[0]} (as of {last[1]}, {last[2]}): {last[3]} municipalities selected; "  # noqa: S608 - a hint printed, not run
+            f"select * from marts.mart_prioritisation where prioritisation_year = {last[0]} order by national_rank")
 
 
 def goal_years(dsn: str | None) -> list[int]:

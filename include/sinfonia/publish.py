@@ -29,12 +29,47 @@ import psycopg
 from psycopg import sql
 
 from sinfonia import config, db, roles
+from sinfonia.errors import UserError
 
 log = logging.getLogger(__name__)
 
-STAGE = "marts_next"  # where a publication is staged; never granted to analysts
+STAGE = config.MARTS_NEXT  # where a publication is staged; never granted to analysts
 WAIT_ENV = "SINFONIA_PUBLISH_WAIT"
 FIRST_DELAY, MAX_DELAY = 0.25, 5.0  # seconds between swap attempts (doubling)
+
+
+class NoMarts(UserError):
+    """The warehouse has no published marts yet."""
+
+
+def require_marts(dsn: str) -> None:
+    """Raise :class:`NoMarts`, saying what builds them, when ``marts`` holds no publication yet."""
+    from sinfonia.warehouse import masked
+
+    with db.connect(dsn, autocommit=True) as conn:
+        if conn.execute("select to_regclass('marts.dim_municipality')").fetchone()[0] is None:
+            raise NoMarts(f"the warehouse {masked(dsn)} has no published marts yet: run "
+                          "`sinfonia run --sources DIR` (or `sinfonia demo`) first")
+
+
+def mart_counts(dsn: str) -> dict[str, int | None]:
+    """Rows of every mart: those dbt publishes (the manifest; None when absent) and any other table
+    in ``marts``."""
+    from sinfonia import dbt
+
+    out: dict[str, int | None] = {}
+    with db.connect(dsn, autocommit=True) as conn:
+        present = [r[0] for r in conn.execute(
+            "select table_name from information_schema.tables where table_schema = %s", (config.MARTS,))]
+        for t in sorted({*dbt.mart_models(), *present}):
+            out[t] = db.count(conn, f"{config.MARTS}.{t}") if t in present else None
+    return out
+
+
+def summary(dsn: str) -> str:
+    """The published marts and their rows, one line each, for the command line."""
+    return "\nPublished marts (schema marts):\n" + "\n".join(
+        f"  marts.{table:<32} {'—' if n is None else f'{n:>8,} rows'}" for table, n in mart_counts(dsn).items())
 
 
 class MartsBusy(RuntimeError):

@@ -22,14 +22,14 @@ import os
 import psycopg
 from psycopg import sql
 
+from sinfonia.config import DBT_SCHEMAS, RESTRICTED, SCHEMAS
+
 LOADER, TRANSFORMER, ANALYST = "sinfonia_loader", "sinfonia_transformer", "sinfonia_analyst"
 ROLES = (LOADER, TRANSFORMER, ANALYST)
 PASSWORD_ENV = {r: f"SINFONIA_{r.removeprefix('sinfonia_').upper()}_PASSWORD" for r in ROLES}
 
-RESTRICTED = "restricted"
-# marts_next: where publish stages the marts before swapping them in (sinfonia.publish).
-DBT_SCHEMAS = ("seeds", "staging", "intermediate", "marts_build", "marts_next", "marts")
-ALL_SCHEMAS = ("raw", "meta", RESTRICTED, *DBT_SCHEMAS)
+# The schemas as config spells them (marts_next: where publish stages the marts before the swap).
+ALL_SCHEMAS = SCHEMAS
 
 # schema -> {role: (schema privileges, table privileges)}
 GRANTS: dict[str, dict[str, tuple[str, str]]] = {

@@ -12,24 +12,11 @@ import os
 from pathlib import Path
 
 from sinfonia import config
+from sinfonia.warehouse import dsn as warehouse_dsn  # the one address (warehouse.address)
 
 log = logging.getLogger(__name__)
 
 SOURCES_DIR_ENV = "SINFONIA_SOURCES_DIR"
-
-
-def warehouse_dsn() -> str:
-    """The warehouse URL, from the Airflow connection ``sinfonia_warehouse`` (the connection dbt's
-    profile comes from too, through Cosmos' profile mapping: ``sinfonia.dbt.cosmos_build``)."""
-    from urllib.parse import quote
-
-    from airflow.sdk import BaseHook
-
-    from sinfonia import warehouse
-
-    conn = BaseHook.get_connection(warehouse.CONN_ID)
-    credentials = quote(conn.login or "", safe="") + (f":{quote(conn.password, safe='')}" if conn.password else "")
-    return f"postgresql://{credentials}@{conn.host or '127.0.0.1'}:{conn.port or 5432}/{conn.schema or 'postgres'}"
 
 
 def sources_dir(params: dict | None) -> Path:
@@ -51,25 +38,39 @@ def bootstrap() -> None:
 
 
 def land_sources(params: dict | None = None) -> dict[str, list[dict]]:
-    """Land every file of every source of the catalogue found in the sources folder (intake rules
-    first, source by source); returns, per source, the landed files' records for the tasks that
-    parse them, which may run on another worker and read them from the landing zone's store."""
+    """Land every file of every source of the catalogue found in the sources folder, or only the
+    files the run configuration lists (``files``: ``{source: [paths]}``, with their ``origins`` and
+    ``period``: ``sinfonia extract``), intake rules first, source by source; returns, per source,
+    the landed files' records for the tasks that parse them, which may run on another worker and
+    read them from the landing zone's store."""
     from sinfonia.ingest import sources
     from sinfonia.ingest.extract import discover, land_files
 
-    folder = sources_dir(params)
+    params = params or {}
+    if params.get("files"):
+        folder = Path(params["sources_dir"]) if params.get("sources_dir") else None
+        unknown = sorted(set(params["files"]) - set(sources.SOURCES))
+        if unknown:
+            raise ValueError(f"files: unknown source {', '.join(unknown)}; known: {', '.join(sources.SOURCES)}")
+        chosen = {name: [Path(p) for p in paths] for name, paths in params["files"].items()}
+    else:
+        folder = sources_dir(params)
+        chosen = {spec.name: discover(folder, spec.name) for spec in sources.CATALOGUE}
+    origins = {Path(k): v for k, v in (params.get("origins") or {}).items()}
     dsn = warehouse_dsn()
     landed: dict[str, list[dict]] = {}
     for spec in sources.CATALOGUE:
-        paths = discover(folder, spec.name)
+        paths = chosen.get(spec.name)
         if paths:
-            landed[spec.name] = [f.record() for f in land_files(spec.name, paths, folder, dsn)]
+            files = land_files(spec.name, paths, folder, dsn, origins, params.get("period"))
+            landed[spec.name] = [f.record() for f in files]
             log.info("landed %d %s file(s) on %s", len(paths), spec.name, config.store().url)
     return landed
 
 
-def extract_source(source: str, landed: dict[str, list[dict]] | None = None) -> list[dict]:
-    """Parse and load the files the ``land`` task landed for ``source`` (``land_sources``)."""
+def extract_source(source: str, landed: dict[str, list[dict]] | None = None, params: dict | None = None) -> list[dict]:
+    """Parse and load the files the ``land`` task landed for ``source`` (``land_sources``), with the
+    run configuration's ``period`` and ``force`` (reload files already loaded)."""
     from sinfonia.ingest.extract import load_landed
     from sinfonia.ingest.landing import LandedFile
 
@@ -77,7 +78,9 @@ def extract_source(source: str, landed: dict[str, list[dict]] | None = None) -> 
     if not records:
         log.warning("no %s files were landed: nothing loaded", source)
         return []
-    results = load_landed(source, [LandedFile.from_record(r) for r in records], warehouse_dsn())
+    params = params or {}
+    results = load_landed(source, [LandedFile.from_record(r) for r in records], warehouse_dsn(),
+                          period=params.get("period"), force=bool(params.get("force")))
     for r in results:
         log.info("%s", r)
     return [r.__dict__ for r in results]

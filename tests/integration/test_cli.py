@@ -197,3 +197,63 @@ def _outside_address() -> str:
             return s.getsockname()[0]
         except OSError:
             return "127.0.0.1"
+
+
+def test_a_dag_triggered_in_the_local_airflow_uses_the_warehouse_the_command_line_uses(small_sample):
+    """No WAREHOUSE_DSN and no Airflow connection: the command line uses the embedded warehouse of
+    its state folder, and so does a run triggered through ``sinfonia airflow``'s REST API."""
+    state = _traversable_tmp("airflow-run")
+    port = _free_port()
+    env = {**os.environ, "SINFONIA_STATE_DIR": str(state)}
+    for name in ("WAREHOUSE_DSN", "AIRFLOW_CONN_SINFONIA_WAREHOUSE"):
+        env.pop(name, None)
+    dsn = subprocess.run([str(Path(sys.executable).with_name("sinfonia")), "warehouse", "start"], env=env,
+                         capture_output=True, text=True, check=True).stdout.strip()
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("sinfonia")), "airflow", "--port", str(port)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines: list[str] = []
+        deadline = time.monotonic() + 300
+        while not (lines and lines[-1].startswith("DAGs of this checkout")):
+            line = proc.stdout.readline()
+            assert line and time.monotonic() < deadline, f"sinfonia airflow exited ({proc.poll()}): {''.join(lines)}"
+            lines.append(line)
+        assert "warehouse: the embedded one" in lines[-1], lines[-1]
+        url, user, password = re.search(r"Airflow UI: (http://\S+)\s+user (\S+), password (\S+)", "".join(lines)).groups()
+        token = requests.post(f"{url}/auth/token", json={"username": user, "password": password},
+                              timeout=30).json()["access_token"]
+        api = requests.Session()
+        api.headers["Authorization"] = f"Bearer {token}"
+        while api.get(f"{url}/api/v2/dags/sinfonia_extract", timeout=30).status_code != 200:
+            assert time.monotonic() < deadline, "the dag-processor did not parse sinfonia_extract"
+            time.sleep(2)
+        assert api.patch(f"{url}/api/v2/dags/sinfonia_extract", json={"is_paused": False}, timeout=30).ok
+        run = api.post(f"{url}/api/v2/dags/sinfonia_extract/dagRuns", timeout=30,
+                       json={"logical_date": None, "conf": {"sources_dir": str(small_sample)}})
+        assert run.ok, run.text
+        run_id = run.json()["dag_run_id"]
+        deadline = time.monotonic() + 900
+        state_now = "queued"
+        while state_now not in ("success", "failed"):
+            assert time.monotonic() < deadline, f"the triggered run is still {state_now}"
+            time.sleep(3)
+            state_now = api.get(f"{url}/api/v2/dags/sinfonia_extract/dagRuns/{run_id}", timeout=30).json()["state"]
+        assert state_now == "success", (state / "airflow" / "logs" / "scheduler.log").read_text()[-3000:]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        subprocess.run([str(Path(sys.executable).with_name("sinfonia")), "warehouse", "stop"], env=env,
+                       capture_output=True, text=True)
+    # what the run loaded is in the command line's warehouse
+    from sinfonia.warehouse import Embedded
+
+    server = Embedded(state / "warehouse")
+    server.start()
+    try:
+        with psycopg.connect(dsn) as conn:
+            loaded = conn.execute("select count(*), sum(rows_loaded) from meta.load_run where status = 'loaded'").fetchone()
+            gated = conn.execute("select count(*) from meta.gate_run where suite like 'raw_%'").fetchone()[0]
+    finally:
+        server.stop()
+    assert loaded[0] >= 5 and loaded[1] > 0 and gated > 0, (loaded, gated)
+    shutil.rmtree(state, ignore_errors=True)

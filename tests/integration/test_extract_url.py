@@ -35,8 +35,10 @@ def web():
 
 def test_divipola_from_a_socrata_url_is_paged_landed_and_loaded(fresh_dsn, web):
     url = web.route("/resource/gdxc-w37w.json", socrata(divipola_records()))
-    proc = sinfonia("extract", "divipola", "--from", url, env={"WAREHOUSE_DSN": fresh_dsn, **FAST})
+    proc = sinfonia("extract", "divipola", "--from", url, env={"WAREHOUSE_DSN": fresh_dsn, **FAST}, check=False)
     assert "divipola current: read 2500, loaded 2500, quarantined 0" in proc.stdout, proc.stdout
+    # through the extract DAG: its raw gate judges the load (2,500 made-up entities in one edition)
+    assert proc.returncode == 1 and "raw_divipola: every edition holds between 1 and 1,200 entities" in proc.stderr
     assert web.hits["/resource/gdxc-w37w.json"] == 3  # 1000 + 1000 + 500: the short page ends it
     with psycopg.connect(fresh_dsn) as conn:
         landed = conn.execute("select file_name, origin from meta.landed_file order by 1").fetchall()
@@ -48,8 +50,9 @@ def test_divipola_from_a_socrata_url_is_paged_landed_and_loaded(fresh_dsn, web):
 def test_a_workbook_from_a_url_keeps_the_url_as_origin(fresh_dsn, web, tmp_path):
     data = idf_book(tmp_path).read_bytes()
     url = web.route("/files/ResultadosIDF_2023.xlsx", lambda h, n: send(h, b"busy", status=503) if n == 1 else send(h, data))
-    proc = sinfonia("extract", "idf", "--from", url, env={"WAREHOUSE_DSN": fresh_dsn, **FAST})
+    proc = sinfonia("extract", "idf", "--from", url, env={"WAREHOUSE_DSN": fresh_dsn, **FAST}, check=False)
     assert "idf 2023-nueva: read 3, loaded 3, quarantined 0" in proc.stdout, proc.stdout
+    assert proc.returncode == 1 and "raw_idf: every IDF code exists in DIVIPOLA" in proc.stderr  # the raw gate
     assert "HTTP 503" in proc.stdout  # the retry is logged
     with psycopg.connect(fresh_dsn) as conn:
         assert conn.execute("select file_name, origin from meta.landed_file").fetchall() == [("ResultadosIDF_2023.xlsx", url)]
@@ -90,8 +93,10 @@ def test_year_sets_the_period_of_a_source_that_takes_one(fresh_dsn, tmp_path):
     from tests.corpus import pdet_book
 
     path = pdet_book(tmp_path, [["Catatumbo", 54, "Norte de Santander", 54810, "Tibú"]])
-    proc = sinfonia("extract", "pdet", "--from", str(path), "--year", "2024", env={"WAREHOUSE_DSN": fresh_dsn})
+    proc = sinfonia("extract", "pdet", "--from", str(path), "--year", "2024", env={"WAREHOUSE_DSN": fresh_dsn},
+                    check=False)
     assert "pdet 2024: read 1, loaded 1, quarantined 0" in proc.stdout, proc.stdout
+    assert proc.returncode == 1 and "raw_pdet: every PDET code exists in DIVIPOLA" in proc.stderr  # the raw gate
     with psycopg.connect(fresh_dsn) as conn:
         assert conn.execute("select period from meta.landed_file").fetchone()[0] == "2024"
         assert conn.execute("select distinct _period from raw.pdet").fetchall() == [("2024",)]

@@ -79,6 +79,30 @@ def test_impact_command_runs_the_dag_and_prints_the_overall_effects(impact_db):
     assert "sinfonia_impact succeeded" in proc.stdout
     assert "overall effect with 95% interval" in proc.stdout
     assert estimates(dsn) == before  # deterministic: the same panel gives the same rows
+    # every verdict is printed with its reason, and every headline row with its detectable effect
+    lines = proc.stdout.splitlines()
+    headline = [i for i, line in enumerate(lines) if " cs_did " in line and "MDE " in line]
+    assert headline and all(lines[i + 1].strip().split(":")[0] in ("no concluyente", "evidencia de efecto",
+                                                                  "sin datos suficientes") for i in headline)
+
+
+def test_the_seed_claim_reaches_the_report_outcome_by_outcome(impact_db):
+    """The cadastral bonus travels from the IDF annex to the panel; the IPM, one census year, is in the
+    panel but has no estimate, and the report's claim table says why."""
+    from sinfonia.report.impact import section
+
+    dsn, _ = impact_db
+    with psycopg.connect(dsn) as conn:
+        bonus = dict(conn.execute("select idf_bono_catastro, count(*) from marts.mart_impact_panel "
+                                  "where idf_bono_catastro is not null group by 1").fetchall())
+        ipm_years = conn.execute("select count(distinct year) from marts.mart_impact_panel where ipm is not null"
+                                 ).fetchone()[0]
+        outcomes = {r[0] for r in conn.execute("select outcome from marts.mart_impact_estimates")}
+        html = section(conn)
+    assert set(bonus) <= {0, 2} and bonus.get(0, 0) > 0
+    assert ipm_years == 1 and "ipm" not in outcomes
+    ipm_row = html[html.index("Índice de Pobreza Multidimensional"):].split("</tr>")[0]
+    assert "sin datos suficientes" in ipm_row and "una sola medición municipal (2018)" in ipm_row
 
 
 @pytest.mark.slow

@@ -100,3 +100,22 @@ def test_report_section_says_when_there_are_no_estimates(fresh_dsn):
     with psycopg.connect(fresh_dsn) as conn:
         html = section(conn)
     assert "Aún no hay estimaciones" in html and "<img" not in html
+
+
+def test_the_section_opens_with_the_strategy_claim_answered_indicator_by_indicator(with_estimates):
+    dsn, rows = with_estimates
+    with psycopg.connect(dsn) as conn:
+        html = section(conn)
+        mde = conn.execute("select min_detectable_effect from marts.mart_impact_estimates "
+                           "where outcome = 'mdm' and method = 'cs_did' and event_time is null").fetchone()[0]
+    expected = rows[(rows["outcome"] == "mdm") & (rows["method"] == "cs_did") & rows["event_time"].isna()]
+    assert mde == pytest.approx(float(expected["min_detectable_effect"].iloc[0])) and mde > 0
+    claims = html[:html.index("<h3>")]  # before the first outcome's own heading
+    for part in ("Gestión pública", "Pobreza multidimensional", "Uso del suelo con catastro multipropósito",
+                 "Otros indicadores evaluados", "Efecto mínimo detectable"):
+        assert part in claims
+    # the simulated run has only mdm: the claimed outcomes without an estimate say why
+    ipm = claims[claims.index("Índice de Pobreza Multidimensional"):]
+    assert ipm.split("</tr>")[0].count("sin datos suficientes") == 1
+    assert "el panel de impacto aún no está publicado" in ipm.split("</tr>")[0]
+    assert f"{mde:.2f}".replace(".", ",") in claims

@@ -4,6 +4,7 @@ recounts from the facts, disclosure control, the restricted schema and the repor
 import csv
 import itertools
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -24,10 +25,10 @@ GROUPS = ("afro", "indigenous", "lgbtiq", "migrant", "conflict_victim", "disabil
 
 
 def _weekly_run(dsn, sources) -> str:
-    code = ("import sys; from sinfonia import pipeline; pipeline.prepare_environment(sys.argv[1]); "
-            "pipeline.run_dags(pipeline.WEEKLY, {'sources_dir': sys.argv[2]})")
-    proc = subprocess.run([sys.executable, "-c", code, dsn, str(sources)],
-                          capture_output=True, text=True, timeout=1200)
+    code = ("import sys; from sinfonia import pipeline; pipeline.prepare_environment(); "
+            "pipeline.run_dags(pipeline.WEEKLY, {'sources_dir': sys.argv[1]})")
+    proc = subprocess.run([sys.executable, "-c", code, str(sources)], capture_output=True, text=True,
+                          timeout=1200, env={**os.environ, "WAREHOUSE_DSN": dsn})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout + proc.stderr
 

@@ -71,10 +71,10 @@ class Mailbox:
 
 
 def _weekly_run(dsn, sources, smtp: str):
-    code = ("import sys; from sinfonia import pipeline; pipeline.prepare_environment(sys.argv[1]); "
-            "pipeline.run_dags(pipeline.WEEKLY, {'sources_dir': sys.argv[2]})")
-    env = {**os.environ, "AIRFLOW_CONN_SINFONIA_SMTP": smtp}
-    return subprocess.run([sys.executable, "-c", code, dsn, str(sources)], capture_output=True, text=True,
+    code = ("import sys; from sinfonia import pipeline; pipeline.prepare_environment(); "
+            "pipeline.run_dags(pipeline.WEEKLY, {'sources_dir': sys.argv[1]})")
+    env = {**os.environ, "AIRFLOW_CONN_SINFONIA_SMTP": smtp, "WAREHOUSE_DSN": dsn}
+    return subprocess.run([sys.executable, "-c", code, str(sources)], capture_output=True, text=True,
                           timeout=1200, env=env)
 
 

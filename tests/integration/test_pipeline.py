@@ -201,7 +201,7 @@ def test_failed_gate_names_expectations_and_leaves_published_marts_untouched(pub
 
 MDM_DIMENSIONS = {"mdm_movilizacion", "mdm_ejecucion", "mdm_gobierno_abierto", "mdm_ordenamiento_territorial",
                   "mdm_educacion", "mdm_salud", "mdm_servicios", "mdm_seguridad"}
-INDICATORS = MDM_DIMENSIONS | {"mdm", "mdm_gestion", "mdm_resultados", "idf", "idf_anterior", "ipm", "ipm_cabecera", "ipm_rural",
+INDICATORS = MDM_DIMENSIONS | {"mdm", "mdm_gestion", "mdm_resultados", "idf", "idf_anterior", "idf_bono_catastro", "ipm", "ipm_cabecera", "ipm_rural",
               "imrc_exceso", "imrc_deficit", "category", "capacity_group"}
 
 

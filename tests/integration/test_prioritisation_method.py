@@ -312,11 +312,11 @@ def test_the_checks_of_the_year_catch_broken_rows(prioritised):
     from sinfonia import dbt
 
     with psycopg.connect(handmade, autocommit=True) as conn:
-        conn.execute("update intermediate.mart_prioritisation_candidate set national_rank = national_rank + 1 "
+        conn.execute("update intermediate.int_prioritisation__candidate set national_rank = national_rank + 1 "
                      "where municipality_id = '00011'")
-        conn.execute("update intermediate.mart_prioritisation_candidate set is_selected = true "
+        conn.execute("update intermediate.int_prioritisation__candidate set is_selected = true "
                      "where directorate_id = 'D1'")
-    result = dbt.run(["test", "--select", "mart_prioritisation_candidate,test_type:data"], handmade, check=False)
+    result = dbt.run(["test", "--select", "int_prioritisation__candidate,test_type:data"], handmade, check=False)
     failed = {r.node.name for r in result.result if r.status == "fail"}
     assert not result.success
     assert any(name.startswith("ranks_are_contiguous") and "national_rank" in name for name in failed), failed

@@ -188,3 +188,22 @@ def test_every_published_mart_and_column_keeps_its_dbt_description(warehouse):
         columns = conn.execute("select count(*) from information_schema.columns where table_schema = 'marts' "
                                "and table_name = any(%s)", (built,)).fetchone()[0]
         assert described == columns + len(built)
+    # meta, where a data engineer looks when something went wrong: every table and column commented
+    # with its description from dbt's source declaration (the docs site shows the same text)
+    from sinfonia.bootstrap import meta_descriptions
+
+    declared = meta_descriptions()
+    with psycopg.connect(warehouse) as conn:
+        rows = conn.execute(
+            """
+            select c.table_name, c.column_name,
+                   obj_description(format('meta.%I', c.table_name)::regclass, 'pg_class'),
+                   col_description(format('meta.%I', c.table_name)::regclass, c.ordinal_position::int)
+              from information_schema.columns c join information_schema.tables t using (table_schema, table_name)
+             where c.table_schema = 'meta' and t.table_type = 'BASE TABLE'
+            """).fetchall()
+    assert {t for t, *_ in rows} >= {"landed_file", "load_run", "quarantine", "gate_result", "gate_run", "publication",
+                                     "notification_sent", "prioritisation_run"}
+    undescribed = [(t, c) for t, c, about, text in rows if not about or not text]
+    assert undescribed == []
+    assert all(about == declared[t][0] and text == declared[t][1][c] for t, c, about, text in rows)

@@ -102,13 +102,13 @@ def test_asking_for_the_warehouse_url_never_starts_the_server(server_dir, monkey
     assert warehouse.dsn() == url and not server.running()  # the URL of a stopped server, not a start
 
 
-def test_tasks_read_the_warehouse_as_the_airflow_connection(monkeypatch):
+def test_tasks_read_the_warehouse_as_the_airflow_connection_when_warehouse_dsn_is_unset(monkeypatch):
     from urllib.parse import quote
 
     from sinfonia import tasks
 
     secret = secrets.token_hex(8) + "@/:"  # characters a URL must escape
-    monkeypatch.setenv("WAREHOUSE_DSN", "postgresql://someone@elsewhere:5432/other")
+    monkeypatch.delenv("WAREHOUSE_DSN", raising=False)
     monkeypatch.setenv("AIRFLOW_CONN_SINFONIA_WAREHOUSE",
                        f"postgresql://loader:{quote(secret, safe='')}@db.example:6543/sinfonia")
     info = psycopg.conninfo.conninfo_to_dict(tasks.warehouse_dsn())

@@ -107,6 +107,23 @@ def test_previous_vintage_is_used_only_where_it_exists():
     assert out.rank_median.to_dict() == {"00003": 1, "00001": 2, "00002": 3}
 
 
+def test_each_index_draws_its_vintage_on_its_own_coin():
+    """The vintage rule of the README: in each draw, each index independently uses its previous year
+    with probability previous_vintage_share. 00002 leads on mdm and idf (the only weighted indices);
+    its previous vintage of either one makes it tie with 00001, which then wins on code order. So it
+    keeps the single place when neither index is drawn previous: 0.75² = 0.5625 under this rule,
+    0.75 if a quarter of the draws switched every index at once."""
+    frame = municipalities([("00001", "D1", 50, 50, 50, 50), ("00002", "D1", 60, 60, 60, 60)])
+    for i in INDICATORS:
+        frame[f"{i}_need_previous"] = [np.nan, 0.0]
+    settings = Settings(draws=4000, seed=11, weight_spread=0.0, normalisations=("percentile",),
+                        previous_vintage_share=0.25)
+    weights = {"mdm": 1.0, "idf": 1.0, "imrc": 0.0, "ipm": 0.0}
+    out = simulate(frame, weights, {"D1": 1}, settings).set_index("municipality_id")
+    assert out.loc["00002", "selection_probability"] == pytest.approx(0.75 ** 2, abs=0.025)
+    assert out.loc["00001", "selection_probability"] == pytest.approx(1 - 0.75 ** 2, abs=0.025)
+
+
 @pytest.mark.parametrize("weights", [{"mdm": -1, "idf": 1, "imrc": 1, "ipm": 1}, {i: 0 for i in INDICATORS}])
 def test_weights_that_cannot_rank_are_refused(weights):
     with pytest.raises(ValueError, match="weights"):

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from sinfonia import cli, pipeline
+from sinfonia import cli, pipeline, warehouse
+from sinfonia.ingest import extract
 
 SINFONIA = Path(sys.executable).with_name("sinfonia")
 
@@ -82,10 +83,11 @@ def test_extract_finds_the_files_when_given_the_source_folder_itself(tmp_path):
     folder = tmp_path / "sources" / "pdet"
     folder.mkdir(parents=True)
     (folder / "MunicipiosPDET.xlsx").write_bytes(b"x")
-    assert cli._source_files(tmp_path / "sources", "pdet") == ([folder / "MunicipiosPDET.xlsx"], tmp_path / "sources")
-    assert cli._source_files(folder, "pdet") == ([folder / "MunicipiosPDET.xlsx"], tmp_path / "sources")
-    with pytest.raises(cli.CommandError, match=r"no esap_asistencias files in .*expected esap/asistencias"):
-        cli._source_files(folder, "esap_asistencias")
+    found = ([folder / "MunicipiosPDET.xlsx"], tmp_path / "sources")
+    assert extract.source_files(tmp_path / "sources", "pdet") == found
+    assert extract.source_files(folder, "pdet") == found
+    with pytest.raises(extract.NoSourceFiles, match=r"no esap_asistencias files in .*expected esap/asistencias"):
+        extract.source_files(folder, "esap_asistencias")
 
 
 def _url(password: str, user: str = "analyst", rest: str = "127.0.0.1:1/sinfonia") -> str:
@@ -106,9 +108,10 @@ def test_warehouse_url_and_status_report_the_configured_server_with_its_password
 
 
 def test_masking_hides_passwords_of_urls_and_keyword_strings():
-    assert cli._masked(_url("p", "u", "h:5/d")) == _url("***", "u", "h:5/d")
-    assert cli._masked("postgresql://u@h:5/d") == "postgresql://u@h:5/d"
-    assert cli._masked("host=h user=u password=p dbname=d") == "host=h user=u password=*** dbname=d"
+    assert warehouse.masked(_url("p", "u", "h:5/d")) == _url("***", "u", "h:5/d")
+    assert warehouse.masked("postgresql://u@h:5/d") == "postgresql://u@h:5/d"
+    assert warehouse.masked("host=h user=u password=p dbname=d") == "host=h user=u password=*** dbname=d"
+    assert warehouse.masked("host=h password='a b' dbname=d") == "host=h password=*** dbname=d"
 
 
 def test_rows_are_read_from_what_each_kind_of_task_returns():

@@ -39,7 +39,7 @@ def test_the_summary_gives_the_embedded_warehouse_url_whole_and_a_configured_one
     configured = f"postgresql://ana:{word}@db.example.org/sinfonia"
     monkeypatch.setenv("WAREHOUSE_DSN", configured)
     line = cli._warehouse_line(configured)
-    assert word not in line and "ana:***@db.example.org" in line and 'psql "$WAREHOUSE_DSN"' in line
+    assert word not in line and "ana:***@db.example.org" in line and "password hidden" in line
 
 
 def test_a_build_that_found_no_raw_table_names_them_once_each():
@@ -227,8 +227,8 @@ def test_an_unreachable_configured_warehouse_names_the_setting(tmp_path, capsys,
     monkeypatch.setenv("WAREHOUSE_DSN", f"postgresql://ana@127.0.0.1:{port}/sinfonia?connect_timeout=3")
     assert cli.main(["report", "--out", str(tmp_path / "r")]) == 1
     first = capsys.readouterr().err.splitlines()[0]
-    assert first.startswith("sinfonia report: error: the warehouse of WAREHOUSE_DSN (postgresql://ana@127.0.0.1:")
-    assert "cannot be reached" in first and "sinfonia warehouse status" in first and "OperationalError" not in first
+    assert first.startswith("sinfonia report: error: cannot use the warehouse of WAREHOUSE_DSN")
+    assert "OperationalError" not in first
 
 
 def test_the_weekly_messages_are_reported_as_messages_not_rows():

@@ -51,7 +51,7 @@ def test_consultation_export_for_one_department_or_all(tmp_path, department, cod
     medellin = b.rows[0]
     assert medellin[1] == 18  # header row 17
     assert medellin[2:] == ("2024", "nueva", "05001", "Antioquia", "Medellín", "80.2234567",
-                            "5. Sostenible (>=80)", "E", "C")
+                            "5. Sostenible (>=80)", "E", "C", None)  # no Bono Catastro in the export
 
 
 def test_export_codes_stored_as_numbers_are_read_as_divipola(tmp_path):
@@ -139,6 +139,21 @@ def test_reference_annexes_counts_and_values_match_the_file(name):
     for municipality in checked:
         assert round(float(loaded[municipality][7]), 4) == round(float(published[municipality][score]), 4)
         assert loaded[municipality][1] == list(published).index(municipality) + header_row + 2
+
+
+@pytest.mark.parametrize(("name", "bonus"), [("Anexos Desempeño Fiscal 2020_Nueva Metodología.xlsx", 33),
+                                             ("IDF_2021_Nueva_Metodologia.xlsx", 38),
+                                             ("ResultadosIDF_Nueva_MetodologIa_2023_Act.xlsx", 99)])
+def test_the_new_methodology_cadastral_bonus_is_kept_as_published(name, bonus):
+    """'Bono Catastro' (2020 on): 0 or 2 points; every loaded row has it, as the annex publishes it."""
+    [b] = idf.parse([landed(reference("idf", name))])
+    values = Counter(r[idf.COLUMNS.index("bono_catastro") + 2] for r in b.rows)
+    assert set(values) == {"0", "2"} and values["2"] == bonus, values
+
+
+def test_the_old_methodology_has_no_cadastral_bonus():
+    [b] = idf.parse([landed(reference("idf", "Anexos Desempeno Fiscal 2018.xlsx"))])
+    assert {r[idf.COLUMNS.index("bono_catastro") + 2] for r in b.rows} == {None}
 
 
 def test_reference_2023_categories_match_sources_md():

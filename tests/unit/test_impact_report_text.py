@@ -47,3 +47,43 @@ def test_the_chart_draws_the_simultaneous_band():
                "band_low": 0.1 * e - 0.8, "band_high": 0.1 * e + 0.8} for e in range(-3, 3)]
     wider = [{**p, "band_low": p["band_low"] - 1, "band_high": p["band_high"] + 1} for p in points]
     assert event_study_png(points, "t") != event_study_png(wider, "t")
+
+
+def test_the_placebo_sentence_shows_the_interval_the_verdict_used_and_names_it():
+    """Issue 30: the sentence said "compatible con cero" (from the family band) while the table showed
+    the pointwise interval excluding zero. It now quotes the band, names it, and points at the other."""
+    from sinfonia.impact.verdict import verdict
+
+    placebo = {"estimate": -1.86, "ci_low": -3.26, "ci_high": -0.46, "p_value": 0.012,
+               "band_low": -3.71, "band_high": 0.02}
+    text = _reading({"cs_did": CS, "placebo": placebo})
+    assert ("Placebo: -1,86 puntos (intervalo 95% conjunto con las tendencias previas -3,71 a +0,02: "
+            "compatible con cero, como debe ser; su IC 95% propio, el de la tabla, es -3,26 a -0,46") in text
+    # the sentence and the verdict read the same interval: outside the band, both say so
+    outside = {**placebo, "band_high": -0.1}
+    assert "ATENCIÓN: distinto de cero" in _reading({"cs_did": CS, "placebo": outside})
+    _, reason = verdict({**CS, "n_treated": 16}, {"p_value": 0.5}, outside)
+    assert "conjunto con las tendencias previas -3,71 a -0,10" in reason
+    # without a band the verdict uses the placebo's own interval, and the sentence quotes that one
+    alone = {**placebo, "band_low": None, "band_high": None}
+    text = _reading({"cs_did": CS, "placebo": alone})
+    assert "(IC 95% -3,26 a -0,46: ATENCIÓN: distinto de cero)" in text and "propio" not in text
+
+
+def test_every_verdict_says_how_large_an_effect_the_data_could_have_shown():
+    html = _verdict({**CS, "min_detectable_effect": 3.456}, 6)
+    assert "con estos datos, un efecto menor a 3,46 puntos no se distinguiría de cero" in html.lower()
+    assert "6 indicadores" in html
+    assert "efecto menor" not in _verdict({**CS, "min_detectable_effect": None}, 6)
+
+
+def test_sinfonia_impact_prints_each_verdict_with_its_reason_and_the_detectable_effect():
+    from sinfonia.cli import impact_lines
+
+    rows = [("idf", "cs_did", 0.8, -1.2, 2.8, 4.123, "no concluyente", "el efecto no se distingue de cero"),
+            ("idf", "naive", 1.5, 0.1, 2.9, 3.9, None, None)]
+    lines = impact_lines(rows)
+    assert any(line.split()[:2] == ["idf", "cs_did"] and line.endswith("MDE 4.12") for line in lines)
+    assert "    no concluyente: el efecto no se distingue de cero" in lines
+    assert len(lines) == 4  # header, two estimates, one verdict (the naive row has none)
+    assert "none:" in impact_lines([])[-1]

@@ -27,7 +27,8 @@ def test_the_demo_sample_claims_no_effect_on_any_outcome():
     by a base year in which the 16 treated municipalities happened to dip; the pre-trend test
     against that base year catches it, and no outcome's verdict claims an effect."""
     headline = _headline(0.0)
-    assert set(headline.index) == {"mdm", "mdm_gestion", "mdm_resultados", "idf"}
+    assert set(headline.index) == {"mdm", "mdm_gestion", "mdm_resultados", "mdm_ordenamiento_territorial", "idf",
+                                   "idf_bono_catastro"}  # ipm: one census year, no estimate
     assert (headline["verdict"] != EFFECT).all(), headline[["verdict", "verdict_reason"]]
     assert headline.loc["mdm_gestion", "estimate"] == pytest.approx(2.3468, abs=1e-3)
     assert "tendencias previas" in headline.loc["mdm_gestion", "verdict_reason"]

@@ -126,3 +126,39 @@ def test_sup_t_pre_test_agrees_with_the_band():
     pre = {e: v for e, v in clean.event_time.items() if e < 0}
     band = did.uniform_band(pre)
     assert clean.pretrend_sup_t_p() >= 0.05 and all(band[e][0] <= 0 <= band[e][1] for e in pre)
+
+
+def test_minimum_detectable_effect_is_the_effect_the_family_test_finds_four_times_in_five():
+    from scipy import stats
+
+    from sinfonia.impact.verdict import min_detectable_effect
+
+    # large df: (z 0.975 + z 0.80) · se = (1.960 + 0.842) · 2; four outcomes: Holm's first step 0.05 / 4
+    assert min_detectable_effect(2.0, 100_000, 1) == pytest.approx(2 * 2.8016, abs=1e-3)
+    assert min_detectable_effect(1.0, 100_000, 4) == pytest.approx(2.4977 + 0.8416, abs=1e-3)
+    assert min_detectable_effect(1.0, 16, 4) > min_detectable_effect(1.0, 100_000, 4)  # Student's t, 15 df
+    assert min_detectable_effect(None, 16, 4) is None and min_detectable_effect(1.0, 16, 0) is None
+    for df, family in ((15, 6), (40, 1), (9, 4)):
+        mde = min_detectable_effect(1.0, df + 1, family)
+        critical = stats.t.isf(0.05 / (2 * family), df)
+        power = stats.nct.sf(critical, df, mde) + stats.nct.cdf(-critical, df, mde)
+        assert power == pytest.approx(0.80, abs=0.02), (df, family, power)
+
+
+def test_rows_carry_the_minimum_detectable_effect_of_their_holm_family():
+    from sinfonia.impact import EFFECT_METHODS
+    from sinfonia.impact.verdict import min_detectable_effect
+
+    frame = simulate(2, 3.0)
+    frame["mdm_gestion"] = frame["mdm"] - 3.0 * (frame["year"] >= frame["treatment_year"].fillna(9999))
+    rows = estimate_all(frame, threshold=5, outcomes=("mdm", "mdm_gestion"))
+    overall = rows[rows["event_time"].isna()]
+    effect = overall[overall["method"].isin(EFFECT_METHODS)]
+    assert effect["min_detectable_effect"].notna().all() and len(effect) >= 4
+    for r in effect.to_dict("records"):
+        family = overall.loc[overall["method"] == r["method"], "p_value"].notna().sum()
+        assert r["min_detectable_effect"] == pytest.approx(
+            min_detectable_effect(r["std_error"], r["n_treated"], int(family)))
+        assert r["min_detectable_effect"] > 2.8 * r["std_error"]  # two outcomes: stricter than one test
+    assert rows.loc[rows["event_time"].notna() | rows["method"].isin(["pretrend", "placebo"]),
+                    "min_detectable_effect"].isna().all()

@@ -28,6 +28,7 @@ TYPES = {
     "estimate": "double precision", "std_error": "double precision",
     "ci_low": "double precision", "ci_high": "double precision",
     "p_value": "double precision", "p_value_adjusted": "double precision",
+    "min_detectable_effect": "double precision",
     "band_low": "double precision", "band_high": "double precision",
     "n_treated": "integer", "n_control": "integer", "threshold": "integer",
     "base_period": "text", "verdict": "text",
@@ -94,3 +95,13 @@ def run(dsn: str) -> dict[str, int]:
         n = write_estimates(conn, rows)
     return {"rows": n, "outcomes": int(rows["outcome"].nunique()) if n else 0,
             "treated": int(frame.drop_duplicates("municipality_id")["treatment_year"].notna().sum())}
+
+
+def overall_effects(dsn: str) -> list[tuple]:
+    """The published overall effects (``cs_did`` and ``naive``): outcome, method, estimate, interval,
+    minimum detectable effect, verdict and its reason, by outcome."""
+    with db.connect(dsn, autocommit=True) as conn:
+        return conn.execute(
+            "select outcome, method, estimate, ci_low, ci_high, min_detectable_effect, verdict, verdict_reason "
+            "from marts.mart_impact_estimates where event_time is null and method in ('cs_did', 'naive') "
+            "order by outcome, method").fetchall()

@@ -17,6 +17,14 @@ result. So:
     post-treatment years;
   * ``no concluyente`` otherwise, with every failed condition named in ``verdict_reason``.
 
+- ``min_detectable_effect``: how large an effect the data at hand could have shown. For an
+  estimate with standard error ``se`` on Student's t with ``df`` degrees of freedom (treated
+  units - 1, as its interval), in a Holm family of ``K`` outcomes, the smallest true effect
+  that the test finds with probability ``POWER`` (0.8) when it is the family's only effect:
+  ``(t_{1 - ALPHA / (2K)} + t_{POWER}) · se`` (Bloom, 1995, "Minimum detectable effects"; ``ALPHA /
+  K`` is Holm's first, strictest step, which an effect alone in its family must pass). It is a
+  statement about the effect test only: the verdict also needs the pre-period checks to pass.
+
 Text meant for ESAP staff (the reason) is Spanish, numbers in Colombian format (``numero``,
 ``valor_p``: decimal comma, ``< 0,001``).
 """
@@ -25,7 +33,10 @@ from __future__ import annotations
 
 import math
 
+from scipy import stats
+
 ALPHA = 0.05
+POWER = 0.8
 MIN_TREATED = 10
 P_ADJUST_METHOD = "holm"
 EFFECT, INCONCLUSIVE, NO_DATA = "evidencia de efecto", "no concluyente", "sin datos suficientes"
@@ -42,6 +53,18 @@ def holm(p_values: list[float | None]) -> list[float | None]:
         running = max(running, min(1.0, (m - rank) * p))
         out[i] = running
     return out
+
+
+def min_detectable_effect(std_error: float | None, n_treated: int | None, family_size: int,
+                          alpha: float = ALPHA, power: float = POWER) -> float | None:
+    """The smallest effect (in the outcome's points) that a test at family-wise level ``alpha``
+    over ``family_size`` outcomes (Holm) finds with probability ``power``, for an estimate with
+    this standard error on Student's t with ``n_treated - 1`` degrees of freedom; None without a
+    standard error or a family."""
+    if _missing(std_error) or _missing(n_treated) or family_size < 1 or std_error < 0:
+        return None
+    df = max(1, int(n_treated) - 1)
+    return float((stats.t.isf(alpha / (2 * family_size), df) + stats.t.ppf(power, df)) * std_error)
 
 
 def numero(value: float | None, digits: int = 2, sign: bool = False) -> str:

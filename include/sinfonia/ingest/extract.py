@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg
 
 from sinfonia import db
+from sinfonia.errors import UserError
 from sinfonia.ingest import intake, sources
 from sinfonia.ingest.landing import LandedFile, land
 from sinfonia.ingest.loading import Batch, LoadResult, load_batch
@@ -37,6 +38,46 @@ def discover(sources_dir: Path, source: str) -> list[Path]:
         found.update(p for p in folder.glob(pattern)
                      if p.is_file() and not p.name.startswith("~$") and p.name != "MANIFEST.csv")
     return sorted(found)
+
+
+class NoSourceFiles(UserError, FileNotFoundError):
+    """A folder without the files a command expects; says which files and where."""
+
+
+def sources_folder(path: Path) -> Path:
+    """A sources folder holding at least one recognised file, else an error saying what is expected."""
+    path = Path(path)
+    if not path.is_dir():
+        raise NoSourceFiles(f"sources folder {path} does not exist")
+    if not any((path / s.folder).is_dir() and discover(path, s.name) for s in sources.CATALOGUE):
+        expected = "; ".join(f"{s.folder}/{'|'.join(s.patterns)}" for s in sources.CATALOGUE)
+        raise NoSourceFiles(f"no recognised source file in {path}: expected one sub-folder per source "
+                            f"({expected}); `sinfonia sample --out DIR` writes an example")
+    return path
+
+
+def source_files(path: Path, source: str) -> tuple[list[Path], Path | None]:
+    """The files of ``source`` at ``path`` and the sources folder they belong to: a file; a sources
+    folder (files in its ``<source folder>/``); or that source folder itself."""
+    path = Path(path)
+    if not path.exists():
+        raise NoSourceFiles(f"{path} does not exist")
+    if not path.is_dir():
+        return [path.resolve()], None
+    spec = sources.get(source)
+    paths = [p.resolve() for p in discover(path, source)]
+    if not paths:
+        raise NoSourceFiles(f"no {source} files in {path}: expected {spec.folder}/{'|'.join(spec.patterns)} "
+                            f"in a sources folder, or {'|'.join(spec.patterns)} in the folder given")
+    if (path / spec.folder).is_dir():
+        return paths, path.resolve()
+    return paths, (path.parent if path.name == spec.folder else path).resolve()
+
+
+def results(source: str, returned: dict) -> list[LoadResult]:
+    """The load results of ``source``'s extract task, from what the DAG's tasks returned."""
+    return [LoadResult(**{**r, "notices": tuple(r.get("notices") or ())})
+            for r in returned.get(sources.get(source).task_id) or []]
 
 
 def read_manifest(sources_dir: Path) -> dict[str, dict]:

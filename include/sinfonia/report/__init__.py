@@ -23,6 +23,7 @@ import logging
 from pathlib import Path
 
 from sinfonia import db
+from sinfonia.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,20 @@ def snapshot_years(conn) -> list[int]:
         return []
     return [y for (y,) in conn.execute("select distinct prioritisation_year from marts.mart_prioritisation "
                                        "order by 1")]
+
+
+class NoSnapshot(UserError):
+    """The year asked for has no prioritisation snapshot."""
+
+
+def require_snapshot(dsn: str, year: int) -> None:
+    from sinfonia import db
+
+    with db.connect(dsn, autocommit=True) as conn:
+        years = snapshot_years(conn)
+    if year not in years:
+        raise NoSnapshot(f"there is no prioritisation snapshot of {year} (snapshots: "
+                         f"{', '.join(map(str, years)) or 'none'}); `sinfonia prioritise --year {year}` writes one")
 
 
 def render(conn, year: int | None = None) -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 from psycopg import sql
 
 from sinfonia import db
+from sinfonia.errors import UserError
 from sinfonia.report.spanish import MISSING, number, place_name
 
 MART = "marts.mart_municipality_profile"
@@ -56,7 +57,7 @@ PRINT_STYLE = """@media print {
 }"""
 
 
-class FichaError(RuntimeError):
+class FichaError(UserError, RuntimeError):
     """The request cannot be served (no profile, unknown municipality or directorate)."""
 
 

@@ -1,7 +1,11 @@
 """The impact section of the report (Spanish): a verdict per outcome, its reasons, the evidence.
 
-``section(conn)`` reads ``marts.mart_impact_estimates`` and returns an HTML fragment. For each
-outcome it states first the verdict the estimates allow (``sinfonia.impact.verdict``:
+``section(conn)`` reads ``marts.mart_impact_estimates`` and returns an HTML fragment. It opens
+with the question the strategy asks, answered indicator by indicator (``claims_table``: gestión
+pública, pobreza multidimensional, uso del suelo y catastro, then the other indicators
+evaluated), each row with its verdict and its minimum detectable effect; an indicator the seed
+names that has no estimate says why (``not_estimated``: e.g. one measurement, no before and
+after). Then, for each outcome, it states first the verdict the estimates allow (``sinfonia.impact.verdict``:
 *evidencia de efecto* only when the effect survives the adjustment for the number of outcomes
 tested, the pre-trends are parallel and the placebo is zero; otherwise *no concluyente* with the
 conditions that failed, or *sin datos suficientes*), then the estimate in words, an event-study
@@ -25,8 +29,20 @@ OUTCOME_LABELS = {
     "mdm": "MDM (puntaje total)",
     "mdm_gestion": "MDM: componente de gestión",
     "mdm_resultados": "MDM: componente de resultados",
+    "mdm_ordenamiento_territorial": "MDM: ordenamiento territorial",
     "idf": "Índice de Desempeño Fiscal (IDF)",
+    "idf_bono_catastro": "IDF: bono por gestión catastral (0 o 2 puntos)",
+    "ipm": "Índice de Pobreza Multidimensional (IPM) municipal",
 }
+# The strategy's claim: municipalities with five or more assistances improved "indicadores
+# nacionales asociados a gestión pública, pobreza multidimensional, uso del suelo con catastro
+# multipropósito". Each part, with the outcomes of the panel that measure it.
+CLAIMS = (
+    ("Gestión pública", ("mdm_gestion",)),
+    ("Pobreza multidimensional", ("ipm",)),
+    ("Uso del suelo con catastro multipropósito", ("mdm_ordenamiento_territorial", "idf_bono_catastro")),
+)
+OTHER_CLAIM = "Otros indicadores evaluados"
 METHOD_LABELS = {
     "cs_did": "Diferencias en diferencias escalonadas (Callaway y Sant'Anna), controles aún no tratados",
     "cs_did_never_treated": "Ídem, solo municipios nunca tratados como control",
@@ -107,7 +123,8 @@ def event_study_png(points: list[dict], title: str) -> str:
 
 def _table(overall: dict[str, dict]) -> str:
     head = ("<tr><th>Método</th><th>Efecto (puntos)</th><th>IC 95%</th><th>Error estándar</th>"
-            "<th>Valor p</th><th>Valor p ajustado (Holm)</th><th>Tratados</th><th>Controles</th></tr>")
+            "<th>Valor p</th><th>Valor p ajustado (Holm)</th><th>Efecto mínimo detectable</th><th>Tratados</th>"
+            "<th>Controles</th></tr>")
     body = []
     for method in ORDER:
         r = overall.get(method)
@@ -120,13 +137,24 @@ def _table(overall: dict[str, dict]) -> str:
             f"<td>[{numero(r['ci_low'], sign=True)}; {numero(r['ci_high'], sign=True)}]</td>"
             f"<td>{numero(r['std_error'])}</td><td>{escape(valor_p(r['p_value']))}</td>"
             f"<td>{escape(valor_p(r.get('p_value_adjusted')))}</td>"
-            f"<td>{r['n_treated']}</td><td>{r['n_control']}</td></tr>")
+            f"<td>{numero(r.get('min_detectable_effect'))}</td>"
+            f"<td>{numero(r['n_treated'], 0)}</td><td>{numero(r['n_control'], 0)}</td></tr>")
     return f"<table class=\"impacto\">{head}{''.join(body)}</table>"
 
 
 def _p(p: float | None) -> str:
     text = valor_p(p)
     return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
+def detectable(cs: dict | None, n_outcomes: int) -> str:
+    """The sentence on how large an effect these data could have shown ("" without one)."""
+    mde = None if cs is None else cs.get("min_detectable_effect")
+    if mde is None or mde != mde:
+        return ""
+    return (f"Con estos datos, un efecto menor a {numero(mde)} puntos no se distinguiría de cero "
+            f"(efecto mínimo detectable: el que se encontraría 4 de cada 5 veces al 5%, considerando los "
+            f"{n_outcomes} indicadores evaluados).")
 
 
 def _verdict(cs: dict | None, n_outcomes: int) -> str:
@@ -139,6 +167,7 @@ def _verdict(cs: dict | None, n_outcomes: int) -> str:
                   f"a la vez, y las comprobaciones no muestran problemas: {reason}.")
     else:
         detail = f"Motivo: {reason}."
+    detail = f"{detail} {detectable(cs, n_outcomes)}".strip()
     return (f"<p class=\"veredicto\"><strong>{escape(VERDICT_TEXT[cs['verdict']])}.</strong> "
             f"{escape(detail)}</p>")
 
@@ -166,10 +195,16 @@ def _reading(overall: dict[str, dict]) -> str:
         parts.append(f"Tendencias previas: prueba conjunta {_p(pre['p_value'])} "
                      f"({'no se rechaza que fueran paralelas' if ok else PRETREND_WARNING}).")
     if placebo:
-        low, high, _ = placebo_interval(placebo)
+        # the interval the verdict judged the placebo on, named (sinfonia.impact.verdict.placebo_interval)
+        low, high, label = placebo_interval(placebo)
         ok = low <= 0 <= high
-        parts.append(f"Placebo: {numero(placebo['estimate'], sign=True)} puntos "
-                     f"({'compatible con cero, como debe ser' if ok else 'ATENCIÓN: distinto de cero'}).")
+        own = "" if label == "IC 95%" else (
+            f"; su IC 95% propio, el de la tabla, es {numero(placebo['ci_low'], sign=True)} a "
+            f"{numero(placebo['ci_high'], sign=True)}, pero el placebo se juzga junto con las tendencias "
+            "previas porque ambas pruebas miran los mismos años")
+        parts.append(f"Placebo: {numero(placebo['estimate'], sign=True)} puntos ({label} "
+                     f"{numero(low, sign=True)} a {numero(high, sign=True)}: "
+                     f"{'compatible con cero, como debe ser' if ok else 'ATENCIÓN: distinto de cero'}{own}).")
     return "".join(f"<p>{escape(p)}</p>" for p in parts)
 
 
@@ -191,6 +226,59 @@ def diagnostics_summary(cs: dict | None) -> str:
             lines.append(f"{label}: {len(mine)} (cohortes {', '.join(str(c) for c in cohorts)})")
     items = "".join(f"<li>{escape(line)}</li>" for line in lines)
     return f"<div class=\"diagnostico\"><p>Diagnóstico de la estimación principal:</p><ul>{items}</ul></div>"
+
+
+def not_estimated(conn, outcome: str) -> str:
+    """Why ``outcome`` has no estimate, from the published panel (Spanish)."""
+    if conn.execute("select to_regclass('marts.mart_impact_panel')").fetchone()[0] is None:
+        return "el panel de impacto aún no está publicado"
+    known = conn.execute("select 1 from information_schema.columns where table_schema = 'marts' "
+                         "and table_name = 'mart_impact_panel' and column_name = %s", (outcome,)).fetchone()
+    if known is None:
+        return "el indicador no está en el panel de impacto"
+    from psycopg import sql
+
+    years = [r[0] for r in conn.execute(sql.SQL(
+        "select distinct year from marts.mart_impact_panel where {} is not null order by year").format(
+        sql.Identifier(outcome)))]
+    if not years:
+        return "no hay datos cargados de este indicador"
+    if len(years) == 1:
+        return (f"una sola medición municipal ({years[0]}): sin un antes y un después del tratamiento "
+                "no se puede estimar un cambio")
+    return "ningún grupo de municipios tratados tiene años posteriores al tratamiento con datos de este indicador"
+
+
+def claims_table(conn, rows: list[dict], outcomes: list[str]) -> str:
+    """The strategy's claim answered indicator by indicator: verdict, estimate, minimum detectable
+    effect and the reason, one row per outcome (``CLAIMS``, then the other outcomes estimated)."""
+    headline = {r["outcome"]: r for r in rows if r["method"] == "cs_did" and r["event_time"] is None}
+    claimed = [o for _, os in CLAIMS for o in os]
+    groups = list(CLAIMS) + [(OTHER_CLAIM, tuple(o for o in outcomes if o not in claimed))]
+    body = []
+    for claim, mine in groups:
+        for i, outcome in enumerate(mine):
+            first = f"<td rowspan=\"{len(mine)}\">{escape(claim)}</td>" if i == 0 else ""
+            label = escape(OUTCOME_LABELS.get(outcome, outcome))
+            cs = headline.get(outcome)
+            if cs is None or cs.get("verdict") is None:
+                body.append(f"<tr>{first}<td>{label}</td><td>{escape(NO_DATA)}</td><td>—</td><td>—</td>"
+                            f"<td>{escape(not_estimated(conn, outcome))}</td></tr>")
+                continue
+            body.append(
+                f"<tr>{first}<td>{label}</td><td><strong>{escape(cs['verdict'])}</strong></td>"
+                f"<td>{numero(cs['estimate'], sign=True)} [{numero(cs['ci_low'], sign=True)}; "
+                f"{numero(cs['ci_high'], sign=True)}]</td><td>{numero(cs.get('min_detectable_effect'))}</td>"
+                f"<td>{escape(cs.get('verdict_reason') or '')}</td></tr>")
+    head = ("<tr><th>Lo que se afirma que mejoró</th><th>Indicador</th><th>Veredicto</th>"
+            "<th>Efecto estimado (puntos) [IC 95%]</th><th>Efecto mínimo detectable (puntos)</th>"
+            "<th>Motivo</th></tr>")
+    return ("<p>La estrategia afirma que los municipios con cinco o más asistencias mejoraron «indicadores "
+            "nacionales asociados a gestión pública, pobreza multidimensional, uso del suelo con catastro "
+            "multipropósito». Esto es lo que los datos permiten decir de cada parte. El efecto mínimo "
+            "detectable es el menor efecto que estos datos encontrarían 4 de cada 5 veces: un efecto menor "
+            "no se distinguiría de cero, así que un resultado no concluyente no prueba que no lo haya.</p>"
+            f"<table class=\"impacto afirmaciones\">{head}{''.join(body)}</table>")
 
 
 def section(conn) -> str:
@@ -219,6 +307,8 @@ def section(conn) -> str:
     parts = [f"<section id=\"impacto\">{intro}"]
     known = list(OUTCOME_LABELS)
     outcomes = sorted({r["outcome"] for r in rows}, key=lambda o: (known.index(o) if o in known else len(known), o))
+    claims = claims_table(conn, rows, outcomes)
+    parts.append(claims if threshold == 5 else claims.replace("cinco o más", f"{threshold} o más"))
     for outcome in outcomes:
         mine = [r for r in rows if r["outcome"] == outcome]
         label = OUTCOME_LABELS.get(outcome, outcome)

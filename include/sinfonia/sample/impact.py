@@ -21,6 +21,7 @@ from sinfonia.sample.esap import Assistance, export_dates
 from sinfonia.sample.model import World, build_world
 
 THRESHOLD = 5
+IPM_YEAR = 2018  # the census the municipal IPM is measured on (sample.indices.write_ipm)
 
 
 def treatment_years(world: World, assistances: list[Assistance], threshold: int = THRESHOLD) -> dict[str, int]:
@@ -47,8 +48,9 @@ def panel(seed: int = 42, effect: float = 0.0, scale: float = 1.0, first_year: i
 
     Municipalities and the island; every year from the first outcome year to the last delivery
     year; covariates as ``dim_municipality`` has them (latest category, capacity group, PDET);
-    outcomes ``mdm``, ``mdm_gestion``, ``mdm_resultados`` (``indices.mdm_values``) and ``idf``
-    (new methodology, 2020 on; missing where the sample publishes N.D.).
+    outcomes ``mdm``, ``mdm_gestion``, ``mdm_resultados``, ``mdm_ordenamiento_territorial``
+    (``indices.mdm_values``), ``idf`` and ``idf_bono_catastro`` (new methodology, 2020 on; missing
+    where the sample publishes N.D.) and ``ipm`` (one census year, 2018).
     """
     import pandas as pd
 
@@ -58,6 +60,7 @@ def panel(seed: int = 42, effect: float = 0.0, scale: float = 1.0, first_year: i
     assistances = esap.simulate(world, scale)
     treated = treatment_years(world, assistances, threshold)
     mdm = indices.mdm_values(world, treated, effect)
+    ipm = {code: v[0] for code, v in indices.ipm_values(world).items()}
     horizon = export_dates(world)[-1]
     delivered: dict[tuple[str, int], int] = Counter(
         (a.entity_code, a.delivered.year) for a in assistances
@@ -73,10 +76,14 @@ def panel(seed: int = 42, effect: float = 0.0, scale: float = 1.0, first_year: i
         for year in years:
             cumulative += delivered.get((e.code, year), 0)
             values = mdm.get((e.code, year), {})
-            idf = (None if year not in idf_years or writers._nd(world, e.code, year)
+            published = year in idf_years
+            idf = (None if not published or writers._nd(world, e.code, year)
                    else round(writers.idf_score(world, e.code, year, "nueva"), 4))
+            bonus = writers.bono_catastro(world, e.code, year) if published else None
             rows.append((e.code, year, cumulative, treated.get(e.code), threshold, pdet, category, group,
-                         values.get("mdm"), values.get("gestion"), values.get("resultados"), idf))
+                         values.get("mdm"), values.get("gestion"), values.get("resultados"),
+                         values.get("ot"), idf, bonus, ipm.get(e.code) if year == IPM_YEAR else None))
     return pd.DataFrame(rows, columns=["municipality_id", "year", "cumulative_delivered", "treatment_year",
                                        "threshold", "is_pdet", "category", "capacity_group", "mdm",
-                                       "mdm_gestion", "mdm_resultados", "idf"])
+                                       "mdm_gestion", "mdm_resultados", "mdm_ordenamiento_territorial", "idf",
+                                       "idf_bono_catastro", "ipm"])

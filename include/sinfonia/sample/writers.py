@@ -134,6 +134,13 @@ def write_idf(world: World, out: Path) -> list[tuple[Path, dict]]:
     return files
 
 
+def bono_catastro(world: World, code: str, year: int) -> int:
+    """The new IDF methodology's cadastral bonus: 2 points from the year the municipality's cadastre
+    was updated (about 2.5% of municipalities by 2020, 10% by 2023, as DNP's annexes show), else 0."""
+    updated = 2020 + int(world.rng(f"catastro-{code}").random() * 40)
+    return 2 if year >= updated else 0
+
+
 def _nd(world: World, code: str, year: int) -> bool:
     return world.rng(f"nd-{code}-{year}").random() < 0.003
 
@@ -186,7 +193,7 @@ def _write_idf_new(world: World, ws, year: int) -> None:
     header = [code_header, "Departamento", "Municipio", "Categoría Ley 617 " if year <= 2021 else "Categorías",
               "Dotaciones Iniciales", "Dependencia de las Transferencias",
               "Calificación Dependencia de las Transferencias",
-              "Resultados", "Gestión ", "Nuevo IDF (sin bonos)", "Nuevo IDF", "Rango "]
+              "Resultados", "Bono Catastro ", "Gestión ", "Nuevo IDF (sin bonos)", "Nuevo IDF", "Rango "]
     _xlsx_titles(ws, titles, len(header))
     ws.cell(row=6, column=6, value="Dimensión de Resultados ")
     ws.merge_cells(start_row=6, start_column=6, end_row=6, end_column=8)
@@ -200,8 +207,8 @@ def _write_idf_new(world: World, ws, year: int) -> None:
         nd = _nd(world, e.code, year)
         cat = world.category(e.code, year)
         values = [e.code, e.department_name.upper(), e.name.upper(), int(cat) if cat.isdigit() else cat,
-                  world.capacity_group(e.code), 100 - score * 0.7, score * 0.7, score * 0.8, score * 0.2,
-                  score - 1, "N.D." if nd else score,
+                  world.capacity_group(e.code), 100 - score * 0.7, score * 0.7, score * 0.8,
+                  bono_catastro(world, e.code, year), score * 0.2, score - 1, "N.D." if nd else score,
                   ("6. Sin info." if year == 2020 else "No Evaluado") if nd else _range(score, NEW_RANGES)]
         for j, v in enumerate(values, start=1):
             ws.cell(row=r, column=j, value=v)

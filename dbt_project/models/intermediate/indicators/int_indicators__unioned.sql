@@ -39,6 +39,20 @@ idf_scores as (
     from idf
 ),
 
+idf_cadastral_bonus as (
+    select
+        municipality_id,
+        'idf_bono_catastro' as indicator,
+        year,
+        bono_catastro as value,
+        null::text as value_label,
+        methodology,
+        published_on,
+        'DNP IDF (Bono Catastro)' as source
+    from idf
+    where methodology = 'nueva' and bono_catastro is not null
+),
+
 mdm_scores as (
     select
         municipality_id,
@@ -187,6 +201,8 @@ capacity_groups as (
 
 final as (
     select * from idf_scores
+    union all
+    select * from idf_cadastral_bonus
     union all
     select * from mdm_scores
     union all

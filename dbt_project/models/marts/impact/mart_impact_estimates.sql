@@ -20,6 +20,7 @@ final as (
         threshold,
         p_value_adjusted,
         p_adjust_method,
+        min_detectable_effect,
         band_draws,
         band_seed,
         band_low,

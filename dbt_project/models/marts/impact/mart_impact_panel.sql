@@ -5,7 +5,8 @@
 -- The column loops put the comma before each item and close on the last item's line: a trailing
 -- comma written as a conditional (if not loop.last) leaves the lint (sqlfluff LT02) unable to place it.
 {%- set threshold = var('impact_threshold', 5) %}
-{%- set outcomes = ['mdm', 'mdm_gestion', 'mdm_resultados', 'idf'] %}
+{%- set outcomes = ['mdm', 'mdm_gestion', 'mdm_resultados', 'mdm_ordenamiento_territorial', 'idf',
+                    'idf_bono_catastro', 'ipm'] %}
 
 with municipalities as (
     select * from {{ ref('dim_municipality') }}

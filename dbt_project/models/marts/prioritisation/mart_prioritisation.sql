@@ -1,6 +1,6 @@
 -- The yearly prioritisation snapshots (README, "The annual prioritisation"): one row per prioritisation year and
 -- municipality, every year ever prioritised. Incremental: a run appends the year computed by
--- mart_prioritisation_candidate (dbt vars prioritisation_year, prioritisation_as_of_date) when
+-- int_prioritisation__candidate (dbt vars prioritisation_year, prioritisation_as_of_date) when
 -- the snapshot does not hold that year yet; a year already written stays as it is unless the run
 -- is forced (var prioritisation_force), which replaces the whole year (delete+insert on
 -- prioritisation_year: a municipality no longer in the universe leaves the year too).
@@ -21,7 +21,7 @@
 {%- set columns = model.columns.keys() | list %}
 
 with prioritised as (
-    select * from {{ ref('mart_prioritisation_candidate') }}
+    select * from {{ ref('int_prioritisation__candidate') }}
 ),
 
 new_year as (

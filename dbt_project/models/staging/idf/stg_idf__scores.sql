@@ -1,3 +1,8 @@
+-- bono_catastro arrives with the parser that reads it; a raw.idf loaded before has no such column
+-- until its next extract, and gives nulls here meanwhile.
+{%- set raw_columns = adapter.get_columns_in_relation(source('idf', 'idf')) | map(attribute='name') | list
+    if execute else [] %}
+
 with source as (
     select * from {{ source('idf', 'idf') }}
 ),
@@ -9,6 +14,11 @@ final as (
         methodology,
         idf_score::numeric as idf_score,
         range_label,
+        {% if 'bono_catastro' in raw_columns -%}
+            bono_catastro::numeric
+        {%- else -%}
+            null::numeric
+        {%- endif %} as bono_catastro,
         case
             when range_label ~ '^\s*[1-5]\s*\.' then substring(range_label from '[1-5]')::integer
         end as range_level,

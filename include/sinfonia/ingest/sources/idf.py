@@ -16,6 +16,10 @@ year before 2000 or after next year quarantines every row; scores out of 0–100
 of the rows refuse the file (a scale error), an isolated one is quarantined. The range label is kept as
 published: the methodologies swap ``Solvente`` and ``Sostenible`` (old: 5 = Solvente >= 80;
 new: 5 = Sostenible >= 80), so the label is only comparable together with ``methodology``.
+``bono_catastro``: the new methodology's cadastral bonus (column ``Bono Catastro``, 2020 on: 0 or
+2 points added to the management score of a municipality that updated its cadastre), kept as
+published; null where the table has no such column (the old methodology, the export) or the cell
+is not a number.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ FOLDER = "idf"
 PATTERNS = ("*.xlsx",)
 COLUMNS = (
     "year", "methodology", "municipality_code", "department_name", "municipality_name",
-    "idf_score", "range_label", "category", "capacity_group",
+    "idf_score", "range_label", "category", "capacity_group", "bono_catastro",
 )
 NEW_SCORE = "nuevo idf"
 OLD_SCORE = "indicador de desempeno fiscal"
@@ -65,6 +69,7 @@ TABLE = [
            required=False),
     Column("capacity_group", ("dotaciones iniciales", "grupo dotaciones iniciales", "dotacion inicial"),
            required=False),
+    Column("bono_catastro", ("bono catastro",), required=False),
 ]
 SCORE_RANGE = (0.0, 100.0)  # the published range of the score (and of the raw gate, raw_idf.json)
 
@@ -144,7 +149,7 @@ def _batch(f: LandedFile, table, year: int, methodology: str) -> Batch:
                 f.file_name, row_number, str(year), methodology, code,
                 cell_text(rec.get("department_name")), name, score,
                 cell_text(rec.get("range_label")), cell_text(rec.get("category")),
-                cell_text(rec.get("capacity_group")),
+                cell_text(rec.get("capacity_group")), number_text(rec.get("bono_catastro")),
             ))
     check_scale(table.where, score_header, SCORE_RANGE, out_of_range, batch.rows_read)
     return batch

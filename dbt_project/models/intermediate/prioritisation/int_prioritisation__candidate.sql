@@ -7,6 +7,10 @@
 -- never written into the snapshot.
 {%- set year = var('prioritisation_year') %}
 {%- set as_of_date = var('prioritisation_as_of_date') %}
+{#- The indicators of the need score, in the order of the output's columns, each with the values
+    that mean more need: the one list every pivot below is generated from (the seed
+    prioritisation_weights weighs the same names). #}
+{%- set indicators = {'mdm': 'lower', 'idf': 'lower', 'imrc': 'higher', 'ipm': 'higher'} %}
 
 with municipalities as (
     select * from {{ ref('dim_municipality') }}
@@ -131,41 +135,24 @@ imrc as (
 
 -- Need-oriented values: higher means more need.
 indicator_values as (
+    {%- for i, more_need in indicators.items() %}
     select
         municipality_id,
-        'mdm' as indicator,
+        '{{ i }}' as indicator,
         value,
         year,
-        100 - value as need
-    from latest
-    where indicator = 'mdm'
-    union all
-    select
-        municipality_id,
-        'idf' as indicator,
-        value,
-        year,
-        100 - value as need
-    from latest
-    where indicator = 'idf'
-    union all
-    select
-        municipality_id,
-        'imrc' as indicator,
-        value,
-        year,
-        value as need
-    from imrc
+        {{ '100 - value' if more_need == 'lower' else 'value' }} as need
+    {%- if i == 'imrc' %}
+    from imrc  -- the larger of excess and deficit (above)
     where value is not null
-    union all
-    select
-        municipality_id,
-        'ipm' as indicator,
-        value,
-        year,
-        value as need
+    {%- else %}
     from latest
-    where indicator = 'ipm'
+    where indicator = '{{ i }}'
+    {%- endif %}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
 ),
 
 eligibility as (
@@ -210,14 +197,10 @@ scores as (
 indicator_wide as (
     select
         municipality_id,
-        max(value) filter (where indicator = 'mdm') as mdm_value,
-        max(year) filter (where indicator = 'mdm') as mdm_year,
-        max(value) filter (where indicator = 'idf') as idf_value,
-        max(year) filter (where indicator = 'idf') as idf_year,
-        max(value) filter (where indicator = 'imrc') as imrc_value,
-        max(year) filter (where indicator = 'imrc') as imrc_year,
-        max(value) filter (where indicator = 'ipm') as ipm_value,
-        max(year) filter (where indicator = 'ipm') as ipm_year
+        {%- for i in indicators %}
+        max(value) filter (where indicator = '{{ i }}') as {{ i }}_value,
+        max(year) filter (where indicator = '{{ i }}') as {{ i }}_year{{ ',' if not loop.last }}
+        {%- endfor %}
     from indicator_values
     group by municipality_id
 ),
@@ -236,14 +219,10 @@ contributions as (
 percentile_wide as (
     select
         municipality_id,
-        max(percentile) filter (where indicator = 'mdm') as mdm_percentile,
-        max(contribution) filter (where indicator = 'mdm') as mdm_contribution,
-        max(percentile) filter (where indicator = 'idf') as idf_percentile,
-        max(contribution) filter (where indicator = 'idf') as idf_contribution,
-        max(percentile) filter (where indicator = 'imrc') as imrc_percentile,
-        max(contribution) filter (where indicator = 'imrc') as imrc_contribution,
-        max(percentile) filter (where indicator = 'ipm') as ipm_percentile,
-        max(contribution) filter (where indicator = 'ipm') as ipm_contribution
+        {%- for i in indicators %}
+        max(percentile) filter (where indicator = '{{ i }}') as {{ i }}_percentile,
+        max(contribution) filter (where indicator = '{{ i }}') as {{ i }}_contribution{{ ',' if not loop.last }}
+        {%- endfor %}
     from contributions
     group by municipality_id
 ),
@@ -261,22 +240,12 @@ scored as (
     select
         eligibility.*,
         eligibility.by_pdet or eligibility.by_category as is_eligible,
-        indicator_wide.mdm_value,
-        indicator_wide.mdm_year,
-        percentile_wide.mdm_percentile,
-        percentile_wide.mdm_contribution,
-        indicator_wide.idf_value,
-        indicator_wide.idf_year,
-        percentile_wide.idf_percentile,
-        percentile_wide.idf_contribution,
-        indicator_wide.imrc_value,
-        indicator_wide.imrc_year,
-        percentile_wide.imrc_percentile,
-        percentile_wide.imrc_contribution,
-        indicator_wide.ipm_value,
-        indicator_wide.ipm_year,
-        percentile_wide.ipm_percentile,
-        percentile_wide.ipm_contribution,
+        {%- for i in indicators %}
+        indicator_wide.{{ i }}_value,
+        indicator_wide.{{ i }}_year,
+        percentile_wide.{{ i }}_percentile,
+        percentile_wide.{{ i }}_contribution,
+        {%- endfor %}
         scores.need_score,
         coalesce(directorate_goals.directorate_goal, 0) as directorate_goal
     from eligibility
@@ -322,28 +291,17 @@ final as (
             when ranked.category is null then 'No elegible: no es PDET y no tiene categoría certificada'
             else 'No elegible: no es PDET y es de categoría ' || ranked.category
         end as eligibility_reason,
-        ranked.mdm_value,
-        ranked.mdm_year,
-        ranked.mdm_percentile,
-        ranked.mdm_contribution,
-        ranked.idf_value,
-        ranked.idf_year,
-        ranked.idf_percentile,
-        ranked.idf_contribution,
-        ranked.imrc_value,
-        ranked.imrc_year,
-        ranked.imrc_percentile,
-        ranked.imrc_contribution,
-        ranked.ipm_value,
-        ranked.ipm_year,
-        ranked.ipm_percentile,
-        ranked.ipm_contribution,
+        {%- for i in indicators %}
+        ranked.{{ i }}_value,
+        ranked.{{ i }}_year,
+        ranked.{{ i }}_percentile,
+        ranked.{{ i }}_contribution,
+        {%- endfor %}
         concat_ws(
             ', ',
-            case when ranked.mdm_value is null then 'mdm' end,
-            case when ranked.idf_value is null then 'idf' end,
-            case when ranked.imrc_value is null then 'imrc' end,
-            case when ranked.ipm_value is null then 'ipm' end
+            {%- for i in indicators %}
+            case when ranked.{{ i }}_value is null then '{{ i }}' end{{ ',' if not loop.last }}
+            {%- endfor %}
         ) as indicators_missing,
         ranked.need_score,
         ranked.national_rank,
