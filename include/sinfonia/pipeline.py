@@ -137,6 +137,7 @@ def run_logged(log: Path | None, dag_ids: tuple[str, ...], conf: dict | None = N
     with output_to(log) as progress:
         return run_dags(dag_ids, conf or {}, progress=progress, returned=returned)
 
+
 def new_log(command: str) -> Path:
     """A fresh log file for one command under ``<state>/logs/``."""
     folder = config.state_dir() / "logs"
