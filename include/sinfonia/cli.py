@@ -472,7 +472,10 @@ def _exit(code: int) -> None:
 
 
 def _main(argv: list[str] | None) -> int:
-    _STARTED_WITH[:] = [warehouse.configured()]
+    try:
+        _STARTED_WITH[:] = [warehouse.configured()]
+    except Exception:  # noqa: BLE001 - a bad setting is reported by the command that uses it, in one line
+        _STARTED_WITH[:] = []
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:  # reported by the command's own parser, which knows its options
