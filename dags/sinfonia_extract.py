@@ -18,7 +18,7 @@ from __future__ import annotations
 from airflow.sdk import Param, dag
 from pendulum import datetime
 
-from sinfonia.airflow_common import DEFAULT_ARGS, extract_tasks
+from sinfonia.airflow_common import DEFAULT_ARGS, extract_tasks, hold_warehouse
 
 
 @dag(
@@ -42,6 +42,7 @@ from sinfonia.airflow_common import DEFAULT_ARGS, extract_tasks
 )
 def sinfonia_extract():
     extract_tasks()  # one task per source of the catalogue (sinfonia.ingest.sources.CATALOGUE)
+    hold_warehouse()  # one run at a time on the warehouse (sinfonia.runlock)
 
 
 sinfonia_extract()

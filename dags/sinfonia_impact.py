@@ -16,7 +16,7 @@ from airflow.sdk import dag, task
 from pendulum import datetime
 
 from sinfonia import tasks
-from sinfonia.airflow_common import DEFAULT_ARGS, IMPACT_ASSET, MARTS_ASSET, build_gate_publish
+from sinfonia.airflow_common import DEFAULT_ARGS, IMPACT_ASSET, MARTS_ASSET, build_gate_publish, hold_warehouse
 
 
 @dag(
@@ -37,6 +37,7 @@ def sinfonia_impact():
     # Publishing updates the estimates' Asset, not `marts` (which schedules this DAG).
     build, _ = build_gate_publish(selector="impact_estimates", outlets=(IMPACT_ASSET,))
     estimate_impact() >> build
+    hold_warehouse()  # one run at a time on the warehouse (sinfonia.runlock)
 
 
 sinfonia_impact()

@@ -24,7 +24,7 @@ from airflow.sdk import AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, dag
 from pendulum import datetime
 
 from sinfonia import notify
-from sinfonia.airflow_common import DEFAULT_ARGS, ESAP_ASSETS, WEEKLY_SELECTOR, build_gate_publish
+from sinfonia.airflow_common import DEFAULT_ARGS, ESAP_ASSETS, WEEKLY_SELECTOR, build_gate_publish, hold_warehouse
 
 
 @dag(
@@ -47,6 +47,7 @@ def sinfonia_monitoring():
 
     _build, published = build_gate_publish(selector=WEEKLY_SELECTOR)
     published >> notify_directorates()
+    hold_warehouse()  # one run at a time on the warehouse (sinfonia.runlock)
 
 
 sinfonia_monitoring()

@@ -27,7 +27,7 @@ from airflow.timetables.trigger import CronTriggerTimetable
 from pendulum import datetime
 
 from sinfonia import tasks
-from sinfonia.airflow_common import DEFAULT_ARGS, MARTS_ASSET, DbtBuild, build_gate_publish
+from sinfonia.airflow_common import DEFAULT_ARGS, MARTS_ASSET, DbtBuild, build_gate_publish, hold_warehouse
 
 PRIORITISATION_ASSET = Asset(name="marts.mart_prioritisation",
                              uri="x-sinfonia://warehouse/marts/mart_prioritisation", group="marts")
@@ -70,6 +70,7 @@ def sinfonia_prioritisation():
     build, published = build_gate_publish(selector="prioritisation_publish", dbt_vars=dbt_vars, outlets=())
     plan >> candidate >> certainty(plan) >> build
     published >> snapshot(plan)
+    hold_warehouse()  # one run at a time on the warehouse (sinfonia.runlock)
 
 
 sinfonia_prioritisation()

@@ -13,7 +13,7 @@ from __future__ import annotations
 from airflow.sdk import AssetAny, dag
 from pendulum import datetime
 
-from sinfonia.airflow_common import DEFAULT_ARGS, RAW_ASSETS, build_gate_publish
+from sinfonia.airflow_common import DEFAULT_ARGS, RAW_ASSETS, build_gate_publish, hold_warehouse
 
 
 @dag(
@@ -28,6 +28,7 @@ from sinfonia.airflow_common import DEFAULT_ARGS, RAW_ASSETS, build_gate_publish
 )
 def sinfonia_transform():
     build_gate_publish()
+    hold_warehouse()  # one run at a time on the warehouse (sinfonia.runlock)
 
 
 sinfonia_transform()

@@ -81,6 +81,8 @@ DEFAULT_ARGS = {
     "max_retry_delay": timedelta(minutes=10),
     "retry_policy": FailFastOnBadInput(),
     "on_failure_callback": tasks.record_failure,
+    # Every task first checks that its run still holds the warehouse (hold_warehouse below).
+    "pre_execute": tasks.guard_warehouse,
 }
 
 # `sinfonia run` (dag.test(), in process) waits for a retry in its own loop: short delays there.
@@ -92,6 +94,24 @@ def for_in_process_run(dag) -> None:
     for t in dag.tasks:
         for name, value in IN_PROCESS_RETRY.items():
             setattr(t, name, value)
+
+
+def hold_warehouse() -> None:
+    """Called last in every DAG's body: ``take_warehouse`` before every other task and
+    ``release_warehouse`` after them all, as its teardown (it runs whatever they did), so that a
+    DAG run, however it was started, holds the warehouse alone (``sinfonia.runlock``)."""
+    from airflow.sdk.definitions._internal.contextmanager import DagContext
+
+    dag = DagContext.get_current()
+    others = list(dag.tasks)
+    take = task(tasks.take_warehouse, task_id="take_warehouse")()
+    release = task(tasks.release_warehouse, task_id="release_warehouse")()
+    for t in others:
+        if not t.upstream_list:
+            take >> t
+        if not t.downstream_list:
+            t >> release
+    release.as_teardown(setups=take)
 
 
 def extract_tasks() -> None:
@@ -159,9 +179,12 @@ class DbtBuild(BaseOperator):
         self.dbt_vars = dbt_vars
 
     def execute(self, context):
-        from sinfonia import dbt, warehouse
+        from sinfonia import dbt, prioritisation, warehouse
 
         dsn = warehouse.dsn()
+        # The seed files as written (a decimal comma quoted with its file), and no stored test
+        # failure of an earlier run left to be reported as this one's.
+        prioritisation.check_seed_files(dsn)
         selection = dbt.selection(self.selector, dsn)
         flags = [*selection, *dbt.PRODUCTION_FLAGS]
         if self.dbt_vars:

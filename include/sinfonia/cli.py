@@ -287,7 +287,7 @@ def cmd_report(args) -> None:
     publish.require_marts(dsn)
     if args.year is not None:
         report.require_snapshot(dsn, args.year)
-    for path in report.build(dsn, Path(args.out), progress=_say, year=args.year):
+    for path in report.build(dsn, Path(args.out), progress=_say, year=args.year, sources=args.sources):
         _say(f"  {path}")
 
 
@@ -298,7 +298,7 @@ def cmd_ficha(args) -> None:
     dsn = _warehouse()
     publish.require_marts(dsn)
     ficha.build(dsn, Path(args.out), municipality=args.municipality, directorate=args.directorate,
-                year=args.year, pdf=not args.no_pdf, progress=_say)
+                year=args.year, pdf=not args.no_pdf, progress=_say, sources=args.sources)
 
 
 def cmd_warehouse(args) -> None:
@@ -386,12 +386,16 @@ COMMANDS = {  # name: (function, help, arguments); `sinfonia COMMAND --help` pri
              help="remove the year's snapshot and its run records instead of writing one")]),
     "report": (cmd_report, "the report for the planning office: DIR/index.html and the prioritised list as XLSX", [
         _arg("--out", required=True, metavar="DIR", help="folder to write the report into"),
-        _arg("--year", type=int, help="prioritisation year (default: the latest year with goals)")]),
+        _arg("--year", type=int, help="prioritisation year (default: the latest year with goals)"),
+        _arg("--sources", metavar="DIR", help="sources folder whose mgn/ holds DANE's MGN municipality boundaries "
+             "(GeoJSON or shapefile) for the maps; without it the maps draw points at DIVIPOLA's coordinates")]),
     "ficha": (cmd_ficha, "characterisation sheets before a first visit: one HTML and PDF per municipality, and "
               "an index", [
         _arg("--year", type=int, help="prioritisation year (default: the latest prioritised)"),
         _arg("--out", default="fichas", metavar="DIR", help="folder to write the sheets into (default fichas/)"),
-        _arg("--no-pdf", action="store_true", help="HTML only (the PDF needs headless Chromium)")]),
+        _arg("--no-pdf", action="store_true", help="HTML only (the PDF needs headless Chromium)"),
+        _arg("--sources", metavar="DIR", help="sources folder whose mgn/ holds DANE's MGN municipality boundaries "
+             "(GeoJSON or shapefile) for the maps; without it the maps draw points at DIVIPOLA's coordinates")]),
     "docs": (cmd_docs, "dbt docs (static) and GX Data Docs into docs-site/",
              [_arg("--out", metavar="DIR", help="folder (default docs-site/ in the checkout)")]),
     "warehouse": (cmd_warehouse, "the warehouse: the embedded PostgreSQL, or the server of WAREHOUSE_DSN", [

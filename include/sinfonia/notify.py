@@ -11,10 +11,16 @@ and the counts per rule). Everything is read from the published marts after ``pu
   ``from_email``, ``disable_ssl``, ``disable_tls``, ``timeout``, ``retry_limit``. Without that
   connection nothing is sent and the task is skipped, saying so.
 - **Recipients** come from the dbt seed ``directorate_recipients`` (``seeds`` schema), never code.
-- **Once per directorate and export week**: ``meta.notification_sent`` keeps one row per week
-  and directorate with the figures sent. A row marked ``sent`` is never sent again, so a re-run
-  of the week sends nothing new; a failed send is recorded with its error and retried by the
-  next run. The week is the ISO week of the latest ESAP export (the open-work mart's "today"):
+- **Recipients are checked** as plain e-mail addresses (one each, nothing that could add a
+  recipient or a header); a directorate with a bad one gets no message, recorded ``failed`` naming it.
+- **Once per directorate and export week, at most**: ``meta.notification_sent`` keeps one row per
+  week and directorate with the figures sent. Each message is claimed (``sending``, committed)
+  before it is handed to the mail server, so two runs never send the same one; it then becomes
+  ``sent`` (never sent again: a re-run of the week sends nothing new) or ``failed`` (with its
+  error, claimed again by the next run). A process killed between the mail server's acceptance
+  and the record leaves it ``sending``: not sent again (an operator sets it to ``failed`` to
+  re-send); every message carries a stable ``Message-ID`` per directorate and week.
+  The week is the ISO week of the latest ESAP export (the open-work mart's "today"):
   a Monday without a new export has nothing new to send.
 - **Failures** do not touch the data: the marts are published before this runs. Every
   directorate is tried; when any send failed the task fails afterwards, naming them.
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from html import escape
@@ -213,25 +220,69 @@ def digests(conn) -> list[Digest]:
     return out
 
 
-def _record(conn, d: Digest, run_id: str | None, error: str | None) -> None:
-    conn.execute("""
+# A stable Message-ID per directorate and export week: a message the mail server already accepted,
+# if it were ever handed over again, carries the same identifier (mail clients and archives show it
+# once). The right-hand side identifies Sinfonía's weekly messages, not a host.
+MESSAGE_ID_DOMAIN = "semanal.sinfonia.esap"
+
+# An e-mail address as the seed must give it: one local part and one domain with a dot, no spaces,
+# no quotes, no angle brackets, commas or line breaks (nothing that could add a recipient or a header).
+_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
+
+
+def bad_recipients(addresses: list[str]) -> list[str]:
+    """The entries of ``addresses`` that are not one plain e-mail address each."""
+    return [a for a in addresses if not (isinstance(a, str) and len(a) <= 254 and _ADDRESS.fullmatch(a)
+                                         and ".." not in a and not a.split("@")[0].startswith("."))]
+
+
+def message_id(d: Digest) -> str:
+    slug = re.sub(r"[^A-Za-z0-9-]", "-", d.directorate_id)
+    return f"<{d.export_week:%Y%m%d}.{slug}@{MESSAGE_ID_DOMAIN}>"
+
+
+def _claim(conn, d: Digest, run_id: str | None) -> bool:
+    """Claim the directorate's message of the week before sending it (committed at once): True when
+    this run may send it; False when it is sent already or another run claimed it."""
+    row = conn.execute("""
         insert into meta.notification_sent (export_week, directorate_id, as_of_date, goal_year, rank, points,
-            goal, delivered, open_items, flagged_items, recipients, subject, status, error, run_id, sent_at)
+            goal, delivered, open_items, flagged_items, recipients, subject, status, error, run_id, sent_at,
+            message_id, claimed_at)
         values (%(week)s, %(id)s, %(as_of)s, %(year)s, %(rank)s, %(points)s, %(goal)s, %(delivered)s, %(open)s,
-            %(flagged)s, %(to)s, %(subject)s, %(status)s, %(error)s, %(run_id)s,
-            case when %(status)s = 'sent' then now() end)
+            %(flagged)s, %(to)s, %(subject)s, 'sending', null, %(run_id)s, null, %(message_id)s, now())
         on conflict (export_week, directorate_id) do update set
             as_of_date = excluded.as_of_date, goal_year = excluded.goal_year, rank = excluded.rank,
             points = excluded.points, goal = excluded.goal, delivered = excluded.delivered,
             open_items = excluded.open_items, flagged_items = excluded.flagged_items,
-            recipients = excluded.recipients, subject = excluded.subject, status = excluded.status,
-            error = excluded.error, run_id = excluded.run_id, sent_at = excluded.sent_at,
+            recipients = excluded.recipients, subject = excluded.subject, status = 'sending', error = null,
+            run_id = excluded.run_id, message_id = excluded.message_id, claimed_at = now(),
             attempts = meta.notification_sent.attempts + 1, updated_at = now()
-        where meta.notification_sent.status <> 'sent'""",
+        where meta.notification_sent.status = 'failed'
+        returning 1""",
         {"week": d.export_week, "id": d.directorate_id, "as_of": d.as_of_date, "year": d.goal_year,
          "rank": d.rank, "points": d.points, "goal": d.goal, "delivered": d.delivered, "open": d.open_items,
-         "flagged": d.flagged_items, "to": d.recipients, "subject": d.subject,
-         "status": "failed" if error else "sent", "error": error, "run_id": run_id})
+         "flagged": d.flagged_items, "to": d.recipients, "subject": d.subject, "run_id": run_id,
+         "message_id": message_id(d)}).fetchone()
+    return row is not None
+
+
+def _record(conn, d: Digest, run_id: str | None, error: str | None) -> None:
+    """The outcome of a claimed message: ``sent`` once the mail server accepted it, else ``failed``
+    with the error (the next run claims it again)."""
+    conn.execute("""
+        update meta.notification_sent set status = %(status)s, error = %(error)s,
+               sent_at = case when %(status)s = 'sent' then now() end, updated_at = now()
+         where export_week = %(week)s and directorate_id = %(id)s and status = 'sending'
+           and run_id is not distinct from %(run_id)s""",
+        {"week": d.export_week, "id": d.directorate_id, "status": "failed" if error else "sent",
+         "error": error, "run_id": run_id})
+
+
+def _refuse(conn, d: Digest, run_id: str | None, error: str) -> None:
+    """Record a message that was never handed to the mail server (claimed, then failed)."""
+    if _claim(conn, d, run_id):
+        _record(conn, d, run_id, error)
 
 
 class NotSent(RuntimeError):
@@ -241,9 +292,15 @@ class NotSent(RuntimeError):
 def send_weekly(dsn: str, run_id: str | None, context: dict | None = None, notifier=None) -> dict:
     """Send the week's message to every directorate not yet notified this export week.
 
-    ``notifier(to=..., subject=..., html_content=...)`` returns an Airflow notifier; by default the
-    SMTP provider's ``SmtpNotifier`` on ``conn_id()``. Returns counts; raises ``NotSent`` when any
-    send failed (after trying all of them).
+    Each message is claimed first (``meta.notification_sent``, status ``sending``, committed),
+    then handed to the mail server with a stable ``Message-ID``, then recorded ``sent`` (or
+    ``failed``, to be claimed again by the next run). A message claimed by a run that died before
+    recording it stays ``sending`` ("in doubt"): never sent again automatically (at most once); the
+    run says so and an operator who finds it was not delivered sets it to ``failed``.
+
+    ``notifier(to=..., subject=..., html_content=..., custom_headers=...)`` returns an Airflow
+    notifier; by default the SMTP provider's ``SmtpNotifier`` on ``conn_id()``. Returns counts;
+    raises ``NotSent`` when any send failed (after trying all of them).
     """
     from sinfonia import db
 
@@ -253,28 +310,45 @@ def send_weekly(dsn: str, run_id: str | None, context: dict | None = None, notif
         def notifier(**kwargs):
             return SmtpNotifier(smtp_conn_id=conn_id(), **kwargs)
 
-    summary = {"sent": 0, "already_sent": 0, "failed": 0, "without_recipients": 0}
+    summary = {"sent": 0, "already_sent": 0, "in_doubt": 0, "failed": 0, "without_recipients": 0}
     failures = []
     with db.connect(dsn, autocommit=True) as conn:
         batch = digests(conn)
         if not batch:
             log.warning("no assistances published yet: no weekly message to send")
             return summary
-        done = {r[0] for r in conn.execute(
-            "select directorate_id from meta.notification_sent where export_week = %s and status = 'sent'",
-            (batch[0].export_week,))}
         for d in batch:
-            if d.directorate_id in done:
-                summary["already_sent"] += 1
-                continue
             if not d.recipients:
                 log.warning("directorate %s has no recipients in seeds.directorate_recipients: no message",
                             d.directorate_id)
                 summary["without_recipients"] += 1
                 continue
+            bad = bad_recipients(d.recipients)
+            if bad:
+                error = ("not an e-mail address in seeds.directorate_recipients (dbt_project/seeds/"
+                         f"directorate_recipients.csv): {', '.join(repr(b) for b in bad)}")
+                log.warning("weekly message to %s not sent: %s", d.directorate_id, error)
+                _refuse(conn, d, run_id, error)
+                failures.append(f"{d.directorate_id}: {error}")
+                summary["failed"] += 1
+                continue
+            if not _claim(conn, d, run_id):
+                status, claimed_by, claimed_at = conn.execute(
+                    "select status, run_id, claimed_at from meta.notification_sent "
+                    "where export_week = %s and directorate_id = %s", (d.export_week, d.directorate_id)).fetchone()
+                if status == "sent":
+                    summary["already_sent"] += 1
+                else:
+                    log.warning("weekly message to %s of the week of %s is in doubt: claimed by run %s at %s and "
+                                "never recorded as sent (that run stopped or is still sending); not sent again. "
+                                "If it did not arrive, set its status to 'failed' in meta.notification_sent and "
+                                "re-run", d.directorate_id, d.export_week, claimed_by, claimed_at)
+                    summary["in_doubt"] += 1
+                continue
             try:
                 # notify() directly: __call__ would render the message as a Jinja template.
-                notifier(to=d.recipients, subject=d.subject, html_content=d.html()).notify(context or {})
+                notifier(to=d.recipients, subject=d.subject, html_content=d.html(),
+                         custom_headers={"Message-ID": message_id(d)}).notify(context or {})
             except Exception as exc:  # every directorate is tried; the failures are raised below
                 error = f"{type(exc).__name__}: {exc}"
                 log.warning("weekly message to %s (%s) not sent: %s", d.directorate_id, ", ".join(d.recipients),

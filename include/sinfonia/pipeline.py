@@ -106,7 +106,7 @@ def _run_dags(dag_ids: tuple[str, ...], conf: dict | None, progress, dsn: str,
         progress(f"→ {dag_id} …")
         start = time.perf_counter()
         for_in_process_run(dags[dag_id])  # a retry waits seconds here, not minutes
-        with task_lines(progress, returned), console.running(progress, dag_id):
+        with task_lines(progress, returned), no_asset_triggered_runs(), console.running(progress, dag_id):
             run = dags[dag_id].test(run_conf=conf or {})
         timings[dag_id] = time.perf_counter() - start
         state = str(getattr(run, "state", "unknown"))
@@ -124,6 +124,28 @@ def _run_dags(dag_ids: tuple[str, ...], conf: dict | None, progress, dsn: str,
             raise PipelineFailed(f"DAG {dag_id} {state.split('.')[-1]}: {detail}")
         progress(f"  {dag_id} succeeded in {timings[dag_id]:.1f} s")
     return timings
+
+
+TRIGGER_ENV = "SINFONIA_TRIGGER_AIRFLOW"
+
+
+@contextmanager
+def no_asset_triggered_runs() -> Iterator[None]:
+    """While the command line drives a DAG in process, its asset events are recorded (the UI of a
+    local Airflow shows them) but queue no run of the DAGs they schedule: a scheduler running on
+    the same metadata database (``sinfonia airflow``) would otherwise start runs of its own beside
+    this one. ``SINFONIA_TRIGGER_AIRFLOW=1`` asks for those runs."""
+    if os.environ.get(TRIGGER_ENV) == "1":
+        yield
+        return
+    from airflow.assets.manager import AssetManager
+
+    original = AssetManager.__dict__["_queue_dagruns"]
+    AssetManager._queue_dagruns = classmethod(lambda cls, **kwargs: None)
+    try:
+        yield
+    finally:
+        AssetManager._queue_dagruns = original
 
 
 # -- the console: a line per task; Airflow's and dbt's output in a log file ------------------------

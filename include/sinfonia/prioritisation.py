@@ -206,6 +206,60 @@ def record(dsn: str | None, p: Plan, dag_run_id: str | None = None) -> RunResult
     return result
 
 
+# Seed column types whose values must be numbers as dbt loads them (a point for decimals).
+NUMERIC_TYPES = {"numeric", "decimal", "integer", "int", "bigint", "smallint", "real", "float", "double precision"}
+
+
+def seed_file_problems(seeds_dir=None) -> list[str]:
+    """Values of the seeds' numeric columns (``column_types`` in ``_seeds.yml``) that are not
+    numbers as written in the CSV file, each quoted with its file, row and column: dbt would
+    fail to load the seed, and nothing of the run must start on it."""
+    import csv
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    folder = Path(seeds_dir) if seeds_dir else config.DBT_DIR / "seeds"
+    declared = yaml.safe_load((folder / "_seeds.yml").read_text(encoding="utf-8")) or {}
+    problems = []
+    for seed in declared.get("seeds") or []:
+        types = ((seed.get("config") or {}).get("column_types")) or {}
+        numeric = {c for c, t in types.items() if str(t).strip().lower() in NUMERIC_TYPES}
+        path = folder / f"{seed['name']}.csv"
+        if not numeric or not path.exists():
+            continue
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            for row_number, row in enumerate(csv.DictReader(fh), start=2):
+                for column in sorted(numeric & set(row)):
+                    value = row[column]
+                    if value is None or not value.strip():
+                        continue
+                    if not re.fullmatch(r"\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*", value):
+                        hint = " (write decimals with a point: " + value.strip().replace(",", ".") + ")" \
+                            if re.fullmatch(r"\s*[+-]?\d+,\d+\s*", value) else ""
+                        problems.append(f"{path.name}, row {row_number}, column {column}: {value!r} is not a "
+                                        f"number{hint}")
+    return problems
+
+
+def clear_seed_problems(dsn: str | None) -> None:
+    """Drop the seeds' stored test failures before a build, so that what a failed build reports
+    is this run's, never a table an earlier run left (its tests, when they run, store them again)."""
+    with db.connect(dsn, autocommit=True) as conn:
+        for table in SEED_TESTS:
+            conn.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(*table.split("."))))
+
+
+def check_seed_files(dsn: str | None, seeds_dir=None) -> None:
+    """Before any dbt build: the seed files as written (a ValueError quoting each bad value and
+    naming its file), then no stale stored failure left to be reported."""
+    problems = seed_file_problems(seeds_dir)
+    if problems:
+        raise ValueError("the planning office's seeds are not valid (dbt_project/seeds): " + "; ".join(problems))
+    clear_seed_problems(dsn)
+
+
 def seed_problems(dsn: str | None) -> list[str]:
     """What the seeds' tests found wrong in the weights and rules (their stored failing rows)."""
     with db.connect(dsn, autocommit=True) as conn:
@@ -226,6 +280,10 @@ def run(dsn: str, year: int, as_of_date: date | None = None, force: bool = False
     from sinfonia import certainty, dbt
 
     p = plan(dsn, year, as_of_date, force)
+    try:
+        check_seed_files(dsn)
+    except ValueError as exc:
+        raise PrioritisationError(str(exc)) from None
     try:
         candidate, snapshot = SELECTORS
         dbt.run(["build", "--selector", candidate, "--vars", json.dumps(p.dbt_vars()), *dbt.PRODUCTION_FLAGS], dsn)
@@ -304,12 +362,20 @@ SNAPSHOT_TABLES = (f"{config.MARTS_BUILD}.mart_prioritisation", f"{config.MARTS_
 def drop_snapshot(dsn: str | None, year: int) -> dict[str, int]:
     """Remove one year's snapshot, its certainty, its sheets and its run records from where they are
     built (one transaction), then gate and publish the marts as every run does (``publish`` stays
-    the one writer of ``marts``). Returns the rows removed per table."""
+    the one writer of ``marts``). Holds the warehouse throughout (``sinfonia.runlock``): never
+    under a running build. Returns the rows removed per table."""
+    from sinfonia import runlock, warehouse
+
+    dsn = dsn or warehouse.dsn()
+    with runlock.hold(dsn, f"prioritise --drop --year {year}"):
+        return _drop_snapshot(dsn, year)
+
+
+def _drop_snapshot(dsn: str, year: int) -> dict[str, int]:
     from sinfonia import gates, publish
 
     removed: dict[str, int] = {}
     with db.connect(dsn, autocommit=True) as conn, conn.transaction():
-        conn.execute("select pg_advisory_xact_lock(hashtext('sinfonia.prioritisation'))")
         for table in SNAPSHOT_TABLES:
             if conn.execute("select to_regclass(%s)", (table,)).fetchone()[0] is not None:
                 schema, name = table.split(".")

@@ -22,6 +22,7 @@ import os
 import psycopg
 from psycopg import sql
 
+from sinfonia import runlock
 from sinfonia.config import DBT_SCHEMAS, RESTRICTED, SCHEMAS
 
 LOADER, TRANSFORMER, ANALYST = "sinfonia_loader", "sinfonia_transformer", "sinfonia_analyst"
@@ -39,6 +40,15 @@ GRANTS: dict[str, dict[str, tuple[str, str]]] = {
     **{s: {TRANSFORMER: ("usage, create", "all")} for s in DBT_SCHEMAS},
     "marts": {TRANSFORMER: ("usage, create", "all"), ANALYST: ("usage", "select")},
 }
+# The analyst's sessions cannot hold locks or run for long (ALTER ROLE ... SET: every session of
+# the role starts with them): a transaction left open, or a runaway query, is ended by the server,
+# so no analyst session keeps publication waiting. Seconds; configurable, 0 turns one off.
+ANALYST_LIMITS = {  # setting -> (environment variable, default seconds)
+    "idle_in_transaction_session_timeout": ("SINFONIA_ANALYST_IDLE_IN_TRANSACTION_TIMEOUT", 60),
+    "statement_timeout": ("SINFONIA_ANALYST_STATEMENT_TIMEOUT", 300),
+    "lock_timeout": ("SINFONIA_ANALYST_LOCK_TIMEOUT", 10),
+}
+
 # The transformer records gate results and publications (sequences included).
 TRANSFORMER_META_TABLES = ("meta.gate_result", "meta.publication")
 
@@ -84,8 +94,11 @@ def apply(conn: psycopg.Connection) -> None:
     # Nobody gets temporary tables by default (PUBLIC has TEMP): the analyst must create nothing.
     # Only the database's (and public schema's) owner may revoke these; PostgreSQL 15+ already
     # denies CREATE on public, and a managed server's owner account runs this in production.
-    if _owns(conn, "select datdba from pg_database where datname = current_database()"):
-        conn.execute(sql.SQL("revoke temporary on database {} from public").format(db))
+    # Every database of the server this user owns (the server's own ``postgres`` one included):
+    # the analyst may connect there (PUBLIC may) but must create nothing there either.
+    for (other,) in conn.execute("select datname from pg_database where datallowconn and not datistemplate "
+                                 "and pg_has_role(current_user, datdba, 'USAGE') order by datname").fetchall():
+        conn.execute(sql.SQL("revoke temporary on database {} from public").format(_ident(other)))
     if _owns(conn, "select nspowner from pg_namespace where nspname = 'public'"):
         conn.execute(sql.SQL("revoke create on schema public from public"))
     for role in ROLES:
@@ -112,11 +125,25 @@ def apply(conn: psycopg.Connection) -> None:
             conn.execute(sql.SQL("grant select, insert on {} to {}").format(
                 _ident(*table.split(".")), _ident(TRANSFORMER)))
     conn.execute(sql.SQL("grant usage on all sequences in schema meta to {}").format(_ident(TRANSFORMER)))
+    # The run lock's row: the pipeline's roles (and nobody else) may take it (sinfonia.runlock).
+    runlock.ensure_table(conn)
+    runlock.grant(conn)
     # The analyst: nothing outside marts, whatever an earlier grant said.
     for schema in ALL_SCHEMAS:
         if schema != "marts":
             conn.execute(sql.SQL("revoke all on schema {} from {}").format(_ident(schema), _ident(ANALYST)))
     grant_marts(conn)
+    analyst_limits(conn)
+
+
+def analyst_limits(conn: psycopg.Connection) -> None:
+    """``ANALYST_LIMITS`` as the analyst role's defaults (``alter role ... set``)."""
+    from sinfonia.db import env_number
+
+    for setting, (variable, default) in ANALYST_LIMITS.items():
+        milliseconds = int(round(env_number(variable, default) * 1000))
+        conn.execute(sql.SQL("alter role {} set " + setting + " = {}").format(
+            _ident(ANALYST), sql.Literal(f"{milliseconds}ms")))
 
 
 def bootstrap_roles(dsn: str) -> None:

@@ -19,6 +19,32 @@ log = logging.getLogger(__name__)
 SOURCES_DIR_ENV = "SINFONIA_SOURCES_DIR"
 
 
+def take_warehouse(dag=None, run_id=None) -> str:
+    """The first task of every DAG run: hold the warehouse for the run (``sinfonia.runlock``)."""
+    from sinfonia import runlock
+
+    key = runlock.take(warehouse_dsn(), dag.dag_id, run_id)
+    log.info("the warehouse is held by %s", key)
+    return key
+
+
+def release_warehouse(dag=None, run_id=None) -> bool:
+    """The teardown of every DAG run: give the warehouse back, whatever the other tasks did."""
+    from sinfonia import runlock
+
+    released = runlock.release(warehouse_dsn(), dag.dag_id, run_id)
+    log.info("warehouse released" if released else "the warehouse was not held by this run: nothing to release")
+    return released
+
+
+def guard_warehouse(context) -> None:
+    """``pre_execute`` of every task: its run must still hold the warehouse (``sinfonia.runlock``)."""
+    from sinfonia import runlock
+
+    ti = context["ti"]
+    runlock.guard(warehouse_dsn(), ti.dag_id, context["run_id"], ti.task_id)
+
+
 def sources_dir(params: dict | None) -> Path:
     value = (params or {}).get("sources_dir") or os.environ.get(SOURCES_DIR_ENV)
     if not value:

@@ -50,7 +50,9 @@ def test_extract_has_one_task_per_catalogue_source_after_what_it_needs(dagbag):
 
     dag = dagbag.dags["sinfonia_extract"]
     assert "extract_divipola" in dag.get_task("extract_esap_asistencias").upstream_task_ids  # names resolved
-    assert {t.task_id for t in dag.tasks} == {"bootstrap", "land", "gate_raw", *(s.task_id for s in CATALOGUE)}
+    assert {t.task_id for t in dag.tasks} == {"take_warehouse", "bootstrap", "land", "gate_raw", "release_warehouse",
+                                              *(s.task_id for s in CATALOGUE)}
+    assert dag.get_task("bootstrap").upstream_task_ids == {"take_warehouse"}
     assert dag.get_task("land").upstream_task_ids == {"bootstrap"}
     assert dag.get_task("gate_raw").upstream_task_ids == {s.task_id for s in CATALOGUE}
     for spec in CATALOGUE:  # every source parses what `land` landed (possibly on another worker)
@@ -58,6 +60,24 @@ def test_extract_has_one_task_per_catalogue_source_after_what_it_needs(dagbag):
         assert upstream == {"land", *(f"extract_{a}" for a in spec.after)}, spec.name
     equipos = dag.get_task("extract_esap_equipos")
     assert "pseudonymised on landing" in equipos.doc_md  # the catalogue's note reaches the task
+
+
+def test_every_dag_run_holds_the_warehouse_from_its_first_task_to_its_teardown(dagbag):
+    """One run at a time for every path (sinfonia.runlock): whatever starts a DAG run (schedule,
+    asset, UI, command line), its first task takes the warehouse, every other task checks it
+    still holds it before running, and a teardown gives it back whatever the others did."""
+    from sinfonia import tasks
+
+    for dag_id, dag in dagbag.dags.items():
+        take, release = dag.get_task("take_warehouse"), dag.get_task("release_warehouse")
+        others = [t for t in dag.tasks if t not in (take, release)]
+        assert take.is_setup and not take.upstream_task_ids, dag_id
+        assert release.is_teardown and take.task_id in release.upstream_task_ids, dag_id
+        assert getattr(release.trigger_rule, "value", release.trigger_rule) == "all_done_setup_success", dag_id
+        for t in others:  # every task runs after take and before release, and is guarded
+            assert take.task_id in t.get_flat_relative_ids(upstream=True), (dag_id, t.task_id)
+            assert release.task_id in t.get_flat_relative_ids(upstream=False), (dag_id, t.task_id)
+            assert t._pre_execute_hook is tasks.guard_warehouse, (dag_id, t.task_id)
 
 
 def test_transform_is_scheduled_by_the_assets_the_raw_gate_produces(dagbag):
@@ -78,6 +98,7 @@ def test_transform_builds_dbt_before_the_gate_and_publishes_last(dagbag):
     publish = dag.get_task("publish")
     assert publish.upstream_task_ids == {"gate_marts"}
     assert dag.get_task("gate_marts").upstream_task_ids == {"dbt_build"}
+    assert dag.get_task("dbt_build").upstream_task_ids == {"take_warehouse"}
     assert [a.uri for a in publish.outlets] == ["x-sinfonia://warehouse/marts"]
 
 

@@ -30,7 +30,7 @@ def test_monitoring_builds_the_weekly_selector_then_gates_and_publishes(dagbag):
 def test_monitoring_notifies_the_directorates_only_after_the_marts_are_published(dagbag):  # noqa: F811
     dag = dagbag.dags["sinfonia_monitoring"]
     notify = dag.get_task("notify_directorates")
-    assert notify.upstream_task_ids == {"publish"} and not notify.downstream_task_ids
+    assert notify.upstream_task_ids == {"publish"} and notify.downstream_task_ids == {"release_warehouse"}
     assert notify.trigger_rule == "all_success"
 
 

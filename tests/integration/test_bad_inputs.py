@@ -117,14 +117,14 @@ CASES = [
          error=r"cannot tell the export date"),
     # -- quarantined rows, with file, row, column and reason -------------------------------------------
     Case("duplicate-code", "idf", lambda d: idf_book(d, [*IDF_ROWS, ["5001", "ANTIOQUIA", "MEDELLÍN", 70.0, "4. Solvente"]]),
-         quarantined=("Código", 11, r"duplicate municipality \(first at row 8\)")),
+         quarantined=("Código", 11, r"duplicate municipality code 05001: first at row 8")),
     Case("six-digit-code", "idf", lambda d: idf_book(d, _idf_with(c0=123456)), quarantined=("Código", 8, r"found 6 digits")),
     # A well-formed code that is not in DIVIPOLA (any edition loaded): quarantined at extract (issue 15).
     Case("code-not-in-divipola", "idf", lambda d: idf_book(d, _idf_with(c0=99999)),
          quarantined=("Código", 8, r"^code 99999 does not resolve to DIVIPOLA \(in no edition of raw.divipola: current\)$")),
     Case("pdet-code-not-in-divipola", "pdet", lambda d: pdet_book(d, [["Catatumbo", 54, "Norte de Santander", 54810, "Tibú"]]),
          quarantined=("Código DANE Municipio", 2, r"^code 54810 does not resolve to DIVIPOLA")),
-    Case("text-in-a-score-cell", "idf", lambda d: idf_book(d, _idf_with(c3="N.D.")), quarantined=("Nuevo IDF", 8, r"expected a numeric score")),
+    Case("text-in-a-score-cell", "idf", lambda d: idf_book(d, _idf_with(c3="N.D.")), quarantined=("Nuevo IDF", 8, r"expected a number")),
     Case("divipola-duplicate-code", "divipola", lambda d: divipola_csv(d, [*DIVIPOLA_ROWS, ["05", "05001", "ANTIOQUIA", "MEDELLIN", "Municipio"]]),
          quarantined=("municipality_code", 7, r"duplicate code: already in DIVIPOLA.csv row 2")),
     Case("divipola-unknown-entity-type", "divipola", lambda d: divipola_csv(d, [*DIVIPOLA_ROWS, ["05", "05004", "ANTIOQUIA", "ABRIAQUÍ", "Corregimiento"]]),
@@ -140,8 +140,11 @@ CASES = [
          quarantined=("Calificación Calidad", 2, r"expected an integer 1–5")),
     Case("impossible-date", "esap_asistencias", _esap(**{"Fecha Concertación": "31/02/2024"}),
          quarantined=("Fecha Concertación", 2, r"expected a date dd/mm/yyyy")),
-    Case("pdet-empty-subregion", "pdet", lambda d: pdet_book(d, [["Alto Patía y Norte del Cauca", 19, "Cauca", 19050, "Argelia"], [None, 5, "Antioquia", 5001, "Medellín"]]),
-         quarantined=("Subregión PDET", 3, r"empty subregion")),
+    # a list of every municipality: a blank subregion is not PDET, counted in the message, not quarantined
+    Case("pdet-list-of-every-municipality", "pdet", lambda d: pdet_book(d, [["Alto Patía y Norte del Cauca", 19, "Cauca", 19050, "Argelia"], [None, 5, "Antioquia", 5001, "Medellín"]]),
+         check=("select message || ' / ' || notes_skipped || ' / ' || (select string_agg(municipality_code, ',') from raw.pdet) "
+                "from meta.load_run where source = 'pdet'",
+                "1 municipalities without a PDET subregion: not PDET, not loaded (1 PDET municipalities loaded) / 1 / 19050")),
     # -- publisher quirks read correctly ------------------------------------------------------------
     Case("code-stored-as-a-number", "idf", lambda d: idf_book(d, _idf_with(c0=5001)),
          check=("select municipality_code from raw.idf where idf_score = '78.5556'", "05001")),
@@ -226,7 +229,7 @@ REFUSED = [
     Refused("csv-over-the-row-limit", "divipola", lambda root: divipola_csv(root / "divipola"),
             r"DIVIPOLA.csv: more than 3 rows; expected at most 3 \(SINFONIA_MAX_ROWS\)", env={"SINFONIA_MAX_ROWS": "3"}),
     Refused("xlsx-over-the-row-limit", "idf", lambda root: idf_book(root / "idf"),
-            r"ResultadosIDF_2023.xlsx: sheet sheet1 declares 10 rows; expected at most 3 \(SINFONIA_MAX_ROWS\)",
+            r"ResultadosIDF_2023.xlsx: sheet sheet1 has 6 rows; expected at most 3 \(SINFONIA_MAX_ROWS\)",
             env={"SINFONIA_MAX_ROWS": "3"}),
     Refused("a-cell-of-a-million-characters", "esap_asistencias",
             _esap_rows([with_(Observaciones="x" * 1_000_000)]),
@@ -420,7 +423,7 @@ def test_without_divipola_the_code_check_is_skipped_with_a_notice(fresh_dsn, tmp
     bootstrap(fresh_dsn)
     [result] = extract("idf", [idf_book(tmp_path, _idf_with(c0=99999))], None, fresh_dsn)
     assert (result.rows_loaded, result.rows_quarantined) == (3, 0)
-    assert len(result.notices) == 1 and result.notices[0].startswith("DIVIPOLA is not loaded")
+    assert [n for n in result.notices if n.startswith("DIVIPOLA is not loaded")] == [result.notices[-1]]
     with psycopg.connect(fresh_dsn) as conn:
         assert "the raw gate checks them" in conn.execute(
             "select message from meta.load_run where source = 'idf'").fetchone()[0]

@@ -30,3 +30,14 @@ def test_the_command_line_knows_exactly_the_catalogue_sources():
     assert proc.returncode != 0
     known = proc.stderr.strip().splitlines()[-1].split("known: ")[1]
     assert known.split(", ") == [spec.name for spec in CATALOGUE]
+
+
+def test_bootstraps_starting_at_once_on_a_new_warehouse_all_succeed(fresh_dsn):
+    """Two extracts bootstrapping together used to fail with 'tuple concurrently updated'."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        for future in [pool.submit(bootstrap, fresh_dsn) for _ in range(4)]:
+            future.result()  # raises what a bootstrap raised
+    with psycopg.connect(fresh_dsn) as conn:
+        assert conn.execute("select count(*) from information_schema.tables where table_schema = 'raw'").fetchone()[0] > 0

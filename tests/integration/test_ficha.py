@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import subprocess
 
@@ -10,7 +11,7 @@ import pytest
 from psycopg import sql
 
 from sinfonia.report import ficha
-from sinfonia.report.spanish import number
+from sinfonia.report.spanish import number, place_name
 from tests.conftest import sample_run, sinfonia
 
 pytestmark = pytest.mark.integration
@@ -134,3 +135,43 @@ def test_a_sheet_renders_in_headless_chromium(warehouse, tmp_path):
 def test_wrong_requests_get_a_clear_error(warehouse, tmp_path, kwargs, message):
     with pytest.raises(ficha.FichaError, match=message):
         ficha.build(warehouse, tmp_path, pdf=False, progress=lambda *_: None, **kwargs)
+
+
+def test_a_directorate_batch_writes_every_sheet_it_can_and_names_the_one_it_could_not(warehouse, tmp_path,
+                                                                                      monkeypatch):
+    """Issue 34: a `$…$` in a municipality's name (matplotlib's mathtext) is drawn as written, and
+    one sheet that cannot be written does not stop the batch."""
+    with psycopg.connect(warehouse) as conn:
+        year, directorate = conn.execute(
+            "select prioritisation_year, directorate_id from marts.mart_municipality_profile where is_selected "
+            "group by 1, 2 having count(*) >= 3 order by 1 desc, count(*) desc limit 1").fetchone()
+    selected = _profile(warehouse, "prioritisation_year = %s and directorate_id = %s and is_selected "
+                        "order by municipality_id", (year, directorate))
+    named, broken = selected[0]["municipality_id"], selected[1]["municipality_id"]
+    with psycopg.connect(warehouse) as conn:
+        original = conn.execute("select municipality_name from marts.mart_municipality_profile "
+                                "where municipality_id = %s and prioritisation_year = %s", (named, year)).fetchone()[0]
+        conn.execute("update marts.mart_municipality_profile set municipality_name = %s "
+                     "where municipality_id = %s and prioritisation_year = %s", ("San $\\frac{$ José", named, year))
+    real_trends = ficha.trends
+
+    def trends(conn, row):
+        if row["municipality_id"] == broken:
+            raise RuntimeError("a sheet that cannot be drawn")
+        return real_trends(conn, row)
+
+    monkeypatch.setattr(ficha, "trends", trends)
+    lines = []
+    try:
+        with pytest.raises(ficha.FichaError, match=rf"1 of {len(selected)} sheet\(s\) not written .*{broken}"):
+            ficha.build(warehouse, tmp_path, directorate=directorate, pdf=False, progress=lines.append)
+    finally:
+        with psycopg.connect(warehouse) as conn:
+            conn.execute("update marts.mart_municipality_profile set municipality_name = %s "
+                         "where municipality_id = %s and prioritisation_year = %s", (original, named, year))
+    written = sorted(p.name for p in tmp_path.glob("ficha_*.html"))
+    assert written == sorted(f"ficha_{r['municipality_id']}_{year}.html" for r in selected if r["municipality_id"] != broken)
+    page = (tmp_path / f"ficha_{named}_{year}.html").read_text(encoding="utf-8")
+    assert html.escape(place_name("San $\\frac{$ José")) in page and len(re.findall(r"<img alt=", page)) >= 1
+    assert any(broken in line and "NOT WRITTEN" in line for line in lines)
+    assert broken not in (tmp_path / "index.html").read_text(encoding="utf-8")

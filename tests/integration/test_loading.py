@@ -92,3 +92,28 @@ def test_every_loaded_row_carries_the_time_of_its_load(fresh_dsn, tmp_path):
         stamps = conn.execute("select distinct _loaded_at from raw.esap_asistencias").fetchall()
         finished = conn.execute("select finished_at from meta.load_run").fetchone()[0]
     assert stamps == [(finished,)]
+
+
+def test_a_file_replaced_by_a_roster_after_the_check_is_refused_and_nothing_is_landed(fresh_dsn, tmp_path, monkeypatch):
+    """The intake decides on the bytes it lands: a file swapped between the folder's check and its
+    landing is checked again as it is read for landing, and refused: no copy, no meta.landed_file."""
+    from sinfonia import config
+    from sinfonia.ingest import intake
+    from sinfonia.ingest.landing import sha256_of
+    from tests.corpus import roster_csv
+
+    bootstrap(fresh_dsn)
+    path = write(tmp_path, [GOOD])
+    real_check = intake.check
+
+    def check_then_swap(p, *args, **kwargs):
+        real_check(p, *args, **kwargs)
+        roster_csv(p)  # replaced after the check, before the landing reads it
+
+    monkeypatch.setattr(intake, "check", check_then_swap)
+    with pytest.raises(intake.RefusedFile, match=rf"{path.name}: row 1 holds personal data"):
+        extract("esap_asistencias", [path], tmp_path, fresh_dsn)
+    with psycopg.connect(fresh_dsn) as conn:
+        assert conn.execute("select count(*) from meta.landed_file").fetchone()[0] == 0
+    roster = sha256_of(path)
+    assert not (config.landing_dir() / "esap_asistencias" / roster).exists()

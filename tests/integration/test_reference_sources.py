@@ -112,6 +112,7 @@ def test_load_runs_reconcile_with_the_files(warehouse):
     assert runs[("idf", "2020-nueva")] == (1101, 1097, 4)
     assert runs[("idf", "2021-nueva")] == (1102, 1098, 4)
     assert runs[("idf", "2023-nueva")] == (1102, 1102, 0)
+    assert runs[("idf", "2015-anterior")] == (1101, 1101, 0)  # IDF2015.xlsx, its category under CATEG_LEY 617
     assert {p for s, p in runs if s == "mdm"} == {str(y) for y in range(2016, 2025)}
     assert all(q == 0 for (s, p), (_, _, q) in runs.items() if s == "mdm" and p != "2024")
     # 1,102 municipalities × (mdm, gestión, resultados, 8 dimensions, grupo); the 14 seguridad
@@ -119,7 +120,10 @@ def test_load_runs_reconcile_with_the_files(warehouse):
     assert runs[("mdm", "2024")] == (13224, 13224, 0)
     messages = dict(((s, p), m) for s, p, m in _one(dsn, "select source, period, message from meta.load_run"))
     assert messages[("mdm", "2024")].startswith("14 value(s) above 100 loaded as published (mdm_seguridad: 100.13–100.23")
-    assert [k for k, m in messages.items() if m] == [("mdm", "2024")]
+    # and the IDF editions without a capacity-group column say so (no optional column lost silently)
+    assert sorted(k for k, m in messages.items() if m) == [("idf", "2015-anterior"), ("idf", "2018-anterior"),
+                                                           ("mdm", "2024")]
+    assert "no column for capacity_group" in messages[("idf", "2015-anterior")]
 
 
 def test_staged_values_match_the_files_for_medellin_and_others(warehouse):
@@ -178,6 +182,23 @@ def test_a_published_value_mapped_to_null_fails_the_staging_tests(warehouse):
     assert _dbt(dsn, "test", "--select", *models).returncode == 0
 
 
+def test_idf_2015_loads_its_category_and_the_yearly_mdm_results_their_scores(warehouse, server_dsn):
+    dsn, out = warehouse
+    assert "no column for capacity_group" in out["idf"]  # the extract's output names the missing column
+    idf = _one(dsn, "select round(idf_score, 4), category from staging.stg_idf__scores "
+                    "where year = 2015 and municipality_id = '05001'")
+    assert [(float(v), c) for v, c in idf] == [(83.7331, "E")]
+    assert _one(dsn, "select count(*) from staging.stg_idf__scores where year = 2015 and category = '6'") == [(968,)]
+    with throwaway_database(server_dsn, "mdmres") as other:
+        env = {"WAREHOUSE_DSN": other}
+        sinfonia("extract", "divipola", "--from", str(_need("divipola")), env=env)
+        printed = sinfonia("extract", "mdm", "--from", str(_need("mdm", "ResultadosMDM2018.xlsx")), env=env).stdout
+        assert "mdm 2018: read 13212, loaded 13212, quarantined 0" in printed
+        scores = dict(_one(other, "select indicator, round(value::numeric, 4) from raw.mdm "
+                                  "where entity_code = '05001' and year = '2018' and value is not null"))
+        assert float(scores["mdm"]) == 80.5844 and float(scores["mdm_gestion"]) == 81.2977
+
+
 def test_a_newer_divipola_edition_keeps_entities_that_are_gone(warehouse, tmp_path):
     dsn, _ = warehouse
     sinfonia("extract", "divipola", "--from", str(_edition_2025(tmp_path / "divipola")), "--year", "2025",
@@ -205,7 +226,7 @@ def test_reference_files_run_through_the_dags(server_dsn, tmp_path):
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         quarantined = _one(dsn, "select source, split_part(reason, ':', 1), count(*) from meta.quarantine group by 1, 2")
         assert {(s, r, n) for s, r, n in quarantined} == {
-            ("idf", "expected a numeric score", 12),
+            ("idf", "expected a number", 12),
             ("cgn_categories", "historic sheet 'Categoría con historicos' (Municipios histórico anterior a 2018)", 1)}
         seguridad = _one(dsn, "select count(*), max(value)::float8 from marts.fct_municipal_indicator "
                               "where indicator = 'mdm_seguridad' and value > 100")

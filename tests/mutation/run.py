@@ -6,6 +6,10 @@ node ids, ``path -k EXPR``, or bare ``-k`` expressions, declared beside the muta
 text, writes the mutated text into a private copy of the repository (never into your checkout: an
 interrupted run cannot leave a bug behind), runs the declared tests there, and restores the file.
 
+Before anything runs, every selected mutant must apply (its file exists and its text occurs in it
+exactly once): otherwise the run (and ``--list``) exits 1 naming each one, since a mutant whose
+text is gone tests nothing and would otherwise go unseen.
+
 A mutant is *killed* when at least one declared test fails, *survived* when they all pass,
 *stale* when its text is no longer in the file (the code moved on: update the mutant), and
 *timeout* when its tests run past the limit, *error* when they could not run on the code as it
@@ -51,7 +55,8 @@ class Mutant:
     detail: str = field(default="", repr=False)
 
 
-def load(path: Path = MUTANTS) -> list[Mutant]:
+def load(path: Path | None = None) -> list[Mutant]:
+    path = path or MUTANTS
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     mutants = [Mutant(**entry) for entry in data["mutant"]]
     seen: set[str] = set()
@@ -62,6 +67,21 @@ def load(path: Path = MUTANTS) -> list[Mutant]:
         if not m.tests:
             raise SystemExit(f"{path.name}: mutant {m.id} declares no tests")
     return mutants
+
+
+def inapplicable(mutants: list[Mutant], root: Path = REPO) -> list[tuple[Mutant, str]]:
+    """The mutants whose text no longer applies: their file is gone, or their ``find`` is not in it
+    exactly once (the code moved on: the mutant would test nothing). Each with the reason."""
+    out = []
+    for m in mutants:
+        path = root / m.file
+        if not path.exists():
+            out.append((m, f"{m.file} does not exist"))
+            continue
+        count = path.read_text(encoding="utf-8").count(m.find)
+        if count != 1:
+            out.append((m, f"text to mutate found {count} times in {m.file} (expected once)"))
+    return out
 
 
 def copy_tree() -> Path:
@@ -180,10 +200,18 @@ def main(argv: list[str] | None = None) -> int:
         mutants = [m for m in mutants if m.id in wanted]
     if args.area:
         mutants = [m for m in mutants if m.area == args.area]
+    stale = inapplicable(mutants)
     if args.list:
         for m in mutants:
             text = (REPO / m.file).read_text(encoding="utf-8") if (REPO / m.file).exists() else ""
             print(f"{m.id:40} {m.area:16} found {text.count(m.find)}x  {m.file}")
+    if stale:
+        # A mutant that no longer applies tests nothing: refuse before spending minutes on the rest.
+        print(f"{len(stale)} mutant(s) no longer apply (update or remove them in {MUTANTS.name}):", file=sys.stderr)
+        for m, reason in stale:
+            print(f"  {m.id}: {reason}", file=sys.stderr)
+        return 1
+    if args.list:
         return 0
 
     tree = copy_tree()

@@ -71,10 +71,10 @@ def test_a_sources_folder_without_a_recognised_file_is_an_error_listing_what_is_
     env = _env(tmp_path)
     empty = tmp_path / "empty"
     (empty / "divipola").mkdir(parents=True)
-    (empty / "divipola" / "notes.txt").write_text("not a source")
+    (empty / "divipola" / "notes.md").write_text("not a source")  # (.txt is delimited text, read like .csv)
     line = one_line_error(run("run", "--sources", str(empty), env=env))
     assert f"no recognised source file in {empty}" in line
-    for expected in ("divipola/*.json|*.csv", "pdet/", "esap/asistencias*.csv", "mdm/", "imrc/"):
+    for expected in ("divipola/*.json|*.csv|*.xlsx|*.txt", "pdet/", "esap/asistencias*.csv", "mdm/", "imrc/"):
         assert expected in line
     assert not (tmp_path / "state" / "warehouse").exists()
 

@@ -65,6 +65,16 @@ def test_without_the_key_nothing_is_read_and_the_error_says_what_to_set(export, 
         esap_equipos.prepare_for_landing(export)
 
 
+@pytest.mark.parametrize("weak,why", [
+    (" " * 16, "too short"), ("\t" * 40, "too short"), ("  short-key  " + " " * 8, "too short"),
+    ("a" * 32, "too weak"), ("abab" * 8, "too weak"), ("12345" * 6, "too weak"),
+])
+def test_a_weak_key_is_refused_before_anything_is_read(export, monkeypatch, weak, why):
+    monkeypatch.setenv(pii.KEY_ENV, weak)
+    with pytest.raises(pii.MissingKeyError, match=f"SINFONIA_PII_KEY is {why}"):
+        esap_equipos.prepare_for_landing(export)
+
+
 def test_a_different_key_gives_different_pseudonyms(monkeypatch):
     a = pii.pseudonym("1061234567")
     monkeypatch.setenv(pii.KEY_ENV, "another-local-key-for-this-test")

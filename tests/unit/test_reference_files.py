@@ -37,7 +37,7 @@ def test_idf_workbooks_of_both_methodologies_reconcile(name, period, data_rows, 
     [batch] = [b for b in batches if b.period == period]
     assert batch.rows_read == data_rows
     assert len(batch.rejected) == rejected
-    assert all(r.reason == "expected a numeric score" for r in batch.rejected)
+    assert all(r.reason == "expected a number" for r in batch.rejected)
     scores = [float(r[7]) for r in batch.rows]
     assert 0 <= min(scores) and max(scores) <= 100
 

@@ -76,3 +76,35 @@ def test_sample_files_say_they_are_synthetic(national):
     assert "SINTÉTICOS" in (national / "README.txt").read_text(encoding="utf-8")
     manifest = (national / "MANIFEST.csv").read_text(encoding="utf-8")
     assert "gdxc-w37w" in manifest and "published_on" in manifest.splitlines()[0]
+
+
+def test_sample_divipola_carries_synthetic_coordinates_inside_colombia_and_says_so(national):
+    from sinfonia.sample.geography import DEPARTMENT_CENTRES
+
+    [batch] = SOURCES["divipola"].parse([landed(p) for p in discover(national, "divipola")])
+    lat_at, lon_at = batch.columns.index("latitude") + 2, batch.columns.index("longitude") + 2  # after file, row
+    by_department: dict[str, list[tuple[float, float]]] = {}
+    for row in batch.rows:
+        lat_text, lon_text = row[lat_at], row[lon_at]
+        assert "," in lat_text and "." not in lat_text  # the Socrata export's decimal comma
+        lat, lon = float(lat_text.replace(",", ".")), float(lon_text.replace(",", "."))
+        assert -4.3 <= lat <= 16.0 and -82.0 <= lon <= -66.8, row
+        by_department.setdefault(row[2 + batch.columns.index("department_code")], []).append((lat, lon))
+    assert len(batch.rows) == 1122
+    for dept, points in by_department.items():  # each department's points scatter around its own centre
+        lat0, lon0, spread = DEPARTMENT_CENTRES[dept]
+        if dept != "88":
+            assert all(abs(lat - lat0) <= spread + 1e-6 for lat, _ in points), dept
+    assert len({p for ps in by_department.values() for p in ps}) == 1122  # no two entities on one point
+    assert "coordenadas" in (national / "README.txt").read_text(encoding="utf-8")
+
+
+def test_sample_coordinates_depend_on_the_code_not_on_the_sample_size(tmp_path):
+    from sinfonia.sample.geography import coordinates, universe
+
+    small, full = universe(42, municipalities=60), universe(42)
+    full_points, small_points = coordinates(full, 42), coordinates(small, 42)
+    common = set(full_points) & set(small_points)
+    assert len(common) >= 33  # at least every department's capital
+    assert all(full_points[code] == small_points[code] for code in common)
+    assert coordinates(full, 7) != full_points

@@ -75,7 +75,10 @@ def source_files(path: Path, source: str) -> tuple[list[Path], Path | None]:
 
 
 def results(source: str, returned: dict) -> list[LoadResult]:
-    """The load results of ``source``'s extract task, from what the DAG's tasks returned."""
+    """The load results of ``source``'s extract task, from what the DAG's tasks returned (none for
+    an unknown source: the error that named it is the one to report, not a KeyError here)."""
+    if source not in sources.SOURCES:
+        return []
     return [LoadResult(**{**r, "notices": tuple(r.get("notices") or ())})
             for r in returned.get(sources.get(source).task_id) or []]
 
@@ -151,10 +154,12 @@ def quarantine_unresolved(batch: Batch, column: str, known: tuple[set[str], list
     batch.rows = kept
 
 
-def already_loaded(conn: psycopg.Connection, source: str) -> set[str]:
-    """SHA-256 of the files behind the current load of each period of ``source``."""
+def already_loaded(conn: psycopg.Connection, source: str, period: str | None = None) -> set[str]:
+    """SHA-256 of the files behind the current load of each period of ``source`` (of ``period``
+    only, when given: the same bytes registered as another edition are not already loaded)."""
     return {sha for (files,) in conn.execute(
-        "select files from meta.load_run where source = %s and status = 'loaded'", (source,)
+        "select files from meta.load_run where source = %s and status = 'loaded' "
+        "and (%s::text is null or period = %s)", (source, period, period)
     ) for sha in files}
 
 
@@ -177,7 +182,9 @@ def land_files(source: str, paths: list[Path], sources_dir: Path | None = None, 
     spec = sources.get(source)
     manifest = read_manifest(sources_dir) if sources_dir else {}
     prepare = spec.prepare_for_landing
-    for path in paths:  # every file passes the intake rules before any is landed
+    # every file passes the intake rules before any is landed; landing then reads each file once
+    # more, checks those bytes again and lands exactly them (a file replaced in between is caught)
+    for path in paths:
         intake.check(Path(path), sources_dir, personal_data_expected=prepare is not None)
     landed: list[LandedFile] = []
     with db.connect(dsn, autocommit=True) as conn:
@@ -188,7 +195,7 @@ def land_files(source: str, paths: list[Path], sources_dir: Path | None = None, 
             origin = (origins or {}).get(path) or entry.get("origin") or rel
             landed.append(land(conn, source, Path(path), origin=origin,
                                period=period or entry.get("period") or None, published_on=published,
-                               prepare=prepare, checked=True))
+                               prepare=prepare, root=sources_dir))
     return landed
 
 
@@ -204,7 +211,7 @@ def load_landed(source: str, landed: list[LandedFile], dsn: str | None = None, p
     spec = sources.get(source)
     with db.connect(dsn, autocommit=True) as conn:
         if not force:
-            loaded = already_loaded(conn, source)
+            loaded = already_loaded(conn, source, period if spec.periods is Periods.GIVEN else None)
             if spec.periods is Periods.PER_FILE:
                 landed = [f for f in landed if f.sha256 not in loaded]
             elif all(f.sha256 in loaded for f in landed):

@@ -22,23 +22,29 @@ import io
 import re
 import sys
 import zipfile
+import zlib
 from itertools import islice
 from pathlib import Path
 
 from sinfonia.db import env_number
 from sinfonia.ingest.tables import HEADER_SCAN_ROWS, SourceFormatError, decode_text, normalise
+from sinfonia.ingest.tables.readers import DELIMITERS, sniff_delimiter
 
 LIMITS = {  # name -> (environment variable, default, unit)
     "file_mb": ("SINFONIA_MAX_FILE_MB", 200, "megabytes"),
     "xlsx_uncompressed_mb": ("SINFONIA_MAX_XLSX_UNCOMPRESSED_MB", 1000, "megabytes"),
     "rows": ("SINFONIA_MAX_ROWS", 2_000_000, "rows"),
     "cell_chars": ("SINFONIA_MAX_CELL_CHARS", 32_767, "characters"),
+    # every sheet of a workbook is read into memory by the parsers: the cells of all its sheets,
+    # counted while streaming, bound that memory (README: measured peak for a workbook at the limit)
+    "xlsx_cells": ("SINFONIA_MAX_XLSX_CELLS", 2_000_000, "cells"),
 }
-# Header texts (normalised) of an identity document and of a person's name.
-DOCUMENT_HEADERS = {"documento", "numero de documento", "no documento", "no. documento", "cedula",
-                    "cedula de ciudadania", "numero de identificacion", "identificacion", "documento de identidad"}
-NAME_HEADERS = {"nombre", "nombres", "nombre completo", "nombres y apellidos", "apellidos y nombres", "apellidos"}
-_DIMENSION = re.compile(rb'<(?:\w+:)?dimension ref="[A-Z]+\d+(?::[A-Z]+(\d+))?"')
+# Words (of a normalised header) that name an identity document and a person's name: a header row
+# holding one of each in different cells is a roster ('Número de cédula', 'Nombre y apellido').
+DOCUMENT_TOKENS = frozenset({"cedula", "cedulas", "documento", "documentos", "identificacion", "nuip", "pasaporte"})
+NAME_TOKENS = frozenset({"nombre", "nombres", "apellido", "apellidos"})
+_ROW_TAG = re.compile(rb"<(?:\w+:)?row[\s>/]")
+_CELL_TAG = re.compile(rb"<(?:\w+:)?c[\s>/]")
 
 
 class RefusedFile(SourceFormatError):
@@ -51,17 +57,35 @@ def limit(name: str) -> float:
 
 def check(path: Path, root: Path | None = None, personal_data_expected: bool = False) -> None:
     """Refuse ``path`` (raise :class:`RefusedFile`) unless it may be landed."""
+    read_checked(path, root, personal_data_expected)
+
+
+def read_checked(path: Path, root: Path | None = None, personal_data_expected: bool = False) -> bytes:
+    """The bytes of ``path``, read once and checked (raise :class:`RefusedFile` unless they may
+    be landed): the caller lands exactly these bytes, so a file replaced between the check and the
+    landing cannot slip through. The size limit is checked before reading."""
     path = Path(path)
     check_location(path, root)
     size_mb = path.stat().st_size / 1e6
     if size_mb > limit("file_mb"):
         raise RefusedFile(f"{path.name}: {size_mb:.3g} MB; expected at most {limit('file_mb'):g} MB "
                           f"({LIMITS['file_mb'][0]})")
+    data = path.read_bytes()
+    if len(data) / 1e6 > limit("file_mb"):  # grown since the size was read
+        raise RefusedFile(f"{path.name}: {len(data) / 1e6:.3g} MB; expected at most {limit('file_mb'):g} MB "
+                          f"({LIMITS['file_mb'][0]})")
+    check_bytes(path.name, data, personal_data_expected)
+    return data
+
+
+def check_bytes(name: str, data: bytes, personal_data_expected: bool = False) -> None:
+    """The content rules (limits, NUL bytes, personal data) on a file's bytes."""
+    path = Path(name)
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        headers = _check_xlsx(path)
+        headers = _check_xlsx(path, data)
     elif suffix in (".csv", ".txt", ".tsv"):
-        headers = _check_delimited(path)
+        headers = _check_delimited(path, data)
     else:
         headers = []
     if not personal_data_expected:
@@ -88,17 +112,44 @@ def check_location(path: Path, root: Path | None) -> None:
 
 
 def _personal(row) -> list[str]:
-    headers = {normalise(v): str(v).strip() for v in row if v is not None and str(v).strip()}
-    documents = [h for n, h in headers.items() if n in DOCUMENT_HEADERS]
-    names = [h for n, h in headers.items() if n in NAME_HEADERS]
+    """The cells of a header row naming an identity document and a person's name (matched by
+    word, whatever the wording around it), or [] when the row does not hold both."""
+    cells = [(set(normalise(v).split()), " ".join(str(v).split())) for v in row if v is not None and str(v).strip()]
+    documents = [h for words, h in cells if words & DOCUMENT_TOKENS]
+    names = [h for words, h in cells if words & NAME_TOKENS and h not in documents]
     return documents + names if documents and names else []
 
 
-def _check_xlsx(path: Path) -> list[tuple[str, tuple]]:
-    """Declared sizes and rows first (cheap, from the zip directory and each sheet's
-    ``<dimension>``), then the header rows of every sheet."""
+def _tags(data: bytes) -> tuple[int, int]:
+    """``<row>`` and ``<c>`` start tags in ``data`` (bytes.count, at C speed; the regular
+    expressions only when a namespace prefix is used, as in ``<x:row``)."""
+    if b":row" in data or b":c " in data:
+        return len(_ROW_TAG.findall(data)), len(_CELL_TAG.findall(data))
+    rows = data.count(b"<row ") + data.count(b"<row>")
+    cells = data.count(b"<c ") + data.count(b"<c>") + data.count(b"<c/>")
+    return rows, cells
+
+
+def _sheet_counts(fh, max_rows: float = float("inf"), max_cells: float = float("inf")) -> tuple[int, int]:
+    """Rows and cells of a worksheet's XML, counted while streaming it in 1 MB chunks (bounded
+    memory; the optional ``<dimension>`` element is never trusted); it stops reading as soon as
+    either count passes its maximum."""
+    rows = cells = 0
+    tail = b""
+    while (rows <= max_rows and cells <= max_cells) and (chunk := fh.read(1 << 20)):
+        data = tail + chunk
+        tail = data[-16:]  # searched again with the next chunk: a tag cut by the chunk boundary
+        (r, c), (tr, tc) = _tags(data), _tags(tail)
+        rows, cells = rows + r - tr, cells + c - tc
+    tr, tc = _tags(tail)
+    return rows + tr, cells + tc
+
+
+def _check_xlsx(path: Path, data: bytes) -> list[tuple[str, tuple]]:
+    """Declared sizes first (from the zip directory), then each sheet's rows counted while
+    streaming its XML, then the header rows of every sheet."""
     try:
-        archive = zipfile.ZipFile(path)
+        archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError):
         return []  # not a workbook at all: the parser says so, naming the file
     with archive:
@@ -106,40 +157,53 @@ def _check_xlsx(path: Path) -> list[tuple[str, tuple]]:
         expanded_mb = sum(m.file_size for m in members) / 1e6
         if expanded_mb > limit("xlsx_uncompressed_mb"):
             raise RefusedFile(
-                f"{path.name}: expands to {expanded_mb:,.0f} MB uncompressed ({path.stat().st_size / 1e6:.1f} MB "
+                f"{path.name}: expands to {expanded_mb:,.0f} MB uncompressed ({len(data) / 1e6:.1f} MB "
                 f"on disk); expected at most {limit('xlsx_uncompressed_mb'):g} MB "
                 f"({LIMITS['xlsx_uncompressed_mb'][0]}): a zip bomb, or a workbook too large to read")
+        total_cells = 0
         for m in members:
             if m.filename.startswith("xl/worksheets/") and m.filename.endswith(".xml"):
-                with archive.open(m) as fh:
-                    match = _DIMENSION.search(fh.read(4096))
-                if match and match.group(1) and int(match.group(1)) > limit("rows"):
+                try:
+                    with archive.open(m) as fh:
+                        rows, cells = _sheet_counts(fh, limit("rows"), limit("xlsx_cells") - total_cells)
+                except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+                    raise RefusedFile(f"{path.name}: sheet {Path(m.filename).stem} cannot be read ({exc}); "
+                                      "expected a complete .xlsx file") from exc
+                if rows > limit("rows"):
                     raise RefusedFile(
-                        f"{path.name}: sheet {Path(m.filename).stem} declares {int(match.group(1)):,} rows; "
+                        f"{path.name}: sheet {Path(m.filename).stem} has {rows:,} rows; "
                         f"expected at most {int(limit('rows')):,} ({LIMITS['rows'][0]})")
+                total_cells += cells
+                if total_cells > limit("xlsx_cells"):
+                    raise RefusedFile(
+                        f"{path.name}: more than {int(limit('xlsx_cells')):,} cells (at sheet "
+                        f"{Path(m.filename).stem}); expected at most {int(limit('xlsx_cells')):,} "
+                        f"({LIMITS['xlsx_cells'][0]}): a workbook this large is not read into memory")
     import openpyxl
 
     try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:  # noqa: BLE001 - unreadable workbooks are reported by the parser
         return []
     try:
+        # islice, not max_row: openpyxl's read-only iter_rows(max_row=…) parses the whole sheet anyway
         return [(f"sheet {ws.title!r}, row {i}", row) for ws in wb.worksheets
-                for i, row in enumerate(ws.iter_rows(max_row=HEADER_SCAN_ROWS, values_only=True), start=1)]
+                for i, row in enumerate(islice(ws.iter_rows(values_only=True), HEADER_SCAN_ROWS), start=1)]
     finally:
         wb.close()
 
 
-def _check_delimited(path: Path) -> list[tuple[str, tuple]]:
+def _check_delimited(path: Path, data: bytes) -> list[tuple[str, tuple]]:
     """NUL bytes, cell length and rows of a delimited file, located by row (of the file, header
     row 1) and column; its first rows, for the header check."""
-    text = decode_text(path.read_bytes())
-    delimiter = max([",", ";", "\t", "|"], key=text.split("\n", 1)[0].count)
+    text = decode_text(data)
+    # the header rows in every delimiter: a title line above a ';' header must not hide it
+    delimiter = sniff_delimiter(text)
     rows, cell_chars = int(limit("rows")), int(limit("cell_chars"))
     if cell_chars >= csv.field_size_limit():  # the parsers' csv module must accept what passes here
         csv.field_size_limit(cell_chars + 1)
-    head = [(f"row {i}", tuple(r)) for i, r in enumerate(
-        islice(_reader(text, delimiter), HEADER_SCAN_ROWS), start=1)]
+    head = [(f"row {i}", tuple(r)) for d in DELIMITERS for i, r in enumerate(
+        islice(_reader(text, d), HEADER_SCAN_ROWS), start=1)]
     if (text.count("\n") < rows and "\x00" not in text
             and max(map(len, text.split("\n"))) <= cell_chars):
         return head  # the usual file: nothing to locate

@@ -75,24 +75,24 @@ def land(
     period: str | None = None,
     published_on: date | None = None,
     prepare: Callable[[Path], tuple[str, bytes]] | None = None,
-    checked: bool = False,
+    root: Path | None = None,
 ) -> LandedFile:
     """Land ``path``; with ``prepare`` (path → (stored name, bytes)), land what it returns instead.
 
-    The file first passes ``sinfonia.ingest.intake.check`` (no link, within limits, no personal data
-    unless ``prepare`` pseudonymises it), unless the caller ``checked`` it already."""
+    The file's bytes are read once, checked by ``sinfonia.ingest.intake`` (no link, within limits,
+    no personal data unless ``prepare`` pseudonymises it; ``root``: the sources folder it must stay
+    in) and exactly those bytes landed, whatever happens to the file meanwhile."""
     path = Path(path)
-    if not checked:
-        from sinfonia.ingest import intake  # (here, not on top: it imports psycopg, the catalogue need not)
+    from sinfonia.ingest import intake  # (here, not on top: it imports psycopg, the catalogue need not)
 
-        intake.check(path, personal_data_expected=prepare is not None)
+    data = intake.read_checked(path, root, personal_data_expected=prepare is not None)
     content = None
     name = path.name
     if prepare is not None:
         name, content = prepare(path)
-        digest = hashlib.sha256(content).hexdigest()
     else:
-        digest = sha256_of(path)
+        content = data
+    digest = hashlib.sha256(content).hexdigest()
     stored = f"{source}/{digest}/{name}"
     if config.store().scheme == "file":
         target = Path(_store_file(path, content, config.landing_root() / stored, read_only=True))

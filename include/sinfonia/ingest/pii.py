@@ -21,6 +21,9 @@ import re
 KEY_ENV = "SINFONIA_PII_KEY"
 DEMO_KEY = "sinfonia-demo-local-only-not-a-secret"
 MIN_KEY_LENGTH = 16
+# A key that is mostly one character (16 spaces, 'aaaa…', 'abab…') is guessable whatever its
+# length: at least this many different characters, whitespace not counted.
+MIN_KEY_DISTINCT = 6
 
 
 class MissingKeyError(RuntimeError):
@@ -35,8 +38,12 @@ def key() -> bytes:
             "and its document numbers are replaced by keyed hashes on landing; set "
             f"{KEY_ENV} to a secret of at least {MIN_KEY_LENGTH} characters (never commit it)"
         )
-    if len(value) < MIN_KEY_LENGTH:
-        raise MissingKeyError(f"{KEY_ENV} is too short: use at least {MIN_KEY_LENGTH} characters")
+    if len(value.strip()) < MIN_KEY_LENGTH:
+        raise MissingKeyError(f"{KEY_ENV} is too short: use at least {MIN_KEY_LENGTH} characters "
+                              "(whitespace around it not counted)")
+    if len(set(value) - set(" \t\r\n")) < MIN_KEY_DISTINCT:
+        raise MissingKeyError(f"{KEY_ENV} is too weak: it repeats a few characters; use a random secret "
+                              f"with at least {MIN_KEY_DISTINCT} different characters")
     return value.encode("utf-8")
 
 

@@ -107,14 +107,27 @@ def require_snapshot(dsn: str, year: int) -> None:
                          f"{', '.join(map(str, years)) or 'none'}); `sinfonia prioritise --year {year}` writes one")
 
 
-def render(conn, year: int | None = None) -> str:
-    """The page; ``year`` is the prioritisation year (default: its section's latest year with goals)."""
+def render(conn, year: int | None = None, sources: Path | str | None = None) -> str:
+    """The page; ``year`` is the prioritisation year (default: its section's latest year with goals);
+    ``sources`` a sources folder whose ``mgn/`` holds DANE's municipality boundaries for the maps
+    (points at DIVIPOLA's coordinates otherwise)."""
     import matplotlib
 
+    from sinfonia.report import maps
+
     matplotlib.use("Agg")
+    matplotlib.rcParams["text.parse_math"] = False  # names from data are text, never mathtext ($…$)
     sample = is_sample_data(conn)
-    parts = [section.section(conn, year) if section.__name__.endswith(".prioritisation")
-             else section.section(conn) for section in load_sections()]
+    boundaries = maps.load_boundaries(sources)
+    parts = []
+    for section in load_sections():
+        name = section.__name__.rsplit(".", 1)[-1]
+        if name == "prioritisation":
+            parts.append(section.section(conn, year, sample=sample, boundaries=boundaries))
+        elif name == "monitoring":
+            parts.append(section.section(conn, sample=sample, boundaries=boundaries))
+        else:
+            parts.append(section.section(conn))
     banner = (f'<div class="banner" role="alert">{SAMPLE_BANNER}<small>{html.escape(SAMPLE_DETAIL)}</small></div>'
               if sample else "")
     from sinfonia.report.spanish import generated_at
@@ -123,7 +136,7 @@ def render(conn, year: int | None = None) -> str:
     return f"""<!DOCTYPE html>
 <html lang="es"><head><meta charset="utf-8">
 <title>Sinfonía · Informe de la Estrategia de Asistencia Técnica Territorial</title>
-<style>{STYLE}</style></head>
+<style>{STYLE}{maps.STYLE}</style></head>
 <body>
 {banner}
 <h1>Sinfonía · Informe para la Oficina de Planeación</h1>
@@ -135,15 +148,16 @@ Territorial. Generado el {stamp} a partir de las tablas publicadas del almacén 
 """
 
 
-def build(dsn: str | None, out: Path, progress=print, year: int | None = None) -> list[Path]:
+def build(dsn: str | None, out: Path, progress=print, year: int | None = None,
+          sources: Path | str | None = None) -> list[Path]:
     """Write ``index.html`` and the prioritised list of ``year`` (default: the latest year with
-    goals) as XLSX under ``out``; returns the paths."""
+    goals) as XLSX under ``out``; returns the paths. ``sources``: see ``render``."""
     from sinfonia.report import prioritisation
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with db.connect(dsn, autocommit=True) as conn:
-        page = render(conn, year)
+        page = render(conn, year, sources)
         written = [out / "index.html"]
         written[0].write_text(page, encoding="utf-8")
         xlsx = prioritisation.write_xlsx(conn, out, is_sample_data(conn), year)

@@ -292,8 +292,8 @@ def _suggestions_html(row: dict) -> str:
     return "<ul>" + "".join(items) + "</ul>"
 
 
-def sheet_html(conn, row: dict, sample: bool) -> str:
-    from sinfonia.report import SAMPLE_BANNER, SAMPLE_DETAIL, STYLE
+def sheet_html(conn, row: dict, sample: bool, boundaries=None) -> str:
+    from sinfonia.report import SAMPLE_BANNER, SAMPLE_DETAIL, STYLE, maps, territory
 
     year = row["prioritisation_year"]
     name = place_name(row["municipality_name"]) or row["municipality_id"]
@@ -307,9 +307,9 @@ def sheet_html(conn, row: dict, sample: bool) -> str:
 
     stamp = generated_at()
     return f"""<!DOCTYPE html>
-<html lang="es"><head><meta charset="utf-8">
+<html lang="es"><head><meta charset="utf-8">{CSP_META}
 <title>Ficha de caracterización · {html.escape(name)} ({row['municipality_id']}) · {year}</title>
-<style>{STYLE} {PRINT_STYLE}</style></head>
+<style>{STYLE}{maps.STYLE} {PRINT_STYLE}</style></head>
 <body>
 {banner}
 <h1>Ficha de caracterización: {html.escape(name)}, {html.escape(department)}</h1>
@@ -323,7 +323,8 @@ hasta el {row['as_of_date']:%d/%m/%Y}. Generada el {stamp} desde <code>{MART}</c
 <tr><th>PDET</th><td>{pdet}</td></tr>
 <tr><th>Categoría vigente</th><td>{html.escape(row['category'] or MISSING)}</td></tr>
 <tr><th>Grupo de capacidades (DNP)</th><td>{html.escape(row['capacity_group'] or MISSING)}</td></tr>
-</tbody></table></section>
+</tbody></table>
+{territory.sheet_map(conn, row, sample, boundaries)}</section>
 <section><h2>Por qué está (o no) en la lista</h2>{_prioritisation_html(row, year)}</section>
 <section><h2>Indicadores frente a su grupo de capacidades</h2>
 <p class="note">Pares: los municipios del mismo grupo de capacidades con dato del mismo indicador y año.
@@ -347,23 +348,60 @@ def chromium() -> str | None:
     return None
 
 
-def print_pdf(page: Path, pdf: Path, browser: str) -> None:
-    """The page printed to PDF by headless Chromium (no network, a throwaway profile)."""
+# What a sheet may load: its own inline styles and the charts embedded as data: images. No script,
+# no network, no other file (a name from the data is escaped, and even unescaped could load nothing).
+CONTENT_SECURITY_POLICY = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; "
+                           "script-src 'none'; connect-src 'none'; frame-src 'none'; object-src 'none'; "
+                           "base-uri 'none'; form-action 'none'")
+CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
+
+# The printer's own switches: every host name unresolvable and every connection sent to a closed
+# proxy, loopback included (no network), no extensions or plugins. (Chromium's switch that turns
+# scripts off, --blink-settings=scriptEnabled=false, also stops headless printing: scripts are
+# turned off by the policy print_pdf puts first in every page it prints.)
+PRINTER_SWITCHES = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--disable-extensions", "--disable-plugins", "--deny-permission-prompts",
+    "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
+)
+
+
+def with_policy(page_html: str) -> str:
+    """``page_html`` with ``CSP_META`` as the first element of its head (before anything that
+    could load or run), whatever the page itself declares."""
+    head = re.search(r"<head(\s[^>]*)?>", page_html, flags=re.IGNORECASE)
+    if head is None:
+        return f"<!DOCTYPE html><html><head>{CSP_META}</head>{page_html}"
+    return page_html[:head.end()] + CSP_META + page_html[head.end():]
+
+
+def print_pdf(page: Path, pdf: Path, browser: str, policy: bool = True) -> None:
+    """The page printed to PDF by headless Chromium: no network (``PRINTER_SWITCHES``); with
+    ``policy`` (always, but in the test that checks the switches alone) no script and no other
+    local file either (``CONTENT_SECURITY_POLICY``, first in a copy of the page); a throwaway profile."""
     with tempfile.TemporaryDirectory(prefix="sinfonia-chromium-") as profile:
-        proc = subprocess.run(
-            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-             f"--user-data-dir={profile}", "--no-pdf-header-footer", f"--print-to-pdf={pdf}",
-             page.resolve().as_uri()],
-            capture_output=True, text=True, timeout=180)
+        printed = page
+        if policy:  # beside the page, so that what it names relatively is what the policy judges
+            printed = page.with_name(f".{page.stem}.print.html")
+            printed.write_text(with_policy(page.read_text(encoding="utf-8")), encoding="utf-8")
+        try:
+            proc = subprocess.run(
+                [browser, *PRINTER_SWITCHES, f"--user-data-dir={profile}", "--no-pdf-header-footer",
+                 f"--print-to-pdf={pdf}", printed.resolve().as_uri()],
+                capture_output=True, text=True, timeout=180)
+        finally:
+            if printed != page:
+                printed.unlink(missing_ok=True)
     if proc.returncode != 0 or not pdf.exists() or pdf.stat().st_size == 0:
         raise FichaError(f"Chromium could not print {page.name} to PDF: {proc.stderr.strip()[-500:]}")
 
 
 def build(dsn: str | None, out: Path, municipality: str | None = None, directorate: str | None = None,
-          year: int | None = None, pdf: bool = True, progress=print) -> list[Path]:
-    """Write one sheet per municipality asked for (HTML, and PDF when Chromium is there) and an index."""
-    from sinfonia.report import is_sample_data
+          year: int | None = None, pdf: bool = True, progress=print, sources: Path | str | None = None) -> list[Path]:
+    """Write one sheet per municipality asked for (HTML, and PDF when Chromium is there) and an index.
+    ``sources``: a sources folder whose ``mgn/`` holds DANE's boundaries for the sheets' maps."""
+    from sinfonia.report import is_sample_data, maps
 
     if bool(municipality) == bool(directorate):
         raise FichaError("give either --municipality CODE or --directorate CODE")
@@ -373,23 +411,38 @@ def build(dsn: str | None, out: Path, municipality: str | None = None, directora
     if pdf and browser is None:
         progress("Chromium is not installed: writing the HTML sheets only (no PDF)")
     written: list[Path] = []
+    entries = []
     with db.connect(dsn, autocommit=True) as conn:
         year, rows = resolve(conn, municipality, directorate, year)
         sample = is_sample_data(conn)
+        boundaries = maps.load_boundaries(sources)  # read once for every sheet
+        failed: list[str] = []
         began = time.monotonic()
         for i, row in enumerate(rows, 1):
             stem = f"ficha_{row['municipality_id']}_{year}"
             page = out / f"{stem}.html"
-            page.write_text(sheet_html(conn, row, sample), encoding="utf-8")
+            label = f"{row['municipality_id']} {place_name(row['municipality_name'])}"
+            try:  # one sheet that cannot be written does not stop the batch: it is named at the end
+                page.write_text(sheet_html(conn, row, sample, boundaries), encoding="utf-8")
+                if browser:
+                    print_pdf(page, out / f"{stem}.pdf", browser)
+            except Exception as exc:  # noqa: BLE001 - every sheet is tried; the failures are raised below
+                page.unlink(missing_ok=True)
+                failed.append(f"{label}: {type(exc).__name__}: {str(exc).strip()[:300]}")
+                progress(f"  [{i}/{len(rows)}] {label}: NOT WRITTEN ({failed[-1].split(': ', 1)[1]})")
+                continue
             written.append(page)
             if browser:
-                print_pdf(page, out / f"{stem}.pdf", browser)
                 written.append(out / f"{stem}.pdf")
-            progress(f"  [{i}/{len(rows)}] {row['municipality_id']} {place_name(row['municipality_name'])}"
-                     + _time_left(time.monotonic() - began, i, len(rows)))
+            entries.append((row, stem))
+            progress(f"  [{i}/{len(rows)}] {label}" + _time_left(time.monotonic() - began, i, len(rows)))
         index = write_index(conn, out, sample)
     written.append(index)
-    progress(f"{len(rows)} sheet(s) for {year} written to {out}; the index ({index}) lists every sheet of the folder")
+    progress(f"{len(entries)} sheet(s) for {year} written to {out}; the index ({index}) lists every sheet of the "
+             "folder")
+    if failed:
+        raise FichaError(f"{len(failed)} of {len(rows)} sheet(s) not written (the others are in {out}): "
+                         + "; ".join(failed))
     return written
 
 

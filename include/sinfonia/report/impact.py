@@ -88,6 +88,7 @@ def event_study_png(points: list[dict], title: str) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
+    matplotlib.rcParams["text.parse_math"] = False  # names from data are text, never mathtext ($…$)
     from matplotlib import pyplot as plt
 
     points = sorted(points, key=lambda r: r["event_time"])

@@ -40,6 +40,7 @@ def _figure(height: float):
     import matplotlib
 
     matplotlib.use("Agg")
+    matplotlib.rcParams["text.parse_math"] = False  # names from data are text, never mathtext ($…$)
     from matplotlib import pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, height))
@@ -224,9 +225,12 @@ def _inclusion_html(conn) -> str:
             f"(Ley 1581 de 2012): no se publica ningún conteo menor de 5 personas.</p><ul>{items}</ul>")
 
 
-def open_work_section(conn) -> str:
-    """The operational level (Spanish): the latest open-work list per directorate and its weekly
-    trend, from ``marts.mart_open_work``; empty when the mart is not published."""
+def open_work_section(conn, sample: bool = False, boundaries=None) -> str:
+    """The operational level (Spanish): the latest open-work list per directorate, its map by
+    municipality and its weekly trend, from ``marts.mart_open_work``; empty when the mart is not
+    published."""
+    from sinfonia.report import territory
+
     if not _has(conn, "mart_open_work"):
         return ""
     per_directorate = _rows(conn, """
@@ -270,14 +274,15 @@ def open_work_section(conn) -> str:
         "«hoy» de cada semana es la fecha de su última exportación.</p>"
         '<table class="open-work"><caption>Trabajo abierto por disquera, corte del ' + as_of + "</caption>"
         "<thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + f"</tr></thead><tbody>{body}</tbody></table>"
-        '<table class="open-work-trend"><caption>Evolución semanal del trabajo abierto (últimas '
+        + territory.open_work_map(conn, sample, boundaries)
+        + '<table class="open-work-trend"><caption>Evolución semanal del trabajo abierto (últimas '
         "semanas con exportación)</caption><thead><tr>" + "".join(f"<th>{h}</th>" for h in trend_head)
         + f"</tr></thead><tbody>{trend}</tbody></table>"
     )
 
 
-def section(conn) -> str:
-    """The monitoring section as an HTML fragment (Spanish)."""
+def section(conn, sample: bool = False, boundaries=None) -> str:
+    """The monitoring section as an HTML fragment (Spanish); ``sample`` and ``boundaries`` for its map."""
     if not (_has(conn, "mart_directorate_playlist") and _has(conn, "mart_coverage")):
         return ('<section id="seguimiento"><h2>Seguimiento de las disqueras</h2>'
                 "<p>Aún no hay marts de seguimiento publicados.</p></section>")
@@ -296,5 +301,5 @@ def section(conn) -> str:
         + _leaderboard_html(rows, year) + _points_chart(rows, year) + _goal_chart(rows, year)
         + "<h3>Cobertura</h3><p>Un municipio se cuenta como alcanzado en una vigencia cuando tiene al "
         "menos una asistencia de esa vigencia que no fue cancelada.</p>" + summary + coverage
-        + _inclusion_html(conn) + open_work_section(conn) + "</section>"
+        + _inclusion_html(conn) + open_work_section(conn, sample, boundaries) + "</section>"
     )

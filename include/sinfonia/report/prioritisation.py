@@ -84,6 +84,8 @@ def top_of_the_list(df, n: int = TOP):
 def _score_by_directorate(df):
     import matplotlib.pyplot as plt
 
+    plt.rcParams["text.parse_math"] = False  # names from data are text, never mathtext ($…$)
+
     e = df[df.is_eligible & df.need_score.notna()]
     order = e.groupby("directorate_id").need_score.median().sort_values().index.tolist()
     fig, ax = plt.subplots(figsize=(9, 0.42 * max(len(order), 4) + 1.2))
@@ -105,6 +107,8 @@ def _score_by_directorate(df):
 def _selected_vs_goal(df):
     import matplotlib.pyplot as plt
 
+    plt.rcParams["text.parse_math"] = False  # names from data are text, never mathtext ($…$)
+
     g = df.groupby("directorate_id").agg(eligible=("is_eligible", "sum"), selected=("is_selected", "sum"),
                                          goal=("directorate_goal", "max")).sort_index(ascending=False)
     fig, ax = plt.subplots(figsize=(9, 0.42 * max(len(g), 4) + 1.2))
@@ -123,6 +127,8 @@ def _selected_vs_goal(df):
 
 def _contributions(df):
     import matplotlib.pyplot as plt
+
+    plt.rcParams["text.parse_math"] = False  # names from data are text, never mathtext ($…$)
 
     top = top_of_the_list(df).iloc[::-1]
     fig, ax = plt.subplots(figsize=(9, 0.36 * max(len(top), 4) + 1.2))
@@ -208,8 +214,10 @@ def _certainty_html(df) -> str:
         f"comprometer equipos; los demás quedan dentro o fuera en casi todas las simulaciones.</p>" + table)
 
 
-def section(conn, year: int | None = None) -> str:
-    from sinfonia.report import figure_html
+def section(conn, year: int | None = None, sample: bool = False, boundaries=None) -> str:
+    """The section (Spanish); ``sample`` puts the synthetic-data banner on its maps, ``boundaries``
+    (``maps.load_boundaries``) draws them with municipality outlines instead of points."""
+    from sinfonia.report import figure_html, territory
 
     year = year or latest_year(conn)
     if year is None:
@@ -239,6 +247,9 @@ def section(conn, year: int | None = None) -> str:
         f"(100 − valor), IDF (100 − valor), IMRC e IPM entre los elegibles (pesos: {weights or 'iguales'}).</p>",
         _no_goals_html(df, year),
         directorate_legend(df),
+        '<h3 id="mapas">La lista en el mapa</h3>',
+        territory.list_maps(conn, df, year, sample, boundaries),
+        territory.coverage_map(conn, year, sample, boundaries),
         "<h3>Puntaje de necesidad por dirección territorial</h3>",
         figure_html(score_fig,
                     "Diagrama de cajas del puntaje de necesidad (0 a 100) de los municipios elegibles en cada "

@@ -54,7 +54,9 @@ def write_sample(out: Path, seed: int = 42, scale: float = 1.0, first_year: int 
                         "origin": SAMPLE_ORIGIN_PREFIX + meta["origin"]})
     (out / "README.txt").write_text(
         f"{writers.SAMPLE_NOTE}\nSemilla {seed}, escala {scale}, años {first_year}–{last_year}, "
-        f"efecto de impacto plantado en el MDM: {impact_effect} puntos.\n",
+        f"efecto de impacto plantado en el MDM: {impact_effect} puntos.\n"
+        "Las coordenadas de DIVIPOLA (latitud, longitud) también son sintéticas: puntos alrededor del "
+        "centro aproximado de cada departamento, no la ubicación de ningún municipio.\n",
         encoding="utf-8",
     )
     counts: dict[str, int] = {}

@@ -6,11 +6,16 @@ areas: 1,122 entities). Municipality names are invented, department capitals kee
 the non-municipalised areas and Putumayo's municipalities keep their real codes (the seeds'
 directorate overrides refer to them). Every synthetic municipality is a deterministic function
 of the seed.
+
+Coordinates (``coordinates``) are synthetic too: a point drawn around a rough centre of the real
+department (capitals near it), so that maps of the sample look like Colombia; they are not the
+municipalities' locations (the names are invented anyway).
 """
 
 from __future__ import annotations
 
 import csv
+import math
 import random
 from dataclasses import dataclass
 
@@ -35,6 +40,21 @@ PUTUMAYO = {
     "86749": "Sibundoy", "86755": "San Francisco", "86757": "San Miguel", "86760": "Santiago",
     "86865": "Valle del Guamuez", "86885": "Villagarzón",
 }
+# Department → (latitude, longitude, spread in degrees): a rough centre of the real department and
+# how far its synthetic municipalities scatter around it. Approximate, for plausible sample maps.
+DEPARTMENT_CENTRES = {
+    "05": (6.9, -75.6, 1.1), "08": (10.7, -74.95, 0.25), "11": (4.65, -74.1, 0.0), "13": (8.9, -74.5, 0.9),
+    "15": (5.8, -73.1, 0.7), "17": (5.3, -75.3, 0.3), "18": (1.2, -74.6, 0.9), "19": (2.4, -76.8, 0.7),
+    "20": (9.4, -73.5, 0.7), "23": (8.4, -75.8, 0.5), "25": (4.8, -74.2, 0.55), "27": (5.9, -76.8, 0.8),
+    "41": (2.5, -75.6, 0.55), "44": (11.3, -72.6, 0.55), "47": (10.1, -74.3, 0.55), "50": (3.4, -73.1, 0.9),
+    "52": (1.4, -77.6, 0.6), "54": (8.0, -72.9, 0.55), "63": (4.45, -75.7, 0.12), "66": (5.0, -75.9, 0.2),
+    "68": (6.8, -73.4, 0.6), "70": (9.1, -75.1, 0.35), "73": (4.0, -75.1, 0.55), "76": (4.0, -76.4, 0.45),
+    "81": (6.6, -71.1, 0.45), "85": (5.3, -71.8, 0.6), "86": (0.6, -76.3, 0.5), "88": (12.55, -81.7, 0.0),
+    "91": (-2.0, -71.6, 1.3), "94": (2.6, -68.6, 0.7), "95": (2.0, -72.4, 0.55), "97": (0.6, -70.6, 0.55),
+    "99": (4.7, -69.6, 0.9),
+}
+# The archipelago's two entities lie 90 km apart: fixed points instead of a scatter.
+FIXED_POINTS = {"88001": (12.58, -81.7), "88564": (13.35, -81.37)}
 _PREFIX = ["", "", "", "San ", "Santa ", "Puerto ", "Villa ", "El ", "La ", "Nueva ", "Alto ", "Río "]
 _ROOT = [
     "Rosario", "Esperanza", "Bolívar", "Guadalupe", "Carmen", "Paraíso", "Tamalameque", "Chiquinquirá",
@@ -132,3 +152,24 @@ def universe(seed: int = 42, municipalities: int | None = None) -> list[Entity]:
                 out.append(Entity(code, f"Área no municipalizada {code[2:]}", dept, dname,
                                   "area_no_municipalizada", directorate))
     return sorted(out, key=lambda e: e.code)
+
+
+def coordinates(entities: list[Entity], seed: int = 42) -> dict[str, tuple[float, float]]:
+    """Synthetic (latitude, longitude) per entity code, WGS84 degrees rounded to 6 decimals.
+
+    Each point depends only on the seed and the code, so a small sample's municipalities sit where
+    the national sample puts them. Department capitals (``xx001``) lie near their department's
+    centre, the others uniformly within its spread.
+    """
+    out: dict[str, tuple[float, float]] = {}
+    for e in entities:
+        if e.code in FIXED_POINTS:
+            out[e.code] = FIXED_POINTS[e.code]
+            continue
+        lat0, lon0, spread = DEPARTMENT_CENTRES[e.department_code]
+        rng = random.Random(f"coordinates-{seed}-{e.code}")
+        radius = spread * (0.15 if e.code.endswith("001") else 1.0) * math.sqrt(rng.random())
+        angle = rng.uniform(0, 2 * math.pi)
+        out[e.code] = (round(lat0 + radius * math.sin(angle), 6),
+                       round(lon0 + radius * math.cos(angle) / math.cos(math.radians(lat0)), 6))
+    return out

@@ -10,6 +10,7 @@ from pathlib import Path
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from sinfonia.sample.geography import coordinates
 from sinfonia.sample.model import World
 
 SAMPLE_NOTE = "DATOS SINTÉTICOS DE MUESTRA generados por Sinfonía: no son cifras oficiales."
@@ -23,10 +24,13 @@ def _xlsx_titles(ws, titles: list[str], width: int, col: int = 1) -> None:
 
 # -- DIVIPOLA: Socrata JSON pages ---------------------------------------------------------------
 def write_divipola(world: World, out: Path, page_size: int = 500) -> list[tuple[Path, dict]]:
-    """Pages as the Socrata API returns them for ``$limit``/``$offset``/``$order=cod_mpio``."""
+    """Pages as the Socrata API returns them for ``$limit``/``$offset``/``$order=cod_mpio``, with the
+    2025 export's ``latitud``/``longitud`` as text with a decimal comma. The coordinates are
+    synthetic (``geography.coordinates``: points around each department's rough centre)."""
     folder = out / "divipola"
     folder.mkdir(parents=True, exist_ok=True)
     types = {"municipio": "Municipio", "isla": "Isla", "area_no_municipalizada": "Área no municipalizada"}
+    points = coordinates(world.entities, world.seed)
     records = [
         {
             "cod_dpto": e.department_code,
@@ -34,6 +38,8 @@ def write_divipola(world: World, out: Path, page_size: int = 500) -> list[tuple[
             "cod_mpio": e.code,
             "nom_mpio": e.name.upper(),
             "tipo_municipio": types[e.entity_type],
+            "latitud": f"{points[e.code][0]:.6f}".replace(".", ","),
+            "longitud": f"{points[e.code][1]:.6f}".replace(".", ","),
         }
         for e in world.entities
     ]

@@ -90,9 +90,10 @@ create table if not exists meta.gate_run (
 create index if not exists gate_run_run on meta.gate_run (run_id);
 
 -- The weekly message to each directorate (DAG sinfonia_monitoring, sinfonia.notify): one row per
--- export week and directorate, with the figures the message gave. A row with sent_at set is never
--- sent again (a re-run of the week sends nothing new); a failed send keeps its error and is tried
--- again by the next run. The rank of the previous week's row is the "change since last week".
+-- export week and directorate, with the figures the message gave. Claimed ('sending') before it is
+-- sent; a 'sent' row is never sent again (a re-run of the week sends nothing new); a failed send
+-- keeps its error and is claimed again by the next run; a 'sending' row whose run died is left
+-- for an operator (never re-sent automatically). The rank of the previous week's row is the "change since last week".
 create table if not exists meta.notification_sent (
     export_week    date not null,
     directorate_id text not null,
@@ -106,11 +107,24 @@ create table if not exists meta.notification_sent (
     flagged_items  integer,
     recipients     text[] not null,
     subject        text not null,
-    status         text not null check (status in ('sent', 'failed')),
+    status         text not null constraint notification_sent_status_check
+                   check (status in ('sending', 'sent', 'failed')),
     error          text,
     attempts       integer not null default 1,
     run_id         text,
     sent_at        timestamptz,
     updated_at     timestamptz not null default now(),
+    message_id     text,
+    claimed_at     timestamptz,
     primary key (export_week, directorate_id)
 );
+-- A table of before the claim ('sending', message_id, claimed_at): brought up to date once.
+do $$
+begin
+    if not exists (select 1 from pg_attribute where attrelid = 'meta.notification_sent'::regclass
+                   and attname = 'claimed_at' and not attisdropped) then
+        alter table meta.notification_sent add column message_id text, add column claimed_at timestamptz,
+            drop constraint if exists notification_sent_status_check,
+            add constraint notification_sent_status_check check (status in ('sending', 'sent', 'failed'));
+    end if;
+end $$;

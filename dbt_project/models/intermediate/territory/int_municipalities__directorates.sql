@@ -24,6 +24,9 @@ final as (
         municipalities.is_current,
         municipalities.first_seen_edition,
         municipalities.last_seen_edition,
+        municipalities.latitude,
+        municipalities.longitude,
+        municipalities.coordinates_edition,
         coalesce(overrides.directorate_id, departments.directorate_id) as directorate_id
     from municipalities
     left join departments on municipalities.department_id = departments.department_id

@@ -34,7 +34,10 @@ final as (
         pdet.municipality_id is not null as is_pdet,
         pdet.pdet_subregion,
         category.value_label as category,
-        capacity.value_label as capacity_group
+        capacity.value_label as capacity_group,
+        municipalities.latitude,
+        municipalities.longitude,
+        municipalities.coordinates_edition
     from municipalities
     left join pdet on municipalities.municipality_id = pdet.municipality_id
     left join latest_labels as category

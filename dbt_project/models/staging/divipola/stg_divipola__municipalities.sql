@@ -3,6 +3,11 @@
 -- and the editions in which it was first and last seen. An entity that disappears (94663
 -- Mapiripana after 2019) stays, not current, because facts still refer to it.
 -- Editions are ordered by publication date (or the edition's year), then by load.
+-- Coordinates (latitude, longitude, WGS84 decimal degrees) come from the latest edition that
+-- publishes a usable pair for the code, named in coordinates_edition: the raw text as published
+-- (decimal comma in the Socrata export, point in a workbook) is cast here; a value that is not a
+-- number, or a pair outside Colombia's bounding box (the GX suite raw_divipola warns on both),
+-- gives no coordinates rather than a wrong point.
 with source as (
     select * from {{ source('divipola', 'divipola') }}
 ),
@@ -37,6 +42,29 @@ listed as (
     inner join ordered_editions on source._period = ordered_editions.edition
 ),
 
+coordinates as (
+    select distinct on (municipality_code)
+        municipality_code,
+        latitude_value as latitude,
+        longitude_value as longitude,
+        _period as coordinates_edition
+    from (
+        select
+            listed.*,
+            case when trim(latitude) ~ '^-?[0-9]+([.,][0-9]+)?$'
+                then replace(trim(latitude), ',', '.')::numeric end as latitude_value,
+            case when trim(longitude) ~ '^-?[0-9]+([.,][0-9]+)?$'
+                then replace(trim(longitude), ',', '.')::numeric end as longitude_value
+        from listed
+    ) as parsed
+    where
+        -- Colombia with the San Andrés archipelago: Leticia at -4.2, Serranilla at 15.9; Providencia
+        -- at -81.4, the eastern border at -66.9 (the same box as the raw_divipola warning)
+        latitude_value between -4.3 and 16.0
+        and longitude_value between -82.0 and -66.8
+    order by municipality_code asc, edition_order desc
+),
+
 latest_listing as (
     select distinct on (municipality_code) *
     from listed
@@ -61,11 +89,15 @@ final as (
         latest_listing.entity_type,
         seen.last_order = (select max(ordered_editions.edition_order) from ordered_editions) as is_current,
         first_edition.edition as first_seen_edition,
-        last_edition.edition as last_seen_edition
+        last_edition.edition as last_seen_edition,
+        coordinates.latitude,
+        coordinates.longitude,
+        coordinates.coordinates_edition
     from latest_listing
     inner join seen on latest_listing.municipality_code = seen.municipality_code
     inner join ordered_editions as first_edition on seen.first_order = first_edition.edition_order
     inner join ordered_editions as last_edition on seen.last_order = last_edition.edition_order
+    left join coordinates on latest_listing.municipality_code = coordinates.municipality_code
 )
 
 select * from final

@@ -5,17 +5,31 @@ Two forms of the datos.gov.co dataset ``gdxc-w37w``: the Socrata JSON API (pages
 batch per edition of the code list: ``--year`` or the year in the file name, else ``current``.
 Editions accumulate (each load replaces only its own edition); the 2025 export, with two more
 columns (coordinates), loads the same way.
+
+Coordinates: ``LATITUD``/``LONGITUD`` (API fields ``latitud``/``longitud``) are kept as published,
+as text in the raw columns ``latitude`` and ``longitude`` (the Socrata export writes decimal commas,
+``6,25184``; DANE's workbook numbers); staging casts them. An edition without them loads nulls.
+
+DANE's own workbook (the geoportal export, ``*.xlsx`` in ``divipola/``) loads too: title rows with
+``Actualizado al <date>`` (the edition's publication date, and its year the edition when neither
+``--year`` nor the file name gives one), a group row ``Departamento | Municipio | Tipo | …`` above
+the header row ``Código | Nombre | Código | Nombre | …`` (read together), footnotes below the table
+(counted as notes, not quarantined).
 """
 
 from __future__ import annotations
 
 import json
+import re
+from datetime import date
 from pathlib import Path
 
 from sinfonia.ingest.landing import LandedFile
 from sinfonia.ingest.loading import Batch
+from sinfonia.ingest.sources.contract import account_for_columns
 from sinfonia.ingest.sources.spec import Periods, SourceSpec
 from sinfonia.ingest.tables import (
+    HEADER_SCAN_ROWS,
     Column,
     SourceFormatError,
     cell_text,
@@ -23,14 +37,16 @@ from sinfonia.ingest.tables import (
     dane_code,
     normalise,
     read_table,
+    read_xlsx_sheets,
     year_in_name,
 )
 
 SOURCE = "divipola"
 FOLDER = "divipola"
-PATTERNS = ("*.json", "*.csv")
+PATTERNS = ("*.json", "*.csv", "*.xlsx")
 DATASET = "gdxc-w37w"
-COLUMNS = ("department_code", "municipality_code", "department_name", "municipality_name", "entity_type")
+COLUMNS = ("department_code", "municipality_code", "department_name", "municipality_name", "entity_type",
+           "latitude", "longitude")
 
 CSV_COLUMNS = [
     Column("department_code", ("codigo departamento", "cod dpto", "cod_dpto")),
@@ -38,6 +54,8 @@ CSV_COLUMNS = [
     Column("department_name", ("nombre departamento", "dpto", "departamento")),
     Column("municipality_name", ("nombre municipio", "nom mpio", "nom_mpio", "municipio")),
     Column("entity_type", ("tipo",), prefix=True),
+    Column("latitude", ("latitud", "latitude"), required=False),
+    Column("longitude", ("longitud", "longitude"), required=False),
 ]
 
 ENTITY_TYPES = {"municipio": "municipio", "isla": "isla", "area no municipalizada": "area_no_municipalizada"}
@@ -64,16 +82,56 @@ def _json_records(path: Path):
             "department_name": rec.get("dpto"),
             "municipality_name": rec.get("nom_mpio"),
             "entity_type": typ,
+            "latitude": rec.get("latitud"),
+            "longitude": rec.get("longitud"),
         }
 
 
 def edition_of(f: LandedFile, period: str | None = None) -> str:
     """The edition a file belongs to: ``--year`` (or the manifest's period), else the year in its
-    name (``DIVIPOLA_2025.csv``), else ``current`` (the copy of the day, as the API serves it)."""
+    name (``DIVIPOLA_2025.csv``), else the year of a workbook's ``Actualizado al …``, else
+    ``current`` (the copy of the day, as the API serves it)."""
     if period:
         return str(period)
     year = year_in_name(f.file_name)
+    if year is None and (updated := updated_on(f)) is not None:
+        year = updated.year
     return str(year) if year else "current"
+
+
+MONTHS = {m: i for i, m in enumerate(("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
+                                      "septiembre", "octubre", "noviembre", "diciembre"), start=1)}
+MONTHS["setiembre"] = 9
+_UPDATED = re.compile(r"actualizad[oa] (?:al?|el|en)?\s*(.+)")
+
+
+def updated_on(f: LandedFile) -> date | None:
+    """The date of a workbook's ``Actualizado al 31 de diciembre de 2024`` (or ``al 31/12/2024``)
+    in its title rows, None when it has none; a date that cannot be read is an error naming it."""
+    if f.path.suffix.lower() not in (".xlsx", ".xlsm"):
+        return None
+    for rows in read_xlsx_sheets(f.path).values():
+        for row in rows[:HEADER_SCAN_ROWS]:
+            for cell in row:
+                m = _UPDATED.search(normalise(cell_text(cell) or ""))
+                if m:
+                    return _date(m.group(1), f.file_name, cell_text(cell))
+    return None
+
+
+def _date(text: str, file_name: str, cell: str) -> date:
+    words = text.replace(" de ", " ").replace("/", " ").replace("-", " ").split()
+    try:
+        if len(words) >= 3 and words[1] in MONTHS:
+            return date(int(words[2][:4]), MONTHS[words[1]], int(words[0]))
+        if len(words) >= 3 and words[0].isdigit() and len(words[0]) == 4:
+            return date(int(words[0]), int(words[1]), int(words[2][:2]))
+        if len(words) >= 3:
+            return date(int(words[2][:4]), int(words[1]), int(words[0]))
+    except ValueError:
+        pass
+    raise SourceFormatError(f"{file_name}: cannot read the date of {cell!r}; expected 'Actualizado al "
+                            "31 de diciembre de 2024' or 'Actualizado al 31/12/2024'")
 
 
 def parse(files: list[LandedFile], period: str | None = None) -> list[Batch]:
@@ -88,14 +146,21 @@ def parse(files: list[LandedFile], period: str | None = None) -> list[Batch]:
 
 def _edition(edition: str, files: list[LandedFile]) -> Batch:
     batch = Batch(SOURCE, edition, COLUMNS, files=[f.sha256 for f in files])
-    batch.published_on = max((f.published_on for f in files if f.published_on), default=None)
+    batch.published_on = max((f.published_on or updated_on(f) for f in files if f.published_on or updated_on(f)),
+                             default=None)
     seen: dict[str, tuple[str, int]] = {}
     for f in sorted(files, key=lambda f: f.file_name):
+        table = None
         if f.path.suffix.lower() == ".json":
             records = _json_records(f.path)
         else:
-            records = read_table(f.path, CSV_COLUMNS).records()
+            table = read_table(f.path, CSV_COLUMNS)
+            records = table.records()
         for row_number, rec in records:
+            filled = [v for v in rec.values() if cell_text(v) is not None]
+            if len(filled) <= 1 and dane_code(rec["municipality_code"]) is None:
+                batch.notes_skipped += 1  # footnotes and sources below a workbook's table
+                continue
             code = dane_code(rec["municipality_code"])
             dept = dane_code(rec["department_code"], 2)
             etype = ENTITY_TYPES.get(normalise(rec["entity_type"]))
@@ -114,7 +179,10 @@ def _edition(edition: str, files: list[LandedFile]) -> Batch:
             else:
                 seen[code] = (f.file_name, row_number)
                 batch.rows.append((f.file_name, row_number, dept, code,
-                                   cell_text(rec["department_name"]), cell_text(rec["municipality_name"]), etype))
+                                   cell_text(rec["department_name"]), cell_text(rec["municipality_name"]), etype,
+                                   cell_text(rec.get("latitude")), cell_text(rec.get("longitude"))))
+        if table is not None:
+            account_for_columns(batch, table)
     return batch
 
 

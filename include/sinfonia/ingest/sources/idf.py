@@ -28,23 +28,20 @@ from datetime import date
 
 from sinfonia.ingest.landing import LandedFile
 from sinfonia.ingest.loading import Batch
+from sinfonia.ingest.sources.contract import Field, Kind, RowContract
 from sinfonia.ingest.sources.spec import Periods, SourceSpec
 from sinfonia.ingest.tables import (
     Column,
     SourceFormatError,
     cell_text,
-    check_scale,
     dane_code,
     find_tables,
     header_key,
     holds_departments,
-    municipality_code,
     normalise,
-    number_text,
     plausible_year_problem,
     read_xlsx_sheets,
     resolve_period,
-    scale_problem,
 )
 
 SOURCE = "idf"
@@ -65,8 +62,8 @@ TABLE = [
     Column("municipality_name", ("municipio", "entidad", "nombre municipio"), required=False),
     Column("idf_score", (NEW_SCORE, OLD_SCORE, EXPORT_SCORE)),
     Column("range_label", ("rango", "rango clasificacion", "rango de clasificacion"), required=False),
-    Column("category", ("categoria ley 617 de 2000", "categoria ley 617", "categorias", "categoria"),
-           required=False),
+    # 'Categoría Ley 617 de 2000', 'CATEG_LEY 617 VIGENCIA 2015', 'Categorías', 'Categoría'
+    Column("category", ("categoria",), required=False, prefix=True),
     Column("capacity_group", ("dotaciones iniciales", "grupo dotaciones iniciales", "dotacion inicial"),
            required=False),
     Column("bono_catastro", ("bono catastro",), required=False),
@@ -111,47 +108,32 @@ def parse(files: list[LandedFile], period: str | None = None) -> list[Batch]:
     return batches
 
 
+# The row contract: the code (the key), the score and the cadastral bonus; every other column is text as published.
+_TYPED = {"municipality_code": Field("municipality_code", Kind.CODE, key=True, required=True),
+          "idf_score": Field("idf_score", Kind.NUMBER, required=True, range=SCORE_RANGE),
+          "bono_catastro": Field("bono_catastro", Kind.NUMBER)}
+FIELDS = tuple(_TYPED.get(c, Field(c)) for c in COLUMNS[2:])
+
+
 def _batch(f: LandedFile, table, year: int, methodology: str) -> Batch:
     batch = Batch(SOURCE, f"{year}-{methodology}", COLUMNS, files=[f.sha256],
                   published_on=f.published_on or default_published_on(year))
     year_problem = plausible_year_problem(year)
-    code_header, score_header = table.headers["municipality_code"], table.headers["idf_score"]
-    batch.note_headers(f.file_name, table.headers)
-    seen: dict[str, int] = {}
-    out_of_range: list[tuple[int, str]] = []
+    contract = RowContract(FIELDS)
     for row_number, rec in table.records():
-        raw_code, name = rec["municipality_code"], cell_text(rec.get("municipality_name"))
         filled = [v for v in rec.values() if cell_text(v) is not None]
-        if (cell_text(raw_code) is None and name is None) or (
+        if (cell_text(rec["municipality_code"]) is None and cell_text(rec.get("municipality_name")) is None) or (
             len(filled) == 1 and dane_code(filled[0]) is None
         ):
             batch.notes_skipped += 1  # footnotes, sources, the unlabelled average row
             continue
-        record = {table.headers[k]: cell_text(v) for k, v in rec.items()}
-        code, problem = municipality_code(raw_code)
-        score = number_text(rec["idf_score"])
         if year_problem:
-            batch.reject(f.file_name, row_number, "year", str(year), year_problem, record)
-        elif code is None:
-            batch.reject(f.file_name, row_number, code_header, raw_code, problem, record)
-        elif code in seen:
-            batch.reject(f.file_name, row_number, code_header, code,
-                         f"duplicate municipality (first at row {seen[code]})", record)
-        elif score is None:
-            batch.reject(f.file_name, row_number, score_header, rec["idf_score"],
-                         "expected a numeric score", record)
-        elif not SCORE_RANGE[0] <= float(score) <= SCORE_RANGE[1]:
-            out_of_range.append((row_number, score))
-            batch.reject(f.file_name, row_number, score_header, score, scale_problem(*SCORE_RANGE), record)
-        else:
-            seen[code] = row_number
-            batch.rows.append((
-                f.file_name, row_number, str(year), methodology, code,
-                cell_text(rec.get("department_name")), name, score,
-                cell_text(rec.get("range_label")), cell_text(rec.get("category")),
-                cell_text(rec.get("capacity_group")), number_text(rec.get("bono_catastro")),
-            ))
-    check_scale(table.where, score_header, SCORE_RANGE, out_of_range, batch.rows_read)
+            batch.reject(f.file_name, row_number, "year", str(year), year_problem,
+                         {table.headers[k]: cell_text(v) for k, v in rec.items()})
+        elif (row := contract.row(batch, table, row_number, rec)) is not None:
+            batch.rows.append((f.file_name, row_number, str(year), methodology,
+                               *(row[c] for c in COLUMNS[2:])))
+    contract.finish(batch, table)
     return batch
 
 

@@ -170,7 +170,7 @@ def parse(files: list[LandedFile]) -> list[Batch]:
             if table is not None:
                 first, *rest = PRIVATIONS
                 _load(f, table, batch(PRIVATIONS_SOURCE, PRIVATION_COLUMNS, f), first, tuple(rest), table.headers)
-        elif suffix == ".csv":
+        elif suffix in (".csv", ".txt"):
             rows = read_csv_rows(f.path)
             table = table_from_rows(f.file_name, None, rows, DOMAINS)
             _load(f, table, batch(SOURCE, COLUMNS, f), "ipm", ("ipm_cabecera", "ipm_rural"), table.headers)

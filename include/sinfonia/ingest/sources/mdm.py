@@ -63,6 +63,7 @@ from sinfonia.ingest.tables import (
     check_scale,
     dane_code,
     find_table,
+    find_tables,
     normalise,
     number_text,
     plausible_year_problem,
@@ -70,6 +71,7 @@ from sinfonia.ingest.tables import (
     read_xlsx_sheets,
     scale_problem,
     table_from_rows,
+    year_in_name,
 )
 
 SOURCE = "mdm"
@@ -162,8 +164,8 @@ class _Batches:
         return b
 
     def add(self, f: LandedFile, row_number: int, level: str, year: str | None, code, name, dept,
-            published: str, value, fmt: str, column: str, record: dict) -> None:
-        indicator = INDICATORS.get(normalise(published))
+            published: str, value, fmt: str, column: str, record: dict, indicator: str | None = None) -> None:
+        indicator = indicator or INDICATORS.get(normalise(published))
         digits = 5 if level == "municipio" else 2
         entity = dane_code(code, 5)
         if entity is not None and level == "departamento":
@@ -264,10 +266,16 @@ def _parse_workbook(f: LandedFile, out: _Batches) -> None:
         try:
             table, level = find_table(f.file_name, sheets, DEPARTMENTAL), "departamento"
         except SourceFormatError:
-            raise SourceFormatError(
-                f"{municipal_error} (nor is it the departmental MDD layout: cdpto, ndpto, año, "
-                "gestion, resultados, mdd)"
-            ) from None
+            try:
+                results = find_tables(f.file_name, sheets, RESULTS_PROBE)
+            except SourceFormatError:
+                raise SourceFormatError(
+                    f"{municipal_error} (nor is it the departmental MDD layout: cdpto, ndpto, año, "
+                    "gestion, resultados, mdd; nor DNP's yearly results: Código DANE, Puntaje MDM <year>)"
+                ) from None
+            for probe in results:
+                _parse_results(f, sheets[probe.sheet], probe, out)
+            return
     headers = table.headers
     out.code_headers[f.file_name] = headers["entity_code"]
     _check_workbook_scale(table)
@@ -280,6 +288,83 @@ def _parse_workbook(f: LandedFile, out: _Batches) -> None:
             out.add(f, row_number, level, year, rec["entity_code"], rec["entity_name"],
                     rec.get("department_name"), headers[indicator], rec[indicator], "dnp_workbook",
                     headers[indicator], record)
+
+
+# DNP's yearly results workbook (``ResultadosMDM2018.xlsx``): one sheet per year, no year column
+# (the year is in the headers, the sheet and the file name), ``Código DANE``, the capacity group as
+# ``Grupo`` or ``Grupo de capacidades iniciales``, the four management dimensions, ``Puntaje Gestión``
+# or ``Gestión <year>``, the results dimensions (``Educación <year>`` …), ``Puntaje Resultados <year>``
+# or ``Resultados <year>`` (beside the previous year's), ``Puntaje MDM <year>`` or ``MDM <year>``.
+RESULTS_PROBE = [
+    Column("entity_code", ("codigo dane", "codigo dane municipio", "codigo municipio")),
+    Column("mdm", ("puntaje mdm", "mdm"), prefix=True),
+]
+_RESULTS_DIMENSIONS = {
+    "mdm_movilizacion": ("movilizacion de recursos", "movilizacion"),
+    "mdm_ejecucion": ("ejecucion de recursos", "ejecucion"),
+    "mdm_ordenamiento_territorial": ("ordenamiento territorial",),
+    "mdm_gobierno_abierto": ("gobierno abierto y transparencia", "gobierno abierto"),
+    "mdm_educacion": ("educacion",), "mdm_salud": ("salud",), "mdm_servicios": ("servicios",),
+    "mdm_seguridad": ("seguridad",),
+}
+
+
+def _results_columns(year: int) -> list[Column]:
+    def both(*names: str) -> tuple[str, ...]:  # '<name> <year>' first, then the bare name
+        return tuple(f"{n} {year}" for n in names) + names
+    return [
+        Column("entity_code", RESULTS_PROBE[0].aliases),
+        Column("entity_name", ("municipio", "nombre municipio"), required=False),
+        Column("department_name", ("departamento",), required=False),
+        Column("capacity_group", ("grupo de capacidades iniciales", "grupo", "grupo de capacidades",
+                                  "grupo dotaciones iniciales"), required=False),
+        Column("mdm_gestion", both("puntaje gestion", "gestion")),
+        Column("mdm_resultados", both("puntaje resultados", "resultados")),
+        Column("mdm", both("puntaje mdm", "mdm")),
+        *(Column(indicator, both(*names), required=False) for indicator, names in _RESULTS_DIMENSIONS.items()),
+    ]
+
+
+def _results_year(f: LandedFile, probe) -> int:
+    """The year of a results sheet: in its MDM header, its sheet name and the file name; they must agree."""
+    stated = [(int(y), where) for y, where in (
+        (year_in_name(probe.headers["mdm"]), f"the header {probe.headers['mdm']!r}"),
+        (year_in_name(probe.sheet or ""), f"the sheet name {probe.sheet!r}"),
+        (year_in_name(f.file_name), f"the file name {f.file_name!r}"),
+    ) if y is not None]
+    if not stated:
+        raise SourceFormatError(f"{probe.where}: DNP's yearly MDM results without a year in the headers, the "
+                                "sheet name or the file name; expected 'Puntaje MDM <year>' or 'MDM <year>'")
+    year, where = stated[0]
+    for other, other_where in stated[1:]:
+        if other != year:
+            raise SourceFormatError(f"{probe.where}: {where} says {year} but {other_where} says {other}; "
+                                    "correct one of them")
+    return year
+
+
+def _parse_results(f: LandedFile, rows: list[tuple], probe, out: _Batches) -> None:
+    year = _results_year(f, probe)
+    table = table_from_rows(f.file_name, probe.sheet, rows, _results_columns(year))
+    headers = table.headers
+    missing = [n for n in table.missing if n in NUMERIC or n == "capacity_group"]
+    if missing:  # no optional column disappears without a word (sources.contract)
+        out.batch(str(year), "municipio", f).notices.append(
+            f"{table.where}: no column for " + ", ".join(f"{n} (a header such as {table.missing[n]!r})"
+                                                          for n in missing) + "; loaded without it")
+    out.code_headers[f.file_name] = headers["entity_code"]
+    _check_workbook_scale(table)
+    for row_number, rec in table.records():
+        if all(cell_text(rec[i]) is None for i in ("mdm", "mdm_gestion", "mdm_resultados")) and \
+                dane_code(rec["entity_code"], 5) is None:
+            continue  # footnotes and sources below the table
+        record = {headers[k]: cell_text(v) for k, v in rec.items()}
+        for indicator in (*NUMERIC, "capacity_group"):
+            if indicator not in table.positions or cell_text(rec[indicator]) is None:
+                continue
+            out.add(f, row_number, "municipio", str(year), rec["entity_code"], rec.get("entity_name"),
+                    rec.get("department_name"), headers[indicator], rec[indicator], "dnp_results",
+                    headers[indicator], record, indicator=indicator)
 
 
 def _check_workbook_scale(table) -> None:
@@ -303,7 +388,7 @@ def parse(files: list[LandedFile]) -> list[Batch]:
         suffix = Path(f.file_name).suffix.lower()
         if suffix == ".json":
             _parse_long(f, _json_records(f), out)
-        elif suffix == ".csv":
+        elif suffix in (".csv", ".txt"):
             _parse_long(f, read_csv_rows(f.path), out)
         elif suffix in (".xlsx", ".xlsm"):
             _parse_workbook(f, out)

@@ -64,6 +64,9 @@ class SourceSpec:
     note: str = ""  # one line shown with the extract task
 
     def __post_init__(self) -> None:
+        # Delimited text published as .txt is read wherever CSV is (delimiter and decimal comma sniffed).
+        text = tuple(p[: -len(".csv")] + ".txt" for p in self.patterns if p.endswith(".csv"))
+        object.__setattr__(self, "patterns", self.patterns + tuple(t for t in text if t not in self.patterns))
         if self.resolves_divipola_names and "divipola" not in self.after:
             raise ValueError(f"source {self.name}: resolving DIVIPOLA names needs after=('divipola',)")
         if self.divipola_code and "divipola" not in self.after:

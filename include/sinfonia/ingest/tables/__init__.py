@@ -10,6 +10,7 @@ The names the parsers use are re-exported here.
 
 from sinfonia.ingest.tables.cells import (
     DEPARTMENTS,
+    HEADER_SCAN_ROWS,
     SourceFormatError,
     cell_text,
     check_scale,
@@ -22,7 +23,6 @@ from sinfonia.ingest.tables.cells import (
     scale_problem,
 )
 from sinfonia.ingest.tables.headers import (
-    HEADER_SCAN_ROWS,
     Column,
     Contains,
     Table,

@@ -6,6 +6,10 @@ import re
 import unicodedata
 from functools import lru_cache
 
+# How far down a header row may sit (row 17 in DNP's IDF export): the parsers look for it there,
+# and so does the intake's roster check (sinfonia.ingest.intake), one constant for both.
+HEADER_SCAN_ROWS = 40
+
 
 class SourceFormatError(ValueError):
     """A file whose layout cannot be understood (names the file and what was expected)."""
@@ -30,7 +34,7 @@ def _normalise(s: str) -> str:
 ABBREVIATIONS = {
     "cod": "codigo", "cdgo": "codigo", "dpto": "departamento", "depto": "departamento",
     "mpio": "municipio", "munic": "municipio", "nom": "nombre", "no": "numero", "nro": "numero",
-    "num": "numero", "anio": "ano", "cat": "categoria", "pob": "poblacion",
+    "num": "numero", "anio": "ano", "cat": "categoria", "categ": "categoria", "pob": "poblacion",
 }
 
 

@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from sinfonia.ingest.tables.cells import SourceFormatError, cell_text, column_letter, header_key
+from sinfonia.ingest.tables.cells import (
+    HEADER_SCAN_ROWS,
+    SourceFormatError,
+    cell_text,
+    column_letter,
+    header_key,
+    normalise,
+)
 from sinfonia.ingest.tables.readers import read_csv_rows, read_xlsx_sheets
 
 
@@ -64,6 +71,8 @@ class Table:
     rows: list[tuple[int, tuple]]
     headers: dict[str, str] = field(default_factory=dict)
     above: list[tuple] = field(default_factory=list)
+    # The optional columns looked for and not found in the header row (named in the load's message).
+    missing: dict[str, str] = field(default_factory=dict)  # column -> the first header text expected
 
     @property
     def where(self) -> str:
@@ -83,20 +92,25 @@ class _Header:
     index: int  # 0-based row index
     positions: dict[str, int]
     duplicates: list[tuple[str, int, int]]  # (column, first position, second position)
+    # A header split over two rows (a group row 'Departamento | Municipio' above 'Código | Nombre'):
+    # each position's header as shown in messages ('Departamento: Código'); None for one row.
+    texts: list[str] | None = None
 
 
-# How far down a header row may sit (row 17 in DNP's IDF export): the parsers look for it there,
-# and so does the intake's roster check (sinfonia.ingest.intake), one constant for both.
-HEADER_SCAN_ROWS = 40
 
 
-def _match_row(row: tuple, columns: list[Column], index: int) -> _Header:
-    headers = [header_key(v) for v in row]
+def _match_row(row: tuple, columns: list[Column], index: int,
+               candidates: list[tuple[str, ...]] | None = None) -> _Header:
+    """Which columns a header row holds. ``candidates``: the keys each position may be read as
+    (a two-row header); by default, each cell's ``header_key``."""
+    keys = candidates or [(header_key(v),) for v in row]
+    headers = [k[0] for k in keys]
     found: dict[str, int] = {}
     for col in columns:
         for key in (col.keys() if type(col) is Column and not col.prefix else (None,)):
-            for pos, h in enumerate(headers):
-                if h and pos not in found.values() and (h == key if key is not None else col.matches(h)):
+            for pos, hs in enumerate(keys):
+                if hs[0] and pos not in found.values() and (
+                        key in hs if key is not None else any(col.matches(h) for h in hs if h)):
                     found[col.name] = pos
                     break
             if col.name in found:
@@ -109,11 +123,43 @@ def _match_row(row: tuple, columns: list[Column], index: int) -> _Header:
     return _Header(required, len(found), index, found, duplicates)
 
 
+def _two_row(group_row: tuple, row: tuple) -> tuple[list[tuple[str, ...]], list[str]]:
+    """A group row above a header row, read together: a group cell covers the empty cells to its
+    right (a merged cell) as long as the header row has cells under them; each position may be
+    read as 'sub group', 'group sub' or the header row's cell alone ('Código' under
+    'Departamento' is 'codigo departamento'); a group cell with nothing under it is read alone."""
+    keys: list[tuple[str, ...]] = []
+    texts: list[str] = []
+    group = None
+    for i in range(max(len(group_row), len(row))):
+        g = cell_text(group_row[i]) if i < len(group_row) else None
+        sub = cell_text(row[i]) if i < len(row) else None
+        if g is not None:
+            group = " ".join(g.split())
+        elif sub is None:
+            group = None
+        if sub is None or group is None:
+            keys.append((header_key(sub or group),))
+            texts.append(" ".join((sub or group or "").split()))
+        else:
+            sub = " ".join(sub.split())
+            keys.append((header_key(f"{sub} {group}"), header_key(f"{group} {sub}"), header_key(sub)))
+            texts.append(f"{group}: {sub}")
+    return keys, texts
+
+
 def _best_header(rows: list[tuple], columns: list[Column], scan: int = HEADER_SCAN_ROWS) -> _Header | None:
     best: _Header | None = None
     for idx, row in enumerate(rows[:scan]):
         h = _match_row(row, columns, idx)
-        if best is None or (h.required, h.found) > (best.required, best.found):
+        if idx and any(cell_text(v) is not None for v in rows[idx - 1]):
+            keys, texts = _two_row(rows[idx - 1], row)
+            two = _match_row(row, columns, idx, keys)
+            if (two.found, two.required) > (h.found, h.required):  # only when the group row adds columns
+                two.texts, h = texts, two
+        # most columns first: a data row whose one cell happens to read like a header (the entity
+        # type 'Municipio') never outranks the real header row, even one that lacks a required column
+        if best is None or (h.found, h.required) > (best.found, best.required):
             best = h
     return best
 
@@ -130,14 +176,36 @@ def _check_header(h: _Header | None, rows: list[tuple], columns: list[Column], w
             f"{where}: header row {h.index + 1} lacks "
             + ", ".join(f"{c.name} (one of {list(c.aliases)})" for c in missing)
         )
-    if h.duplicates:
-        name, first, second = h.duplicates[0]
+    for name, first, second in h.duplicates:
+        # the same column twice (the code as a number in one, as text in the other) is accepted
+        # when every row agrees; the first row that disagrees is named
         first, second = sorted((first, second))
-        text = " ".join(str(rows[h.index][first]).split())
+        disagree = next(((i, row) for i, row in enumerate(rows[h.index + 1:], start=h.index + 2)
+                         if not _same(row[first] if first < len(row) else None,
+                                      row[second] if second < len(row) else None)), None)
+        if disagree is None:
+            continue
+        i, row = disagree
+        text = h.texts[first] if h.texts else " ".join(str(rows[h.index][first]).split())
         raise SourceFormatError(
             f"{where}: header row {h.index + 1} has {text!r} twice, in columns {column_letter(first)} "
-            f"and {column_letter(second)}; expected one {name} column (rename or delete the other one)"
+            f"and {column_letter(second)}, and they disagree at row {i} ({cell_text(row[first])!r} and "
+            f"{cell_text(row[second] if second < len(row) else None)!r}); expected one {name} column "
+            "(rename or delete the other one)"
         )
+
+
+def _same(a: object, b: object) -> bool:
+    """Two cells holding the same value, whatever their type (5001, 5001.0, '05001')."""
+    x, y = cell_text(a), cell_text(b)
+    if x == y:
+        return True
+    if x is None or y is None:
+        return False
+    x, y = x.lstrip("'").strip(), y.lstrip("'").strip()
+    if x.isdigit() and y.isdigit():
+        return x.lstrip("0") == y.lstrip("0")
+    return normalise(x) == normalise(y)
 
 
 def locate_header(
@@ -149,9 +217,14 @@ def locate_header(
     Headers are compared as ``header_key``s. A required column missing, or a header of a
     needed column present twice, is an error naming the file, sheet, row and columns."""
     columns = list(columns)
+    h = _locate(rows, columns, file_name, sheet, scan)
+    return h.index, h.positions
+
+
+def _locate(rows: list[tuple], columns: list[Column], file_name: str, sheet: str | None, scan: int) -> _Header:
     h = _best_header(rows, columns, scan)
     _check_header(h, rows, columns, file_name + (f", sheet {sheet!r}" if sheet else ""), scan)
-    return h.index, h.positions
+    return h
 
 
 def find_tables(file_name: str, sheets: dict[str, list[tuple]], columns: list[Column],
@@ -181,7 +254,7 @@ def find_tables(file_name: str, sheets: dict[str, list[tuple]], columns: list[Co
     for name, h in found:
         if h.found == top:
             _check_header(h, sheets[name], columns, f"{file_name}, sheet {name!r}", scan)
-            tables.append(_table(file_name, name, sheets[name], h.index, h.positions))
+            tables.append(_table(file_name, name, sheets[name], h.index, h.positions, columns, h.texts))
     return tables
 
 
@@ -207,18 +280,21 @@ def read_table(
 
 
 def table_from_rows(file_name: str, sheet: str | None, rows: list[tuple], columns: list[Column]) -> Table:
-    header, positions = locate_header(rows, columns, file_name, sheet)
-    return _table(file_name, sheet, rows, header, positions)
+    columns = list(columns)
+    h = _locate(rows, columns, file_name, sheet, HEADER_SCAN_ROWS)
+    return _table(file_name, sheet, rows, h.index, h.positions, columns, h.texts)
 
 
-def _table(file_name: str, sheet: str | None, rows: list[tuple], header: int, positions: dict[str, int]) -> Table:
+def _table(file_name: str, sheet: str | None, rows: list[tuple], header: int, positions: dict[str, int],
+           columns: Iterable[Column] = (), texts: list[str] | None = None) -> Table:
     body = [
         (header + 2 + i, row)  # 1-based spreadsheet row number
         for i, row in enumerate(rows[header + 1:])
         if any(cell_text(v) is not None for v in row)
     ]
-    headers = {c: " ".join(str(rows[header][i]).split()) for c, i in positions.items()}
-    return Table(file_name, sheet, header + 1, positions, body, headers, list(rows[:header]))
+    headers = {c: texts[i] if texts else " ".join(str(rows[header][i]).split()) for c, i in positions.items()}
+    missing = {c.name: c.aliases[0] for c in columns if c.name not in positions}
+    return Table(file_name, sheet, header + 1, positions, body, headers, list(rows[:header]), missing)
 
 
 def holds_departments(table: Table, column: str) -> bool:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from pathlib import Path
 
-from sinfonia.ingest.tables.cells import SourceFormatError
+from sinfonia.ingest.tables.cells import HEADER_SCAN_ROWS, SourceFormatError
 
 
 def read_xlsx_sheets(path: Path) -> dict[str, list[tuple]]:
@@ -25,7 +26,8 @@ def read_xlsx_sheets(path: Path) -> dict[str, list[tuple]]:
             return {ws.title: [tuple(r) for r in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
         finally:
             wb.close()
-    except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError, ValueError) as exc:
+    # SyntaxError: a sheet whose XML is malformed (xml.etree and lxml parse errors derive from it)
+    except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError, ValueError, SyntaxError) as exc:
         raise SourceFormatError(
             f"{Path(path).name}: not a readable Excel workbook ({type(exc).__name__}: {exc}); "
             "expected a complete .xlsx file (truncated or corrupt download?)"
@@ -59,10 +61,29 @@ def decode_text(data: bytes) -> str:
             return data.decode("latin-1")
 
 
+DELIMITERS = (",", ";", "\t", "|")
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter (',' ';' tab '|') that splits the first ``HEADER_SCAN_ROWS`` lines most
+    consistently: the one whose most frequent non-zero count per line is shared by the most lines
+    (a title line above the header has none; commas inside names or decimal commas vary from
+    line to line, a real delimiter does not), ties to the larger count. Decimal commas are read
+    by ``number_text``."""
+    lines = [line for line in text.split("\n", HEADER_SCAN_ROWS)[:HEADER_SCAN_ROWS] if line.strip()]
+
+    def consistency(delimiter: str) -> tuple[int, int]:
+        counts = Counter(c for c in (line.count(delimiter) for line in lines) if c)
+        if not counts:
+            return (0, 0)
+        count, lines_with_it = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
+        return (lines_with_it, count)
+
+    return max(DELIMITERS, key=consistency)
+
+
 def read_csv_rows(path: Path) -> list[tuple]:
-    """A delimited text file as row tuples; the delimiter (',' ';' tab '|') is sniffed."""
+    """A delimited text file (``.csv``, ``.txt``, ``.tsv``) as row tuples; the delimiter is sniffed."""
     check_not_empty_or_html(path, "a delimited text file (CSV)")
     text = decode_text(Path(path).read_bytes())
-    first = text.split("\n", 1)[0]
-    delimiter = max([",", ";", "\t", "|"], key=first.count)
-    return [tuple(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
+    return [tuple(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))]
