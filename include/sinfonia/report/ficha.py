@@ -166,6 +166,7 @@ def _trend_row(series: dict[str, dict[str, list]], codes: list[str], name: str, 
     import matplotlib
 
     matplotlib.use("Agg")
+    matplotlib.rcParams["text.parse_math"] = False  # names from data are text, never mathtext ($…$)
     import matplotlib.pyplot as plt
 
     from sinfonia.report import figure_html
@@ -189,8 +190,8 @@ def _trend_row(series: dict[str, dict[str, list]], codes: list[str], name: str, 
         + ", ".join(f"{y} {number(v, 2)}" for y, v in zip(series[c]["years"], series[c]["own"], strict=True)
                     if v is not None)
         for c in codes)
-    return figure_html(fig, f"Evolución de {' y '.join(INDICATORS[c][0] for c in codes)} en {name} frente a la "
-                            f"mediana de su grupo de capacidades ({group or 'sin grupo'}). {described}.",
+    return figure_html(fig, f"Evolución de los indicadores de {name} ({' y '.join(INDICATORS[c][0] for c in codes)}) "
+                            f"frente a la mediana de su grupo de capacidades ({group or 'sin grupo'}). {described}.",
                        f"Evolución anual de {name} (línea continua) y la mediana de los municipios de su grupo "
                        f"de capacidades {group or ''} (línea discontinua), con lo publicado a la fecha de corte.")
 
