@@ -21,7 +21,7 @@ lock:
 MANIFEST := dbt_project/target/manifest.json
 $(MANIFEST): $(STAMP) $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print)
 	@echo "Parsing the dbt project (the manifest the weekly DAG reads) …"
-	@$(PY) -c "from sinfonia import dbt; dbt.ensure_manifest()"
+	@$(PY) -c "from sinfonia import console, dbt; console.while_silent('parsing the dbt project', dbt.ensure_manifest)"
 	@touch $(MANIFEST)
 
 install: $(STAMP) $(MANIFEST)
@@ -96,6 +96,8 @@ airflow: install
 
 ## make run SOURCES=dir: the pipeline on a folder of real or sample source files
 run: install
+	@test -n "$(SOURCES)" || { echo "make run needs SOURCES=DIR (a sources folder, one sub-folder per source; \
+	\`.venv/bin/sinfonia sample --out DIR\` writes one)" >&2; exit 2; }
 	$(VENV)/bin/sinfonia run --sources $(SOURCES)
 
 stop:

@@ -24,6 +24,7 @@ import argparse
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -48,6 +49,7 @@ class Progress:
     def __init__(self, total: int, stream=sys.stdout):
         self.total, self.stream, self.done, self.start = total, stream, 0, time.perf_counter()
         self.tty, self.open_line = stream.isatty(), False
+        self.last = self.start
         self.marks = {max(1, round(total * q / 4)) for q in (1, 2, 3, 4)}
 
     def step(self, name: str) -> None:
@@ -59,11 +61,42 @@ class Progress:
         elif self.done in self.marks:
             self.stream.write(f"  fetched {self.done}/{self.total} packages ({elapsed:.0f} s)\n")
         self.stream.flush()
+        self.last = time.perf_counter()
 
     def say(self, text: str) -> None:
         self.stream.write(("\n" if self.open_line else "") + text + "\n")
         self.stream.flush()
         self.open_line = False
+        self.last = time.perf_counter()
+
+
+class Heartbeat:
+    """A line every ``every`` seconds of silence naming the phase and the time so far, so that a
+    long phase (uv byte-compiling some 15,000 files prints nothing for minutes) never looks stuck."""
+
+    def __init__(self, progress: Progress, every: float = 8.0):
+        self.progress, self.every, self.phase = progress, every, "starting"
+        self.since = time.perf_counter()
+        progress.last = self.since
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def enter(self, phase: str) -> None:
+        self.phase, self.since = phase, time.perf_counter()
+
+    def _run(self) -> None:
+        while not self.stop.wait(min(1.0, self.every / 4)):
+            now = time.perf_counter()
+            if now - self.progress.last >= self.every:
+                self.progress.say(f"  … {self.phase} ({now - self.since:.0f} s so far)")
+
+    def __enter__(self) -> Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
 
 
 def _package(line: str) -> str:
@@ -107,7 +140,8 @@ def install(lock: Path, log: Path) -> float:
                "-r", str(lock)]
     else:
         cmd = [*PIP, "install", "--no-deps", "--progress-bar", "off", "-r", str(lock)]
-    with open(log, "w", encoding="utf-8") as out:
+    with open(log, "w", encoding="utf-8") as out, Heartbeat(progress) as beat:
+        beat.enter("downloading and unpacking the packages")
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 env={**os.environ, "UV_NO_PROGRESS": "1"})
         for line in proc.stdout:
@@ -115,14 +149,37 @@ def install(lock: Path, log: Path) -> float:
             if line.startswith(("Collecting ", "Processing ", "Requirement already satisfied: ")):
                 progress.step(_package(line))  # pip: one line per package
             elif line.startswith("Installing collected packages"):
-                progress.say(f"  unpacking into {Path(sys.prefix).name}/ …")
-            elif line.startswith(("Prepared ", "Installed ", "Audited ")):  # uv: a line per phase
+                progress.say(f"  unpacking into {Path(sys.prefix).name}/ and byte-compiling …")
+                beat.enter("unpacking and byte-compiling")
+            elif line.startswith(("Prepared ", "Installed ", "Audited ", "Bytecode compiled ")):  # uv: per phase
                 progress.say(f"  {line.strip()}")
+                if line.startswith("Installed "):
+                    progress.say("  byte-compiling every module once (a few minutes on a slow machine; "
+                                 "every later import is faster for it) …")
+                    beat.enter("byte-compiling")
         code = proc.wait()
     if code != 0:
         tail = log.read_text(encoding="utf-8").strip().splitlines()[-15:]
         raise SystemExit("\n".join(["the install failed; the end of its log:", *tail, f"(whole log: {log})"]))
     return time.perf_counter() - start
+
+
+def lock_text(frozen: str) -> str:
+    """The lock's text from ``pip freeze``'s output: the header, then one pin a line sorted by the
+    lowercased line. pip lists packages in an order that depends on how they were installed (uv
+    or pip, the spelling of their metadata), so the same tree always gives the same bytes."""
+    pins = sorted({line.strip() for line in frozen.splitlines() if line.strip() and not line.startswith("#")},
+                  key=lambda line: (line.lower(), line))
+    return HEADER + "".join(f"{pin}\n" for pin in pins)
+
+
+def write_lock(lock: Path, text: str) -> bool:
+    """Write ``text`` to ``lock`` unless it already holds exactly that (its time is then left as it
+    was, so ``make`` does not reinstall); True when written."""
+    if lock.exists() and lock.read_text(encoding="utf-8") == text:
+        return False
+    lock.write_text(text, encoding="utf-8")
+    return True
 
 
 def main() -> int:
@@ -136,8 +193,8 @@ def main() -> int:
     if args.freeze:
         frozen = subprocess.run([*PIP, "freeze", "--exclude-editable", "--exclude", "sinfonia"],
                                 capture_output=True, text=True, check=True).stdout
-        args.lock.write_text(HEADER + frozen, encoding="utf-8")
-        print(f"wrote {args.lock} ({len(locked(args.lock))} packages)")
+        written = write_lock(args.lock, lock_text(frozen))
+        print(f"{'wrote' if written else 'unchanged:'} {args.lock} ({len(locked(args.lock))} packages)")
         return 0
     seconds = install(args.lock, Path(sys.prefix) / "pip-install.log")
     if not args.no_project:

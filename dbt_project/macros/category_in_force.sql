@@ -1,5 +1,5 @@
 {#-
-    The Ley 617 category in force (DESIGN.md §6), one rule for every model that needs it
+    The Ley 617 category in force, one rule for every model that needs it
     (mart_coverage, int_prioritisation__candidate): for each (year, municipality_id) of
     `targets`, the category of the latest certified year not after that year.
 

@@ -1,5 +1,5 @@
 {#-
-    Leaderboard points of a directorate in a year (DESIGN.md §6), from dbt vars (dbt_project.yml).
+    Leaderboard points of a directorate in a year, from dbt vars (dbt_project.yml).
     var('playlist_scoring') picks the rule that `points` (and so `rank`) follows:
 
     relative (default): each directorate against its own goal, on a 0–100 scale,

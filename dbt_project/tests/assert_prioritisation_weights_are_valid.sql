@@ -1,4 +1,4 @@
--- Prioritisation weights: every weight >= 0 and at least one positive (DESIGN.md §6). The one
+-- Prioritisation weights: every weight >= 0 and at least one positive. The one
 -- validation of the weights: `dbt build` and every prioritisation run (selector prioritisation)
 -- run it before the year is computed. Each failing row says what is wrong in `problem`.
 {{ config(store_failures=true, schema='intermediate') }}

@@ -201,6 +201,10 @@ class DbtBuild(BaseOperator):
             problems = prioritisation.seed_problems(dsn)
             if problems:  # a ValueError: bad input, failed at once (a retry cannot fix a seed)
                 raise ValueError("the planning office's seeds are not valid: " + "; ".join(problems)) from exc
+            missing = dbt.missing_sources(str(exc))
+            if missing:  # never extracted: a retry finds the same empty warehouse
+                raise ValueError(f"{', '.join(missing)} not found in the warehouse: nothing was extracted "
+                                 "into it; run the extract DAG (`sinfonia run --sources DIR`) first") from exc
             failed = dbt.data_test_failures(str(exc))
             if failed:  # the data break the project's tests: a retry would only find them again
                 raise dbt.DataTestsFailed(f"dbt data tests failed on the data ({', '.join(failed)}): {exc}") from exc

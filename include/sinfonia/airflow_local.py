@@ -1,9 +1,10 @@
 """``sinfonia airflow``: Airflow's web UI and scheduler on loopback, for this checkout's DAGs.
 
 The same Airflow home as ``sinfonia run`` (SQLite metadata under the state folder,
-``config.airflow_env()``), so the UI shows the runs the command line made. Three processes, as
+``config.airflow_env()``), so the UI shows the runs the command line made. Four processes, as
 Airflow 3 splits them: the api-server (web UI, REST API and the task execution API), the
-scheduler (LocalExecutor) and the dag-processor (parses ``dags/``). Each logs to
+scheduler (LocalExecutor), the dag-processor (parses ``dags/``) and the triggerer (the UI
+reports a missing one as unhealthy). Each logs to
 ``<state>/airflow/logs/<name>.log``. The login is Airflow's simple auth manager: one ``admin``
 user whose password is generated once into ``<state>/airflow/passwords.json`` (mode 0600) and
 printed. A JWT secret shared by the three processes is generated per start and never stored.
@@ -25,7 +26,10 @@ from pathlib import Path
 from sinfonia import config
 
 USER = "admin"
-COMPONENTS = ("api-server", "scheduler", "dag-processor")
+# The triggerer runs deferred tasks (none of ours defers); without it the UI shows it red, as if broken.
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+# The DAGs' schedules are in Bogotá time (their timetables say so); naive datetimes are read there too.
+TIMEZONE = "America/Bogota"
 
 
 class AirflowError(RuntimeError):
@@ -81,6 +85,8 @@ def environment(port: int) -> dict[str, str]:
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
+        "AIRFLOW__TRIGGERER__CAPACITY": "100",
+        "AIRFLOW__CORE__DEFAULT_TIMEZONE": TIMEZONE,
     })
     return env
 
@@ -175,11 +181,13 @@ def serve(port: int, warehouse: str, say: Callable[[str], None] = print) -> None
     stack = LocalAirflow(port)
     signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops the three processes too
     try:
-        say(f"Starting Airflow (api-server, scheduler, dag-processor; logs in {stack.logs}) …")
+        say(f"Starting Airflow ({', '.join(COMPONENTS)}; logs in {stack.logs}) …")
         stack.start()
         stack.wait_ready()
         say(f"Airflow UI: {stack.url}  user {USER}, password {password()} (stored in {passwords_file()})")
         say(f"DAGs of this checkout, new ones paused; warehouse: {warehouse}. Ctrl-C stops Airflow.")
+        say(f"The UI shows times in your browser's time zone; the schedules are in Bogotá time ({TIMEZONE}): "
+            "pick it under User → Timezone to read them as scheduled.")
         while True:
             stack.check_alive()
             time.sleep(2)

@@ -31,12 +31,104 @@ def _warehouse(create: bool = False) -> str:
     return warehouse.for_command(create, say=_say)
 
 
-def _summary(dsn: str) -> None:
+def _summary(dsn: str, prioritised: bool = False) -> None:
+    """The published marts, the prioritised list when this command wrote one, and the warehouse."""
     from sinfonia import prioritisation, publish
 
-    for line in (publish.summary(dsn), prioritisation.summary(dsn), f"\nWarehouse: {warehouse.masked(dsn)}"):
+    for line in (publish.summary(dsn), prioritisation.summary(dsn) if prioritised else None,
+                 "\n" + _warehouse_line(dsn)):
         if line:
             _say(line)
+
+
+# The configured warehouse when the command started (a run exports the embedded server's URL as
+# AIRFLOW_CONN_SINFONIA_WAREHOUSE for its tasks, which is no setting of the user's).
+_STARTED_WITH: list = []
+
+
+def _warehouse_line(dsn: str) -> str:
+    """Where to query the warehouse: the embedded server's whole URL (psql "URL" works; the
+    password is the local server's own), a configured one's without its password."""
+    configured = _STARTED_WITH[0] if _STARTED_WITH else warehouse.configured()
+    if configured:
+        return f"Warehouse: {warehouse.masked(dsn)} (from {configured.origin}, password hidden)"
+    return (f"Warehouse: {dsn}\n  (psql takes this URL as it is; `sinfonia warehouse url` prints it again, "
+            "`psql \"$(sinfonia warehouse url)\"` connects)")
+
+
+def _require_extracted(dsn: str) -> None:
+    """Refuse a build of a warehouse nothing was ever loaded into: dbt would fail on every raw
+    table, and no retry can load them."""
+    from sinfonia import db
+
+    with db.connect(dsn, autocommit=True) as conn:
+        exists = conn.execute("select to_regclass('meta.load_run')").fetchone()[0] is not None
+        loaded = exists and conn.execute("select exists (select from meta.load_run where status = 'loaded')"
+                                         ).fetchone()[0]
+    if not loaded:
+        raise CommandError(f"nothing has been extracted into the warehouse {warehouse.masked(dsn)} yet: extract first "
+                           "(`sinfonia run --sources DIR` extracts and builds; or `sinfonia extract SOURCE "
+                           "--from PATH` for each source, then `sinfonia build`)")
+
+
+def _last_load(dsn: str) -> int:
+    """The last load run's id in ``meta.load_run`` (0 when none): the loads after it are this run's."""
+    from sinfonia import db
+
+    with db.connect(dsn, autocommit=True) as conn:
+        if conn.execute("select to_regclass('meta.load_run')").fetchone()[0] is None:
+            return 0
+        return conn.execute("select coalesce(max(load_id), 0) from meta.load_run").fetchone()[0]
+
+
+def _quarantine_summary(dsn: str, after: int, reasons: int = 3) -> None:
+    """The rows this run's loads set aside, per source and reason (the most frequent first), and
+    where each of them is, with its file, row, column and value: ``meta.quarantine``."""
+    from sinfonia import db
+
+    with db.connect(dsn, autocommit=True) as conn:
+        if conn.execute("select to_regclass('meta.quarantine')").fetchone()[0] is None:
+            return
+        found = conn.execute("""select source, reason, count(*) from meta.quarantine where load_id > %s
+                                group by 1, 2 order by 1, 3 desc, 2""", (after,)).fetchall()
+    if not found:
+        return
+    total = sum(n for *_, n in found)
+    _say(f"\nQuarantined rows ({total:,}; not loaded, each kept with its file, row, column, value and reason in "
+         "meta.quarantine):")
+    by_source: dict[str, list[tuple[str, int]]] = {}
+    for source, reason, n in found:
+        by_source.setdefault(source, []).append((reason, n))
+    for source, rows in by_source.items():
+        _say(f"  {source}: {sum(n for _, n in rows):,}")
+        for reason, n in rows[:reasons]:
+            _say(f"    {n:>6,} × {reason}")
+        if len(rows) > reasons:
+            _say(f"    {sum(n for _, n in rows[reasons:]):>6,} × {len(rows) - reasons} other reason(s)")
+    _say(f"  select * from meta.quarantine where load_id > {after} order by source, file_name, row_number")  # noqa: S608 - a hint printed for the user
+
+
+def _kept(dsn: str, year: int, as_of: str | None) -> bool:
+    """A year already snapshotted and published is kept (without ``--force``): recorded and said at
+    once, without running the DAG, whose dbt builds would keep it too."""
+    from sinfonia import db, prioritisation
+
+    plan = prioritisation.plan(dsn, year, as_of, force=False)
+    if plan.status != "kept":
+        return False
+    with db.connect(dsn, autocommit=True) as conn:
+        published = conn.execute("select to_regclass('marts.mart_prioritisation')").fetchone()[0] is not None and \
+            conn.execute("select exists (select from marts.mart_prioritisation where prioritisation_year = %s)",
+                         (year,)).fetchone()[0]
+    if not published:  # written but never published: the DAG gates and publishes it
+        return False
+    _say(str(prioritisation.record(dsn, plan)))
+    from sinfonia import prioritisation as _p
+
+    _say(_p.summary(dsn) or "")  # the line a run that keeps the year ends with
+    return True
+
+
 
 
 def _run_dags(args, dag_ids: tuple[str, ...], conf: dict | None = None, returned: dict | None = None) -> None:
@@ -59,13 +151,18 @@ def cmd_sample(args) -> None:
 def cmd_run(args) -> None:
     from sinfonia.ingest.extract import sources_folder
 
+    if Path(args.sources).exists() and not Path(args.sources).is_dir():
+        raise CommandError(f"{args.sources} is a file, not a sources folder: give the folder that holds one "
+                           "sub-folder per source (divipola/, pdet/, idf/, esap/, ...)")
     sources = sources_folder(Path(args.sources)).resolve()
     dag_ids = pipeline.WEEKLY if args.weekly else pipeline.FULL_REFRESH
     if args.until:
         dag_ids = dag_ids[: {"extract": 1, "build": 2, "publish": 2}[args.until]]
     dsn = _warehouse(create=True)
+    before = _last_load(dsn)
     _run_dags(args, dag_ids, {"sources_dir": str(sources)})
-    _summary(dsn)
+    _quarantine_summary(dsn, before)
+    _summary(dsn, prioritised="sinfonia_prioritisation" in dag_ids)
 
 
 def cmd_demo(args) -> None:
@@ -78,16 +175,22 @@ def cmd_demo(args) -> None:
         _say(f"{pii.KEY_ENV} not set: using the local-only demo key (synthetic data only).")
     sources = config.state_dir() / "demo-sources"
     _say(f"Writing synthetic sample sources (seed {args.seed}) to {sources} …")
-    write_sample(sources, seed=args.seed)
-    dsn = _warehouse(create=True)
+    from sinfonia import console
+
+    console.while_silent("writing the sample sources", lambda: write_sample(sources, seed=args.seed))
+    _say("Starting the warehouse …")
+    dsn = console.while_silent("starting the warehouse", lambda: _warehouse(create=True))
+    before = _last_load(dsn)
     _run_dags(args, pipeline.FULL_REFRESH, {"sources_dir": str(sources.resolve())})
-    _summary(dsn)
+    _quarantine_summary(dsn, before)
+    _summary(dsn, prioritised=True)
     _say("Monitoring leaderboard: select * from marts.mart_directorate_playlist order by year, rank")
     _say("Impact estimates: select * from marts.mart_impact_estimates where event_time is null "
          "order by outcome, method")
     out = config.state_dir() / "report"
     _say(f"\nReport for the planning office (synthetic sample data, and it says so): {out / 'index.html'}")
-    for path in report.build(dsn, out, progress=lambda m: None)[1:]:
+    written = console.while_silent("writing the report", lambda: report.build(dsn, out, progress=lambda m: None))
+    for path in written[1:]:
         _say(f"Prioritised list as XLSX: {path}")
     if warehouse.configured() is None:
         _say("The embedded warehouse keeps running so you can query it; stop it with "
@@ -96,8 +199,9 @@ def cmd_demo(args) -> None:
 
 def cmd_build(args) -> None:
     dsn = _warehouse()
+    _require_extracted(dsn)
     _run_dags(args, ("sinfonia_transform",))
-    _summary(dsn)
+    _summary(dsn, prioritised=False)
 
 
 def cmd_impact(args) -> None:
@@ -165,6 +269,8 @@ def cmd_prioritise(args) -> None:
     if args.as_of:
         conf["as_of_date"] = args.as_of.isoformat()
     publish.require_marts(dsn)
+    if not args.force and _kept(dsn, args.year, conf.get("as_of_date")):
+        return
     if not args.allow_no_goals:
         prioritisation.require_goals(dsn, args.year)
     _run_dags(args, ("sinfonia_prioritisation",), conf)
@@ -174,6 +280,9 @@ def cmd_prioritise(args) -> None:
 def cmd_report(args) -> None:
     from sinfonia import publish, report
 
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise CommandError(f"--out {out} is a file: give a folder (created when missing) for index.html and the XLSX")
     dsn = _warehouse()
     publish.require_marts(dsn)
     if args.year is not None:
@@ -200,7 +309,17 @@ def cmd_warehouse(args) -> None:
         dsn = _warehouse()
         bootstrap(dsn)
         roles.bootstrap_roles(dsn)
-        return _say("roles ready: " + ", ".join(roles.ROLES))
+        from sinfonia import db
+
+        with db.connect(dsn, autocommit=True) as conn:
+            login = dict(conn.execute("select rolname, rolcanlogin from pg_roles where rolname = any(%s)",
+                                      (list(roles.ROLES),)).fetchall())
+        _say("roles ready:")
+        for role in roles.ROLES:
+            _say(f"  {role:<22} " + ("can log in (its password: " if login.get(role) else
+                                     "cannot log in (NOLOGIN: set ") + f"{roles.PASSWORD_ENV[role]}"
+                 + (")" if login.get(role) else " and run `sinfonia warehouse roles` again to give it a login)"))
+        return
     code = warehouse.command(args.action, say=_say)
     if code:
         raise SystemExit(code)
@@ -288,12 +407,35 @@ COMMANDS = {  # name: (function, help, arguments); `sinfonia COMMAND --help` pri
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistyped option (``--yaer``) is reported as unknown, with the closest
+    option, instead of as the required one it was meant to be."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        self._given = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
+    def error(self, message: str):
+        import difflib
+
+        prefix = "unrecognized arguments: "
+        given = message.removeprefix(prefix).split() if message.startswith(prefix) else getattr(self, "_given", [])
+        unknown = [a.split("=", 1)[0] for a in given if a.startswith("--") and a != "--"
+                   and a.split("=", 1)[0] not in self._option_string_actions]
+        if unknown:
+            options = [o for o in self._option_string_actions if o.startswith("--")]
+            hints = [f"{a} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(a, options, 1, 0.6))
+                     else a for a in unknown]
+            message = prefix + " ".join(hints)
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="sinfonia", description="Sinfonía's command line: source files → "
+    p = _Parser(prog="sinfonia", description="Sinfonía's command line: source files → "
                                 "Airflow DAGs → dbt → the published marts of the warehouse.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
                            help="one of these (`sinfonia COMMAND --help` describes its arguments)")
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--verbose", action="store_true",
                         help="stream Airflow's and dbt's logs to the console instead of the log file")
     common.add_argument("--debug", action="store_true", help="on failure, print the whole traceback")
@@ -311,7 +453,38 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """The command line. Run as the ``sinfonia`` program (no ``argv``), a command that drove DAGs
+    ends the process as soon as it has said everything (``_exit``)."""
+    code = _main(argv)
+    if argv is None and "airflow" in sys.modules:
+        _exit(code)
+    return code
+
+
+def _exit(code: int) -> None:
+    """End the process now: the exit handlers run (a warehouse started for the command is stopped,
+    logs are flushed), but not the interpreter's teardown of Airflow, dbt, pandas and Great
+    Expectations, which kept the prompt away for 15–30 s after the last line on a loaded machine."""
+    import atexit
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _main(argv: list[str] | None) -> int:
+    try:
+        _STARTED_WITH[:] = [warehouse.configured()]
+    except Exception:  # noqa: BLE001 - a bad setting is reported by the command that uses it, in one line
+        _STARTED_WITH[:] = []
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # reported by the command's own parser, which knows its options
+        next(a for a in parser._actions if a.dest == "command").choices[args.command].error(
+            f"unrecognized arguments: {' '.join(extra)}")
     try:
         args.func(args)
     except SystemExit:

@@ -129,6 +129,16 @@ def data_test_failures(message: str) -> list[str]:
     return failures if failures and len(failures) == len(lines) else []
 
 
+# A source table dbt reads that the warehouse lacks (PostgreSQL's message through dbt).
+_MISSING_SOURCE = re.compile(r'relation "((?:raw|restricted)\.\w+)" does not exist')
+
+
+def missing_sources(message: str) -> list[str]:
+    """The raw (or restricted) tables a failed build found missing, in order, each once: the
+    extract never ran on this warehouse."""
+    return list(dict.fromkeys(_MISSING_SOURCE.findall(message)))
+
+
 def target_dir() -> Path:
     """Where ``run`` has dbt write its artefacts: one folder per state folder, so that two runs
     on one checkout (two test workers, a CLI command beside the demo) never write the same files,

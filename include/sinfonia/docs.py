@@ -33,14 +33,19 @@ def build_dbt_docs(dsn: str, out: Path = SITE) -> Path:
 
 def build_data_docs(dsn: str | None, out: Path = SITE) -> tuple[Path, int]:
     """Suites (and, where the table exists, a fresh validation) into a Data Docs site."""
+    from datetime import UTC, datetime
+
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.core import ExpectationSuite
+    from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     from sinfonia import db
 
     validated = 0
+    now = datetime.now(UTC)
+    run_id = RunIdentifier(run_name=f"sinfonia docs {now:%Y-%m-%d %H:%M} UTC", run_time=now)  # not "__none__"
     with tempfile.TemporaryDirectory(prefix="sinfonia-gx-") as tmp:
         context = gx.get_context(mode="file", project_root_dir=tmp)
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
@@ -62,7 +67,7 @@ def build_data_docs(dsn: str | None, out: Path = SITE) -> tuple[Path, int]:
                 checkpoint = context.checkpoints.add(gx.Checkpoint(
                     name=spec["name"], validation_definitions=[validation],
                     actions=[UpdateDataDocsAction(name="docs")]))
-                checkpoint.run()
+                checkpoint.run(run_id=run_id)
                 validated += 1
         finally:
             if conn is not None:
@@ -83,10 +88,31 @@ def build(dsn: str | None, out: Path = SITE) -> dict[str, Path]:
         pages["dbt"] = build_dbt_docs(dsn, out)
     pages["data_docs"], validated = build_data_docs(dsn, out)
     index = out / "index.html"
-    index.write_text(
-        "<!doctype html><meta charset='utf-8'><title>Sinfonía docs</title><h1>Sinfonía</h1><ul>"
-        + "".join(f"<li><a href='{p.relative_to(out)}'>{name}</a></li>" for name, p in pages.items())
-        + f"</ul><p>Data Docs: {validated} suites validated against the warehouse.</p>",
-        encoding="utf-8")
+    index.write_text(index_html(pages, out, validated), encoding="utf-8")
     pages["index"] = index
     return pages
+
+
+PAGES = {  # name -> (title, what it shows)
+    "dbt": ("dbt docs", "every model, source, seed and test of the warehouse with its columns, descriptions and "
+                        "lineage graph; start with the overview, then the schema marts"),
+    "data_docs": ("Great Expectations Data Docs", "the expectation suites that gate every load (raw_*) and every "
+                                                  "publication (marts_*), with the latest validation of each"),
+}
+
+
+def index_html(pages: dict[str, Path], out: Path, validated: int) -> str:
+    """The docs site's front page: what each site holds, styled like the report, no network."""
+    import html
+
+    from sinfonia.report import STYLE
+
+    items = "".join(
+        f"<li><a href='{html.escape(str(p.relative_to(out)))}'>{html.escape(PAGES.get(name, (name, ''))[0])}</a>"
+        f": {html.escape(PAGES.get(name, (name, ''))[1])}.</li>" for name, p in pages.items())
+    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Sinfonía: documentation</title>"
+            f"<style>{STYLE} li {{ margin: .6rem 0; }}</style></head><body><h1>Sinfonía: documentation</h1>"
+            "<p>The data pipeline and warehouse of ESAP's territorial technical assistance strategy. Analysts "
+            "read the schema <code>marts</code>.</p>"
+            f"<ul>{items}</ul><p class='note'>Data Docs: {validated} suites validated against the warehouse "
+            "when this site was written.</p></body></html>")

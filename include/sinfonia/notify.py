@@ -106,6 +106,8 @@ class Digest:
         return f"Mantiene su puesto {since}."
 
     def html(self) -> str:
+        from sinfonia.report.spanish import place_name  # names cased as the report cases them
+
         banner = ('<p style="background:#b00020;color:#fff;padding:6px"><b>DATOS SINTÉTICOS DE MUESTRA</b>: '
                   "no son cifras oficiales.</p>") if self.sample else ""
         if self.goal:
@@ -119,7 +121,8 @@ class Digest:
         counts = ", ".join(f"<b>{self.flagged.get(k, 0)}</b> {label}" for k, label in FLAGS.items())
         rows = "".join(
             "<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in (
-                i["assistance_id"], i["team_name"] or "—", i["municipality_name"] or i["municipality_id"] or "—",
+                i["assistance_id"], i["team_name"] or "—",
+                place_name(i["municipality_name"]) or i["municipality_id"] or "—",
                 i["thematic_line_name"] or "—", i["status"], _date(i["due_date"]), _days(i),
                 i["flag_label"] or "—")) + "</tr>"
             for i in self.items)

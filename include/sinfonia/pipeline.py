@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sinfonia import config
+from sinfonia import config, console
 
 # The DAGs of a full refresh, in Asset order (extract → transform → impact → prioritisation of the
 # latest year with goals; a year already snapshotted is kept).
@@ -80,7 +80,7 @@ def run_dags(dag_ids: tuple[str, ...], conf: dict | None = None, progress=print,
     from sinfonia import runlock, warehouse
 
     dsn = warehouse.dsn()
-    with runlock.hold(dsn, " → ".join(dag_ids)):
+    with console.running(progress, "starting Airflow"), runlock.hold(dsn, " → ".join(dag_ids)):
         return _run_dags(dag_ids, conf, progress, dsn, returned)
 
 
@@ -93,9 +93,12 @@ def _run_dags(dag_ids: tuple[str, ...], conf: dict | None, progress, dsn: str,
     from sinfonia import db, dbt, tasks
     from sinfonia.airflow_common import for_in_process_run
 
-    ensure_airflow_db()
-    dbt.ensure_manifest()
-    dags = load_dags()
+    with console.running(progress, "preparing Airflow's metadata database"):
+        ensure_airflow_db()
+    with console.running(progress, "parsing the dbt project (after a change of the dbt files)"):
+        dbt.ensure_manifest()
+    with console.running(progress, "loading the DAG files"):
+        dags = load_dags()
     timings: dict[str, float] = {}
     for dag_id in dag_ids:
         if dag_id not in dags:
@@ -103,7 +106,7 @@ def _run_dags(dag_ids: tuple[str, ...], conf: dict | None, progress, dsn: str,
         progress(f"→ {dag_id} …")
         start = time.perf_counter()
         for_in_process_run(dags[dag_id])  # a retry waits seconds here, not minutes
-        with task_lines(progress, returned), no_asset_triggered_runs():
+        with task_lines(progress, returned), no_asset_triggered_runs(), console.running(progress, dag_id):
             run = dags[dag_id].test(run_conf=conf or {})
         timings[dag_id] = time.perf_counter() - start
         state = str(getattr(run, "state", "unknown"))
@@ -156,6 +159,7 @@ def run_logged(log: Path | None, dag_ids: tuple[str, ...], conf: dict | None = N
     with output_to(log) as progress:
         return run_dags(dag_ids, conf or {}, progress=progress, returned=returned)
 
+
 def new_log(command: str) -> Path:
     """A fresh log file for one command under ``<state>/logs/``."""
     folder = config.state_dir() / "logs"
@@ -167,16 +171,18 @@ def new_log(command: str) -> Path:
 def output_to(log: Path | None) -> Iterator[Callable[[str], None]]:
     """Send everything this process and its children write to stdout and stderr (Airflow's task
     logs, dbt's and Cosmos' output, warnings) to ``log``, at the file-descriptor level; yield a
-    function that prints one line on the real terminal. ``log=None`` redirects nothing."""
+    ``console.Console`` that prints one line on the real terminal (and a heartbeat line when the
+    terminal has been silent too long). ``log=None`` redirects nothing."""
     if log is None:
-        yield lambda line: print(line, flush=True)
+        with console.open_console() as say:
+            yield say
         return
     sys.stdout.flush()
     sys.stderr.flush()
     saved = (os.dup(1), os.dup(2))
     terminal = os.fdopen(os.dup(saved[0]), "w", encoding="utf-8", errors="replace")
 
-    def say(line: str) -> None:
+    def write(line: str) -> None:
         terminal.write(line + "\n")
         terminal.flush()
 
@@ -184,7 +190,8 @@ def output_to(log: Path | None) -> Iterator[Callable[[str], None]]:
         os.dup2(fh.fileno(), 1)
         os.dup2(fh.fileno(), 2)
         try:
-            yield say
+            with console.open_console(write) as say:
+                yield say
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -209,13 +216,15 @@ def task_lines(progress: Callable[[str], None], returned: dict | None = None) ->
     def timed(*, ti, task, **kwargs):
         start = time.perf_counter()
         try:
-            return original(ti=ti, task=task, **kwargs)
+            with console.running(progress, ti.task_id):
+                return original(ti=ti, task=task, **kwargs)
         finally:
             value = _returned(ti)
             if returned is not None:
                 returned[ti.task_id] = value
-            progress(task_line(ti.task_id, str(getattr(ti.state, "value", ti.state)),
-                               rows_text(value), time.perf_counter() - start))
+            state = str(getattr(ti.state, "value", ti.state))
+            said = skip_reason(ti.task_id) if state == "skipped" else rows_text(value)
+            progress(task_line(ti.task_id, state, said, time.perf_counter() - start))
 
     sdk_dag._run_task = timed
     try:
@@ -244,6 +253,21 @@ def _returned(ti):
         return None
 
 
+# What notify_directorates returns: messages, not rows.
+MESSAGES = {"sent": "sent", "already_sent": "already sent", "failed": "failed",
+            "without_recipients": "without recipients"}
+
+
+def skip_reason(task_id: str) -> str | None:
+    """Why a task that skips itself did (the console's line says it; the log has the whole message)."""
+    if task_id == "notify_directorates":
+        from sinfonia import notify
+
+        if not notify._connection_exists(notify.conn_id()):
+            return f"no mail connection {notify.conn_id()} (AIRFLOW_CONN_{notify.conn_id().upper()})"
+    return None
+
+
 def rows_text(value) -> str | None:
     """Rows out of what a task returned: load results (rows loaded, quarantined), a ``rows`` count,
     or a count per table; None when it returned none of those."""
@@ -251,6 +275,8 @@ def rows_text(value) -> str | None:
         loaded = sum(int(v["rows_loaded"]) for v in value)
         quarantined = sum(int(v.get("rows_quarantined") or 0) for v in value)
         return f"{loaded:,} rows" + (f", {quarantined:,} quarantined" if quarantined else "")
+    if isinstance(value, dict) and set(MESSAGES) <= set(value):  # the weekly messages (notify.send_weekly)
+        return ", ".join(f"{value[k]:,} {label}" for k, label in MESSAGES.items() if value[k] or k == "sent")
     if isinstance(value, dict):
         if isinstance(value.get("rows"), int):
             return f"{value['rows']:,} rows"

@@ -70,6 +70,8 @@ def test_data_docs_need_no_network_and_render_styled_with_their_tables(fresh_dsn
     assert seen["rows"] >= 20 and any(link.startswith("expectations/") for link in seen["links"])
     assert seen["tabSwitched"] is True
     [validation] = site.glob("validations/marts_mart_coverage/**/*.html")
+    text = validation.read_text(encoding="utf-8") + index.read_text(encoding="utf-8")
+    assert "__none__" not in text and "sinfonia docs " in text  # the run is named, not GX's "__none__"
     for k, page in enumerate((site / "expectations" / "marts_mart_coverage.html", validation)):
         seen = open_offline(page, tmp_path / f"profile{k}")
         assert seen["fetched"] == [] and "Times" not in seen["font"] and seen["missingImages"] == [], page

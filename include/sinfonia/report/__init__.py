@@ -20,7 +20,6 @@ import html
 import importlib
 import io
 import logging
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sinfonia import db
@@ -131,7 +130,9 @@ def render(conn, year: int | None = None, sources: Path | str | None = None) -> 
             parts.append(section.section(conn))
     banner = (f'<div class="banner" role="alert">{SAMPLE_BANNER}<small>{html.escape(SAMPLE_DETAIL)}</small></div>'
               if sample else "")
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    from sinfonia.report.spanish import generated_at
+
+    stamp = generated_at()
     return f"""<!DOCTYPE html>
 <html lang="es"><head><meta charset="utf-8">
 <title>Sinfonía · Informe de la Estrategia de Asistencia Técnica Territorial</title>

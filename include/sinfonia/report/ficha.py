@@ -17,7 +17,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from datetime import UTC, datetime
+import time
 from pathlib import Path
 
 from psycopg import sql
@@ -46,6 +46,15 @@ INDICATORS = {  # code → (label, higher is better)
     "imrc_deficit": ("IMRC: riesgo por déficit de lluvias", False),
 }
 STATES = ("Programada", "En diagnóstico", "Concertada", "En implementación", "Entregada", "Cancelada")
+
+
+# Print (the PDF): a figure, a table row, a heading with what follows it are never cut at a page
+# break; a section may be, so a long section fills the page instead of leaving half of it empty.
+PRINT_STYLE = """@media print {
+  figure, img, tr, li { break-inside: avoid; page-break-inside: avoid; }
+  h1, h2, h3 { break-after: avoid; page-break-after: avoid; }
+  figure { margin: .4rem 0; } img { max-height: 24cm; }
+}"""
 
 
 class FichaError(UserError, RuntimeError):
@@ -88,8 +97,25 @@ def resolve(conn, municipality: str | None, directorate: str | None, year: int |
     rows = _rows(conn, sql.SQL("select * from {} where prioritisation_year = %s and directorate_id = %s "
                                "and is_selected order by directorate_rank").format(_MART), (year, code))
     if not rows:
-        raise FichaError(f"directorate {code} has no selected municipality in {year}")
+        raise FichaError(f"directorate {code} has no selected municipality in {year}: {_why_none(conn, code, year)}")
     return year, rows
+
+
+def _why_none(conn, directorate: str, year: int) -> str:
+    """Why a directorate's list selects nobody: no goal that year, or no eligible municipality."""
+    goal, eligible, goals = conn.execute(
+        "select coalesce(max(directorate_goal) filter (where directorate_id = %(d)s), 0), "
+        "count(*) filter (where directorate_id = %(d)s and is_eligible), "
+        "coalesce(max(directorate_goal), 0) from marts.mart_prioritisation "
+        "where prioritisation_year = %(y)s", {"d": directorate, "y": year}).fetchone()
+    if not goals:
+        return (f"{year} has no goals (ESAP's metas export has none for it; its list was written with "
+                "--allow-no-goals, so it ranks the eligible municipalities and selects none); once the goals "
+                f"are loaded, `sinfonia prioritise --year {year} --force` rewrites it")
+    if not goal:
+        return f"{directorate} has no goal in {year} (ESAP's metas export), so its list selects none"
+    return f"none of its municipalities is eligible in {year}" if not eligible else \
+        f"its {eligible} eligible municipalities are not selected within its goal of {goal}"
 
 
 def trends(conn, row: dict) -> dict[str, dict[str, list]]:
@@ -122,6 +148,21 @@ def trends(conn, row: dict) -> dict[str, dict[str, list]]:
 
 
 def _trend_figure(series: dict[str, dict[str, list]], name: str, group: str | None) -> str:
+    """The trends of the indicators with two years or more, two charts a row, each row its own
+    figure that print keeps whole on one page (a single grid image taller than a page was cut at
+    the page break, titles and all). An indicator with one published year has no trend: its value
+    is in the table, and a note says so."""
+    codes = [c for c in INDICATORS if c in series]
+    charted = [c for c in codes if sum(v is not None for v in series[c]["own"]) >= 2]
+    single = [c for c in codes if c not in charted]
+    parts = [_trend_row(series, charted[i:i + 2], name, group) for i in range(0, len(charted), 2)]
+    if single:
+        parts.append(f'<p class="note">Con un solo año publicado a la fecha de corte, sin tendencia que graficar '
+                     f"(su valor está en la tabla): {html.escape('; '.join(INDICATORS[c][0] for c in single))}.</p>")
+    return "\n".join(parts)
+
+
+def _trend_row(series: dict[str, dict[str, list]], codes: list[str], name: str, group: str | None) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -131,10 +172,7 @@ def _trend_figure(series: dict[str, dict[str, list]], name: str, group: str | No
     from sinfonia.report import figure_html
     from sinfonia.report.spanish import axis_format
 
-    codes = [c for c in INDICATORS if c in series]
-    cols = 2
-    rows = (len(codes) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(10, 2.6 * rows), squeeze=False)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 2.6), squeeze=False)
     for ax, code in zip(axes.flat, codes, strict=False):
         s = series[code]
         ax.plot(s["years"], s["peers"], color="#8a9bb0", linestyle="--", marker="s", label="Mediana del grupo")
@@ -152,8 +190,8 @@ def _trend_figure(series: dict[str, dict[str, list]], name: str, group: str | No
         + ", ".join(f"{y} {number(v, 2)}" for y, v in zip(series[c]["years"], series[c]["own"], strict=True)
                     if v is not None)
         for c in codes)
-    return figure_html(fig, f"Evolución de los indicadores de {name} frente a la mediana de su grupo de "
-                            f"capacidades ({group or 'sin grupo'}). {described}.",
+    return figure_html(fig, f"Evolución de los indicadores de {name} ({' y '.join(INDICATORS[c][0] for c in codes)}) "
+                            f"frente a la mediana de su grupo de capacidades ({group or 'sin grupo'}). {described}.",
                        f"Evolución anual de {name} (línea continua) y la mediana de los municipios de su grupo "
                        f"de capacidades {group or ''} (línea discontinua), con lo publicado a la fecha de corte.")
 
@@ -234,14 +272,24 @@ def _suggestions_html(row: dict) -> str:
     if not suggestions:
         return ("<p>Ninguna regla de la tabla de sugerencias se cumple con los datos disponibles (las reglas sin "
                 "dato no sugieren nada).</p>")
-    items = []
+    by_line: dict[str, list[dict]] = {}  # one item per line, however many rules suggest it
     for s in suggestions:
-        label = INDICATORS.get(s["indicator"], (s["indicator"],))[0]
-        items.append(
-            f"<li><strong>{html.escape(s.get('thematic_line_name') or s['thematic_line_id'])}</strong> "
-            f"({html.escape(s['thematic_line_id'])}): {html.escape(s['reason'])}. "
-            f"{html.escape(label)} {number(s['value'], 2)} en {s['year']}; percentil "
-            f"{number(s['peer_percentile'], 0)} en su grupo, cuya mediana es {number(s['peer_median'], 2)}.</li>")
+        by_line.setdefault(s["thematic_line_id"], []).append(s)
+    items = []
+    for line_id, found in by_line.items():
+        reasons = []
+        for s in found:
+            label = INDICATORS.get(s["indicator"], (s["indicator"],))[0]
+            reasons.append(
+                f"{html.escape(s['reason'])}: {html.escape(label)} {number(s['value'], 2)} en {s['year']}; percentil "
+                f"{number(s['peer_percentile'], 0)} en su grupo, cuya mediana es {number(s['peer_median'], 2)}")
+        name = html.escape(found[0].get("thematic_line_name") or line_id)
+        head = f"<strong>{name}</strong> ({html.escape(line_id)})"
+        if len(reasons) == 1:
+            items.append(f"<li>{head}: {reasons[0]}.</li>")
+        else:
+            items.append(f"<li>{head}, por {len(reasons)} reglas:<ul>"
+                         + "".join(f"<li>{r}.</li>" for r in reasons) + "</ul></li>")
     return "<ul>" + "".join(items) + "</ul>"
 
 
@@ -256,11 +304,13 @@ def sheet_html(conn, row: dict, sample: bool, boundaries=None) -> str:
     banner = (f'<div class="banner" role="alert">{SAMPLE_BANNER}<small>{html.escape(SAMPLE_DETAIL)}</small></div>'
               if sample else "")
     pdet = f"Sí, subregión {html.escape(row['pdet_subregion'] or '')}" if row["is_pdet"] else "No"
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    from sinfonia.report.spanish import generated_at
+
+    stamp = generated_at()
     return f"""<!DOCTYPE html>
 <html lang="es"><head><meta charset="utf-8">{CSP_META}
 <title>Ficha de caracterización · {html.escape(name)} ({row['municipality_id']}) · {year}</title>
-<style>{STYLE}{maps.STYLE} @media print {{ figure {{ break-inside: avoid; }} }}</style></head>
+<style>{STYLE}{maps.STYLE} {PRINT_STYLE}</style></head>
 <body>
 {banner}
 <h1>Ficha de caracterización: {html.escape(name)}, {html.escape(department)}</h1>
@@ -352,7 +402,7 @@ def build(dsn: str | None, out: Path, municipality: str | None = None, directora
           year: int | None = None, pdf: bool = True, progress=print, sources: Path | str | None = None) -> list[Path]:
     """Write one sheet per municipality asked for (HTML, and PDF when Chromium is there) and an index.
     ``sources``: a sources folder whose ``mgn/`` holds DANE's boundaries for the sheets' maps."""
-    from sinfonia.report import STYLE, is_sample_data, maps
+    from sinfonia.report import is_sample_data, maps
 
     if bool(municipality) == bool(directorate):
         raise FichaError("give either --municipality CODE or --directorate CODE")
@@ -368,6 +418,7 @@ def build(dsn: str | None, out: Path, municipality: str | None = None, directora
         sample = is_sample_data(conn)
         boundaries = maps.load_boundaries(sources)  # read once for every sheet
         failed: list[str] = []
+        began = time.monotonic()
         for i, row in enumerate(rows, 1):
             stem = f"ficha_{row['municipality_id']}_{year}"
             page = out / f"{stem}.html"
@@ -385,26 +436,69 @@ def build(dsn: str | None, out: Path, municipality: str | None = None, directora
             if browser:
                 written.append(out / f"{stem}.pdf")
             entries.append((row, stem))
-            progress(f"  [{i}/{len(rows)}] {label}")
-    links = "".join(
-        f"<tr><td class=\"num\">{number(r['directorate_rank'])}</td><td>{r['municipality_id']}</td>"
-        f"<td><a href=\"{stem}.html\">{html.escape(place_name(r['municipality_name']) or '')}</a></td>"
-        f"<td>{html.escape(place_name(r['department_name']) or '')}</td>{_td(r['need_score'])}"
-        + (f"<td><a href=\"{stem}.pdf\">PDF</a></td>" if browser else "") + "</tr>"
-        for r, stem in entries)
-    scope = (f"dirección territorial {html.escape(directorate.upper())}, municipios seleccionados"
-             if directorate else f"municipio {municipality}")
-    index = out / "index.html"
-    index.write_text(f"""<!DOCTYPE html><html lang="es"><head><meta charset="utf-8">
-<title>Fichas de caracterización {year}</title><style>{STYLE}</style></head><body>
-<h1>Fichas de caracterización · priorización {year}</h1><p>{scope}.</p>
-<table><thead><tr><th class="num">Puesto en la dirección</th><th>Código</th><th>Municipio</th><th>Departamento</th>
-<th class="num">Puntaje de necesidad</th>{'<th>PDF</th>' if browser else ''}</tr></thead><tbody>{links}</tbody></table>
-</body></html>
-""", encoding="utf-8")
+            progress(f"  [{i}/{len(rows)}] {label}" + _time_left(time.monotonic() - began, i, len(rows)))
+        index = write_index(conn, out, sample)
     written.append(index)
-    progress(f"{len(entries)} sheet(s) for {year} written to {out}")
+    progress(f"{len(entries)} sheet(s) for {year} written to {out}; the index ({index}) lists every sheet of the "
+             "folder")
     if failed:
         raise FichaError(f"{len(failed)} of {len(rows)} sheet(s) not written (the others are in {out}): "
                          + "; ".join(failed))
     return written
+
+
+def _time_left(elapsed: float, done: int, total: int) -> str:
+    """`` (about N min left)`` from the average time of the sheets done; empty when none is left."""
+    left = elapsed / done * (total - done)
+    if done >= total:
+        return ""
+    return f" (about {max(1, round(left / 60))} min left)" if left >= 90 else f" (about {left:.0f} s left)"
+
+
+SHEET_NAME = re.compile(r"^ficha_(\d{5})_(\d{4})\.html$")
+
+
+def write_index(conn, out: Path, sample: bool) -> Path:
+    """``out/index.html``: every sheet in the folder (those written earlier too), by year (latest
+    first), directorate and rank, with the synthetic-data banner when the data are the sample's."""
+    from sinfonia.report import SAMPLE_BANNER, SAMPLE_DETAIL, STYLE
+
+    found = sorted({(int(m[2]), m[1]) for f in out.iterdir() if (m := SHEET_NAME.match(f.name))})
+    rows = _rows(conn, sql.SQL(
+        "select p.* from {} p join unnest(%s::int[], %s::text[]) as f(y, m) "
+        "on p.prioritisation_year = f.y and p.municipality_id = f.m "
+        "order by p.prioritisation_year desc, p.directorate_id, p.directorate_rank nulls last, p.municipality_id"
+    ).format(_MART), ([y for y, _ in found], [m for _, m in found])) if found else []
+    known = {(r["prioritisation_year"], r["municipality_id"]) for r in rows}
+    body = []
+    for r in rows:
+        stem = f"ficha_{r['municipality_id']}_{r['prioritisation_year']}"
+        pdf = f"<a href=\"{stem}.pdf\">PDF</a>" if (out / f"{stem}.pdf").exists() else MISSING
+        body.append(
+            f"<tr><td class=\"num\">{r['prioritisation_year']}</td><td>{html.escape(r['directorate_id'] or '')}</td>"
+            f"<td class=\"num\">{number(r['directorate_rank'])}</td><td>{r['municipality_id']}</td>"
+            f"<td><a href=\"{stem}.html\">{html.escape(place_name(r['municipality_name']) or '')}</a></td>"
+            f"<td>{html.escape(place_name(r['department_name']) or '')}</td>{_td(r['need_score'])}"
+            f"<td>{'Sí' if r['is_selected'] else 'No'}</td><td>{pdf}</td></tr>")
+    for y, m in found:  # a sheet whose snapshot was removed since: still listed, said so
+        if (y, m) not in known:
+            body.append(f"<tr><td class=\"num\">{y}</td><td colspan=\"3\">{m}</td><td><a href=\"ficha_{m}_{y}.html\">"
+                        f"ficha_{m}_{y}.html</a></td><td colspan=\"4\">ya no está en la priorización del almacén"
+                        "</td></tr>")
+    banner = (f'<div class="banner" role="alert">{SAMPLE_BANNER}<small>{html.escape(SAMPLE_DETAIL)}</small></div>'
+              if sample else "")
+    years = sorted({y for y, _ in found}, reverse=True)
+    index = out / "index.html"
+    index.write_text(f"""<!DOCTYPE html><html lang="es"><head><meta charset="utf-8">
+<title>Fichas de caracterización</title><style>{STYLE}</style></head><body>
+{banner}
+<h1>Fichas de caracterización</h1>
+<p>{number(len(found))} fichas en esta carpeta (priorización {', '.join(map(str, years)) or MISSING}), por año,
+dirección territorial y puesto en la dirección.</p>
+<table><thead><tr><th class="num">Año</th><th>Dirección</th><th class="num">Puesto en la dirección</th><th>Código</th>
+<th>Municipio</th><th>Departamento</th><th class="num">Puntaje de necesidad</th><th>Seleccionado</th><th>PDF</th></tr>
+</thead><tbody>{''.join(body)}</tbody></table>
+{banner}
+</body></html>
+""", encoding="utf-8")
+    return index

@@ -76,6 +76,11 @@ RULES = {
                  "encima de 3, y 25 al cumplir la lista."),
 }
 TIES = "En caso de empate decide la entrega a tiempo, luego la calidad media."
+# The strategy's music metaphor, beside the official names it stands for.
+GLOSSARY = ("<p>La estrategia usa una metáfora musical: cada <strong>dirección territorial</strong> es una "
+            "<em>disquera</em> (la columna «Disquera» da el nombre que eligió; «Dirección», su código oficial), "
+            "cada <strong>asistencia técnica</strong> es una <em>canción</em> y la <strong>meta del año</strong> "
+            "(la suma de sus metas por línea temática) es su <em>lista de reproducción</em>.</p>")
 
 
 def _leaderboard_html(rows: list[dict], year: int) -> str:
@@ -291,9 +296,8 @@ def section(conn, sample: bool = False, boundaries=None) -> str:
     summary = _coverage_summary(latest, year) if latest else ""
     rule = RULES.get(rows[0].get("scoring_rule", "absolute") if rows else "absolute", RULES["absolute"])
     return (
-        '<section id="seguimiento"><h2>Seguimiento de las disqueras</h2>'
-        "<p>Cada dirección territorial es una disquera; cada asistencia, una canción; la meta del año, "
-        f'la lista de reproducción.</p><p class="regla">{escape(rule)} {TIES}</p>'
+        '<section id="seguimiento"><h2>Seguimiento de las direcciones territoriales (las disqueras)</h2>'
+        + GLOSSARY + f'<p class="regla">{escape(rule)} {TIES}</p>'
         + _leaderboard_html(rows, year) + _points_chart(rows, year) + _goal_chart(rows, year)
         + "<h3>Cobertura</h3><p>Un municipio se cuenta como alcanzado en una vigencia cuando tiene al "
         "menos una asistencia de esa vigencia que no fue cancelada.</p>" + summary + coverage

@@ -245,6 +245,7 @@ def section(conn, year: int | None = None, sample: bool = False, boundaries=None
         f"{number(selected)} quedan seleccionados dentro de las metas de las direcciones territoriales. "
         f"El puntaje de necesidad es el promedio ponderado de los percentiles de necesidad de MDM "
         f"(100 − valor), IDF (100 − valor), IMRC e IPM entre los elegibles (pesos: {weights or 'iguales'}).</p>",
+        _no_goals_html(df, year),
         directorate_legend(df),
         '<h3 id="mapas">La lista en el mapa</h3>',
         territory.list_maps(conn, df, year, sample, boundaries),
@@ -275,6 +276,16 @@ def section(conn, year: int | None = None, sample: bool = False, boundaries=None
         f"<a href='priorizacion_{year}.xlsx'>priorizacion_{year}.xlsx</a>.</p></section>",
     ]
     return "\n".join(parts)
+
+
+def _no_goals_html(df, year: int) -> str:
+    """Why a year without goals selects nobody (written on purpose with ``--allow-no-goals``)."""
+    if df.directorate_goal.fillna(0).sum() > 0:
+        return ""
+    return (f"<p class=\"note\"><strong>{year} no tiene metas.</strong> La exportación de metas de la ESAP no trae "
+            f"metas de las direcciones territoriales para {year}; esta priorización se escribió a pedido sin ellas: "
+            "ordena a los municipios elegibles por necesidad, pero no selecciona ninguno. Cuando se carguen las "
+            f"metas, <code>sinfonia prioritise --year {year} --force</code> la rehace con la selección.</p>")
 
 
 def _sheet(wb, title: str, heading: str, rows, sample: bool) -> None:

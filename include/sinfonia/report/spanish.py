@@ -78,3 +78,13 @@ def axis_format(axis, decimals: int | None = None, suffix: str = "") -> None:
         return number(value, places) + suffix
 
     axis.set_major_formatter(FuncFormatter(label))
+
+
+def generated_at(now=None) -> str:
+    """When a page was written, as its readers write dates: ``07/12/2026 a las 20:48 (hora de
+    Bogotá)`` (dd/mm/yyyy like every other date of the report, in Colombia's time, not UTC)."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    local = (now or datetime.now(UTC)).astimezone(ZoneInfo("America/Bogota"))
+    return f"{local:%d/%m/%Y} a las {local:%H:%M} (hora de Bogotá)"

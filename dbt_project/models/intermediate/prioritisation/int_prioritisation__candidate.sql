@@ -1,4 +1,4 @@
--- One prioritisation year, as of a date (DESIGN.md §6): every municipality of the universe with
+-- One prioritisation year, as of a date: every municipality of the universe with
 -- its eligibility, indicator values, need percentiles, need score, ranks, tier and selection.
 -- The year and the as-of date are dbt vars (prioritisation_year, prioritisation_as_of_date; the
 -- latter defaults to the rule default_as_of of the seed prioritisation_rules). Without a year

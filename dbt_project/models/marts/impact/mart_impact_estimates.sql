@@ -1,4 +1,4 @@
--- The impact estimates (DESIGN.md §5-6): one row per outcome, method and event time (null for
+-- The impact estimates (method: README, "Impact"): one row per outcome, method and event time (null for
 -- the overall effect), as the impact DAG's estimator computed them (stg_impact__estimates).
 -- Built into marts_build under an enforced contract, tested, gated and published like every mart.
 with estimates as (

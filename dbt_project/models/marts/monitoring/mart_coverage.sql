@@ -1,6 +1,6 @@
 -- Coverage per year: nationally, per territorial directorate and per thematic line. A municipality
 -- is reached in a year when it has at least one assistance of that goal year that is not
--- cancelled (DESIGN.md §6). Shares are over the prioritisation universe (municipalities and the
+-- cancelled. Shares are over the prioritisation universe (municipalities and the
 -- island; for a directorate, the ones it covers); the PDET and category 5–6 shares over the PDET
 -- and the category 5–6 municipalities of that universe (category in force in the year).
 with facts as (

@@ -1,5 +1,5 @@
 -- The leaderboard: one row per year and territorial directorate (record label) against its goal
--- (the playlist). On time and points as in DESIGN.md §6; the points rule (var playlist_scoring:
+-- (the playlist). On time and points as _monitoring__models.yml documents them; the rule (var playlist_scoring:
 -- relative to the goal by default, or absolute) is macros/playlist_points.sql.
 with facts as (
     select * from {{ ref('fct_technical_assistance') }}

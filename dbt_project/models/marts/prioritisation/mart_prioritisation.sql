@@ -1,4 +1,4 @@
--- The yearly prioritisation snapshots (DESIGN.md §6): one row per prioritisation year and
+-- The yearly prioritisation snapshots (README, "The annual prioritisation"): one row per prioritisation year and
 -- municipality, every year ever prioritised. Incremental: a run appends the year computed by
 -- int_prioritisation__candidate (dbt vars prioritisation_year, prioritisation_as_of_date) when
 -- the snapshot does not hold that year yet; a year already written stays as it is unless the run
