@@ -87,3 +87,13 @@ def test_sinfonia_impact_prints_each_verdict_with_its_reason_and_the_detectable_
     assert "    no concluyente: el efecto no se distingue de cero" in lines
     assert len(lines) == 4  # header, two estimates, one verdict (the naive row has none)
     assert "none:" in impact_lines([])[-1]
+
+
+def test_counts_of_treated_municipalities_have_thousands_separators_in_the_sentence_and_the_table():
+    """Issue 30: the impact tables printed 1086 where the rest of the report prints 1.086."""
+    from sinfonia.report.impact import _table
+
+    many = {**CS, "n_treated": 1086, "n_control": 2345, "std_error": 0.5, "method": "cs_did"}
+    assert "con 1.086 municipios tratados" in _reading({"cs_did": many})
+    table = _table({"cs_did": many})
+    assert "1.086" in table and "2.345" in table and "1086" not in table

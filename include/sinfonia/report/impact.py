@@ -180,7 +180,7 @@ def _reading(overall: dict[str, dict]) -> str:
         parts.append(f"Efecto estimado: {numero(cs['estimate'], sign=True)} puntos (IC 95% "
                      f"{numero(cs['ci_low'], sign=True)} a {numero(cs['ci_high'], sign=True)}; {_p(cs['p_value'])}; "
                      f"ajustado por Holm, {_p(cs.get('p_value_adjusted'))}), "
-                     f"con {cs['n_treated']} municipios tratados.")
+                     f"con {numero(cs['n_treated'], 0)} municipios tratados.")
     if cs and naive:
         gap = naive["estimate"] - cs["estimate"]
         text = f"La comparación ingenua da {numero(naive['estimate'], sign=True)} puntos"
