@@ -109,7 +109,9 @@ def extract_source(source: str, landed: dict[str, list[dict]] | None = None, par
                           period=params.get("period"), force=bool(params.get("force")))
     for r in results:
         log.info("%s", r)
-    return [r.__dict__ for r in results]
+    # JSON-native values only: XCom stores a tuple as a tagged object, which readers of the returned
+    # records (the command line's extract summary) would take for the notices themselves.
+    return [{**r.__dict__, "notices": list(r.notices)} for r in results]
 
 
 def gate(prefix: str, run_id: str | None, schema_map: dict[str, str] | None = None) -> str:

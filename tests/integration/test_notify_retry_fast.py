@@ -28,7 +28,7 @@ class FakeMail:
         self.refuse = set(refuse)
         self.sent: list[tuple[tuple[str, ...], str]] = []
 
-    def __call__(self, to, subject, html_content):
+    def __call__(self, to, subject, html_content, custom_headers=None):
         mail = self
 
         class _Notifier:
@@ -96,14 +96,14 @@ def test_a_refused_mailbox_is_recorded_failed_and_the_next_run_sends_only_it(war
     second = FakeMail()
     summary = notify.send_weekly(warehouse, "run-2", notifier=second)
     assert [to for to, _ in second.sent] == [("b@example.org",)]
-    assert summary == {"sent": 1, "already_sent": 1, "failed": 0, "without_recipients": 1}
+    assert summary == {"sent": 1, "already_sent": 1, "in_doubt": 0, "failed": 0, "without_recipients": 1}
     rows = _sent_rows(warehouse)
     assert {k: (r["status"], r["attempts"], r["error"]) for k, r in rows.items()} == {
         "AAA": ("sent", 1, None), "BBB": ("sent", 2, None)}
 
     third = FakeMail()
     assert notify.send_weekly(warehouse, "run-3", notifier=third) == {
-        "sent": 0, "already_sent": 2, "failed": 0, "without_recipients": 1}
+        "sent": 0, "already_sent": 2, "in_doubt": 0, "failed": 0, "without_recipients": 1}
     assert third.sent == []
 
 

@@ -120,10 +120,13 @@ def test_load_runs_reconcile_with_the_files(warehouse):
     assert runs[("mdm", "2024")] == (13224, 13224, 0)
     messages = dict(((s, p), m) for s, p, m in _one(dsn, "select source, period, message from meta.load_run"))
     assert messages[("mdm", "2024")].startswith("14 value(s) above 100 loaded as published (mdm_seguridad: 100.13–100.23")
-    # and the IDF editions without a capacity-group column say so (no optional column lost silently)
-    assert sorted(k for k, m in messages.items() if m) == [("idf", "2015-anterior"), ("idf", "2018-anterior"),
-                                                           ("mdm", "2024")]
+    # and the IDF editions without a capacity-group column say so, as the DIVIPOLA export without
+    # coordinates does (no optional column lost silently)
+    assert sorted(k for k, m in messages.items() if m) == [("divipola", "current"), ("idf", "2015-anterior"),
+                                                           ("idf", "2018-anterior"), ("mdm", "2024")]
     assert "no column for capacity_group" in messages[("idf", "2015-anterior")]
+    assert "no column for latitude" in messages[("divipola", "current")]
+    assert "longitude" in messages[("divipola", "current")]
 
 
 def test_staged_values_match_the_files_for_medellin_and_others(warehouse):

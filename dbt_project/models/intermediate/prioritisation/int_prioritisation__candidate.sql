@@ -196,11 +196,10 @@ scores as (
 
 indicator_wide as (
     select
-        municipality_id,
-        {%- for i in indicators %}
+        municipality_id
+        {%- for i in indicators %},
         max(value) filter (where indicator = '{{ i }}') as {{ i }}_value,
-        max(year) filter (where indicator = '{{ i }}') as {{ i }}_year{{ ',' if not loop.last }}
-        {%- endfor %}
+        max(year) filter (where indicator = '{{ i }}') as {{ i }}_year{% endfor %}
     from indicator_values
     group by municipality_id
 ),
@@ -218,11 +217,10 @@ contributions as (
 
 percentile_wide as (
     select
-        municipality_id,
-        {%- for i in indicators %}
+        municipality_id
+        {%- for i in indicators %},
         max(percentile) filter (where indicator = '{{ i }}') as {{ i }}_percentile,
-        max(contribution) filter (where indicator = '{{ i }}') as {{ i }}_contribution{{ ',' if not loop.last }}
-        {%- endfor %}
+        max(contribution) filter (where indicator = '{{ i }}') as {{ i }}_contribution{% endfor %}
     from contributions
     group by municipality_id
 ),

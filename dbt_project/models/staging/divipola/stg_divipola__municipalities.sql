@@ -51,10 +51,14 @@ coordinates as (
     from (
         select
             listed.*,
-            case when trim(latitude) ~ '^-?[0-9]+([.,][0-9]+)?$'
-                then replace(trim(latitude), ',', '.')::numeric end as latitude_value,
-            case when trim(longitude) ~ '^-?[0-9]+([.,][0-9]+)?$'
-                then replace(trim(longitude), ',', '.')::numeric end as longitude_value
+            case
+                when trim(listed.latitude) ~ '^-?[0-9]+([.,][0-9]+)?$'
+                    then replace(trim(listed.latitude), ',', '.')::numeric
+            end as latitude_value,
+            case
+                when trim(listed.longitude) ~ '^-?[0-9]+([.,][0-9]+)?$'
+                    then replace(trim(listed.longitude), ',', '.')::numeric
+            end as longitude_value
         from listed
     ) as parsed
     where

@@ -14,11 +14,7 @@ final as (
         methodology,
         idf_score::numeric as idf_score,
         range_label,
-        {% if 'bono_catastro' in raw_columns -%}
-            bono_catastro::numeric
-        {%- else -%}
-            null::numeric
-        {%- endif %} as bono_catastro,
+        {{ 'bono_catastro::numeric' if 'bono_catastro' in raw_columns else 'null::numeric' }} as bono_catastro,
         case
             when range_label ~ '^\s*[1-5]\s*\.' then substring(range_label from '[1-5]')::integer
         end as range_level,
