@@ -32,6 +32,12 @@ def test_the_demo_sample_claims_no_effect_on_any_outcome():
     assert (headline["verdict"] != EFFECT).all(), headline[["verdict", "verdict_reason"]]
     assert headline.loc["mdm_gestion", "estimate"] == pytest.approx(2.3468, abs=1e-3)
     assert "tendencias previas" in headline.loc["mdm_gestion", "verdict_reason"]
+    # every treated municipality's MDM moved; the cadastral bonus (0 or 2) of almost none did
+    assert (headline["n_treated_changed"] <= headline["n_treated"]).all()
+    assert headline.loc["mdm", "n_treated_changed"] == headline.loc["mdm", "n_treated"]
+    bono = headline.loc["idf_bono_catastro"]
+    assert bono["n_treated_changed"] < 5 and bono["verdict"] == "sin datos suficientes", bono.to_dict()
+    assert f"solo {int(bono['n_treated_changed'])} de los {int(bono['n_treated'])} municipios" in bono["verdict_reason"]
 
 
 def test_a_planted_effect_of_two_and_a_half_points_is_found_with_the_truth_inside_the_interval():

@@ -21,7 +21,9 @@ analytic influence functions clustered by municipality (see ``did``); event-time
 the outcomes of the run (``p_adjust_method``), and ``min_detectable_effect`` the smallest effect
 that family's test finds with 80% power (``verdict.min_detectable_effect``; on the overall rows of
 the effect methods, ``EFFECT_METHODS``: not on the checks nor the event times); the ``cs_did`` overall row of each outcome carries
-the ``verdict`` and its ``verdict_reason`` (``verdict``). ``diagnostics`` (JSON, on each method's
+the ``verdict`` and its ``verdict_reason`` (``verdict``); the CS methods' overall rows carry
+``n_treated_changed`` (``did.Result.n_treated_changed``), and an outcome with fewer than
+``verdict.MIN_CHANGED`` is judged ``sin datos suficientes`` and left out of the Holm family. ``diagnostics`` (JSON, on each method's
 overall row) lists what the estimator left out or changed and why (``did.REASONS``). The
 columns are ``COLUMNS``, the one list the writer (``store``) and the report follow.
 """  # noqa: E501 - the module docstring holds a Markdown table, one row a line
@@ -35,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from sinfonia.impact import comparisons, did
-from sinfonia.impact.verdict import P_ADJUST_METHOD, holm, min_detectable_effect, verdict
+from sinfonia.impact.verdict import P_ADJUST_METHOD, holm, min_detectable_effect, too_few_changed, verdict
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +46,8 @@ log = logging.getLogger(__name__)
 OUTCOMES = ("mdm", "mdm_gestion", "mdm_resultados", "mdm_ordenamiento_territorial", "idf", "idf_bono_catastro",
             "ipm")
 COLUMNS = ("outcome", "method", "event_time", "estimate", "std_error", "ci_low", "ci_high",
-           "p_value", "n_treated", "n_control", "threshold", "p_value_adjusted", "p_adjust_method",
-           "min_detectable_effect",
+           "p_value", "n_treated", "n_treated_changed", "n_control", "threshold", "p_value_adjusted",
+           "p_adjust_method", "min_detectable_effect",
            "band_low", "band_high", "band_draws", "band_seed", "base_period", "verdict",
            "verdict_reason", "diagnostics")
 CS_METHODS = (  # method, control group, covariates, event-time rows
@@ -93,6 +95,7 @@ def estimate_outcome(frame: pd.DataFrame, outcome: str, threshold: int,
                      _diagnostics(result.diagnostics))
             continue
         rows.append(_row(outcome, method, None, result.overall, threshold, base_period,
+                         n_treated_changed=result.n_treated_changed,
                          diagnostics=_diagnostics(result.diagnostics)))
         if not events:
             continue
@@ -165,14 +168,16 @@ def adjust_and_judge(rows: pd.DataFrame) -> pd.DataFrame:
     rows = rows.copy()
     overall = rows["event_time"].isna()
     for method, idx in rows[overall].groupby("method").groups.items():
-        p_values = rows.loc[idx, "p_value"].tolist()
+        # an outcome whose treated side barely varies has no valid test: out of the family
+        valid = [not too_few_changed(rows.at[i, "n_treated_changed"]) for i in idx]
+        p_values = [p if ok else None for p, ok in zip(rows.loc[idx, "p_value"].tolist(), valid, strict=True)]
         rows.loc[idx, "p_value_adjusted"] = holm(p_values)
         rows.loc[idx, "p_adjust_method"] = P_ADJUST_METHOD
         if method in EFFECT_METHODS:
             family = sum(p is not None and not np.isnan(p) for p in p_values)
-            for i in idx:
+            for i, ok in zip(idx, valid, strict=True):
                 rows.at[i, "min_detectable_effect"] = min_detectable_effect(
-                    rows.at[i, "std_error"], rows.at[i, "n_treated"], family)
+                    rows.at[i, "std_error"], rows.at[i, "n_treated"], family) if ok else None
     for outcome in rows["outcome"].unique():
         mine = rows[(rows["outcome"] == outcome) & overall]
         by_method = {r["method"]: r for r in mine.to_dict("records")}

@@ -159,6 +159,12 @@ class Result:
     base_period: str = DEFAULT_BASE_PERIOD
     diagnostics: list[Diagnostic] = field(default_factory=list)
     units: np.ndarray | None = None  # the unit of each influence value, in order
+    # Treated units of the overall estimate whose outcome, in one of their post-treatment cells,
+    # differs from the base year: the units that carry the treated side's variation. An outcome
+    # that moves in steps (a bonus of 0 or 2 points) may have a cohort of which one unit or none
+    # changed; the standard error then rests on the controls alone and the t-test is not valid
+    # (``sinfonia.impact.verdict.MIN_CHANGED``).
+    n_treated_changed: int | None = None
 
     @property
     def pretrend_average(self) -> Estimate | None:
@@ -359,6 +365,10 @@ def aggregate(cells: list[Cell], panel: Panel, base_period: str = DEFAULT_BASE_P
         result.group = {g: Estimate(c.att, c.influence, int(c.treated.sum()), int(c.control.sum()))
                         for g, c in by_group.items()}
         result.overall = _weighted(list(by_group.values()), panel.g)
+        moved = np.zeros(panel.n, bool)
+        for c in post:  # c.treated holds only units seen in both years
+            moved |= c.treated & (panel.col(c.year) != panel.col(c.base))
+        result.n_treated_changed = int(moved.sum())
         result.simple = _weighted(post, panel.g)
         result.calendar = {t: _weighted([c for c in post if c.year == t], panel.g)
                            for t in sorted({c.year for c in post})}

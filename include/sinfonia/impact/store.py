@@ -30,7 +30,7 @@ TYPES = {
     "p_value": "double precision", "p_value_adjusted": "double precision",
     "min_detectable_effect": "double precision",
     "band_low": "double precision", "band_high": "double precision",
-    "n_treated": "integer", "n_control": "integer", "threshold": "integer",
+    "n_treated": "integer", "n_treated_changed": "integer", "n_control": "integer", "threshold": "integer",
     "base_period": "text", "verdict": "text",
     "p_adjust_method": "text", "band_draws": "integer", "band_seed": "bigint",
     "verdict_reason": "text", "diagnostics": "jsonb",

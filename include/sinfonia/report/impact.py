@@ -308,6 +308,10 @@ def section(conn) -> str:
     parts = [f"<section id=\"impacto\">{intro}"]
     known = list(OUTCOME_LABELS)
     outcomes = sorted({r["outcome"] for r in rows}, key=lambda o: (known.index(o) if o in known else len(known), o))
+    # the Holm family: the outcomes whose headline p-value was adjusted (one whose treated barely
+    # changed is left out, sinfonia.impact.verdict.too_few_changed)
+    family = sum(1 for r in rows if r["method"] == "cs_did" and r["event_time"] is None
+                 and r.get("p_value_adjusted") is not None)
     claims = claims_table(conn, rows, outcomes)
     parts.append(claims if threshold == 5 else claims.replace("cinco o más", f"{threshold} o más"))
     for outcome in outcomes:
@@ -315,7 +319,7 @@ def section(conn) -> str:
         label = OUTCOME_LABELS.get(outcome, outcome)
         overall = {r["method"]: r for r in mine if r["event_time"] is None}
         parts.append(f"<h3>{escape(label)}</h3>")
-        parts.append(_verdict(overall.get("cs_did"), len(outcomes)))
+        parts.append(_verdict(overall.get("cs_did"), family))
         parts.append(_reading(overall))
         events = [r for r in mine if r["method"] == "cs_did" and r["event_time"] is not None]
         if events:

@@ -16,6 +16,7 @@ final as (
         ci_high,
         p_value,
         n_treated,
+        n_treated_changed,
         n_control,
         threshold,
         p_value_adjusted,
