@@ -69,18 +69,22 @@ def cmd_demo(args) -> None:
 
 
 def cmd_extract(args) -> None:
-    """The extract DAG on the files of one source (its raw gate, Assets, run lock and retries)."""
-    from sinfonia.ingest import download, extract
+    """The extract DAG on the files of one source (its raw gate, Assets, run lock and retries), then
+    what it loaded and the rows it set aside in ``meta.quarantine``."""
+    from sinfonia.ingest import download, extract, loading
 
-    _warehouse(create=True)
+    dsn = _warehouse(create=True)
+    before = loading.last_load(dsn)
     returned: dict = {}
     try:
         with download.dag_conf(args.source, args.from_, args.year, args.force, say=say) as conf:
             run_dags(args, ("sinfonia_extract",), conf, returned)
-    finally:  # what was loaded is said even when the raw gate then fails
+    finally:  # what was loaded, and set aside, is said even when the raw gate then fails
         results = extract.results(args.source, returned)
         for result in results:
             say(str(result))
+        if any(r.rows_quarantined for r in results):
+            quarantine_summary(dsn, before)
     if not results:
         say(f"{args.source}: these files are already loaded (same bytes); use --force to reload")
 
