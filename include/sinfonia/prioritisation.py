@@ -207,6 +207,22 @@ def record(dsn: str | None, p: Plan, dag_run_id: str | None = None) -> RunResult
 
 
 # Seed column types whose values must be numbers as dbt loads them (a point for decimals).
+def keep_published(dsn: str, year: int, as_of_date: date | str | None = None) -> RunResult | None:
+    """A year already snapshotted and published is kept (without ``force``): recorded at once,
+    without running the DAG, whose dbt builds would keep it too. None when the DAG must run: the
+    year is not written yet, or written but never published (the DAG gates and publishes it)."""
+    p = plan(dsn, year, as_of_date, force=False)
+    if p.status != "kept":
+        return None
+    published = sql.Identifier(config.MARTS, "mart_prioritisation")
+    with db.connect(dsn, autocommit=True) as conn:
+        if not _exists(conn, f"{config.MARTS}.mart_prioritisation") or not conn.execute(
+                sql.SQL("select exists (select from {} where prioritisation_year = %s)").format(published),
+                (int(year),)).fetchone()[0]:
+            return None
+    return record(dsn, p)
+
+
 NUMERIC_TYPES = {"numeric", "decimal", "integer", "int", "bigint", "smallint", "real", "float", "double precision"}
 
 

@@ -149,3 +149,10 @@ def analyst_limits(conn: psycopg.Connection) -> None:
 def bootstrap_roles(dsn: str) -> None:
     with psycopg.connect(dsn, autocommit=False) as conn:
         apply(conn)
+
+
+def can_log_in(dsn: str) -> dict[str, bool]:
+    """Which of the project's roles exist with LOGIN (a role missing is absent from the answer)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        return dict(conn.execute("select rolname, rolcanlogin from pg_roles where rolname = any(%s)",
+                                 (list(ROLES),)).fetchall())

@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from tests.conftest import _traversable_tmp, sample_run, sinfonia
+from tests.corpus import IDF_ROWS, divipola_csv, idf_book
 
 pytestmark = pytest.mark.integration
 
@@ -128,6 +129,32 @@ def test_a_failed_task_prints_the_reason_the_task_and_the_log_without_a_tracebac
     assert any((m := TASK_LINE.match(line)) and m.group(1) == "FAILED" and m.group(2) == "dbt_build_candidate"
                for line in proc.stdout.splitlines())
     assert debug.returncode == 1 and "Traceback" in debug.stderr
+
+
+def test_extract_says_per_source_what_it_quarantined_why_and_where_to_look(fresh_dsn, tmp_path):
+    """The extract DAG's console, as run's and demo's: the rows set aside, their reasons and the
+    query on meta.quarantine that lists them (one IDF score outside 0–100, one code DIVIPOLA lacks)."""
+    from sinfonia.bootstrap import bootstrap
+    from sinfonia.ingest.extract import extract
+
+    bootstrap(fresh_dsn)
+    extract("divipola", [divipola_csv(tmp_path / "good")], None, fresh_dsn)
+    rows = [list(r) for r in IDF_ROWS] + [["99999", "NINGUNO", "NINGUNO", 50.0, "2. Riesgo (>=40 y <60)"]]
+    rows[0][3] = 130
+    book = idf_book(tmp_path / "bad", rows)
+    proc = sinfonia("extract", "idf", "--from", str(book), env={"WAREHOUSE_DSN": fresh_dsn})
+    out = proc.stdout
+    assert "idf 2023-nueva: read 4, loaded 2, quarantined 2" in out, out
+    assert "Quarantined rows (2; not loaded" in out and "in meta.quarantine):" in out, out
+    assert re.search(r"^  idf: 2$", out, re.M), out
+    assert re.search(r"^ +1 × outside the published range 0–100$", out, re.M), out
+    assert re.search(r"^ +1 × code 99999 does not resolve to DIVIPOLA", out, re.M), out
+    [query] = [line.strip() for line in out.splitlines() if line.strip().startswith("select * from meta.quarantine")]
+    with psycopg.connect(fresh_dsn) as conn:  # the printed query lists exactly the rows counted
+        listed = conn.execute(query).fetchall()
+    assert len(listed) == 2
+    again = sinfonia("extract", "idf", "--from", str(book), env={"WAREHOUSE_DSN": fresh_dsn})
+    assert "already loaded" in again.stdout and "Quarantined rows" not in again.stdout  # nothing new set aside
 
 
 def _free_port() -> int:

@@ -64,11 +64,11 @@ def test_no_console_line_is_silent_for_more_than_15_s_and_long_tasks_say_how_lon
 
 
 def test_run_announces_the_list_it_prioritised_and_build_would_not(transcript, capsys):
-    from sinfonia import cli
+    from sinfonia.commands import output
 
     dsn, lines = transcript
     assert any(line.startswith("Prioritised list ") for _, line in lines)
-    cli._summary(dsn, prioritised=False)  # what `build` and `run --weekly` print
+    output.summary(dsn, prioritised=False)  # what `build` and `run --weekly` print
     out = capsys.readouterr().out
     assert "Published marts" in out and "Prioritised list" not in out
 
@@ -106,12 +106,12 @@ def test_build_of_a_warehouse_never_extracted_says_extract_first_at_once(server_
 
 
 def test_the_summary_gives_a_url_psql_accepts(server_dsn, monkeypatch):
-    from sinfonia import cli
+    from sinfonia.commands import output
 
     for name in ("WAREHOUSE_DSN", "AIRFLOW_CONN_SINFONIA_WAREHOUSE"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(cli, "_STARTED_WITH", [])
-    line = cli._warehouse_line(server_dsn).splitlines()[0]
+    monkeypatch.setattr(output, "STARTED_WITH", [])
+    line = output.warehouse_line(server_dsn).splitlines()[0]
     url = line.removeprefix("Warehouse: ")
     with psycopg.connect(url, connect_timeout=10) as conn:  # libpq, as psql
         assert conn.execute("select 1").fetchone() == (1,)

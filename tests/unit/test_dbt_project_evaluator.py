@@ -315,10 +315,10 @@ def test_every_published_mart_has_an_enforced_contract_with_a_primary_key():
 
 
 def test_no_source_is_unused():
-    """fct_unused_sources: every declared source table is read by a model."""
-    read = children()
-    unused = [f"{s['source_name']}.{s['name']}" for s in loaded_sources() if not read.get(s["unique_id"])]
-    assert not unused, f"sources no model reads: {unused}"
+    """fct_unused_sources: every declared source table is read by a model, but the documentation
+    sources (DOCUMENTATION_SOURCES, each with its reason)."""
+    found = unused_sources(manifest())
+    holds("fct_unused_sources", {s.split(".")[0] for s in found}, DOCUMENTATION_SOURCES)
 
 
 def test_no_model_rejoins_an_upstream_concept():
@@ -374,3 +374,184 @@ def test_the_indicator_pivots_are_generated_from_one_list():
         assert code.count(f"'{name}'") == 1, f"'{name}' spelled outside the indicators' list"
         spelled = [f"{name}_{part}" for part in ("value", "year", "percentile", "contribution") if f"{name}_{part}" in code]
         assert not spelled, f"columns of {name} spelled by hand: {spelled}"
+
+
+# -- the evaluator's DAG rules, as functions of a manifest ----------------------------------------
+# Each takes the manifest (a dict) and returns what breaks the rule, so that the tests below can
+# feed it a made-up manifest and see it found. The thresholds are the evaluator's defaults.
+FANOUT_THRESHOLD = 3  # models_fanout_threshold: more direct leaf children than this is a fanout
+JOINS_THRESHOLD = 7  # too_many_joins_threshold: this many direct parents or more (the evaluator's >=)
+
+
+def _models_of(man: dict) -> dict[str, dict]:
+    return {k: n for k, n in man["nodes"].items() if n["resource_type"] == "model" and n["package_name"] == "sinfonia"}
+
+
+def _children_of(man: dict) -> dict[str, set[str]]:
+    """Each node's direct child models."""
+    out: dict[str, set[str]] = {}
+    for uid, m in _models_of(man).items():
+        for p in m["depends_on"]["nodes"]:
+            out.setdefault(p, set()).add(uid)
+    return out
+
+
+def _kind(man: dict, uid: str) -> str:
+    node = man["nodes"].get(uid) or man["sources"].get(uid) or {}
+    return node.get("resource_type", uid.split(".", 1)[0])
+
+
+def root_models(man: dict) -> set[str]:
+    """fct_root_models: models with no parent; stricter, so are models whose only parents are seeds
+    (the evaluator does not count them: a seed is a parent), each of which must be written down."""
+    return {m["name"] for m in _models_of(man).values()
+            if all(_kind(man, p) == "seed" for p in m["depends_on"]["nodes"])}
+
+
+def model_fanout(man: dict) -> dict[str, list[str]]:
+    """fct_model_fanout: models with more than FANOUT_THRESHOLD direct children that feed no model."""
+    models, kids = _models_of(man), _children_of(man)
+    out = {}
+    for uid, m in models.items():
+        leaves = sorted(models[c]["name"] for c in kids.get(uid, ()) if not kids.get(c))
+        if len(leaves) > FANOUT_THRESHOLD:
+            out[m["name"]] = leaves
+    return out
+
+
+def too_many_joins(man: dict) -> dict[str, int]:
+    """fct_too_many_joins: models reading JOINS_THRESHOLD or more distinct nodes (models, sources, seeds)."""
+    return {m["name"]: len(set(m["depends_on"]["nodes"])) for m in _models_of(man).values()
+            if len(set(m["depends_on"]["nodes"])) >= JOINS_THRESHOLD}
+
+
+def direct_joins_to_source(man: dict) -> set[str]:
+    """fct_direct_join_to_source: models reading both a source and a model."""
+    return {m["name"] for m in _models_of(man).values()
+            if {"source", "model"} <= {_kind(man, p) for p in m["depends_on"]["nodes"]}}
+
+
+def staging_on_staging(man: dict) -> set[tuple[str, str]]:
+    """fct_staging_dependent_on_staging: (staging model, the staging model it reads)."""
+    models = _models_of(man)
+    return {(m["name"], models[p]["name"]) for m in models.values() if m["fqn"][1] == "staging"
+            for p in m["depends_on"]["nodes"] if p in models and models[p]["fqn"][1] == "staging"}
+
+
+def unused_sources(man: dict) -> set[str]:
+    """fct_unused_sources: source tables (source.table) that no model reads."""
+    kids = _children_of(man)
+    return {f"{s['source_name']}.{s['name']}" for uid, s in man["sources"].items()
+            if s["package_name"] == "sinfonia" and not kids.get(uid)}
+
+
+def holds(rule: str, found, exceptions: dict) -> None:
+    """What ``rule`` found is exactly its written-down exceptions: anything else breaks the rule,
+    and an exception no longer found must be taken off (as DOWNSTREAM_EXCEPTIONS)."""
+    found = set(found)
+    unlisted = sorted(found - set(exceptions))
+    assert not unlisted, f"{rule}: {unlisted} (fix the model, or write the exception down with its reason)"
+    stale = sorted(set(exceptions) - found)
+    assert not stale, f"{rule}: exceptions no longer needed, take them off: {stale}"
+
+
+# Written-down exceptions, each with its reason (empty: the project passes the rule as it is).
+ROOT_MODEL_EXCEPTIONS = {
+    "dim_date": "the calendar is generated (generate_series over the dbt vars date_spine_start and "
+                "date_spine_end), not read: no publisher has a calendar, and a seed of days would only "
+                "have to be kept in step with the vars",
+    "dim_territorial_directorate": "ESAP's territorial directorates are ESAP's own reference list, kept by "
+                                   "the project as the seed territorial_directorates (no source publishes it)",
+    "dim_thematic_line": "ESAP's thematic lines of assistance are ESAP's own reference list, kept by the "
+                         "project as the seed thematic_lines (no source publishes it)",
+}
+FANOUT_EXCEPTIONS = {
+    "fct_technical_assistance": "the star schema's fact of assistances: each reporting mart (coverage, the "
+                                "directorates' leaderboard, the impact panel, the municipality profile, the "
+                                "teams) reads it for its own readers; a model between them would copy the fact",
+    "dim_municipality": "the conformed municipality dimension, read by every mart about municipalities "
+                        "(coverage, impact panel, profile, open work) to name and group them, as marts do",
+}
+TOO_MANY_JOINS_EXCEPTIONS = {
+    "mart_municipality_profile": "the characterisation sheet's one row per year and municipality gathers what "
+                                 "a team reads before a first visit: the year's list, the municipality, its "
+                                 "directorate, the indicators, the assistances, the thematic lines and the "
+                                 "rules that suggest them; each input is one section of the sheet, read once",
+}
+DIRECT_JOIN_TO_SOURCE_EXCEPTIONS: dict[str, str] = {}
+STAGING_ON_STAGING_EXCEPTIONS: dict[tuple[str, str], str] = {}
+
+
+def test_root_models_are_the_written_down_exceptions():
+    holds("fct_root_models", root_models(manifest()), ROOT_MODEL_EXCEPTIONS)
+
+
+def test_model_fanout_is_the_written_down_exceptions():
+    found = model_fanout(manifest())
+    non_marts = {name: leaves for name, leaves in found.items()
+                 if layer(next(m for m in models() if m["name"] == name)) != "marts"}
+    assert not non_marts, f"staging or intermediate models with more than {FANOUT_THRESHOLD} leaf children: {non_marts}"
+    holds("fct_model_fanout", found, FANOUT_EXCEPTIONS)
+
+
+def test_too_many_joins_is_the_written_down_exceptions():
+    holds("fct_too_many_joins", too_many_joins(manifest()), TOO_MANY_JOINS_EXCEPTIONS)
+
+
+def test_no_model_joins_a_source_to_a_model():
+    holds("fct_direct_join_to_source", direct_joins_to_source(manifest()), DIRECT_JOIN_TO_SOURCE_EXCEPTIONS)
+
+
+def test_no_staging_model_reads_another():
+    holds("fct_staging_dependent_on_staging", staging_on_staging(manifest()), STAGING_ON_STAGING_EXCEPTIONS)
+
+
+def _made_up_manifest() -> dict:
+    """A manifest with one breach of each rule above, to show that the rules can fail."""
+    def model(name: str, folder: str, *parents: str) -> tuple[str, dict]:
+        return f"model.sinfonia.{name}", {"resource_type": "model", "package_name": "sinfonia", "name": name,
+                                          "fqn": ["sinfonia", folder, name],
+                                          "depends_on": {"nodes": [p if "." in p else f"model.sinfonia.{p}"
+                                                                   for p in parents]}}
+
+    nodes = dict([
+        model("stg_a__x", "staging", "source.sinfonia.a.x"),
+        model("stg_a__y", "staging", "stg_a__x"),  # staging on staging
+        model("int_calendar", "intermediate"),  # a root model
+        model("int_codes", "intermediate", "seed.sinfonia.codes"),  # seeds only
+        model("int_mixed", "intermediate", "stg_a__x", "source.sinfonia.a.x"),  # a source joined to a model
+        *(model(f"fct_{i}", "marts", "int_mixed") for i in range(4)),  # int_mixed fans out to 4 leaves
+        model("int_p", "intermediate", "stg_a__x"),
+        model("int_q", "intermediate", "stg_a__x"),
+        model("mart_wide", "marts", "stg_a__x", "stg_a__y", "int_calendar", "int_codes", "int_p", "int_q",
+              "seed.sinfonia.codes"),  # seven parents
+    ])
+    nodes["seed.sinfonia.codes"] = {"resource_type": "seed", "package_name": "sinfonia", "name": "codes"}
+    sources = {f"source.sinfonia.a.{t}": {"resource_type": "source", "package_name": "sinfonia", "source_name": "a",
+                                          "name": t} for t in ("x", "unread")}
+    return {"nodes": nodes, "sources": sources}
+
+
+def test_the_rules_find_each_breach_of_a_made_up_manifest():
+    """The rules are not vacuous: each finds the breach planted for it, and holds() fails on a
+    breach not written down and on an exception no longer needed."""
+    man = _made_up_manifest()
+    assert root_models(man) == {"int_calendar", "int_codes"}
+    assert model_fanout(man) == {"int_mixed": ["fct_0", "fct_1", "fct_2", "fct_3"]}
+    assert too_many_joins(man) == {"mart_wide": 7}
+    assert direct_joins_to_source(man) == {"int_mixed"}
+    assert staging_on_staging(man) == {("stg_a__y", "stg_a__x")}
+    assert unused_sources(man) == {"a.unread"}
+    holds("fct_root_models", root_models(man), {"int_calendar": "why", "int_codes": "why"})
+    try:
+        holds("fct_root_models", root_models(man), {"int_calendar": "why"})
+    except AssertionError as e:
+        assert "int_codes" in str(e) and "write the exception down" in str(e)
+    else:
+        raise AssertionError("a root model not written down passed")
+    try:
+        holds("fct_root_models", root_models(man), {"int_calendar": "why", "int_codes": "why", "int_gone": "why"})
+    except AssertionError as e:
+        assert "int_gone" in str(e) and "no longer needed" in str(e)
+    else:
+        raise AssertionError("a stale exception passed")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from sinfonia import cli, dbt
+from sinfonia.commands import output
 
 
 @pytest.mark.parametrize(("argv", "named", "hint"), [
@@ -30,15 +31,15 @@ def test_a_missing_required_option_is_still_reported_as_missing(capsys):
 
 
 def test_the_summary_gives_the_embedded_warehouse_url_whole_and_a_configured_one_masked(monkeypatch):
-    monkeypatch.setattr(cli, "_STARTED_WITH", [])  # no command started in this process: the environment
+    monkeypatch.setattr(output, "STARTED_WITH", [])  # no command started in this process: the environment
     monkeypatch.delenv("WAREHOUSE_DSN", raising=False)
     monkeypatch.delenv("AIRFLOW_CONN_SINFONIA_WAREHOUSE", raising=False)
     word = "s3cret"
     url = f"postgresql://postgres:{word}@127.0.0.1:5544/sinfonia"
-    assert cli._warehouse_line(url).splitlines()[0] == f"Warehouse: {url}"
+    assert output.warehouse_line(url).splitlines()[0] == f"Warehouse: {url}"
     configured = f"postgresql://ana:{word}@db.example.org/sinfonia"
     monkeypatch.setenv("WAREHOUSE_DSN", configured)
-    line = cli._warehouse_line(configured)
+    line = output.warehouse_line(configured)
     assert word not in line and "ana:***@db.example.org" in line and "password hidden" in line
 
 
@@ -280,14 +281,14 @@ def test_dbt_docs_open_on_the_projects_overview_with_the_music_metaphor_explaine
 def test_the_summary_names_no_setting_the_run_itself_exported(monkeypatch, capsys):
     monkeypatch.delenv("WAREHOUSE_DSN", raising=False)
     monkeypatch.delenv("AIRFLOW_CONN_SINFONIA_WAREHOUSE", raising=False)
-    monkeypatch.setattr(cli, "_STARTED_WITH", [])
+    monkeypatch.setattr(output, "STARTED_WITH", [])
     with pytest.raises(SystemExit):
         cli.main(["report"])  # notes the settings at the start, then stops on the missing --out
     capsys.readouterr()
     word = "s3cret"
     url = f"postgresql://postgres:{word}@127.0.0.1:5544/sinfonia"
     monkeypatch.setenv("AIRFLOW_CONN_SINFONIA_WAREHOUSE", url)  # what pipeline.prepare_environment exports
-    assert cli._warehouse_line(url).splitlines()[0] == f"Warehouse: {url}"
+    assert output.warehouse_line(url).splitlines()[0] == f"Warehouse: {url}"
 
 
 def test_pages_say_when_they_were_written_as_their_readers_write_dates():

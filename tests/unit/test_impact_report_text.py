@@ -78,7 +78,7 @@ def test_every_verdict_says_how_large_an_effect_the_data_could_have_shown():
 
 
 def test_sinfonia_impact_prints_each_verdict_with_its_reason_and_the_detectable_effect():
-    from sinfonia.cli import impact_lines
+    from sinfonia.commands.output import impact_lines
 
     rows = [("idf", "cs_did", 0.8, -1.2, 2.8, 4.123, "no concluyente", "el efecto no se distingue de cero"),
             ("idf", "naive", 1.5, 0.1, 2.9, 3.9, None, None)]

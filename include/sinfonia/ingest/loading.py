@@ -231,3 +231,39 @@ def _load(conn: psycopg.Connection, batch: Batch) -> LoadResult:
         )
     return LoadResult(batch.source, batch.period, load_id, batch.rows_read, len(batch.rows), len(batch.rejected),
                       tuple(batch.notices))
+
+
+# -- what the loads left, read back for the console ---------------------------------------------
+def _meta_table(conn, table: str) -> bool:
+    return conn.execute("select to_regclass(%s)", (f"meta.{table}",)).fetchone()[0] is not None
+
+
+def anything_loaded(dsn: str) -> bool:
+    """Whether any load into ``raw`` ever succeeded (a ``loaded`` row of ``meta.load_run``)."""
+    from sinfonia import db
+
+    with db.connect(dsn, autocommit=True) as conn:
+        return _meta_table(conn, "load_run") and conn.execute(
+            "select exists (select from meta.load_run where status = 'loaded')").fetchone()[0]
+
+
+def last_load(dsn: str) -> int:
+    """The last load run's id in ``meta.load_run`` (0 when none): the loads after it are a new run's."""
+    from sinfonia import db
+
+    with db.connect(dsn, autocommit=True) as conn:
+        if not _meta_table(conn, "load_run"):
+            return 0
+        return conn.execute("select coalesce(max(load_id), 0) from meta.load_run").fetchone()[0]
+
+
+def quarantined_since(dsn: str, after: int) -> list[tuple[str, str, int]]:
+    """The rows the loads after ``after`` set aside in ``meta.quarantine``: (source, reason, rows),
+    per source the most frequent reason first."""
+    from sinfonia import db
+
+    with db.connect(dsn, autocommit=True) as conn:
+        if not _meta_table(conn, "quarantine"):
+            return []
+        return conn.execute("""select source, reason, count(*) from meta.quarantine where load_id > %s
+                               group by 1, 2 order by 1, 3 desc, 2""", (after,)).fetchall()
