@@ -258,7 +258,7 @@ class RowContract:
             value = None if sensitive else "/".join(str(out[f.name]) for f in self.keys)
             what = ", ".join(f.kind.value if f.kind is Kind.CODE else self.header(f, table) for f in self.keys)
             what = " and ".join(what.rsplit(", ", 1))
-            return out, (self.header(self.keys[0], table), value,
+            return out, (self.header(self.keys[-1], table), value,
                          duplicate(what, value, first_at(file_name, sheet, first, table.file_name, table.sheet)))
         return out, None
 
