@@ -290,31 +290,21 @@ def _parse_ct01(f: LandedFile, sheets: dict[str, list[tuple]], batches: dict[int
                                out["municipality_name"], cell_text(rec["category"]), out["category"], by))
 
 
-def _cgn_code(value) -> str:
+def _cgn_code(value) -> tuple[str | None, str | None]:
     """The DIVIPOLA code of a CGN entity code: its last digits, or ``CGN_CODES`` for the 9232… codes."""
     text = cell_text(value) or ""
     if len(text) == 9 and text.startswith("9232"):  # never the DIVIPOLA code in its last digits
-        if text not in CGN_CODES:
-            raise ValueError(f"CGN code {text} embeds no DIVIPOLA code and is not among the known ones "
-                             f"(CGN_CODES in {__name__}); add it with its DIVIPOLA code")
-        return CGN_CODES[text]
-    code, problem = municipality_code(value)
-    if problem:
-        raise ValueError(problem)
-    return code
-
-
-def _category(value) -> str | None:
-    category = category_of(value)
-    if category is False:
-        raise ValueError(CATEGORY_PROBLEM)
-    return category
+        return CGN_CODES.get(text), None if text in CGN_CODES else (
+            f"CGN code {text} embeds no DIVIPOLA code and is not among the known ones (CGN_CODES in {__name__}); "
+            "add it with its DIVIPOLA code")
+    return municipality_code(value)
 
 
 CT01_FIELDS = (
     contract.Field("municipality_code", contract.Kind.CODE, key=True, required=True, convert=_cgn_code),
     contract.Field("department_name"), contract.Field("municipality_name"),
-    contract.Field("category", convert=_category),
+    contract.Field("category", convert=lambda v: (None, CATEGORY_PROBLEM) if category_of(v) is False
+                   else (category_of(v), None)),
 )
 
 

@@ -2,6 +2,15 @@
 source declares its fields once: key, kind, published range; ``RowContract`` turns records into
 loaded or quarantined rows with one wording per rule) and the account of its columns.
 
+The rules and their one wording: a required cell left empty (``empty: expected a number``); a
+municipality code read by the one strict parser (``tables.municipality_code``: not a DIVIPOLA
+municipality, and why); not a number / not an integer; outside the published range (``0–100``,
+``≥ 0``); not a date; not one of an enumeration's published values; a duplicate key, naming the
+row of the first (``duplicate municipality code 05001: first at row 8``). What a parser reads its
+own way (a published statement recorded as missing, a CGN entity code, population groups) it
+declares as the field's ``convert`` or settles as ``given``; rules between fields stay its own,
+between ``RowContract.check`` and ``RowContract.keep``.
+
 - No optional column disappears without a word: each column of a source's contract that a file's
   header does not supply is named in the load's message (``meta.load_run.message`` and the
   extract's output), with the header that would have supplied it.
@@ -83,8 +92,9 @@ class Field:
     ``sensitive``: person-level; its value is never written to the quarantine (nor its key's).
     ``scale``: a ranged number out of range in more than 1 % of its values refuses the file (a
     scale error, ``check_scale``); without it every such value is only quarantined.
-    ``convert``: the source's own reading of the cell (its methodology), raising ``ValueError``
-    with the reason; with ``required`` it is also asked what an empty cell lacks.
+    ``convert``: the source's own reading of the cell (its methodology): (value, None) or (None,
+    why not), as ``tables.municipality_code`` answers (a ``ValueError`` raised is a why not too);
+    with ``required`` it is also asked what an empty cell lacks.
     ``header``: how the quarantine names the column when not by the file's header."""
 
     name: str
@@ -96,7 +106,7 @@ class Field:
     fold: bool = False
     sensitive: bool = False
     scale: bool = True
-    convert: Callable[[object], str | None] | None = None
+    convert: Callable[[object], tuple[str | None, str | None]] | None = None
     header: str | None = None
 
 
@@ -187,7 +197,7 @@ class RowContract:
         """(value as loaded, None) or (None, the rule's wording) for one filled cell of ``f``."""
         if f.convert is not None:
             try:
-                return f.convert(raw), None
+                return f.convert(raw)
             except ValueError as exc:
                 return None, str(exc)
         if f.kind is Kind.CODE:

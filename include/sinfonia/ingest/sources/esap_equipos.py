@@ -10,8 +10,9 @@ Two steps, both here:
 
 - ``prepare_for_landing`` runs BEFORE the landing zone writes anything: it keeps only the contract
   columns, replaces Documento by its keyed hash (``sinfonia.ingest.pii``), drops Nombre (and any other
-  column), and returns a UTF-8 CSV (``<name>.seudonimizado.csv``) with the original row numbers in
-  ``Fila Origen``. That pseudonymised copy is all the landing zone keeps.
+  column), and returns a UTF-8 CSV (``<name>.clave-<key mark>.seudonimizado.csv``) with the original
+  row numbers in ``Fila Origen``. That pseudonymised copy is all the landing zone keeps. The key's
+  mark (``pii.key_mark``) tells a roster landed under a changed key: its load says so (``key_change``).
 - ``parse`` reads only such pseudonymised files; it checks each row and returns one batch per
   Vigencia for the table ``restricted.esap_equipos`` (never ``raw``).
 """
@@ -136,10 +137,10 @@ def population_groups(value: object) -> str:
     return ";".join(sorted(codes))
 
 
-def _person_key(value: object) -> str:
-    if not re.fullmatch(r"[0-9a-f]{64}", cell_text(value) or ""):
-        raise ValueError("document number missing (the value itself is never stored)")
-    return cell_text(value)
+def _person_key(value: object) -> tuple[str | None, str | None]:
+    if re.fullmatch(r"[0-9a-f]{64}", cell_text(value) or ""):
+        return cell_text(value), None
+    return None, "document number missing (the value itself is never stored)"
 
 
 # The row contract: one person once per team and year; the pseudonym and the groups are never
@@ -150,7 +151,7 @@ FIELDS = (
     Field("team", key=True, required=True, fold=True),
     Field("person_key", key=True, required=True, sensitive=True, convert=_person_key, header="Documento"),
     Field("role", Kind.ENUM, required=True, values=ROLES),
-    Field("population_groups", required=True, sensitive=True, convert=population_groups),
+    Field("population_groups", required=True, sensitive=True, convert=lambda v: (population_groups(v), None)),
 )
 
 

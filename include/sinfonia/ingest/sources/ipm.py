@@ -86,16 +86,11 @@ def default_published_on() -> date:
     return date(2020, 3, 31)
 
 
-def _code(value) -> str:
+def _code(value) -> tuple[str | None, str | None]:
     """A department's 2-digit code (the privations sheet holds both levels), else the municipality's."""
     text = cell_text(value) or ""
     digits = text.split(".")[0] if text.replace(".", "").isdigit() else text
-    if digits.isdigit() and len(digits) <= 2:
-        return digits.zfill(2)
-    code, problem = municipality_code(value)
-    if problem:
-        raise ValueError(problem)
-    return code
+    return (digits.zfill(2), None) if digits.isdigit() and len(digits) <= 2 else municipality_code(value)
 
 
 def _load(f: LandedFile, table, batch: Batch, required: str, optional: tuple[str, ...]) -> None:
