@@ -117,3 +117,21 @@ def test_a_file_replaced_by_a_roster_after_the_check_is_refused_and_nothing_is_l
         assert conn.execute("select count(*) from meta.landed_file").fetchone()[0] == 0
     roster = sha256_of(path)
     assert not (config.landing_dir() / "esap_asistencias" / roster).exists()
+
+
+def test_a_roster_landed_again_under_a_changed_pii_key_says_so_in_its_load(fresh_dsn, tmp_path, monkeypatch):
+    from sinfonia.ingest import pii
+    from tests.unit.test_esap_equipos import HEADER, PEOPLE
+
+    bootstrap(fresh_dsn)
+    path = tmp_path / "equipos_2024.csv"
+    path.write_text("\n".join(";".join(str(c) for c in r) for r in [HEADER, *PEOPLE[:2]]) + "\n", encoding="utf-8")
+    [first] = extract("esap_equipos", [path], None, fresh_dsn)
+    assert not any("SINFONIA_PII_KEY" in n for n in first.notices)
+    monkeypatch.setenv(pii.KEY_ENV, "another-local-key-for-this-test")
+    [again] = extract("esap_equipos", [path], None, fresh_dsn)  # new pseudonyms, new bytes: landed again
+    [notice] = [n for n in again.notices if "SINFONIA_PII_KEY" in n]
+    assert "is not the key that pseudonymised earlier rosters (equipos_2024.clave-" in notice
+    with psycopg.connect(fresh_dsn) as conn:
+        message = conn.execute("select message from meta.load_run where load_id = %s", (again.load_id,)).fetchone()[0]
+    assert "SINFONIA_PII_KEY is not the key" in message

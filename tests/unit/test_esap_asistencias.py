@@ -51,10 +51,12 @@ def test_headers_match_regardless_of_accents_case_and_order(tmp_path):
     ({"Fecha Entrega Real": ""}, "Fecha Entrega Real", "Entregada requires Fecha Entrega Real"),
     ({"Fecha Plan de Acción": "01/02/2024"}, "Fecha Plan de Acción", "date before Fecha Concertación"),
     ({"Fecha Concertación": "31/02/2024"}, "Fecha Concertación", "expected a date"),
-    ({"Calificación Calidad": "7"}, "Calificación Calidad", "expected an integer 1–5"),
-    ({"Servidores Participantes": "-1"}, "Servidores Participantes", "expected an integer ≥ 0"),
+    # the row contract's wordings (sources.contract): out of the published range, not an integer, not a code
+    ({"Calificación Calidad": "7"}, "Calificación Calidad", "outside the published range 1–5"),
+    ({"Calificación Calidad": "4,5"}, "Calificación Calidad", "expected an integer"),
+    ({"Servidores Participantes": "-1"}, "Servidores Participantes", "outside the published range ≥ 0"),
     ({"Vigencia": "dos mil"}, "Vigencia", "expected a year"),
-    ({"Código DANE Municipio": "ABC"}, "Código DANE Municipio", "expected a 5-digit DANE code"),
+    ({"Código DANE Municipio": "ABC"}, "Código DANE Municipio", "expected a DANE municipality code"),
 ])
 def test_bad_rows_are_quarantined_with_row_column_and_reason(tmp_path, changes, column, reason):
     path = write(tmp_path, [with_(ID_Asistencia="AT-0"), with_(**{k.replace(" ", "_"): v for k, v in changes.items()})])

@@ -44,7 +44,7 @@ def pseudonymised(export, tmp_path):
 def test_landing_copy_has_keyed_hashes_and_no_document_or_name(export, tmp_path):
     path, content = pseudonymised(export, tmp_path)
     text = content.decode("utf-8")
-    assert path.name == "equipos_2024.seudonimizado.csv"
+    assert path.name == f"equipos_2024.clave-{pii.key_mark()}.seudonimizado.csv"
     for row in PEOPLE:
         assert row[4] not in text
         digits = re.sub(r"\D", "", row[3])
@@ -90,9 +90,10 @@ def test_parse_loads_into_restricted_one_batch_per_year_and_explains_bad_rows(ex
         ("profesional", "afro;conflict_victim"), ("profesional", "indigenous;lgbtiq")]
     assert [r[2:][5] for r in batches["2025"].rows] == ["disability;migrant"]
     reasons = {(r.row_number, r.column): r.reason for b in batches.values() for r in b.rejected}
-    assert reasons[(4, "Documento")].startswith("same person twice")
+    # the row contract's wordings (sources.contract); the duplicate's key is withheld (a pseudonym)
+    assert reasons[(4, "Documento")] == "duplicate Vigencia, Dirección Territorial, Equipo and Documento: first at row 2"
     assert "document number missing" in reasons[(6, "Documento")]
-    assert reasons[(7, "Rol")] == "expected profesional or estudiante"
+    assert reasons[(7, "Rol")] == "expected one of profesional, estudiante"
     assert "cannot be combined" in reasons[(8, "Grupo Poblacional")]
     assert reasons[(9, "Grupo Poblacional")].startswith("unknown group (value withheld")
     assert sum(b.rows_read for b in batches.values()) == len(PEOPLE)
@@ -118,3 +119,24 @@ def test_sample_teams_match_the_assistances_and_about_18_percent_are_under_repre
     professionals = [r for r in rows if r[5] == "Profesional"]
     share = sum(r[6] != "Ninguno" for r in professionals) / len(professionals)
     assert 0.14 < share < 0.22
+
+
+def test_a_roster_landed_under_another_key_is_named_in_the_load(export, tmp_path, monkeypatch):
+    first, _ = pseudonymised(export, tmp_path)
+    monkeypatch.setenv(pii.KEY_ENV, "another-local-key-for-this-test")
+    second = landed(export, source="esap_equipos")
+    assert second.file_name != first.name and second.file_name.endswith(esap_equipos.LANDED_SUFFIX)
+    [notice] = esap_equipos.key_change([first.name, second.file_name], [second])
+    assert notice.startswith(f"SINFONIA_PII_KEY is not the key that pseudonymised earlier rosters ({first.name})")
+    assert "restore it and extract again" in notice
+    # the same key as every earlier roster (or no earlier roster): nothing to say
+    assert esap_equipos.key_change([second.file_name], [second]) == []
+    assert esap_equipos.key_change([], [second]) == []
+
+
+def test_landing_pseudonymises_the_bytes_it_checked_without_reading_the_path_again(export, tmp_path):
+    data = export.read_bytes()
+    export.write_text("Vigencia;Otra cosa\n2024;x\n", encoding="utf-8")  # replaced after the check
+    name, content = esap_equipos.prepare_for_landing(export, data)
+    assert content == esap_equipos.prepare_for_landing(tmp_path / "equipos_2024.csv", data)[1]
+    assert pii.pseudonym("34567890").encode() in content and name.startswith("equipos_2024.clave-")

@@ -24,7 +24,10 @@ def test_one_batch_per_year_and_bad_rows_explained(tmp_path):
     assert set(batches) == {"2024", "2025"}
     assert [r[2:] for r in batches["2024"].rows] == [("2024", "Dirección Territorial Cauca", "Innovación pública", "12")]
     reasons = sorted((r.row_number, r.column, r.reason.split(" (")[0]) for r in batches["2025"].rejected)
-    assert reasons == [(4, "Línea Temática", "duplicate goal"), (5, "Meta Asistencias", "expected an integer ≥ 0")]
+    # the row contract's wordings (sources.contract): a duplicate key names the row of the first
+    assert reasons == [(4, "Línea Temática", "duplicate Vigencia, Dirección Territorial and Línea Temática "
+                                             "2025/Dirección Territorial Cauca/Innovación pública: first at row 3"),
+                       (5, "Meta Asistencias", "expected an integer")]
     assert sum(b.rows_read for b in batches.values()) == 4
 
 

@@ -62,8 +62,9 @@ def test_annex_header_is_found_wherever_it_moved(tmp_path, header_row, first_col
     assert [r[4] for r in b.rows] == ["05001", "05002", "94663"]
     assert b.rows[1][6] == "40.6"
     assert b.rows[2][7] is None and "'-' recorded as missing" in b.rows[2][9]
-    assert [(r.column, r.reason[:20]) for r in b.rejected] == [("Total", "expected a percentag"),
-                                                               ("ID", "duplicate code (firs")]
+    # the row contract's wordings (sources.contract): a duplicate key names the row of the first
+    assert [(r.column, r.reason) for r in b.rejected] == [("Total", "expected a number"),
+                                                          ("ID", f"duplicate ID 05001: first at row {b.rows[0][1]}")]
     assert b.rows_read == 5
 
 

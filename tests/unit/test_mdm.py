@@ -34,8 +34,9 @@ def test_socrata_page_reads_decimal_commas_and_quarantines_text(tmp_path):
     assert [(r[4], r[7], r[9]) for r in b.rows] == [("05001", "mdm", "75.3"), ("05001", "mdm_gestion", "70.1"),
                                                     ("05002", "mdm", "40")]
     reasons = {(r.row_number, r.column): r.reason for b in batches.values() for r in b.rejected}
-    assert "text is never turned into a number" in reasons[(3, "dato")]
-    assert "5-digit DANE code" in reasons[(5, "codigo_entidad")]
+    # the row contract's wordings (sources.contract)
+    assert reasons[(3, "dato")] == "expected a number"
+    assert "expected a DANE municipality code" in reasons[(5, "codigo_entidad")]
     assert "expected a year" in reasons[(6, "anio")]
     assert sum(b.rows_read for b in batches.values()) == 6
 
@@ -96,7 +97,7 @@ def test_socrata_pages_and_workbook_together_are_not_double_counted(tmp_path, wo
         keys = [(r[4], r[2], r[7]) for r in b.rows]
         assert len(keys) == len(set(keys)) == 11 * len(world.municipal)  # the dimensions only in the workbook
         assert len(b.rejected) == 3 * len(world.municipal)
-        assert all(r.reason.startswith("duplicate") and "first in nkjx-rsq7" in r.reason for r in b.rejected)
+        assert all(r.reason.startswith("duplicate") and "first at nkjx-rsq7" in r.reason for r in b.rejected)
 
 
 def test_departmental_mdd_workbook_is_read_as_departments_not_municipalities():

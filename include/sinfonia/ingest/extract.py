@@ -220,6 +220,12 @@ def load_landed(source: str, landed: list[LandedFile], dsn: str | None = None, p
             return []
         names = divipola_names(conn) if spec.resolves_divipola_names else None
         batches = spec.read(landed, period=period, names=names)
+        if spec.landing_notices is not None:
+            before = [r[0] for r in conn.execute("select file_name from meta.landed_file where source = %s",
+                                                 (source,)).fetchall()]
+            for notice in spec.landing_notices(before, landed):
+                for batch in batches:
+                    batch.notices.append(notice)
         if spec.divipola_code:
             known = divipola_codes(conn)
             for batch in batches:

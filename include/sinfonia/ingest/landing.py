@@ -74,10 +74,10 @@ def land(
     origin: str | None = None,
     period: str | None = None,
     published_on: date | None = None,
-    prepare: Callable[[Path], tuple[str, bytes]] | None = None,
+    prepare: Callable[[Path, bytes], tuple[str, bytes]] | None = None,
     root: Path | None = None,
 ) -> LandedFile:
-    """Land ``path``; with ``prepare`` (path → (stored name, bytes)), land what it returns instead.
+    """Land ``path``; with ``prepare`` ((path, its bytes) → (stored name, bytes)), land what it returns instead.
 
     The file's bytes are read once, checked by ``sinfonia.ingest.intake`` (no link, within limits,
     no personal data unless ``prepare`` pseudonymises it; ``root``: the sources folder it must stay
@@ -89,7 +89,7 @@ def land(
     content = None
     name = path.name
     if prepare is not None:
-        name, content = prepare(path)
+        name, content = prepare(path, data)  # the checked bytes: the path is not read again
     else:
         content = data
     digest = hashlib.sha256(content).hexdigest()

@@ -58,3 +58,9 @@ def pseudonym(document: str | None, secret: bytes | None = None) -> str | None:
     if not doc:
         return None
     return hmac.new(secret or key(), doc.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def key_mark(secret: bytes | None = None) -> str:
+    """A short public mark of the key (neither the key nor a pseudonym): files pseudonymised with
+    the same key carry the same mark, so a changed key can be told from the landed files' names."""
+    return hmac.new(secret or key(), b"sinfonia: which key", hashlib.sha256).hexdigest()[:8]

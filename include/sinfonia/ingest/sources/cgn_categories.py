@@ -37,6 +37,7 @@ from datetime import date
 
 from sinfonia.ingest.landing import LandedFile
 from sinfonia.ingest.loading import Batch
+from sinfonia.ingest.sources import contract
 from sinfonia.ingest.sources.spec import SourceSpec
 from sinfonia.ingest.tables import (
     Column,
@@ -69,6 +70,9 @@ NAMES = [
 def default_published_on(year: int) -> date:
     """Categories for year Y are set before 31 October of Y-1; CGN certifies by late November."""
     return date(year - 1, 11, 30)
+
+
+CATEGORY_PROBLEM = "expected a category: E or ESP (especial), 1–6 or SIN"
 
 
 def category_of(value) -> str | None | bool:
@@ -191,10 +195,10 @@ def _parse_historic(f: LandedFile, rows: list[tuple], batches: dict[int, Batch])
             elif code is None:
                 b.reject(f.file_name, offset, "código", raw_code, code_problem, rec)
             elif duplicate:
-                b.reject(f.file_name, offset, "código", code, f"duplicate municipality (first at row {duplicate})", rec)
+                b.reject(f.file_name, offset, "código", code,
+                         contract.duplicate("municipality code", code, f"row {duplicate}"), rec)
             elif category_of(value) is False:
-                b.reject(f.file_name, offset, f"Vigencia {y}", value,
-                         "expected a category: E (especial), 1–6 or SIN", rec)
+                b.reject(f.file_name, offset, f"Vigencia {y}", value, CATEGORY_PROBLEM, rec)
             else:
                 b.rows.append((f.file_name, offset, str(y), code, record["departamento"], record["municipio"],
                                cell_text(value), category_of(value),
@@ -252,55 +256,56 @@ def _parse_ct01(f: LandedFile, sheets: dict[str, list[tuple]], batches: dict[int
     year = years.pop()
     batch = _new_batch(batches, f, year, f.published_on or default_published_on(year))
     year_problem = plausible_year_problem(year)
-    seen: dict[str, tuple[str, int]] = {}
+    categories = contract.RowContract(CT01_FIELDS)  # one municipality once, across the sheets
     historic = {id(t): _title(t) for t in tables if _title(t) and "historic" in normalise(_title(t))}
     for table in sorted(tables, key=lambda t: id(t) in historic):  # the by-municipality sheet first
         section = historic.get(id(table))
-        code_header, category_header = table.headers["municipality_code"], table.headers["category"]
-        batch.note_headers(f.file_name, {"municipality_code": code_header})
+        batch.note_headers(f.file_name, {"municipality_code": table.headers["municipality_code"]})
         by = section or next((m.group(1).strip() for r in reversed(table.above) if (m := _section(r))), None)
         for row_number, values in table.rows:
             rec = {name: (values[i] if i < len(values) else None) for name, i in table.positions.items()}
-            raw_code = rec["municipality_code"]
-            text = cell_text(raw_code) or ""
             if m := _section(values):
                 by = m.group(1).strip()  # a section row: who categorised the rows below
                 batch.notes_skipped += 1
                 continue
             filled = [v for v in values if cell_text(v) is not None]
-            if header_key(text) in {header_key(a) for a in CT01[0].aliases} or (
-                    len(filled) <= 1 and municipality_code(raw_code)[0] is None):
+            if header_key(cell_text(rec["municipality_code"]) or "") in {header_key(a) for a in CT01[0].aliases} or (
+                    len(filled) <= 1 and municipality_code(rec["municipality_code"])[0] is None):
                 batch.notes_skipped += 1  # the repeated header, footer lines and notes
                 continue
-            record = {table.headers[k]: cell_text(v) for k, v in rec.items()}
-            record["sheet"] = table.sheet
-            code, problem = municipality_code(raw_code)
-            if len(text) == 9 and text.startswith("9232"):  # never the DIVIPOLA code in its last digits
-                code = CGN_CODES.get(text)
-                problem = (f"CGN code {text} embeds no DIVIPOLA code and is not among the known ones "
-                           f"(CGN_CODES in {__name__}); add it with its DIVIPOLA code")
-            category = category_of(rec["category"])
+            record = {**contract.record_of(table, rec), "sheet": table.sheet}
+            out, problem = categories.check(table, row_number, rec)
             if year_problem:
-                batch.reject(f.file_name, row_number, "vigencia", year, year_problem, record)
-            elif code is None:
-                batch.reject(f.file_name, row_number, code_header, raw_code, problem, record)
-            elif code in seen:
-                batch.reject(f.file_name, row_number, code_header, raw_code,
-                             f"duplicate municipality {code} (first in sheet {seen[code][0]!r} row {seen[code][1]})",
-                             record)
-            elif category is False:
-                batch.reject(f.file_name, row_number, category_header, rec["category"],
-                             "expected a category: ESP (especial), 1–6 or SIN", record)
-            elif section is not None:
-                batch.reject(f.file_name, row_number, category_header, rec["category"],
-                             f"historic sheet {table.sheet!r} ({section.strip()}): the category CGN kept from "
-                             f"its records before 2018, not one set for vigencia {year}; the by-municipality "
-                             f"sheet is the {year} categorisation and does not list {code}", record)
-            else:
-                seen[code] = (table.sheet, row_number)
-                batch.rows.append((f.file_name, row_number, str(year), code,
-                                   cell_text(rec.get("department_name")), cell_text(rec.get("municipality_name")),
-                                   cell_text(rec["category"]), category, by))
+                problem = ("vigencia", str(year), year_problem)
+            elif problem is None and section is not None:
+                problem = (table.headers["category"], cell_text(rec["category"]),
+                           f"historic sheet {table.sheet!r} ({section.strip()}): the category CGN kept from its "
+                           f"records before 2018, not one set for vigencia {year}; the by-municipality sheet is "
+                           f"the {year} categorisation and does not list {out['municipality_code']}")
+            if problem:
+                batch.reject(f.file_name, row_number, *problem, record)
+                continue
+            categories.keep(table, row_number, out)
+            batch.rows.append((f.file_name, row_number, str(year), out["municipality_code"], out["department_name"],
+                               out["municipality_name"], cell_text(rec["category"]), out["category"], by))
+
+
+def _cgn_code(value) -> tuple[str | None, str | None]:
+    """The DIVIPOLA code of a CGN entity code: its last digits, or ``CGN_CODES`` for the 9232… codes."""
+    text = cell_text(value) or ""
+    if len(text) == 9 and text.startswith("9232"):  # never the DIVIPOLA code in its last digits
+        return CGN_CODES.get(text), None if text in CGN_CODES else (
+            f"CGN code {text} embeds no DIVIPOLA code and is not among the known ones (CGN_CODES in {__name__}); "
+            "add it with its DIVIPOLA code")
+    return municipality_code(value)
+
+
+CT01_FIELDS = (
+    contract.Field("municipality_code", contract.Kind.CODE, key=True, required=True, convert=_cgn_code),
+    contract.Field("department_name"), contract.Field("municipality_name"),
+    contract.Field("category", convert=lambda v: (None, CATEGORY_PROBLEM) if category_of(v) is False
+                   else (category_of(v), None)),
+)
 
 
 SPEC = SourceSpec(SOURCE, FOLDER, PATTERNS, COLUMNS, parse, year_fallback=True,

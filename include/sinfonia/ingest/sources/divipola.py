@@ -26,15 +26,17 @@ from pathlib import Path
 
 from sinfonia.ingest.landing import LandedFile
 from sinfonia.ingest.loading import Batch
-from sinfonia.ingest.sources.contract import account_for_columns
+from sinfonia.ingest.sources.contract import Field, Kind, RowContract, account_for_columns, record_of
 from sinfonia.ingest.sources.spec import Periods, SourceSpec
 from sinfonia.ingest.tables import (
     HEADER_SCAN_ROWS,
     Column,
     SourceFormatError,
+    Table,
     cell_text,
     check_not_empty_or_html,
     dane_code,
+    municipality_code,
     normalise,
     read_table,
     read_xlsx_sheets,
@@ -58,7 +60,10 @@ CSV_COLUMNS = [
     Column("longitude", ("longitud", "longitude"), required=False),
 ]
 
-ENTITY_TYPES = {"municipio": "municipio", "isla": "isla", "area no municipalizada": "area_no_municipalizada"}
+ENTITY_TYPES = {"Municipio": "municipio", "Isla": "isla", "Área no municipalizada": "area_no_municipalizada"}
+# The Socrata API's field names (JSON pages), as the quarantine names them.
+API_FIELDS = {"department_code": "cod_dpto", "municipality_code": "cod_mpio", "department_name": "dpto",
+              "municipality_name": "nom_mpio", "entity_type": "tipo", "latitude": "latitud", "longitude": "longitud"}
 
 
 def _json_records(path: Path):
@@ -76,15 +81,7 @@ def _json_records(path: Path):
             raise SourceFormatError(f"{path.name}: record {i} is a JSON {type(rec).__name__}, "
                                     "expected an object of fields")
         typ = next((v for k, v in rec.items() if k.startswith("tipo")), None)
-        yield i, {
-            "department_code": rec.get("cod_dpto"),
-            "municipality_code": rec.get("cod_mpio"),
-            "department_name": rec.get("dpto"),
-            "municipality_name": rec.get("nom_mpio"),
-            "entity_type": typ,
-            "latitude": rec.get("latitud"),
-            "longitude": rec.get("longitud"),
-        }
+        yield i, {**{column: rec.get(api) for column, api in API_FIELDS.items()}, "entity_type": typ}
 
 
 def edition_of(f: LandedFile, period: str | None = None) -> str:
@@ -144,44 +141,40 @@ def parse(files: list[LandedFile], period: str | None = None) -> list[Batch]:
     return [_edition(edition, group) for edition, group in sorted(editions.items())]
 
 
+# The row contract: the code (the key, strict), the entity type (one of three), the rest as published.
+FIELDS = (Field("municipality_code", Kind.CODE, key=True, required=True), Field("department_code"),
+          Field("department_name"), Field("municipality_name"),
+          Field("entity_type", Kind.ENUM, required=True, values=ENTITY_TYPES), Field("latitude"), Field("longitude"))
+
+
 def _edition(edition: str, files: list[LandedFile]) -> Batch:
     batch = Batch(SOURCE, edition, COLUMNS, files=[f.sha256 for f in files])
     batch.published_on = max((f.published_on or updated_on(f) for f in files if f.published_on or updated_on(f)),
                              default=None)
-    seen: dict[str, tuple[str, int]] = {}
+    contract = RowContract(FIELDS)
     for f in sorted(files, key=lambda f: f.file_name):
-        table = None
         if f.path.suffix.lower() == ".json":
+            table = Table(f.file_name, None, 0, {}, [], headers=dict(API_FIELDS))
             records = _json_records(f.path)
         else:
             table = read_table(f.path, CSV_COLUMNS)
             records = table.records()
         for row_number, rec in records:
-            filled = [v for v in rec.values() if cell_text(v) is not None]
-            if len(filled) <= 1 and dane_code(rec["municipality_code"]) is None:
+            code = municipality_code(rec["municipality_code"])[0]
+            if code is None and sum(cell_text(v) is not None for v in rec.values()) <= 1:
                 batch.notes_skipped += 1  # footnotes and sources below a workbook's table
                 continue
-            code = dane_code(rec["municipality_code"])
+            row, problem = contract.check(table, row_number, rec)
             dept = dane_code(rec["department_code"], 2)
-            etype = ENTITY_TYPES.get(normalise(rec["entity_type"]))
-            if code is None:
-                batch.reject(f.file_name, row_number, "municipality_code", rec["municipality_code"],
-                             "expected a DANE municipality code of up to 5 digits", rec)
-            elif dept is None or code[:2] != dept:
-                batch.reject(f.file_name, row_number, "department_code", rec["department_code"],
-                             f"expected the 2-digit department code {code[:2]} of municipality {code}", rec)
-            elif etype is None:
-                batch.reject(f.file_name, row_number, "entity_type", rec["entity_type"],
-                             "expected Municipio, Isla or Área no municipalizada", rec)
-            elif code in seen:
-                batch.reject(f.file_name, row_number, "municipality_code", code,
-                             f"duplicate code: already in {seen[code][0]} row {seen[code][1]}", rec)
-            else:
-                seen[code] = (f.file_name, row_number)
-                batch.rows.append((f.file_name, row_number, dept, code,
-                                   cell_text(rec["department_name"]), cell_text(rec["municipality_name"]), etype,
-                                   cell_text(rec.get("latitude")), cell_text(rec.get("longitude"))))
-        if table is not None:
+            if problem is None and dept != row["municipality_code"][:2]:
+                problem = (table.headers["department_code"], cell_text(rec["department_code"]),
+                           f"expected the 2-digit department code {code[:2]} of municipality {code}")
+            if problem:
+                batch.reject(f.file_name, row_number, *problem, record_of(table, rec))
+                continue
+            contract.keep(table, row_number, row)
+            batch.rows.append((f.file_name, row_number, dept, *(row[c] for c in COLUMNS[1:])))
+        if table.positions:
             account_for_columns(batch, table)
     return batch
 

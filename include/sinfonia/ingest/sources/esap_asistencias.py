@@ -9,76 +9,47 @@ sequence of exports is the history of states.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
-from functools import lru_cache
+from datetime import date
 
 from sinfonia.ingest.landing import LandedFile
 from sinfonia.ingest.loading import Batch
+from sinfonia.ingest.sources.contract import Field, Kind, RowContract, record_of
 from sinfonia.ingest.sources.spec import Periods, SourceSpec
 from sinfonia.ingest.tables import (
     Column,
     SourceFormatError,
-    cell_text,
-    dane_code,
     normalise,
-    number_text,
     read_table,
-    year_of,
 )
 
 SOURCE = "esap_asistencias"
 FOLDER = "esap"
 PATTERNS = ("asistencias*.csv", "asistencias*.xlsx")
 STATUSES = ("Programada", "En diagnóstico", "Concertada", "En implementación", "Entregada", "Cancelada")
-_STATUS_BY_NORM = {normalise(s): s for s in STATUSES}
 
-FIELDS = [  # (raw column, contract header)
-    ("assistance_id", "ID Asistencia"),
-    ("goal_year", "Vigencia"),
-    ("directorate", "Dirección Territorial"),
-    ("municipality_code", "Código DANE Municipio"),
-    ("department_name", "Departamento"),
-    ("municipality_name", "Municipio"),
-    ("thematic_line", "Línea Temática"),
-    ("team", "Equipo"),
-    ("status", "Estado"),
-    ("agreed_date", "Fecha Concertación"),
-    ("action_plan_date", "Fecha Plan de Acción"),
-    ("due_date", "Fecha Entrega Programada"),
-    ("delivered_date", "Fecha Entrega Real"),
-    ("product", "Producto Entregado"),
-    ("public_servants", "Servidores Participantes"),
-    ("students", "Estudiantes Vinculados"),
-    ("quality_score", "Calificación Calidad"),
-    ("satisfaction_score", "Satisfacción Alcaldía"),
-    ("observations", "Observaciones"),
-]
-HEADERS = dict(FIELDS)
+HEADERS = {  # raw column → contract header
+    "assistance_id": "ID Asistencia", "goal_year": "Vigencia", "directorate": "Dirección Territorial",
+    "municipality_code": "Código DANE Municipio", "department_name": "Departamento", "municipality_name": "Municipio",
+    "thematic_line": "Línea Temática", "team": "Equipo", "status": "Estado", "agreed_date": "Fecha Concertación",
+    "action_plan_date": "Fecha Plan de Acción", "due_date": "Fecha Entrega Programada",
+    "delivered_date": "Fecha Entrega Real", "product": "Producto Entregado",
+    "public_servants": "Servidores Participantes", "students": "Estudiantes Vinculados",
+    "quality_score": "Calificación Calidad", "satisfaction_score": "Satisfacción Alcaldía",
+    "observations": "Observaciones",
+}
 OPTIONAL = {"municipality_code", "product", "observations", "satisfaction_score", "team",
             "agreed_date", "action_plan_date", "delivered_date", "quality_score"}
-TABLE = [Column(name, (normalise(header),), required=name not in OPTIONAL) for name, header in FIELDS]
-COLUMNS = (*[name for name, _ in FIELDS], "export_date")
-DATES = ("agreed_date", "action_plan_date", "due_date", "delivered_date")
-
-
-def parse_date(value: object) -> date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return _parse_date_text(str(value).strip())
-
-
-@lru_cache(maxsize=1 << 14)  # a few thousand distinct dates per export, each on many rows
-def _parse_date_text(s: str) -> date:
-    for fmt in ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d"):
-        try:
-            return datetime.strptime(s, fmt).date()
-        except ValueError:
-            continue
-    raise ValueError(f"expected a date dd/mm/yyyy or yyyy-mm-dd, found {s!r}")
+TABLE = [Column(name, (normalise(header),), required=name not in OPTIONAL) for name, header in HEADERS.items()]
+COLUMNS = (*HEADERS, "export_date")
+# The row contract, in the order the rules are checked (the first problem of a row is its reason).
+_KINDS = {"assistance_id": Field("assistance_id", key=True, required=True),
+          "goal_year": Field("goal_year", Kind.YEAR, required=True),
+          "status": Field("status", Kind.ENUM, required=True, values={s: s for s in STATUSES}),
+          **{d: Field(d, Kind.DATE) for d in ("agreed_date", "action_plan_date", "due_date", "delivered_date")},
+          **{c: Field(c, Kind.INTEGER, range=(0, None), scale=False) for c in ("public_servants", "students")},
+          **{c: Field(c, Kind.INTEGER, range=(1, 5), scale=False) for c in ("quality_score", "satisfaction_score")},
+          "municipality_code": Field("municipality_code", Kind.CODE)}
+FIELDS = (*_KINDS.values(), *(Field(c) for c in HEADERS if c not in _KINDS))
 
 
 def export_date(f: LandedFile) -> date:
@@ -93,63 +64,26 @@ def export_date(f: LandedFile) -> date:
     )
 
 
-def _check(rec: dict, names: dict[tuple[str, str], str] | None,
-           exported: date | None = None) -> tuple[dict, tuple[str, object, str] | None]:
-    """Typed, normalised values as text, or (column header, value, reason) of the first problem.
-
-    A delivery dated after the export date is quarantined: an export records what has happened,
-    so a future Fecha Entrega Real is a typing error (planned dates may lie in the future).
-    """
-    out = {k: cell_text(v) for k, v in rec.items()}
-    if not out["assistance_id"]:
-        return out, (HEADERS["assistance_id"], None, "empty natural key")
-    year, problem = year_of(rec["goal_year"])
-    if year is None:
-        return out, (HEADERS["goal_year"], rec["goal_year"], problem)
-    out["goal_year"] = year
-    status = _STATUS_BY_NORM.get(normalise(rec["status"]))
-    if status is None:
-        return out, (HEADERS["status"], rec["status"], f"expected one of {', '.join(STATUSES)}")
-    out["status"] = status
-    parsed = {}
-    for col in DATES:
-        try:
-            parsed[col] = parse_date(rec.get(col))
-        except ValueError as exc:
-            return out, (HEADERS[col], rec.get(col), str(exc))
-        out[col] = parsed[col].isoformat() if parsed[col] else None
-    ordered = [(c, parsed[c]) for c in ("agreed_date", "action_plan_date", "delivered_date") if parsed[c]]
-    for (c1, d1), (c2, d2) in zip(ordered, ordered[1:], strict=False):
-        if d2 < d1:
-            return out, (HEADERS[c2], out[c2], f"date before {HEADERS[c1]} ({out[c1]})")
-    if exported and parsed["delivered_date"] and parsed["delivered_date"] > exported:
-        return out, (HEADERS["delivered_date"], out["delivered_date"],
-                     f"delivery date after the export date ({exported.isoformat()})")
-    if status == "Entregada" and not parsed["delivered_date"]:
-        return out, (HEADERS["delivered_date"], None, "Entregada requires Fecha Entrega Real")
-    for col, low, high in (("public_servants", 0, None), ("students", 0, None),
-                           ("quality_score", 1, 5), ("satisfaction_score", 1, 5)):
-        if out.get(col) is None:
-            continue
-        num = number_text(rec[col])
-        if num is None or float(num) != int(float(num)) or float(num) < low or (high and float(num) > high):
-            rng = f"an integer {low}–{high}" if high else f"an integer ≥ {low}"
-            return out, (HEADERS[col], rec[col], f"expected {rng}")
-        out[col] = str(int(float(num)))
-    code = dane_code(rec.get("municipality_code"))
-    if code is None and out.get("municipality_code"):
-        return out, (HEADERS["municipality_code"], rec["municipality_code"], "expected a 5-digit DANE code")
-    if code is None:
-        key = (normalise(out["department_name"]), normalise(out["municipality_name"]))
+def _check(out: dict, names: dict[tuple[str, str], str] | None, exported: date) -> tuple[str, object, str] | None:
+    """The rules that are this export's own, on a row the contract read: dates in their order, no
+    delivery after the export date (an export records what has happened; planned dates may lie in
+    the future), Entregada with its delivery date, and a missing code resolved from the names."""
+    ordered = [c for c in ("agreed_date", "action_plan_date", "delivered_date") if out[c]]
+    for c1, c2 in zip(ordered, ordered[1:], strict=False):
+        if out[c2] < out[c1]:
+            return HEADERS[c2], out[c2], f"date before {HEADERS[c1]} ({out[c1]})"
+    if out["delivered_date"] and out["delivered_date"] > exported.isoformat():
+        return HEADERS["delivered_date"], out["delivered_date"], f"delivery date after the export date ({exported})"
+    if out["status"] == "Entregada" and not out["delivered_date"]:
+        return HEADERS["delivered_date"], None, "Entregada requires Fecha Entrega Real"
+    if out["municipality_code"] is None:
         if not names:
-            return out, (HEADERS["municipality_code"], None,
-                         "code missing and no DIVIPOLA loaded to resolve the names")
-        code = names.get(key)
-        if code is None:
-            return out, (HEADERS["municipality_name"], out["municipality_name"],
-                         "code missing and the names match no DIVIPOLA municipality (or several)")
-    out["municipality_code"] = code
-    return out, None
+            return HEADERS["municipality_code"], None, "code missing and no DIVIPOLA loaded to resolve the names"
+        out["municipality_code"] = names.get((normalise(out["department_name"]), normalise(out["municipality_name"])))
+        if out["municipality_code"] is None:
+            return (HEADERS["municipality_name"], out["municipality_name"],
+                    "code missing and the names match no DIVIPOLA municipality (or several)")
+    return None
 
 
 def parse(files: list[LandedFile], names: dict[tuple[str, str], str] | None = None) -> list[Batch]:
@@ -157,19 +91,17 @@ def parse(files: list[LandedFile], names: dict[tuple[str, str], str] | None = No
     for f in files:
         exported = export_date(f)
         batch = Batch(SOURCE, exported.isoformat(), COLUMNS, files=[f.sha256], published_on=exported)
-        seen: dict[str, int] = {}
+        contract = RowContract(FIELDS)  # a duplicate ID within one export
         table = read_table(f.path, TABLE)
         batch.note_headers(f.file_name, table.headers)
         for row_number, rec in table.records():
-            out, problem = _check(rec, names, exported)
-            if problem is None and out["assistance_id"] in seen:
-                problem = (HEADERS["assistance_id"], out["assistance_id"],
-                           f"duplicate in this export (first at row {seen[out['assistance_id']]})")
+            out, problem = contract.check(table, row_number, rec)
+            problem = problem or _check(out, names, exported)
             if problem:
-                batch.reject(f.file_name, row_number, problem[0], problem[1], problem[2], rec)
+                batch.reject(f.file_name, row_number, *problem, record_of(table, rec))
                 continue
-            seen[out["assistance_id"]] = row_number
-            batch.rows.append((f.file_name, row_number, *[out[c] for c, _ in FIELDS], exported.isoformat()))
+            contract.keep(table, row_number, out)
+            batch.rows.append((f.file_name, row_number, *(out[c] for c in HEADERS), exported.isoformat()))
         batches.append(batch)
     return batches
 

@@ -10,8 +10,9 @@ Two steps, both here:
 
 - ``prepare_for_landing`` runs BEFORE the landing zone writes anything: it keeps only the contract
   columns, replaces Documento by its keyed hash (``sinfonia.ingest.pii``), drops Nombre (and any other
-  column), and returns a UTF-8 CSV (``<name>.seudonimizado.csv``) with the original row numbers in
-  ``Fila Origen``. That pseudonymised copy is all the landing zone keeps.
+  column), and returns a UTF-8 CSV (``<name>.clave-<key mark>.seudonimizado.csv``) with the original
+  row numbers in ``Fila Origen``. That pseudonymised copy is all the landing zone keeps. The key's
+  mark (``pii.key_mark``) tells a roster landed under a changed key: its load says so (``key_change``).
 - ``parse`` reads only such pseudonymised files; it checks each row and returns one batch per
   Vigencia for the table ``restricted.esap_equipos`` (never ``raw``).
 """
@@ -26,6 +27,7 @@ from pathlib import Path
 from sinfonia.ingest import pii
 from sinfonia.ingest.landing import LandedFile
 from sinfonia.ingest.loading import Batch
+from sinfonia.ingest.sources.contract import Field, Kind, RowContract
 from sinfonia.ingest.sources.spec import SourceSpec
 from sinfonia.ingest.tables import (
     Column,
@@ -34,7 +36,6 @@ from sinfonia.ingest.tables import (
     normalise,
     number_text,
     read_table,
-    year_of,
 )
 
 SOURCE = "esap_equipos"
@@ -45,7 +46,7 @@ COLUMNS = ("goal_year", "directorate", "team", "person_key", "role", "population
 PSEUDONYM_HEADER = "Documento (HMAC-SHA256)"
 LANDED_SUFFIX = ".seudonimizado.csv"
 
-ROLES = {"profesional": "profesional", "estudiante": "estudiante"}
+ROLES = {"profesional": "profesional", "estudiante": "estudiante"}  # published → loaded
 # Canonical group codes (published column names use them) and the texts that name each one.
 GROUPS = {
     "afro": ("afrodescendiente raizal palenquero", "afrodescendiente", "afrocolombiano", "afro",
@@ -74,10 +75,13 @@ LANDED_HEADER = ["Fila Origen", "Vigencia", "Dirección Territorial", "Equipo", 
                  "Rol", "Grupo Poblacional"]
 
 
-def prepare_for_landing(path: Path) -> tuple[str, bytes]:
-    """(stored file name, pseudonymised CSV bytes): no document number, no name, ever stored."""
+def prepare_for_landing(path: Path, data: bytes | None = None) -> tuple[str, bytes]:
+    """(stored file name, pseudonymised CSV bytes): no document number, no name, ever stored.
+    ``data``: the export's bytes as landing read and checked them (the path is not read again).
+    The stored name carries the key's mark (``pii.key_mark``): a roster landed under another key
+    is told apart (``key_change``)."""
     secret = pii.key()  # fails first, before the file is even read, when there is no key
-    table = read_table(Path(path), ORIGINAL)
+    table = read_table(Path(path), ORIGINAL, data=data)
     out = io.StringIO()
     w = csv.writer(out, delimiter=";")
     w.writerow(LANDED_HEADER)
@@ -85,7 +89,24 @@ def prepare_for_landing(path: Path) -> tuple[str, bytes]:
         w.writerow([row_number, cell_text(rec["goal_year"]), cell_text(rec["directorate"]),
                     cell_text(rec["team"]), pii.pseudonym(cell_text(rec["document"]), secret) or "",
                     cell_text(rec["role"]), cell_text(rec["population_groups"])])
-    return Path(path).stem + LANDED_SUFFIX, out.getvalue().encode("utf-8")
+    return f"{Path(path).stem}.clave-{pii.key_mark(secret)}{LANDED_SUFFIX}", out.getvalue().encode("utf-8")
+
+
+_KEY_MARK = re.compile(r"\.clave-([0-9a-f]{8})" + re.escape(LANDED_SUFFIX) + "$")
+
+
+def key_change(landed_before: list[str], landed: list[LandedFile]) -> list[str]:
+    """The notice of a load whose rosters were pseudonymised under another key than earlier ones
+    (``landed_before``: the names of every roster landed so far): the same export lands and loads
+    again, and its people get pseudonyms that follow none of the earlier ones."""
+    marks = {m.group(1) for f in landed if (m := _KEY_MARK.search(f.file_name))}
+    earlier = sorted({name for name in landed_before if (m := _KEY_MARK.search(name)) and m.group(1) not in marks})
+    if not marks or not earlier:
+        return []
+    return [f"{pii.KEY_ENV} is not the key that pseudonymised earlier rosters ({', '.join(earlier[:3])}"
+            + (f" and {len(earlier) - 3} more" if len(earlier) > 3 else "") + "): this roster was landed and "
+            "loaded again under the new key, and its person_key values follow no one across the rosters of "
+            f"the earlier key. If {pii.KEY_ENV} changed by mistake, restore it and extract again"]
 
 
 def population_groups(value: object) -> str:
@@ -116,31 +137,27 @@ def population_groups(value: object) -> str:
     return ";".join(sorted(codes))
 
 
-def _check(rec: dict) -> tuple[dict, tuple[str, object, str] | None]:
-    out = {k: cell_text(v) for k, v in rec.items()}
-    year, problem = year_of(rec["goal_year"])
-    if year is None:
-        return out, ("Vigencia", rec["goal_year"], problem)
-    out["goal_year"] = year
-    for col, header in (("directorate", "Dirección Territorial"), ("team", "Equipo")):
-        if not out[col]:
-            return out, (header, None, "required")
-    if not out["person_key"] or not re.fullmatch(r"[0-9a-f]{64}", out["person_key"]):
-        return out, ("Documento", None, "document number missing (the value itself is never stored)")
-    role = ROLES.get(normalise(rec["role"]))
-    if role is None:
-        return out, ("Rol", rec["role"], "expected profesional or estudiante")
-    out["role"] = role
-    try:
-        out["population_groups"] = population_groups(rec["population_groups"])
-    except ValueError as exc:
-        return out, ("Grupo Poblacional", rec["population_groups"], str(exc))
-    return out, None
+def _person_key(value: object) -> tuple[str | None, str | None]:
+    if re.fullmatch(r"[0-9a-f]{64}", cell_text(value) or ""):
+        return cell_text(value), None
+    return None, "document number missing (the value itself is never stored)"
+
+
+# The row contract: one person once per team and year; the pseudonym and the groups are never
+# written to the quarantine (meta.quarantine is not restricted), nor is the key of a duplicate.
+FIELDS = (
+    Field("goal_year", Kind.YEAR, key=True, required=True),
+    Field("directorate", key=True, required=True, fold=True),
+    Field("team", key=True, required=True, fold=True),
+    Field("person_key", key=True, required=True, sensitive=True, convert=_person_key, header="Documento"),
+    Field("role", Kind.ENUM, required=True, values=ROLES),
+    Field("population_groups", required=True, sensitive=True, convert=lambda v: (population_groups(v), None)),
+)
 
 
 def parse(files: list[LandedFile]) -> list[Batch]:
     batches: dict[str, Batch] = {}
-    seen: dict[tuple, tuple[str, int]] = {}
+    contract = RowContract(FIELDS)
     for f in files:
         if not f.file_name.endswith(LANDED_SUFFIX):
             raise SourceFormatError(
@@ -148,29 +165,24 @@ def parse(files: list[LandedFile]) -> list[Batch]:
                 "landing pseudonymised it (document numbers hashed, names dropped); land it with "
                 "sinfonia extract esap_equipos"
             )
-        for _, rec in read_table(f.path, LANDED).records():
+        table = read_table(f.path, LANDED)
+        for _, rec in table.records():
             row_number = int(number_text(rec["source_row"]) or 0)
-            out, problem = _check(rec)
-            key = (out["goal_year"], normalise(out["directorate"]), normalise(out["team"]), out["person_key"])
-            if problem is None and key in seen:
-                problem = ("Documento", None, f"same person twice in this team and year "
-                           f"(first in {seen[key][0]} row {seen[key][1]})")
-            year = out["goal_year"] if problem is None or problem[0] != "Vigencia" else "unknown"
+            row, problem = contract.check(table, row_number, rec)
+            year = row.get("goal_year") or "unknown"
             batch = batches.setdefault(year, Batch(SOURCE, year, COLUMNS, published_on=f.published_on,
                                                    schema=SCHEMA))
             if f.sha256 not in batch.files:
                 batch.files.append(f.sha256)
             if problem:
-                # meta.quarantine is not restricted: keep no pseudonym, group or value of a person.
-                batch.reject(f.file_name, row_number, problem[0],
-                             problem[1] if problem[0] in ("Vigencia", "Rol") else None, problem[2],
-                             {k: out[k] for k in ("goal_year", "directorate", "team")})
+                batch.reject(f.file_name, row_number, *problem,
+                             {k: cell_text(rec[k]) for k in ("goal_year", "directorate", "team")})
                 continue
-            seen[key] = (f.file_name, row_number)
-            batch.rows.append((f.file_name, row_number, *[out[c] for c in COLUMNS]))
+            contract.keep(table, row_number, row)
+            batch.rows.append((f.file_name, row_number, *(row[c] for c in COLUMNS)))
     return list(batches.values())
 
 
 SPEC = SourceSpec(SOURCE, FOLDER, PATTERNS, COLUMNS, parse, schema=SCHEMA,
-                  prepare_for_landing=prepare_for_landing, drives_monitoring=True,
+                  prepare_for_landing=prepare_for_landing, landing_notices=key_change, drives_monitoring=True,
                   note="Person level: pseudonymised on landing, loaded into `restricted`, never into `raw`.")

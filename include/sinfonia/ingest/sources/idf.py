@@ -34,10 +34,10 @@ from sinfonia.ingest.tables import (
     Column,
     SourceFormatError,
     cell_text,
-    dane_code,
     find_tables,
     header_key,
     holds_departments,
+    municipality_code,
     normalise,
     plausible_year_problem,
     read_xlsx_sheets,
@@ -123,7 +123,7 @@ def _batch(f: LandedFile, table, year: int, methodology: str) -> Batch:
     for row_number, rec in table.records():
         filled = [v for v in rec.values() if cell_text(v) is not None]
         if (cell_text(rec["municipality_code"]) is None and cell_text(rec.get("municipality_name")) is None) or (
-            len(filled) == 1 and dane_code(filled[0]) is None
+            len(filled) == 1 and municipality_code(filled[0])[0] is None
         ):
             batch.notes_skipped += 1  # footnotes, sources, the unlabelled average row
             continue

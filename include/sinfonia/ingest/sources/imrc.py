@@ -17,20 +17,19 @@ from datetime import date
 
 from sinfonia.ingest.landing import LandedFile
 from sinfonia.ingest.loading import Batch
+from sinfonia.ingest.sources.contract import Field, Kind, RowContract
 from sinfonia.ingest.sources.spec import SourceSpec
 from sinfonia.ingest.tables import (
     Column,
     Contains,
     SourceFormatError,
     cell_text,
-    check_scale,
-    dane_code,
     find_table,
+    municipality_code,
     normalise,
     number_text,
     read_xlsx_sheets,
     resolve_period,
-    scale_problem,
 )
 
 SOURCE = "imrc"
@@ -40,8 +39,11 @@ COLUMNS = (
     "edition", "hazard", "municipality_code", "department_name", "municipality_name", "imrc",
     "capacity_group", "notes",
 )
+# The row contract: the code (the key) and the index on its published 0–100; names and group as published.
+FIELDS = (Field("municipality_code", Kind.CODE, key=True, required=True), Field("department_name"),
+          Field("municipality_name"), Field("imrc", Kind.NUMBER, required=True, range=(0.0, 100.0)),
+          Field("capacity_group"))
 STATEMENTS = ("sin poblacion expuesta", "no reportado", "no aplica")
-INDEX_RANGE = (0.0, 100.0)  # DNP publishes the index on 0–100
 
 
 def _table(hazard: str, letter: str) -> list[Column]:
@@ -87,46 +89,24 @@ def parse(files: list[LandedFile], period: str | None = None) -> list[Batch]:
             except SourceFormatError as exc:
                 raise SourceFormatError(
                     f"{f.file_name}: no sheet like '{hazard.capitalize()} de Lluvias' ({exc})") from None
-            headers = table.headers
             batch = Batch(SOURCE, f"{edition}-{hazard}", COLUMNS, files=[f.sha256],
                           published_on=f.published_on or default_published_on(edition))
-            batch.note_headers(f.file_name, headers)
-            seen: dict[str, int] = {}
-            outside: list[tuple[int, str]] = []
+            batch.note_headers(f.file_name, table.headers)
+            contract = RowContract(FIELDS)
             for row_number, rec in table.records():
-                record = {headers[k]: cell_text(v) for k, v in rec.items()}
-                filled = [v for v in rec.values() if cell_text(v) is not None]
-                code = dane_code(rec["municipality_code"])
-                if code is None and len(filled) <= 1:
+                if municipality_code(rec["municipality_code"])[0] is None and \
+                        sum(cell_text(v) is not None for v in rec.values()) <= 1:
                     batch.notes_skipped += 1  # sources and notes under the data
                     continue
                 text = cell_text(rec["imrc"])
-                value = number_text(rec["imrc"])
-                note = None
-                if code is None:
-                    batch.reject(f.file_name, row_number, headers["municipality_code"], rec["municipality_code"],
-                                 "expected a 5-digit DANE municipality code", record)
-                    continue
-                if code in seen:
-                    batch.reject(f.file_name, row_number, headers["municipality_code"], code,
-                                 f"duplicate municipality (first at row {seen[code]})", record)
-                    continue
-                if value is None and text is not None and normalise(text) in STATEMENTS:
-                    note = f"{headers['imrc']}: {text!r} recorded as missing"
-                elif value is None:
-                    batch.reject(f.file_name, row_number, headers["imrc"], text,
-                                 "expected a number 0–100 or a published statement such as "
-                                 "'Sin población expuesta'", record)
-                    continue
-                elif not INDEX_RANGE[0] <= float(value) <= INDEX_RANGE[1]:
-                    outside.append((row_number, value))
-                    batch.reject(f.file_name, row_number, headers["imrc"], value, scale_problem(*INDEX_RANGE), record)
-                    continue
-                seen[code] = row_number
-                batch.rows.append((f.file_name, row_number, str(edition), hazard, code,
-                                   cell_text(rec.get("department_name")), cell_text(rec.get("municipality_name")),
-                                   value, cell_text(rec.get("capacity_group")), note))
-            check_scale(table.where, headers["imrc"], INDEX_RANGE, outside, batch.rows_read)
+                # A published statement in the index cell: recorded as missing, its text kept.
+                stated = text is not None and number_text(text) is None and normalise(text) in STATEMENTS
+                row = contract.row(batch, table, row_number, rec, given={"imrc": None} if stated else None)
+                if row is not None:
+                    batch.rows.append((f.file_name, row_number, str(edition), hazard,
+                                       *(row[c] for c in COLUMNS[2:-1]),
+                                       f"{table.headers['imrc']}: {text!r} recorded as missing" if stated else None))
+            contract.check_scales(batch, table)
             batches.append(batch)
     return batches
 

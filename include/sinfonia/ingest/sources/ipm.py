@@ -22,20 +22,19 @@ from pathlib import Path
 
 from sinfonia.ingest.landing import LandedFile
 from sinfonia.ingest.loading import Batch
+from sinfonia.ingest.sources.contract import Field, Kind, RowContract
 from sinfonia.ingest.sources.spec import SourceSpec
 from sinfonia.ingest.tables import (
     Column,
     Contains,
     SourceFormatError,
     cell_text,
-    check_scale,
-    dane_code,
     find_table,
+    municipality_code,
     normalise,
     number_text,
     read_csv_rows,
     read_xlsx_sheets,
-    scale_problem,
     table_from_rows,
 )
 
@@ -87,64 +86,33 @@ def default_published_on() -> date:
     return date(2020, 3, 31)
 
 
-def _entity(value) -> tuple[str, str] | None:
-    text = cell_text(value)
-    if text is None:
-        return None
+def _code(value) -> tuple[str | None, str | None]:
+    """A department's 2-digit code (the privations sheet holds both levels), else the municipality's."""
+    text = cell_text(value) or ""
     digits = text.split(".")[0] if text.replace(".", "").isdigit() else text
-    if digits.isdigit() and len(digits) <= 2:
-        return "departamento", digits.zfill(2)
-    code = dane_code(value)
-    return ("municipio", code) if code else None
+    return (digits.zfill(2), None) if digits.isdigit() and len(digits) <= 2 else municipality_code(value)
 
 
-def _load(f: LandedFile, table, batch: Batch, required: str, optional: tuple[str, ...],
-          headers: dict[str, str]) -> None:
-    batch.note_headers(f.file_name, headers)
-    seen: dict[str, int] = {}
-    outside: dict[str, list[tuple[int, str]]] = {}
-    checked = 0
+def _load(f: LandedFile, table, batch: Batch, required: str, optional: tuple[str, ...]) -> None:
+    batch.note_headers(f.file_name, table.headers)
+    contract = RowContract((Field("entity_code", key=True, required=True, convert=_code), Field("entity_name"),
+                            *(Field(c, Kind.NUMBER, required=c == required, range=PERCENT)
+                              for c in (required, *optional))))
     for row_number, rec in table.records():
-        record = {headers[k]: cell_text(v) for k, v in rec.items()}
-        filled = [v for v in rec.values() if cell_text(v) is not None]
-        entity = _entity(rec["entity_code"])
         labels = normalise(rec["entity_code"]) + " " + normalise(rec.get("entity_name"))
-        if entity is None and (len(filled) <= 1 or labels.strip().startswith(NOTE_WORDS)):
+        if contract._value(contract.fields[0], rec["entity_code"])[0] is None and (
+                sum(cell_text(v) is not None for v in rec.values()) <= 1 or labels.strip().startswith(NOTE_WORDS)):
             batch.notes_skipped += 1  # sources, notes and the national total under the data
             continue
-        if entity is None:
-            batch.reject(f.file_name, row_number, headers["entity_code"], rec["entity_code"],
-                         "expected a DANE code (5 digits for a municipality, 2 for a department)", record)
-            continue
-        level, code = entity
-        if code in seen:
-            batch.reject(f.file_name, row_number, headers["entity_code"], code,
-                         f"duplicate code (first at row {seen[code]})", record)
-            continue
-        main = number_text(rec[required])
-        if main is None:
-            batch.reject(f.file_name, row_number, headers[required], rec[required],
-                         "expected a percentage (text is never turned into a number)", record)
-            continue
-        values, notes = [], []
-        for col in optional:
-            v = number_text(rec[col])
-            if v is None and cell_text(rec[col]) is not None:
-                notes.append(f"{headers[col]}: {cell_text(rec[col])!r} recorded as missing")
-            values.append(v)
-        checked += 1
-        bad = [(col, v) for col, v in zip((required, *optional), (main, *values), strict=False)
-               if v is not None and not PERCENT[0] <= float(v) <= PERCENT[1]]
-        for col, v in bad:
-            outside.setdefault(col, []).append((row_number, v))
-        if bad:
-            batch.reject(f.file_name, row_number, headers[bad[0][0]], bad[0][1], scale_problem(*PERCENT), record)
-            continue
-        seen[code] = row_number
-        batch.rows.append((f.file_name, row_number, YEAR, level, code, cell_text(rec.get("entity_name")),
-                           main, *values, "; ".join(notes) or None))
-    for col, values_outside in outside.items():  # a scale error refuses the file; isolated values are quarantined
-        check_scale(table.where, headers[col], PERCENT, values_outside, checked)
+        # Text in an optional cell ('-' where a municipality has no such area) is recorded as missing.
+        missing = [c for c in optional if number_text(rec[c]) is None and cell_text(rec[c]) is not None]
+        row = contract.row(batch, table, row_number, rec, given=dict.fromkeys(missing))
+        if row is not None:
+            batch.rows.append((f.file_name, row_number, YEAR, "departamento" if len(row["entity_code"]) == 2
+                               else "municipio", *(row[c] for c in ("entity_code", "entity_name", required, *optional)),
+                               "; ".join(f"{table.headers[c]}: {cell_text(rec[c])!r} recorded as missing"
+                                         for c in missing) or None))
+    contract.check_scales(batch, table)  # a scale error refuses the file; isolated values are quarantined
 
 
 def parse(files: list[LandedFile]) -> list[Batch]:
@@ -162,18 +130,18 @@ def parse(files: list[LandedFile]) -> list[Batch]:
             # Sheets found by content ('4_IPM Mpio dominios', '6_Privaciones IPM Dpt-Mpio' as published).
             sheets = read_xlsx_sheets(f.path)
             table = find_table(f.file_name, sheets, DOMAINS)
-            _load(f, table, batch(SOURCE, COLUMNS, f), "ipm", ("ipm_cabecera", "ipm_rural"), table.headers)
+            _load(f, table, batch(SOURCE, COLUMNS, f), "ipm", ("ipm_cabecera", "ipm_rural"))
             try:
                 table = find_table(f.file_name, sheets, PRIVATION_TABLE)
             except SourceFormatError:
                 table = None  # the privations sheet is optional
             if table is not None:
                 first, *rest = PRIVATIONS
-                _load(f, table, batch(PRIVATIONS_SOURCE, PRIVATION_COLUMNS, f), first, tuple(rest), table.headers)
+                _load(f, table, batch(PRIVATIONS_SOURCE, PRIVATION_COLUMNS, f), first, tuple(rest))
         elif suffix in (".csv", ".txt"):
             rows = read_csv_rows(f.path)
             table = table_from_rows(f.file_name, None, rows, DOMAINS)
-            _load(f, table, batch(SOURCE, COLUMNS, f), "ipm", ("ipm_cabecera", "ipm_rural"), table.headers)
+            _load(f, table, batch(SOURCE, COLUMNS, f), "ipm", ("ipm_cabecera", "ipm_rural"))
         else:
             raise SourceFormatError(f"{f.file_name}: expected the DANE annex (.xlsx) or the five-column CSV")
     return list(batches.values())

@@ -49,12 +49,12 @@ One batch per year: a new file for a year replaces that year.
 from __future__ import annotations
 
 import json
-import re
 from datetime import date
 from pathlib import Path
 
 from sinfonia.ingest.landing import LandedFile
 from sinfonia.ingest.loading import Batch
+from sinfonia.ingest.sources.contract import NOT_A_NUMBER, duplicate, first_at, in_range, out_of_range
 from sinfonia.ingest.sources.spec import SourceSpec
 from sinfonia.ingest.tables import (
     Column,
@@ -64,14 +64,14 @@ from sinfonia.ingest.tables import (
     dane_code,
     find_table,
     find_tables,
+    municipality_code,
     normalise,
     number_text,
-    plausible_year_problem,
     read_csv_rows,
     read_xlsx_sheets,
-    scale_problem,
     table_from_rows,
     year_in_name,
+    year_of,
 )
 
 SOURCE = "mdm"
@@ -148,7 +148,7 @@ class _Batches:
 
     def __init__(self):
         self.batches: dict[str, Batch] = {}
-        self.seen: dict[tuple, tuple[str, int]] = {}
+        self.seen: dict[tuple, tuple[str, str | None, int]] = {}
         self.pending: list[tuple] = []  # rejections whose year is unknown
         self.code_headers: dict[str, str] = {}  # file → its entity code column's header
         self.over: dict[str, list[tuple]] = {}  # period → values above 100 loaded as published
@@ -163,21 +163,22 @@ class _Batches:
             b.files.append(f.sha256)
         return b
 
-    def add(self, f: LandedFile, row_number: int, level: str, year: str | None, code, name, dept,
+    def add(self, f: LandedFile, row_number: int, level: str, year_cell, code, name, dept,
             published: str, value, fmt: str, column: str, record: dict, indicator: str | None = None) -> None:
         indicator = indicator or INDICATORS.get(normalise(published))
-        digits = 5 if level == "municipio" else 2
-        entity = dane_code(code, 5)
-        if entity is not None and level == "departamento":
-            entity = entity[:2] if entity.endswith("000") else None
-        if entity is None and level == "departamento":
-            entity = dane_code(code, 2)
-        problem = None
-        if year is None or plausible_year_problem(year):
-            problem = ("anio", year, plausible_year_problem(year))
-        elif entity is None:
-            problem = ("codigo_entidad" if fmt == "socrata" else column.split(":")[0], code,
-                       f"expected a {digits}-digit DANE code")
+        year, problem = year_of(year_cell)
+        if problem:  # quarantined under the year it states when it states one, plausible or not
+            stated = (number_text(year_cell) or "").split(".")[0]
+            year = stated if len(stated) == 4 and stated.isdigit() else None
+            problem = ("anio", cell_text(year_cell), problem)
+        elif level == "municipio":
+            entity, why = municipality_code(code)  # the one strict code parser
+        else:  # an MDD row: the department's 2 digits (or its DIVIPOLA form 05000)
+            entity = dane_code(code, 5)
+            entity = (entity[:2] if entity and entity.endswith("000") else None) or dane_code(code, 2)
+            why = "expected a 2-digit DANE department code"
+        if not problem and entity is None:
+            problem = ("codigo_entidad" if fmt == "socrata" else column.split(":")[0], cell_text(code), why)
         if problem:
             self.pending.append((year, level, f, row_number, problem, record))
             return
@@ -185,22 +186,20 @@ class _Batches:
         label = None
         number = number_text(value)
         if indicator in NUMERIC and number is None:
-            b.reject(f.file_name, row_number, column, value,
-                     f"expected a number for {published!r} (text is never turned into a number)", record)
+            b.reject(f.file_name, row_number, column, value, NOT_A_NUMBER, record)
             return
-        if indicator in NUMERIC and not LOADABLE_RANGE[0] <= float(number) <= LOADABLE_RANGE[1]:
-            b.reject(f.file_name, row_number, column, value, scale_problem(*SCORE_RANGE), record)
+        if indicator in NUMERIC and not in_range(number, LOADABLE_RANGE):
+            b.reject(f.file_name, row_number, column, value, out_of_range(SCORE_RANGE), record)
             return
         if indicator not in NUMERIC:
             label, number = cell_text(value), None
         key = (level, entity, year, indicator or normalise(published))
         if key in self.seen:
-            first = self.seen[key]
             b.reject(f.file_name, row_number, column, value,
-                     f"duplicate {published!r} for {entity} in {year} (first in {first[0]} row {first[1]})",
-                     record)
+                     duplicate("entity, year and indicator", f"{entity}/{year}/{published}",
+                               first_at(*self.seen[key], f.file_name, None)), record)
             return
-        self.seen[key] = (f.file_name, row_number)
+        self.seen[key] = (f.file_name, None, row_number)
         if indicator in NUMERIC and float(number) > SCORE_RANGE[1]:
             self.over.setdefault(b.period, []).append((indicator, f.file_name, row_number, column, number))
         b.rows.append((f.file_name, row_number, year, level, entity, cell_text(name), cell_text(dept),
@@ -224,13 +223,6 @@ class _Batches:
         return list(self.batches.values())
 
 
-def _year(value) -> str | None:
-    s = number_text(value)
-    if s is None or not re.fullmatch(r"\d{4}(\.0+)?", s):
-        return None
-    return s.split(".")[0]
-
-
 def _json_records(f: LandedFile) -> list[tuple]:
     try:
         data = json.loads(Path(f.path).read_bytes().decode("utf-8-sig"))
@@ -251,7 +243,7 @@ def _parse_long(f: LandedFile, rows: list[tuple], out: _Batches) -> None:
     out.code_headers[f.file_name] = table.headers["entity_code"]
     for row_number, rec in table.records():
         number = row_number - 1 if is_json else row_number
-        out.add(f, number, "municipio", _year(rec["year"]), rec["entity_code"], rec["entity_name"],
+        out.add(f, number, "municipio", rec["year"], rec["entity_code"], rec["entity_name"],
                 rec.get("department_name"), cell_text(rec["indicator"]) or "", rec["value"], "socrata",
                 "dato", {k: cell_text(v) for k, v in rec.items()})
 
@@ -281,11 +273,10 @@ def _parse_workbook(f: LandedFile, out: _Batches) -> None:
     _check_workbook_scale(table)
     for row_number, rec in table.records():
         record = {headers[k]: cell_text(v) for k, v in rec.items()}
-        year = _year(rec["year"])
         for indicator in (*NUMERIC, "capacity_group"):
             if indicator not in table.positions or cell_text(rec[indicator]) is None:
                 continue  # an empty cell publishes no value (94343 has no score 2016–2020)
-            out.add(f, row_number, level, year, rec["entity_code"], rec["entity_name"],
+            out.add(f, row_number, level, rec["year"], rec["entity_code"], rec["entity_name"],
                     rec.get("department_name"), headers[indicator], rec[indicator], "dnp_workbook",
                     headers[indicator], record)
 
@@ -356,13 +347,13 @@ def _parse_results(f: LandedFile, rows: list[tuple], probe, out: _Batches) -> No
     _check_workbook_scale(table)
     for row_number, rec in table.records():
         if all(cell_text(rec[i]) is None for i in ("mdm", "mdm_gestion", "mdm_resultados")) and \
-                dane_code(rec["entity_code"], 5) is None:
+                municipality_code(rec["entity_code"])[0] is None:
             continue  # footnotes and sources below the table
         record = {headers[k]: cell_text(v) for k, v in rec.items()}
         for indicator in (*NUMERIC, "capacity_group"):
             if indicator not in table.positions or cell_text(rec[indicator]) is None:
                 continue
-            out.add(f, row_number, "municipio", str(year), rec["entity_code"], rec.get("entity_name"),
+            out.add(f, row_number, "municipio", year, rec["entity_code"], rec.get("entity_name"),
                     rec.get("department_name"), headers[indicator], rec[indicator], "dnp_results",
                     headers[indicator], record, indicator=indicator)
 

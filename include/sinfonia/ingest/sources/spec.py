@@ -51,7 +51,10 @@ class SourceSpec:
     extra_tables: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
     # What landing must do before anything is written: path → (stored name, bytes). None keeps
     # the file unchanged (the rule); the equipos export is pseudonymised (the one exception).
-    prepare_for_landing: Callable[[Path], tuple[str, bytes]] | None = None
+    prepare_for_landing: Callable[[Path, bytes], tuple[str, bytes]] | None = None
+    # What a load must say about the files landed before (every landed file name of the source,
+    # the files of this load) → notices (a roster pseudonymised under another key than before).
+    landing_notices: Callable[[list[str], list[LandedFile]], list[str]] | None = None
     # Rows that give only department and municipality names get their code from raw.divipola.
     resolves_divipola_names: bool = False
     # The raw column holding a DIVIPOLA municipality code (in every table of the source that has

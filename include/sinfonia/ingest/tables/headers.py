@@ -264,19 +264,19 @@ def find_table(file_name: str, sheets: dict[str, list[tuple]], columns: list[Col
 
 
 def read_table(
-    path: Path, columns: list[Column], sheet: str | None = None
+    path: Path, columns: list[Column], sheet: str | None = None, data: bytes | None = None
 ) -> Table:
     """The table of a workbook (found by content in any sheet, unless ``sheet`` names one) or
-    of a delimited text file."""
+    of a delimited text file; ``data``: the file's bytes, already read (not read again)."""
     path = Path(path)
     if path.suffix.lower() in (".xlsx", ".xlsm"):
-        sheets = read_xlsx_sheets(path)
+        sheets = read_xlsx_sheets(path, data)
         if sheet is None:
             return find_table(path.name, sheets, columns)
         if sheet not in sheets:
             raise SourceFormatError(f"{path.name}: no sheet {sheet!r} (sheets: {list(sheets)})")
         return table_from_rows(path.name, sheet, sheets[sheet], columns)
-    return table_from_rows(path.name, None, read_csv_rows(path), columns)
+    return table_from_rows(path.name, None, read_csv_rows(path, data), columns)
 
 
 def table_from_rows(file_name: str, sheet: str | None, rows: list[tuple], columns: list[Column]) -> Table:

@@ -11,17 +11,18 @@ from pathlib import Path
 from sinfonia.ingest.tables.cells import HEADER_SCAN_ROWS, SourceFormatError
 
 
-def read_xlsx_sheets(path: Path) -> dict[str, list[tuple]]:
-    """All sheets of a workbook as lists of row tuples (values, not formulas)."""
+def read_xlsx_sheets(path: Path, data: bytes | None = None) -> dict[str, list[tuple]]:
+    """All sheets of a workbook as lists of row tuples (values, not formulas); ``data``: its bytes,
+    already read (the path is then only its name)."""
     import zipfile
 
     import openpyxl
 
-    check_not_empty_or_html(path, "an Excel workbook (.xlsx)")
+    check_not_empty_or_html(path, "an Excel workbook (.xlsx)", data)
     import zlib
 
     try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        wb = openpyxl.load_workbook(path if data is None else io.BytesIO(data), read_only=True, data_only=True)
         try:
             return {ws.title: [tuple(r) for r in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
         finally:
@@ -34,11 +35,14 @@ def read_xlsx_sheets(path: Path) -> dict[str, list[tuple]]:
         ) from exc
 
 
-def check_not_empty_or_html(path: Path, expected: str) -> None:
+def check_not_empty_or_html(path: Path, expected: str, data: bytes | None = None) -> None:
     """An empty file, or an HTML page saved under a data file's name, is a clear error."""
     path = Path(path)
-    with open(path, "rb") as fh:
-        head = fh.read(512)
+    if data is not None:
+        head = data[:512]
+    else:
+        with open(path, "rb") as fh:
+            head = fh.read(512)
     if not head.strip(b"\xef\xbb\xbf \t\r\n"):
         raise SourceFormatError(f"{path.name}: empty file; expected {expected}")
     start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
@@ -82,8 +86,9 @@ def sniff_delimiter(text: str) -> str:
     return max(DELIMITERS, key=consistency)
 
 
-def read_csv_rows(path: Path) -> list[tuple]:
-    """A delimited text file (``.csv``, ``.txt``, ``.tsv``) as row tuples; the delimiter is sniffed."""
-    check_not_empty_or_html(path, "a delimited text file (CSV)")
-    text = decode_text(Path(path).read_bytes())
+def read_csv_rows(path: Path, data: bytes | None = None) -> list[tuple]:
+    """A delimited text file (``.csv``, ``.txt``, ``.tsv``) as row tuples; the delimiter is sniffed.
+    ``data``: its bytes, already read."""
+    check_not_empty_or_html(path, "a delimited text file (CSV)", data)
+    text = decode_text(Path(path).read_bytes() if data is None else data)
     return [tuple(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))]
