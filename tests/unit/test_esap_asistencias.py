@@ -101,3 +101,15 @@ def test_a_header_present_twice_is_an_error_naming_both_columns(tmp_path):
     header = [*ASISTENCIAS_HEADER[:-1], "Estado"]
     with pytest.raises(Exception, match=r"'Estado' twice, in columns I and S"):
         esap_asistencias.parse([landed(write(tmp_path, [GOOD], header=header))])
+
+
+def test_an_optional_column_the_export_lacks_is_named_and_a_code_resolved_from_names_is_not(tmp_path):
+    drop = ("Observaciones", "Código DANE Municipio")
+    header = [h for h in ASISTENCIAS_HEADER if h not in drop]
+    row = [v for h, v in zip(ASISTENCIAS_HEADER, GOOD, strict=True) if h not in drop]
+    [batch] = esap_asistencias.parse([landed(write(tmp_path, [row], header=header))],
+                                     names={("cauca", "argelia"): "19050"})
+    assert len(batch.rows) == 1 and not batch.rejected
+    [notice] = [n for n in batch.notices if "no column for" in n]
+    assert "observations (a header such as 'observaciones')" in notice and "loaded without it" in notice
+    assert "municipality_code" not in notice  # resolved from the names: loaded, not lost

@@ -88,3 +88,20 @@ def test_index_a_hundred_times_too_large_refuses_the_file(tmp_path, workbook):
     wb.save(tmp_path / "IMRC-BASE-DE-DATOS-2024.xlsx")
     with pytest.raises(SourceFormatError, match=r"sheet 'Exceso de Lluvias', column .*IMRC_E.*outside the published range 0–100"):
         imrc.parse([landed(tmp_path / "IMRC-BASE-DE-DATOS-2024.xlsx")])
+
+
+def test_a_sheet_without_the_capacity_group_column_names_it(tmp_path, workbook):
+    wb = openpyxl.load_workbook(workbook)
+    for ws in wb.worksheets:
+        column = None
+        for row in ws.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str) and "grupo de capacidad" in cell.value.lower():
+                    column = cell.column
+        ws.delete_cols(column)
+    wb.save(tmp_path / "IMRC-BASE-DE-DATOS-2024.xlsx")
+    batches = imrc.parse([landed(tmp_path / "IMRC-BASE-DE-DATOS-2024.xlsx")])
+    assert all(b.rows for b in batches)
+    for b in batches:
+        assert any("no column for" in n and "capacity_group (a header such as 'grupo de capacidad')" in n
+                   and "; loaded without" in n for n in b.notices), b.notices

@@ -46,13 +46,15 @@ def account_for_columns(batch: Batch, table: Table) -> None:
     """After ``table``'s rows are in ``batch``: the notice for every optional column the file
     lacks, and the error for a recognised column none of whose published values loaded."""
     batch.note_headers(table.file_name, table.headers)
-    missing = [name for name in table.missing if name in batch.columns]
+    rows = [r for r in batch.rows if r[0] == table.file_name]
+    # a column the file lacks but the parser filled anyway (a code resolved from names) is not lost
+    missing = [name for name in table.missing if name in batch.columns
+               and not any(r[2 + batch.columns.index(name)] is not None for r in rows)]
     if missing:
         batch.notices.append(
             f"{table.where}: no column for " + ", ".join(f"{n} (a header such as {table.missing[n]!r})"
                                                           for n in missing)
             + ("; loaded without it" if len(missing) == 1 else "; loaded without them") + " (empty in raw)")
-    rows = [r for r in batch.rows if r[0] == table.file_name]
     if not rows:
         return
     for name in table.positions:

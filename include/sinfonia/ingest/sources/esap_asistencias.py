@@ -13,7 +13,7 @@ from datetime import date
 
 from sinfonia.ingest.landing import LandedFile
 from sinfonia.ingest.loading import Batch
-from sinfonia.ingest.sources.contract import Field, Kind, RowContract, record_of
+from sinfonia.ingest.sources.contract import Field, Kind, RowContract, account_for_columns, record_of
 from sinfonia.ingest.sources.spec import Periods, SourceSpec
 from sinfonia.ingest.tables import (
     Column,
@@ -93,7 +93,6 @@ def parse(files: list[LandedFile], names: dict[tuple[str, str], str] | None = No
         batch = Batch(SOURCE, exported.isoformat(), COLUMNS, files=[f.sha256], published_on=exported)
         contract = RowContract(FIELDS)  # a duplicate ID within one export
         table = read_table(f.path, TABLE)
-        batch.note_headers(f.file_name, table.headers)
         for row_number, rec in table.records():
             out, problem = contract.check(table, row_number, rec)
             problem = problem or _check(out, names, exported)
@@ -102,6 +101,7 @@ def parse(files: list[LandedFile], names: dict[tuple[str, str], str] | None = No
                 continue
             contract.keep(table, row_number, out)
             batch.rows.append((f.file_name, row_number, *(out[c] for c in HEADERS), exported.isoformat()))
+        account_for_columns(batch, table)  # an optional column the export lacks is named
         batches.append(batch)
     return batches
 

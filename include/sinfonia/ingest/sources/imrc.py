@@ -91,7 +91,6 @@ def parse(files: list[LandedFile], period: str | None = None) -> list[Batch]:
                     f"{f.file_name}: no sheet like '{hazard.capitalize()} de Lluvias' ({exc})") from None
             batch = Batch(SOURCE, f"{edition}-{hazard}", COLUMNS, files=[f.sha256],
                           published_on=f.published_on or default_published_on(edition))
-            batch.note_headers(f.file_name, table.headers)
             contract = RowContract(FIELDS)
             for row_number, rec in table.records():
                 if municipality_code(rec["municipality_code"])[0] is None and \
@@ -106,7 +105,7 @@ def parse(files: list[LandedFile], period: str | None = None) -> list[Batch]:
                     batch.rows.append((f.file_name, row_number, str(edition), hazard,
                                        *(row[c] for c in COLUMNS[2:-1]),
                                        f"{table.headers['imrc']}: {text!r} recorded as missing" if stated else None))
-            contract.check_scales(batch, table)
+            contract.finish(batch, table)  # the scale check; an optional column it lacks is named
             batches.append(batch)
     return batches
 

@@ -94,7 +94,6 @@ def _code(value) -> tuple[str | None, str | None]:
 
 
 def _load(f: LandedFile, table, batch: Batch, required: str, optional: tuple[str, ...]) -> None:
-    batch.note_headers(f.file_name, table.headers)
     contract = RowContract((Field("entity_code", key=True, required=True, convert=_code), Field("entity_name"),
                             *(Field(c, Kind.NUMBER, required=c == required, range=PERCENT)
                               for c in (required, *optional))))
@@ -112,7 +111,7 @@ def _load(f: LandedFile, table, batch: Batch, required: str, optional: tuple[str
                                else "municipio", *(row[c] for c in ("entity_code", "entity_name", required, *optional)),
                                "; ".join(f"{table.headers[c]}: {cell_text(rec[c])!r} recorded as missing"
                                          for c in missing) or None))
-    contract.check_scales(batch, table)  # a scale error refuses the file; isolated values are quarantined
+    contract.finish(batch, table)  # a scale error refuses the file; an optional column it lacks is named
 
 
 def parse(files: list[LandedFile]) -> list[Batch]:
