@@ -83,8 +83,9 @@ def test_plan_names_every_missing_input(dsn):
         conn.execute("drop table marts_build.dim_municipality")
     with pytest.raises(PrioritisationError) as raised:
         prioritisation.plan(dsn, 2024)
-    assert str(raised.value).startswith(
-        "prioritisation needs marts_build.dim_municipality, seeds.prioritisation_rules, which the warehouse lacks: ")
+    assert str(raised.value) == (
+        "prioritisation needs marts_build.dim_municipality, seeds.prioritisation_rules, which the warehouse lacks: "
+        "run `sinfonia build` (dbt seeds and marts) first")
 
 
 def test_plan_of_a_warehouse_without_a_snapshot_yet_counts_none(dsn):
@@ -286,3 +287,21 @@ def test_dropping_a_year_removes_its_rows_everywhere_then_publishes(dsn, monkeyp
     assert calls == [], "nothing removed: nothing to gate or publish"
     # json of the parameters is what a run compares: the record's are plain JSON.
     assert json.loads(json.dumps(_runs(dsn)[0][6]))["pdet_eligible"] is True
+
+
+def test_seed_files_as_written_every_seed_row_and_column_checked(tmp_path):
+    """A declared seed without its file, or without numeric columns, is skipped (not the seeds
+    after it); a blank cell is skipped (not the columns after it); an exponent is a number in
+    either case; a file saved with a byte-order mark (Excel's UTF-8) is read by its header."""
+    (tmp_path / "_seeds.yml").write_text(
+        "seeds:\n  - name: absent\n    config:\n      column_types: {weight: numeric}\n"
+        "  - name: words\n    config:\n      column_types: {note: text}\n"
+        "  - name: present\n    config:\n      column_types: {a_weight: numeric, weight: numeric, note: text}\n"
+        "  - name: excel\n    config:\n      column_types: {weight: numeric}\n", encoding="utf-8")
+    (tmp_path / "words.csv").write_text("note\nx\n", encoding="utf-8")
+    (tmp_path / "present.csv").write_text("a_weight,weight,note\n1E2,1.5,a\n,\"2,5\",b\n2e1, ,c\n",
+                                          encoding="utf-8")
+    (tmp_path / "excel.csv").write_text("weight\nuno\n", encoding="utf-8-sig")
+    assert prioritisation.seed_file_problems(tmp_path) == [
+        "present.csv, row 3, column weight: '2,5' is not a number (write decimals with a point: 2.5)",
+        "excel.csv, row 2, column weight: 'uno' is not a number"]

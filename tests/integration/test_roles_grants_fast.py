@@ -20,11 +20,16 @@ from sinfonia.bootstrap import bootstrap
 pytestmark = pytest.mark.integration
 
 L, T, A = roles.LOADER, roles.TRANSFORMER, roles.ANALYST
+# Who creates a table later, where (the loader its raw, meta and restricted tables; dbt the rest).
+WRITERS = ((L, "raw"), (L, "meta"), (L, config.RESTRICTED), (T, "staging"), (T, "marts"), (T, "marts_build"))
 TABLE_PRIVILEGES = ("select", "insert", "update", "delete", "truncate", "references", "trigger")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def warehouse(server_dsn):
+    """Bootstrapped for each test (under a second): the roles are applied inside the test that
+    checks them, so that a generated mutant of ``roles.apply`` is run against every test here,
+    not only against the first (mutmut relates a module fixture's calls to the first test)."""
     from tests.conftest import throwaway_database
 
     with throwaway_database(server_dsn, "grants") as dsn:
@@ -35,8 +40,7 @@ def warehouse(server_dsn):
                 conn.execute(sql.SQL("create table {} (id serial)").format(sql.Identifier(schema, "before")))
         bootstrap(dsn)
         with psycopg.connect(dsn, autocommit=True) as conn:
-            for role, schema in ((L, "raw"), (L, "meta"), (L, config.RESTRICTED), (T, "staging"), (T, "marts"),
-                                 (T, "marts_build")):
+            for role, schema in WRITERS:
                 conn.execute(sql.SQL("set role {}").format(sql.Identifier(role)))
                 conn.execute(sql.SQL("create table {} (id serial)").format(sql.Identifier(schema, "later")))
                 conn.execute("reset role")
@@ -60,10 +64,9 @@ EXPECTED = {
 }
 
 
-@pytest.mark.parametrize("schema", config.SCHEMAS)
-def test_each_role_has_its_privileges_on_the_tables_that_existed_before(warehouse, schema):
+def test_each_role_has_its_privileges_on_the_tables_that_existed_before(warehouse):
     with psycopg.connect(warehouse) as conn:
-        for role, privileges in EXPECTED[schema].items():
+        for schema, role, privileges in ((s, r, p) for s in config.SCHEMAS for r, p in EXPECTED[s].items()):
             assert _table_privileges(conn, role, f"{schema}.before") == privileges, role
             sequence = f"{schema}.before_id_seq"
             usage = conn.execute("select has_sequence_privilege(%s, %s, 'usage'), has_sequence_privilege(%s, %s, "
@@ -77,13 +80,12 @@ def test_each_role_has_its_privileges_on_the_tables_that_existed_before(warehous
                 assert usage == (False, False, False), (role, sequence)
 
 
-@pytest.mark.parametrize("role, schema", [(L, "raw"), (L, "meta"), (L, config.RESTRICTED), (T, "staging"),
-                                          (T, "marts"), (T, "marts_build")])
-def test_tables_each_writer_creates_later_get_the_same_privileges(warehouse, role, schema):
+def test_tables_each_writer_creates_later_get_the_same_privileges(warehouse):
     with psycopg.connect(warehouse) as conn:
-        for other, privileges in EXPECTED[schema].items():
-            if other != role:
-                assert _table_privileges(conn, other, f"{schema}.later") == privileges, other
+        for role, schema in WRITERS:
+            for other, privileges in EXPECTED[schema].items():
+                if other != role:
+                    assert _table_privileges(conn, other, f"{schema}.later") == privileges, (schema, other)
 
 
 def test_a_table_the_bootstrap_user_creates_in_marts_later_is_readable_by_the_analyst(warehouse):
@@ -232,3 +234,12 @@ def test_grant_marts_gives_the_analyst_every_table_of_marts(warehouse):
         roles.grant_marts(conn)
         assert _table_privileges(conn, A, "marts.regranted") == {"select"}
         assert conn.execute("select has_schema_privilege(%s, 'marts', 'usage')", (A,)).fetchone()[0]
+
+
+def test_applying_takes_create_on_the_public_schema_from_public(warehouse):
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        conn.execute("grant create on schema public to public")
+        with conn.transaction():
+            roles.apply(conn)
+        for role in roles.ROLES:
+            assert not conn.execute("select has_schema_privilege(%s, 'public', 'create')", (role,)).fetchone()[0]

@@ -122,3 +122,10 @@ def test_the_busy_message_without_holders_still_says_what_happened():
     assert publish._busy_message([], 1.2) == (
         "marts are busy: 0 sessions hold locks on the marts (); publication waited 1 s and gave up: nothing was "
         "published, the marts are as they were. Retry when those reads end (or raise SINFONIA_PUBLISH_WAIT).")
+
+
+def test_one_session_holding_two_tables_is_one_session():
+    holders = [(9, "mart_a", "ana", "bi", 1.0), (9, "mart_b", "ana", "bi", 1.0)]
+    assert publish._busy_message(holders, 5).startswith(
+        "marts are busy: 1 session holds locks on marts.mart_a, marts.mart_b (pid 9 (ana, bi, in a transaction for "
+        "1 s) on marts.mart_a; pid 9 (ana, bi, in a transaction for 1 s) on marts.mart_b); publication waited 5 s")
