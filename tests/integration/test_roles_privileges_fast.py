@@ -24,8 +24,8 @@ PRIVILEGES = ("select", "insert", "update", "delete", "truncate", "references", 
 NOT_FOR_ANALYST = ("raw", "meta", roles.RESTRICTED, "seeds", "staging", "intermediate", "marts_build", "marts_next")
 
 
-@pytest.fixture(scope="module")
-def warehouse(server_dsn):
+@pytest.fixture
+def warehouse(server_dsn):  # per test: a mutant of roles.apply meets every test (see test_roles_grants_fast)
     from tests.conftest import throwaway_database
 
     with throwaway_database(server_dsn, "privs") as dsn:

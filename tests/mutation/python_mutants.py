@@ -7,7 +7,11 @@ private copy of the repository, never in the checkout: the copy's ``include/`` i
 ``mutmut.toml`` is appended to the copy's ``pyproject.toml``. The score and every survivor go to
 ``.sinfonia/mutation/python_results.json``; ``tests/mutation/GENERATED.md`` is the reviewed record.
 
-    python tests/mutation/python_mutants.py [--max-children N] [--keep]
+    python tests/mutation/python_mutants.py [--max-children N] [--only PATH[,PATH]] [--keep]
+
+``--only`` mutates only some of the configured modules (one at a time on a busy machine); the
+integration tests of the selection (a throwaway database each, seconds) use the server named by
+``SINFONIA_TEST_DSN`` when it is set, which spares each mutant's run an embedded server's start.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,7 +35,28 @@ IGNORE = shutil.ignore_patterns(".git", ".venv", ".sinfonia", "target", "logs", 
                                 "*.pyc", ".pytest_cache", "mutants")
 
 
-def prepare() -> Path:
+def select(config: str, only: list[str] | None = None) -> str:
+    """``config`` for this run: ``only_mutate`` narrowed to ``only`` (paths as listed there) when
+    given, and the test selection made of the tests of the modules mutated: a module listed in
+    ``[tool.sinfonia_mutation.tests]`` brings its own, any other the common selection."""
+    parsed = tomllib.loads(config)
+    listed = parsed["tool"]["mutmut"]["only_mutate"]
+    common = parsed["tool"]["mutmut"]["pytest_add_cli_args_test_selection"]
+    own = parsed.get("tool", {}).get("sinfonia_mutation", {}).get("tests", {})
+    unknown = [o for o in only or () if o not in listed]
+    if unknown:
+        raise SystemExit(f"not in mutmut.toml's only_mutate: {', '.join(unknown)}; listed: {', '.join(listed)}")
+    modules = only or listed
+    config = re.sub(r"only_mutate = \[.*?\]", lambda _: "only_mutate = " + json.dumps(modules), config, count=1,
+                    flags=re.DOTALL)
+    tests = [t for m in modules for t in own.get(m, common)]
+    tests = list(dict.fromkeys(tests))  # once each, in order
+    return re.sub(r"pytest_add_cli_args_test_selection = \[.*?\]",
+                  lambda _: "pytest_add_cli_args_test_selection = " + json.dumps(tests), config, count=1,
+                  flags=re.DOTALL)
+
+
+def prepare(only: list[str] | None = None) -> Path:
     root = Path(tempfile.mkdtemp(prefix="sinfonia-mutmut-"))
     tree = root / "repo"
     shutil.copytree(REPO, tree, ignore=IGNORE, symlinks=True)
@@ -38,7 +64,8 @@ def prepare() -> Path:
     if shared.exists():
         (root / "shared").symlink_to(shared)
     (tree / "include").rename(tree / "src")
-    config = CONFIG.read_text(encoding="utf-8").replace('"include/', '"src/').replace('["include"]', '["src"]')
+    config = select(CONFIG.read_text(encoding="utf-8"), only)
+    config = config.replace('"include/', '"src/').replace('["include"]', '["src"]')
     pyproject = tree / "pyproject.toml"
     pyproject.write_text(pyproject.read_text(encoding="utf-8") + "\n" + config, encoding="utf-8")
     return tree
@@ -59,12 +86,22 @@ def results(tree: Path, env: dict) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--max-children", type=int, default=max(1, (os.cpu_count() or 2) - 1))
+    parser.add_argument("--only", help="comma-separated paths of mutmut.toml's only_mutate to mutate (default: all)")
     parser.add_argument("--keep", action="store_true", help="keep the private copy (to `mutmut browse` it)")
     args = parser.parse_args(argv)
-    tree = prepare()
+    only = args.only.split(",") if args.only else None
+    tree = prepare(only)
     # The folder mutmut writes the mutated code to must exist before Python starts: a sys.path entry
     # missing at start-up is cached as unimportable, and the tests would import the unmutated code.
     (tree / "mutants" / "src").mkdir(parents=True)
+    # The tests run in mutants/ and the package finds the project beside itself (config.ROOT): the
+    # folders mutmut does not copy (dbt_project, expectations, …) are linked there, and the shared
+    # reference folder beside it, as beside the checkout.
+    for entry in tree.iterdir():
+        if entry.name not in {"src", "tests", "mutants", "pyproject.toml", "setup.cfg"}:
+            (tree / "mutants" / entry.name).symlink_to(entry)
+    if (tree.parent / "shared").exists():
+        (tree / "shared").symlink_to(tree.parent / "shared")
     env = {**os.environ, "PYTHONPATH": str(tree / "mutants" / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("WAREHOUSE_DSN", None)
     started = time.perf_counter()
@@ -83,9 +120,10 @@ def main(argv: list[str] | None = None) -> int:
         proc = subprocess.run([sys.executable, "-m", "mutmut", "show", name], cwd=tree, env=env,
                               capture_output=True, text=True)
         diffs[name] = proc.stdout.strip()
-    summary = {"mutants": len(statuses), "counts": counts, "score": round(killed / decided, 4) if decided else 0.0,
+    summary = {"modules": only or "all", "mutants": len(statuses), "counts": counts, "score": round(killed / decided, 4) if decided else 0.0,
                "seconds": round(seconds, 1), "survivors": diffs}
-    out = WORK / "python_results.json"
+    out = WORK / ("python_results.json" if not only else
+                  "python_results_" + "_".join(Path(o).stem for o in only) + ".json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"python mutants: score {summary['score']:.0%}: {counts} in {seconds:.0f} s; {out.relative_to(REPO)}")
