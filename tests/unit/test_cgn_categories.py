@@ -178,3 +178,12 @@ def test_ct01_codes_not_resolving_to_divipola_are_quarantined_with_the_reason(tm
     assert "expected a category" in reasons[13]
     assert reasons[14] == "duplicate municipality code 05001: first at row 9"  # the row contract's wording
     assert b.rows_read == 6
+
+
+def test_a_ct01_sheet_without_the_department_names_says_so_and_loads_the_categories(tmp_path):
+    [b] = cgn_categories.parse([landed(_ct01(tmp_path / "CT01 2022.xlsx", order=[0, 1, 4]))])
+    assert [r[3] for r in b.rows] == ["05001", "70221", "15500"] and all(r[4] is None for r in b.rows)
+    [notice] = [n for n in b.notices if "no column for" in n]
+    assert "department_name (a header such as 'nombre')" in notice and "loaded without it" in notice
+    [full] = cgn_categories.parse([landed(_ct01(tmp_path / "CT01 2023.xlsx", year_title="2023"))])
+    assert not [n for n in full.notices if "no column for" in n]

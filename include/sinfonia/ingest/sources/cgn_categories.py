@@ -260,7 +260,6 @@ def _parse_ct01(f: LandedFile, sheets: dict[str, list[tuple]], batches: dict[int
     historic = {id(t): _title(t) for t in tables if _title(t) and "historic" in normalise(_title(t))}
     for table in sorted(tables, key=lambda t: id(t) in historic):  # the by-municipality sheet first
         section = historic.get(id(table))
-        batch.note_headers(f.file_name, {"municipality_code": table.headers["municipality_code"]})
         by = section or next((m.group(1).strip() for r in reversed(table.above) if (m := _section(r))), None)
         for row_number, values in table.rows:
             rec = {name: (values[i] if i < len(values) else None) for name, i in table.positions.items()}
@@ -288,6 +287,7 @@ def _parse_ct01(f: LandedFile, sheets: dict[str, list[tuple]], batches: dict[int
             categories.keep(table, row_number, out)
             batch.rows.append((f.file_name, row_number, str(year), out["municipality_code"], out["department_name"],
                                out["municipality_name"], cell_text(rec["category"]), out["category"], by))
+        contract.account_for_columns(batch, table)  # the names or category a sheet lacks are named
 
 
 def _cgn_code(value) -> tuple[str | None, str | None]:

@@ -338,7 +338,7 @@ def _parse_results(f: LandedFile, rows: list[tuple], probe, out: _Batches) -> No
     year = _results_year(f, probe)
     table = table_from_rows(f.file_name, probe.sheet, rows, _results_columns(year))
     headers = table.headers
-    missing = [n for n in table.missing if n in NUMERIC or n == "capacity_group"]
+    missing = [n for n in table.missing if n in NUMERIC or n in ("capacity_group", "entity_name", "department_name")]
     if missing:  # no optional column disappears without a word (sources.contract)
         out.batch(str(year), "municipio", f).notices.append(
             f"{table.where}: no column for " + ", ".join(f"{n} (a header such as {table.missing[n]!r})"
