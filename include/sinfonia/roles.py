@@ -98,7 +98,11 @@ def apply(conn: psycopg.Connection) -> None:
     # the analyst may connect there (PUBLIC may) but must create nothing there either.
     for (other,) in conn.execute("select datname from pg_database where datallowconn and not datistemplate "
                                  "and pg_has_role(current_user, datdba, 'USAGE') order by datname").fetchall():
-        conn.execute(sql.SQL("revoke temporary on database {} from public").format(_ident(other)))
+        try:  # a database dropped by another session since the list was read has nothing to revoke
+            with conn.transaction():
+                conn.execute(sql.SQL("revoke temporary on database {} from public").format(_ident(other)))
+        except psycopg.errors.InvalidCatalogName:
+            continue
     if _owns(conn, "select nspowner from pg_namespace where nspname = 'public'"):
         conn.execute(sql.SQL("revoke create on schema public from public"))
     for role in ROLES:

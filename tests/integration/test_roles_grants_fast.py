@@ -243,3 +243,33 @@ def test_applying_takes_create_on_the_public_schema_from_public(warehouse):
             roles.apply(conn)
         for role in roles.ROLES:
             assert not conn.execute("select has_schema_privilege(%s, 'public', 'create')", (role,)).fetchone()[0]
+
+
+def test_a_database_dropped_while_the_roles_are_applied_is_passed_over(warehouse, server_dsn):
+    """roles.apply lists the server's databases, then revokes TEMPORARY on each: another session
+    (a test worker's throwaway database, an operator) may drop one in between."""
+    from tests.conftest import dbname, throwaway_database
+
+    with throwaway_database(server_dsn, "dropped") as doomed:
+        name = dbname(doomed)
+
+    class DropsAfterListing:
+        """The connection, with the database dropped right after apply has listed them."""
+
+        def __init__(self, conn):
+            self.conn = conn
+
+        def execute(self, query, *args, **kwargs):
+            cur = self.conn.execute(query, *args, **kwargs)
+            if isinstance(query, str) and query.startswith("select datname from pg_database"):
+                rows = cur.fetchall() + [(name,)]  # listed, and gone by the time it is revoked on
+                return type("Listed", (), {"fetchall": lambda _self: rows})()
+            return cur
+
+        def __getattr__(self, attr):
+            return getattr(self.conn, attr)
+
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        roles.apply(DropsAfterListing(conn))
+        assert conn.execute("select has_database_privilege('public', current_database(), 'temporary')").fetchone() \
+            == (False,)
