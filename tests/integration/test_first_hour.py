@@ -45,7 +45,35 @@ def transcript(server_dsn, small_sample, state_dir):
     with throwaway_database(server_dsn, "firsthour") as dsn:
         code, lines, err = _timed("run", "--sources", str(small_sample), env={"WAREHOUSE_DSN": dsn})
         assert code == 0, "\n".join(line for _, line in lines)[-3000:] + err[-3000:]
+        STDERR["run"] = err
         yield dsn, lines
+
+
+STDERR: dict[str, str] = {}  # the transcript's standard error, for the test of leaked log lines
+# A log record as Airflow's structlog, dbt or Python's logging print it: a timestamp, a level in
+# brackets or after a dash, a logger's key=value tail, or a JSON object.
+LOG_RECORD = re.compile(r"^\s*(\d{4}-\d\d-\d\d[T ]\d\d:\d\d|\[\d{4}-\d\d-\d\d|\{\s*\"|\x1b\[)"
+                        r"|\[(debug|info|warning|error|critical)\s*\]|\b(INFO|WARNING|ERROR) - |\bloc=\w+\.py:\d+")
+
+
+def test_no_raw_log_record_reaches_the_console(transcript):
+    """Airflow's, dbt's and the tasks' log records go to the log file; the console holds only the
+    command's own lines (issue 30: a structured log line leaked into the console once)."""
+    _, lines = transcript
+    leaked = [line for _, line in lines if LOG_RECORD.search(line)]
+    assert not leaked, leaked
+    assert not [line for line in STDERR["run"].splitlines() if line.strip()], STDERR["run"][-3000:]
+
+
+def test_the_log_record_pattern_knows_a_leaked_line():
+    for line in ('2026-12-07T07:33:15.316290Z [info     ] the warehouse is held by cli:25e8 [sinfonia.tasks] '
+                 'loc=tasks.py:27', "[2026-12-07T01:02:03.000+0000] {loading.py:88} WARNING - 2 rows quarantined",
+                 '{"event": "Task started", "level": "info"}', "\x1b[0m07:49:19  Done. PASS=304 WARN=0 ERROR=0"):
+        assert LOG_RECORD.search(line), line
+    for line in ("    ok      extract_esap_asistencias                744 rows, 2 quarantined    5.9 s",
+                 "→ sinfonia_extract …", "Airflow and dbt logs: logs/20261207-072645-run.log",
+                 "    …       gate_raw still running (72 s so far)"):
+        assert not LOG_RECORD.search(line), line
 
 
 def test_no_console_line_is_silent_for_more_than_15_s_and_long_tasks_say_how_long_they_have_run(transcript):
