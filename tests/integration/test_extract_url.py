@@ -7,6 +7,7 @@ import pytest
 
 from sinfonia.bootstrap import bootstrap
 from sinfonia.ingest.locations import LOCATIONS, guess_expect, location
+from sinfonia.ingest.tables.cells import DEPARTMENTS
 from tests.conftest import sinfonia
 from tests.corpus import idf_book
 from tests.unit.test_http import socrata
@@ -18,11 +19,13 @@ FAST = {"SINFONIA_HTTP_RETRIES": "1", "SINFONIA_HTTP_TIMEOUT": "5"}
 
 
 def divipola_records(n_departments: int = 25, per_department: int = 100) -> list[dict]:
-    """2,500 well-formed DIVIPOLA records (synthetic codes), in a shuffled order."""
+    """2,500 well-formed DIVIPOLA records (synthetic municipality codes under real department codes:
+    the code parser refuses a department DANE does not have), in a shuffled order."""
+    departments = sorted(DEPARTMENTS)[:n_departments]
     records = [
-        {"cod_dpto": f"{d:02d}", "dpto": f"DEPTO {d}", "cod_mpio": f"{d:02d}{m:03d}", "nom_mpio": f"MPIO {d}-{m}",
+        {"cod_dpto": d, "dpto": f"DEPTO {d}", "cod_mpio": f"{d}{m:03d}", "nom_mpio": f"MPIO {d}-{m}",
          "tipo_municipio": "Municipio"}
-        for d in range(5, 5 + n_departments) for m in range(1, per_department + 1)
+        for d in departments for m in range(1, per_department + 1)
     ]
     return records[1::2] + records[::2]
 

@@ -66,8 +66,8 @@ def test_estimates_follow_the_contract_and_survive_a_new_publication(impact_db):
     with psycopg.connect(dsn) as conn:
         columns = [r[0] for r in conn.execute("""select column_name from information_schema.columns
             where table_schema = 'marts' and table_name = 'mart_impact_estimates' order by ordinal_position""")]
-    assert columns[:11] == ["outcome", "method", "event_time", "estimate", "std_error", "ci_low", "ci_high",
-                            "p_value", "n_treated", "n_control", "threshold"]
+    assert columns[:12] == ["outcome", "method", "event_time", "estimate", "std_error", "ci_low", "ci_high",
+                            "p_value", "n_treated", "n_treated_changed", "n_control", "threshold"]
     sinfonia("build", env={"WAREHOUSE_DSN": dsn})  # publish drops and recreates marts_build's tables
     assert estimates(dsn) == before
 

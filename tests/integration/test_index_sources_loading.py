@@ -9,6 +9,7 @@ from psycopg import sql
 
 from sinfonia.bootstrap import bootstrap
 from sinfonia.ingest.extract import extract_folder
+from sinfonia.ingest.sources import contract
 
 pytestmark = pytest.mark.integration
 
@@ -58,5 +59,6 @@ def test_every_new_source_reconciles_and_reloads_without_duplicates(fresh_dsn, d
         nd = conn.execute("select count(*) from raw.mdm where value like 'ND%'").fetchone()[0]
     assert bad == 0 and nd == 0
     assert set(reasons) == set(SOURCES)
-    assert "never turned into a number" in reasons["mdm"] and "never turned into a number" in reasons["ipm"]
-    assert "Sin población expuesta" in reasons["imrc"] and "E (especial), 1–6 or SIN" in reasons["cgn_categories"]
+    # one wording per rule (sinfonia.ingest.sources.contract): text where a number is published
+    assert reasons["mdm"] == reasons["ipm"] == contract.NOT_A_NUMBER == "expected a number"
+    assert "Sin población expuesta" in reasons["imrc"] and "E or ESP (especial), 1–6 or SIN" in reasons["cgn_categories"]

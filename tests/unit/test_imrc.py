@@ -50,6 +50,8 @@ def test_text_in_the_index_is_quarantined_and_headers_are_found_after_moving(wor
     b = next(b for b in imrc.parse([landed(workbook)]) if b.period == "2024-deficit")
     [bad] = b.rejected
     assert (bad.row_number, bad.value) == (5, "pendiente") and "(IMRC_D)" in bad.column
+    assert bad.reason == ("expected a number or a statement it publishes ('Sin población expuesta', "
+                          "'No reportado', 'No aplica')")
     row6 = next(r for r in b.rows if r[1] == 6)
     assert row6[7] is None and "No reportado" in row6[9]
     assert b.rows_read == len(b.rows) + 1

@@ -97,7 +97,9 @@ class Field:
     ``convert``: the source's own reading of the cell (its methodology): (value, None) or (None,
     why not), as ``tables.municipality_code`` answers (a ``ValueError`` raised is a why not too);
     with ``required`` it is also asked what an empty cell lacks.
-    ``header``: how the quarantine names the column when not by the file's header."""
+    ``header``: how the quarantine names the column when not by the file's header.
+    ``statements``: texts the source publishes in a number's place (read by the parser as missing),
+    named in the reason of a text that is neither."""
 
     name: str
     kind: Kind = Kind.TEXT
@@ -110,6 +112,7 @@ class Field:
     scale: bool = True
     convert: Callable[[object], tuple[str | None, str | None]] | None = None
     header: str | None = None
+    statements: tuple[str, ...] = ()
 
 
 # One wording per rule.
@@ -207,7 +210,9 @@ class RowContract:
         if f.kind in (Kind.NUMBER, Kind.INTEGER):
             number = number_text(raw)
             if number is None:
-                return None, NOT_A_NUMBER if f.kind is Kind.NUMBER else NOT_AN_INTEGER
+                why = NOT_A_NUMBER if f.kind is Kind.NUMBER else NOT_AN_INTEGER
+                return None, why + (f" or a statement it publishes ({', '.join(map(repr, f.statements))})"
+                                    if f.statements else "")
             if f.kind is Kind.INTEGER:
                 if float(number) != int(float(number)):
                     return None, NOT_AN_INTEGER

@@ -39,11 +39,14 @@ COLUMNS = (
     "edition", "hazard", "municipality_code", "department_name", "municipality_name", "imrc",
     "capacity_group", "notes",
 )
+# What UNGRD publishes in the index's place where there is no index: read as missing, text kept.
+PUBLISHED_STATEMENTS = ("Sin población expuesta", "No reportado", "No aplica")
+STATEMENTS = tuple(normalise(s) for s in PUBLISHED_STATEMENTS)
 # The row contract: the code (the key) and the index on its published 0–100; names and group as published.
 FIELDS = (Field("municipality_code", Kind.CODE, key=True, required=True), Field("department_name"),
-          Field("municipality_name"), Field("imrc", Kind.NUMBER, required=True, range=(0.0, 100.0)),
+          Field("municipality_name"),
+          Field("imrc", Kind.NUMBER, required=True, range=(0.0, 100.0), statements=PUBLISHED_STATEMENTS),
           Field("capacity_group"))
-STATEMENTS = ("sin poblacion expuesta", "no reportado", "no aplica")
 
 
 def _table(hazard: str, letter: str) -> list[Column]:
