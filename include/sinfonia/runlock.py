@@ -210,9 +210,13 @@ def release(dsn: str, dag_id: str, run_id: str) -> bool:
     """The teardown of a DAG run: free the row if this run holds it (True when it did)."""
     if os.environ.get(HELD_ENV):
         return False  # the command-line run that drives this DAG releases it
+    key = run_key(dag_id, run_id)
+    stop = _beating.pop(key, None)
+    if stop is not None:  # this process's heartbeat of the run ends with it (not at process exit)
+        stop.set()
     with db.connect(dsn, autocommit=True) as conn:
         ensure_table(conn)
-        return _release(conn, run_key(dag_id, run_id))
+        return _release(conn, key)
 
 
 def _check(conn: psycopg.Connection, key: str) -> None:
@@ -225,7 +229,7 @@ def _check(conn: psycopg.Connection, key: str) -> None:
                         "writing anything more")
 
 
-_beating: dict[str, threading.Thread] = {}
+_beating: dict[str, threading.Event] = {}  # run key -> the stop of this process's heartbeat thread
 
 
 def guard(dsn: str, dag_id: str, run_id: str, task_id: str) -> None:
@@ -252,5 +256,5 @@ def guard(dsn: str, dag_id: str, run_id: str, task_id: str) -> None:
                 log.warning("could not renew the warehouse lease of %s: %s", key, exc)
 
     thread = threading.Thread(target=beat, name=f"sinfonia-lease-{key}", daemon=True)
-    _beating[key] = thread
+    _beating[key] = stop
     thread.start()

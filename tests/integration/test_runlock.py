@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import psycopg
@@ -120,9 +121,13 @@ def test_a_dag_run_however_started_holds_the_warehouse_alone(fresh_dsn, monkeypa
     with pytest.raises(runlock.LeaseLost):  # a task of a run that does not hold it stops before writing
         runlock.guard(fresh_dsn, "sinfonia_transform", "manual__2", "dbt_build")
     runlock.guard(fresh_dsn, "sinfonia_monitoring", "scheduled__1", "notify_directorates")
+    [beat] = [t for t in threading.enumerate() if t.name == f"sinfonia-lease-{key}"]  # its heartbeat
     assert runlock.release(fresh_dsn, "sinfonia_transform", "manual__2") is False  # not its row
+    assert beat.is_alive()
     assert runlock.release(fresh_dsn, "sinfonia_monitoring", "scheduled__1") is True
     assert runlock.holder(fresh_dsn) == (None, None)
+    beat.join(timeout=10)  # released: the heartbeat ends with the run, not when the process exits
+    assert not beat.is_alive()
 
 
 def test_a_vanished_dag_run_lets_go_after_its_lease(fresh_dsn, monkeypatch):
