@@ -206,7 +206,6 @@ def record(dsn: str | None, p: Plan, dag_run_id: str | None = None) -> RunResult
     return result
 
 
-# Seed column types whose values must be numbers as dbt loads them (a point for decimals).
 def keep_published(dsn: str, year: int, as_of_date: date | str | None = None) -> RunResult | None:
     """A year already snapshotted and published is kept (without ``force``): recorded at once,
     without running the DAG, whose dbt builds would keep it too. None when the DAG must run: the
@@ -223,6 +222,7 @@ def keep_published(dsn: str, year: int, as_of_date: date | str | None = None) ->
     return record(dsn, p)
 
 
+# Seed column types whose values must be numbers as dbt loads them (a point for decimals).
 NUMERIC_TYPES = {"numeric", "decimal", "integer", "int", "bigint", "smallint", "real", "float", "double precision"}
 
 
