@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from sinfonia.report import ficha
+from sinfonia.report import ficha, printer
 from sinfonia.report.spanish import number, place_name
 from tests.conftest import sample_run, sinfonia
 
@@ -101,14 +101,14 @@ def test_directorate_sheets_show_the_marts_numbers_with_every_chart_in_the_pdf(w
         assert row["municipality_id"] in index
         charts = len(re.findall(r"<img alt=", page))
         assert charts >= 1
-        if ficha.chromium():
+        if printer.chromium():
             pdf = (tmp_path / f"ficha_{row['municipality_id']}_{year}.pdf").read_bytes()
             assert pdf.startswith(b"%PDF")
             assert len(re.findall(rb"/Subtype\s*/Image", pdf)) >= charts
 
 
 def test_a_sheet_renders_in_headless_chromium(warehouse, tmp_path):
-    browser = ficha.chromium()
+    browser = printer.chromium()
     if not browser:
         pytest.skip("Chromium is not installed (make test installs it as root with apt)")
     code = _profile(warehouse, "is_selected limit 1")[0]["municipality_id"]

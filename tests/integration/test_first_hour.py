@@ -187,9 +187,9 @@ def test_the_pdf_check_sees_a_picture_cut_by_a_page_break(tmp_path):
 
     from PIL import Image
 
-    from sinfonia.report import ficha
+    from sinfonia.report import printer
 
-    browser = ficha.chromium()
+    browser = printer.chromium()
     if not browser:
         pytest.skip("Chromium is not installed (make test installs it as root with apt)")
     picture = io.BytesIO()
@@ -197,7 +197,7 @@ def test_the_pdf_check_sees_a_picture_cut_by_a_page_break(tmp_path):
     page = tmp_path / "tall.html"
     page.write_text(f"<html><body><figure><img src='data:image/png;base64,"
                     f"{base64.b64encode(picture.getvalue()).decode()}'></figure></body></html>")
-    ficha.print_pdf(page, tmp_path / "tall.pdf", browser)
+    printer.print_pdf(page, tmp_path / "tall.pdf", browser)
     images, draws = pdf_images((tmp_path / "tall.pdf").read_bytes())
     assert images == 1 and draws >= 2
 

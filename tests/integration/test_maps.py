@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from sinfonia import report
-from sinfonia.report import ficha, territory
+from sinfonia.report import ficha, printer, territory
 from tests.conftest import sample_run
 
 pytestmark = pytest.mark.integration
@@ -67,7 +67,7 @@ def warehouse(_built):
 def _probe(page: Path, profile: Path) -> dict[str, dict]:
     probe = page.with_name("probe-" + page.name)
     probe.write_text(page.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8")
-    browser = ficha.chromium()
+    browser = printer.chromium()
     if browser is None:
         pytest.skip("Chromium is not installed (make test installs it as root with apt)")
     proc = subprocess.run(
@@ -174,7 +174,7 @@ def _painted(counts, hex_colour: str) -> int:
 
 def test_each_sheet_pdf_draws_its_directorate_with_its_peers(warehouse, tmp_path):
     dsn, missing = warehouse
-    if ficha.chromium() is None:
+    if printer.chromium() is None:
         pytest.skip("Chromium is not installed (make test installs it as root with apt)")
     [(year, code, directorate, group)] = _one(dsn, """
         select prioritisation_year, municipality_id, directorate_id, capacity_group from marts.mart_municipality_profile

@@ -1,7 +1,7 @@
 """The sheets' PDF printer (headless Chromium) runs no script and reaches no network and no other
-local file: the browser's own switches (``ficha.PRINTER_SWITCHES``) keep it off the network without
+local file: the browser's own switches (``printer.PRINTER_SWITCHES``) keep it off the network without
 the page's help, and the content security policy the printer puts first in every page it prints
-(``ficha.CSP_META``) turns scripts and other files off. Observed from outside: requests a loopback
+(``printer.CSP_META``) turns scripts and other files off. Observed from outside: requests a loopback
 HTTP server receives, and images the PDF embeds."""
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ import http.server
 import io
 import re
 import threading
+from pathlib import Path
 
 import pytest
 
-from sinfonia.report import ficha
+from sinfonia.report import printer
 
 pytestmark = pytest.mark.integration
 
@@ -65,11 +66,11 @@ def _print(tmp_path, name: str, head: str, body: str, policy: bool = True) -> in
     page.write_text(f"<!DOCTYPE html><html><head><meta charset=\"utf-8\">{head}</head><body>{body}"
                     "<p>Ficha de prueba</p></body></html>", encoding="utf-8")
     pdf = tmp_path / f"{name}.pdf"
-    ficha.print_pdf(page, pdf, BROWSER, policy=policy)
+    printer.print_pdf(page, pdf, BROWSER, policy=policy)
     return _images(pdf)
 
 
-BROWSER = ficha.chromium()
+BROWSER = printer.chromium()
 needs_chromium = pytest.mark.skipif(BROWSER is None, reason="headless Chromium is not installed")
 
 
@@ -101,4 +102,40 @@ def test_the_sheets_policy_keeps_other_local_files_out_of_the_pdf(tmp_path):
     body = f"<img src=\"{(tmp_path / 'local.png').as_uri()}\"><img src=\"local.png\"><iframe src=\"{secret.as_uri()}\">"
     assert _print(tmp_path, "without", "", body, policy=False) >= 1  # a file:// page may load a file beside it...
     assert _print(tmp_path, "sheet", "", body) == 0  # ...not a page the printer prints
-    assert "script-src 'none'" in ficha.CSP_META and "default-src 'none'" in ficha.CSP_META
+    assert "script-src 'none'" in printer.CSP_META and "default-src 'none'" in printer.CSP_META
+
+
+@needs_chromium
+def test_one_browser_prints_every_page_of_a_batch_each_its_own(tmp_path):
+    from PIL import Image
+
+    def picture(shade: int) -> str:  # a distinct image each (a PDF embeds a repeated one once)
+        buf = io.BytesIO()
+        Image.new("RGB", (100, 100), (shade, 0, 0)).save(buf, "PNG")
+        return f"<img src=\"data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}\">"
+
+    with printer.Printer(BROWSER) as batch:
+        for k in (1, 2, 3):
+            page = tmp_path / f"page{k}.html"
+            body = "".join(picture(40 * k + i) for i in range(k))
+            page.write_text(f"<!DOCTYPE html><html><head></head><body>{body}</body></html>", encoding="utf-8")
+            batch.print(page, tmp_path / f"page{k}.pdf")
+        browser, profile = batch._proc, Path(batch._profile.name)
+    assert [_images(tmp_path / f"page{k}.pdf") for k in (1, 2, 3)] == [1, 2, 3]
+    assert browser.poll() is not None and not profile.exists()  # closed, its profile removed
+    assert not list(tmp_path.glob(".*.print.html"))  # the copies led by the policy are gone
+
+
+def test_a_browser_that_stops_is_an_error_that_says_what_it_said(tmp_path):
+    fake = tmp_path / "chromium"
+    fake.write_text("#!/bin/sh\necho 'cannot open display: the fake browser' >&2\nexit 1\n", encoding="utf-8")
+    fake.chmod(0o755)
+    with pytest.raises(printer.PrintError, match=r"Chromium stopped \(Browser.getVersion\): .*the fake browser"):
+        printer.Printer(str(fake)).__enter__()
+
+
+@needs_chromium
+def test_a_page_chromium_cannot_open_is_named(tmp_path):
+    with pytest.raises(printer.PrintError, match=r"could not open missing\.html: net::ERR_FILE_NOT_FOUND"):
+        printer.print_pdf(tmp_path / "missing.html", tmp_path / "missing.pdf", BROWSER, policy=False)
+    assert not (tmp_path / "missing.pdf").exists()

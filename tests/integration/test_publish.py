@@ -159,15 +159,16 @@ def test_a_publication_failing_halfway_leaves_marts_and_meta_publication_unchang
         assert conn.execute("select obj_description('marts.mart_a'::regclass, 'pg_class')").fetchone()[0] == "The mart_a mart."
 
 
-def test_pipeline_sessions_carry_their_timeouts_and_liveness_checks(fresh_dsn, monkeypatch):
+def test_pipeline_sessions_carry_their_timeouts_liveness_checks_and_no_jit(fresh_dsn, monkeypatch):
     monkeypatch.setenv("SINFONIA_LOCK_TIMEOUT", "7")
     with db.connect(fresh_dsn) as conn:
         settings = dict(conn.execute(
             "select name, setting from pg_settings where name in ('lock_timeout', 'statement_timeout', "
-            "'idle_in_transaction_session_timeout', 'client_connection_check_interval', 'tcp_keepalives_idle')"))
+            "'idle_in_transaction_session_timeout', 'client_connection_check_interval', 'tcp_keepalives_idle', "
+            "'jit')"))
     assert settings == {"lock_timeout": "7000", "statement_timeout": "3600000",
                         "idle_in_transaction_session_timeout": "600000",
-                        "client_connection_check_interval": "10000", "tcp_keepalives_idle": "30"}
+                        "client_connection_check_interval": "10000", "tcp_keepalives_idle": "30", "jit": "off"}
     monkeypatch.setenv("SINFONIA_LOCK_TIMEOUT", "soon")
     with pytest.raises(ValueError, match=r"SINFONIA_LOCK_TIMEOUT='soon': expected a number of seconds"):
         db.session_options()

@@ -61,12 +61,13 @@ def is_sample_data(conn) -> bool:
         (SAMPLE_ORIGIN_PREFIX.replace("%", r"\%").replace("_", r"\_") + "%",)).fetchone()[0]
 
 
-def figure_html(fig, alt: str, caption: str) -> str:
-    """A matplotlib figure as an embedded PNG with its caption (closes the figure)."""
+def figure_html(fig, alt: str, caption: str, tight: bool = True) -> str:
+    """A matplotlib figure as an embedded PNG with its caption (closes the figure). ``tight``
+    trims the figure to what it draws (one more drawing of it): off for a figure laid out by hand."""
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=110, **({"bbox_inches": "tight"} if tight else {}))
     plt.close(fig)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
     return (f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'

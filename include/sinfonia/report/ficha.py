@@ -14,16 +14,16 @@ from __future__ import annotations
 import html
 import json
 import re
-import shutil
-import subprocess
-import tempfile
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 
 from psycopg import sql
 
 from sinfonia import db
 from sinfonia.errors import UserError
+from sinfonia.report.printer import CSP_META, Printer, chromium
 from sinfonia.report.spanish import MISSING, number, place_name
 
 MART = "marts.mart_municipality_profile"
@@ -162,6 +162,11 @@ def _trend_figure(series: dict[str, dict[str, list]], name: str, group: str | No
     return "\n".join(parts)
 
 
+# The margins of a trend row (fractions of its 10 × 2.6 in figure): room for a Colombian tick label
+# of up to 7 characters on the left, the title above, the years below.
+TREND_LAYOUT = {"left": 0.065, "right": 0.99, "top": 0.88, "bottom": 0.11, "wspace": 0.16}
+
+
 def _trend_row(series: dict[str, dict[str, list]], codes: list[str], name: str, group: str | None) -> str:
     import matplotlib
 
@@ -184,7 +189,9 @@ def _trend_row(series: dict[str, dict[str, list]], codes: list[str], name: str, 
         ax.legend(fontsize=7, loc="best")
     for ax in list(axes.flat)[len(codes):]:
         ax.axis("off")
-    fig.tight_layout()
+    # A fixed layout, not tight_layout and a tight bounding box: every row has the same two panels
+    # and short labels, and measuring them drew each figure three times (three quarters of a sheet).
+    fig.subplots_adjust(**TREND_LAYOUT)
     described = "; ".join(
         f"{INDICATORS[c][0]}: "
         + ", ".join(f"{y} {number(v, 2)}" for y, v in zip(series[c]["years"], series[c]["own"], strict=True)
@@ -193,7 +200,8 @@ def _trend_row(series: dict[str, dict[str, list]], codes: list[str], name: str, 
     return figure_html(fig, f"Evolución de los indicadores de {name} ({' y '.join(INDICATORS[c][0] for c in codes)}) "
                             f"frente a la mediana de su grupo de capacidades ({group or 'sin grupo'}). {described}.",
                        f"Evolución anual de {name} (línea continua) y la mediana de los municipios de su grupo "
-                       f"de capacidades {group or ''} (línea discontinua), con lo publicado a la fecha de corte.")
+                       f"de capacidades {group or ''} (línea discontinua), con lo publicado a la fecha de corte.",
+                       tight=False)
 
 
 def _td(value, decimals: int = 2) -> str:
@@ -342,62 +350,6 @@ El percentil (0 a 100) ubica al municipio entre ellos.</p>
 """  # noqa: E501 - the page's HTML, one table row a line
 
 
-def chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if shutil.which(name):
-            return shutil.which(name)
-    return None
-
-
-# What a sheet may load: its own inline styles and the charts embedded as data: images. No script,
-# no network, no other file (a name from the data is escaped, and even unescaped could load nothing).
-CONTENT_SECURITY_POLICY = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; "
-                           "script-src 'none'; connect-src 'none'; frame-src 'none'; object-src 'none'; "
-                           "base-uri 'none'; form-action 'none'")
-CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
-
-# The printer's own switches: every host name unresolvable and every connection sent to a closed
-# proxy, loopback included (no network), no extensions or plugins. (Chromium's switch that turns
-# scripts off, --blink-settings=scriptEnabled=false, also stops headless printing: scripts are
-# turned off by the policy print_pdf puts first in every page it prints.)
-PRINTER_SWITCHES = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-    "--disable-extensions", "--disable-plugins", "--deny-permission-prompts",
-    "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
-)
-
-
-def with_policy(page_html: str) -> str:
-    """``page_html`` with ``CSP_META`` as the first element of its head (before anything that
-    could load or run), whatever the page itself declares."""
-    head = re.search(r"<head(\s[^>]*)?>", page_html, flags=re.IGNORECASE)
-    if head is None:
-        return f"<!DOCTYPE html><html><head>{CSP_META}</head>{page_html}"
-    return page_html[:head.end()] + CSP_META + page_html[head.end():]
-
-
-def print_pdf(page: Path, pdf: Path, browser: str, policy: bool = True) -> None:
-    """The page printed to PDF by headless Chromium: no network (``PRINTER_SWITCHES``); with
-    ``policy`` (always, but in the test that checks the switches alone) no script and no other
-    local file either (``CONTENT_SECURITY_POLICY``, first in a copy of the page); a throwaway profile."""
-    with tempfile.TemporaryDirectory(prefix="sinfonia-chromium-") as profile:
-        printed = page
-        if policy:  # beside the page, so that what it names relatively is what the policy judges
-            printed = page.with_name(f".{page.stem}.print.html")
-            printed.write_text(with_policy(page.read_text(encoding="utf-8")), encoding="utf-8")
-        try:
-            proc = subprocess.run(
-                [browser, *PRINTER_SWITCHES, f"--user-data-dir={profile}", "--no-pdf-header-footer",
-                 f"--print-to-pdf={pdf}", printed.resolve().as_uri()],
-                capture_output=True, text=True, timeout=180)
-        finally:
-            if printed != page:
-                printed.unlink(missing_ok=True)
-    if proc.returncode != 0 or not pdf.exists() or pdf.stat().st_size == 0:
-        raise FichaError(f"Chromium could not print {page.name} to PDF: {proc.stderr.strip()[-500:]}")
-
-
 def build(dsn: str | None, out: Path, municipality: str | None = None, directorate: str | None = None,
           year: int | None = None, pdf: bool = True, progress=print, sources: Path | str | None = None) -> list[Path]:
     """Write one sheet per municipality asked for (HTML, and PDF when Chromium is there) and an index.
@@ -413,30 +365,51 @@ def build(dsn: str | None, out: Path, municipality: str | None = None, directora
         progress("Chromium is not installed: writing the HTML sheets only (no PDF)")
     written: list[Path] = []
     entries = []
-    with db.connect(dsn, autocommit=True) as conn:
+    # One browser prints every sheet of the batch (its start was most of a one-page print), in a
+    # thread of its own: Chromium prints a sheet while this process draws the next one's charts.
+    with (db.connect(dsn, autocommit=True) as conn, (Printer(browser) if browser else nullcontext()) as printer,
+          ThreadPoolExecutor(max_workers=1, thread_name_prefix="sinfonia-printer") as printing):
         year, rows = resolve(conn, municipality, directorate, year)
         sample = is_sample_data(conn)
         boundaries = maps.load_boundaries(sources)  # read once for every sheet
         failed: list[str] = []
         began = time.monotonic()
-        for i, row in enumerate(rows, 1):
-            stem = f"ficha_{row['municipality_id']}_{year}"
-            page = out / f"{stem}.html"
-            label = f"{row['municipality_id']} {place_name(row['municipality_name'])}"
-            try:  # one sheet that cannot be written does not stop the batch: it is named at the end
-                page.write_text(sheet_html(conn, row, sample, boundaries), encoding="utf-8")
-                if browser:
-                    print_pdf(page, out / f"{stem}.pdf", browser)
+
+        def written_or_failed(i: int, row: dict, stem: str, printed: Future | None, error: Exception | None) -> None:
+            """Account for sheet ``i`` once its PDF is printed (or it failed): one line each, in order."""
+            page, label = out / f"{stem}.html", f"{row['municipality_id']} {place_name(row['municipality_name'])}"
+            try:
+                if error is not None:
+                    raise error
+                if printed is not None:
+                    printed.result()
             except Exception as exc:  # noqa: BLE001 - every sheet is tried; the failures are raised below
                 page.unlink(missing_ok=True)
                 failed.append(f"{label}: {type(exc).__name__}: {str(exc).strip()[:300]}")
                 progress(f"  [{i}/{len(rows)}] {label}: NOT WRITTEN ({failed[-1].split(': ', 1)[1]})")
-                continue
+                return
             written.append(page)
-            if browser:
+            if printer:
                 written.append(out / f"{stem}.pdf")
             entries.append((row, stem))
             progress(f"  [{i}/{len(rows)}] {label}" + _time_left(time.monotonic() - began, i, len(rows)))
+
+        previous = None  # the sheet being printed while the next is drawn
+        for i, row in enumerate(rows, 1):
+            stem = f"ficha_{row['municipality_id']}_{year}"
+            page = out / f"{stem}.html"
+            printed, error = None, None
+            try:  # one sheet that cannot be written does not stop the batch: it is named at the end
+                page.write_text(sheet_html(conn, row, sample, boundaries), encoding="utf-8")
+                if printer:
+                    printed = printing.submit(printer.print, page, out / f"{stem}.pdf")
+            except Exception as exc:  # noqa: BLE001 - accounted for in order, below
+                error = exc
+            if previous:
+                written_or_failed(*previous)
+            previous = (i, row, stem, printed, error)
+        if previous:
+            written_or_failed(*previous)
         index = write_index(conn, out, sample)
     written.append(index)
     progress(f"{len(entries)} sheet(s) for {year} written to {out}; the index ({index}) lists every sheet of the "
