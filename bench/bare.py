@@ -10,7 +10,11 @@ runs, task starts, the execution API, Cosmos. ``make bench`` runs it in a fresh 
 
     python bench/bare.py full|weekly SOURCES_DIR      (WAREHOUSE_DSN names the database)
 
-Prints one JSON object: seconds per step and in total.
+Prints one JSON object: seconds per step and in total, and each step's own parts (``parts``): for a
+dbt build, dbt's start and parse (the process's wall time less dbt's own elapsed time), its nodes'
+elapsed time and the SQL of its models and of its tests (the sums of dbt's ``run_results.json``);
+for a gate, the validation of its suites (the sum of ``meta.gate_run.seconds``) and the rest
+(Great Expectations' import on first use, its context, recording the results).
 """
 
 from __future__ import annotations
@@ -25,25 +29,59 @@ from pathlib import Path
 START = time.perf_counter()
 
 
-def dbt_cli(args: list[str], dsn: str) -> None:
-    """``dbt`` from its own command line (a subprocess, as a user would run it)."""
+PARTS: dict[str, float] = {}
+
+
+def dbt_cli(args: list[str], dsn: str, label: str) -> None:
+    """``dbt`` from its own command line (a subprocess, as a user would run it); its parts go to
+    ``PARTS`` under ``label``."""
     from sinfonia import config, dbt
 
     exe = Path(sys.executable).with_name("dbt")
     if args[0] == "build":  # what the DAGs' builds leave out (the unit tests: CI's)
         args = [*args, *dbt.PRODUCTION_FLAGS]
+    target = config.state_dir() / "bare-dbt-target"  # never the project's own target/
+    start = time.perf_counter()
     proc = subprocess.run([str(exe), *args, "--project-dir", str(config.DBT_DIR),
-                           "--profiles-dir", str(config.DBT_DIR), "--quiet"],
+                           "--profiles-dir", str(config.DBT_DIR), "--target-path", str(target), "--quiet"],
                           env={**os.environ, **dbt.env_for(dsn)}, capture_output=True, text=True)
+    wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"dbt {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
+    results = json.loads((target / "run_results.json").read_text(encoding="utf-8"))
+    kinds: dict[str, float] = {}
+    for r in results["results"]:
+        kind = r["unique_id"].split(".", 1)[0]
+        kinds[kind] = kinds.get(kind, 0.0) + r["execution_time"]
+    PARTS[f"{label}.start_and_parse"] = round(wall - results["elapsed_time"], 3)
+    PARTS[f"{label}.nodes_elapsed"] = round(results["elapsed_time"], 3)
+    PARTS[f"{label}.models_sql_sum"] = round(kinds.get("model", 0.0) + kinds.get("seed", 0.0), 3)
+    PARTS[f"{label}.tests_sum"] = round(kinds.get("test", 0.0), 3)
+    PARTS[f"{label}.nodes"] = len(results["results"])
+
+
+def gate(prefix: str, run_id: str, label: str, **kwargs) -> None:
+    """``tasks.gate``, its suites' own validation time (``meta.gate_run``) put apart in ``PARTS``."""
+    from sinfonia import db, tasks
+
+    def validated() -> float:
+        with db.connect(autocommit=True) as conn:
+            return float(conn.execute("select coalesce(sum(seconds), 0) from meta.gate_run where run_id = %s",
+                                      (run_id,)).fetchone()[0])
+
+    before, start = validated(), time.perf_counter()
+    tasks.gate(prefix, run_id, **kwargs)
+    wall, suites = time.perf_counter() - start, validated() - before
+    PARTS[f"{label}.suites"] = round(suites, 3)
+    PARTS[f"{label}.rest"] = round(wall - suites, 3)
 
 
 def build_gate_publish(dsn: str, run_id: str, steps: dict, label: str, flags: list[str]) -> None:
     from sinfonia import tasks
 
-    timed(steps, f"{label}.dbt_build", lambda: dbt_cli(["build", *flags], dsn))
-    timed(steps, f"{label}.gate_marts", lambda: tasks.gate("marts_", run_id, schema_map={"marts": "marts_build"}))
+    timed(steps, f"{label}.dbt_build", lambda: dbt_cli(["build", *flags], dsn, f"{label}.dbt_build"))
+    timed(steps, f"{label}.gate_marts",
+          lambda: gate("marts_", run_id, f"{label}.gate_marts", schema_map={"marts": "marts_build"}))
     timed(steps, f"{label}.publish", lambda: tasks.publish(run_id))
 
 
@@ -61,7 +99,7 @@ def extract_all(sources: Path, run_id: str, steps: dict, names) -> None:
     landed = timed(steps, "extract.land", lambda: tasks.land_sources({"sources_dir": str(sources)}))
     for name in names:
         timed(steps, f"extract.{name}", lambda n=name: tasks.extract_source(n, landed))
-    timed(steps, "extract.gate_raw", lambda: tasks.gate("raw_", run_id))
+    timed(steps, "extract.gate_raw", lambda: gate("raw_", run_id, "extract.gate_raw"))
 
 
 def full(sources: Path, dsn: str, steps: dict) -> None:
@@ -75,7 +113,8 @@ def full(sources: Path, dsn: str, steps: dict) -> None:
     build_gate_publish(dsn, run_id, steps, "impact", dbt.selection("impact_estimates", dsn))
     plan = timed(steps, "prioritisation.plan", lambda: tasks.prioritisation_plan({}))
     timed(steps, "prioritisation.dbt_build_candidate", lambda: dbt_cli(
-        ["build", *dbt.selection("prioritisation_candidate", dsn), "--vars", plan["dbt_vars"]], dsn))
+        ["build", *dbt.selection("prioritisation_candidate", dsn), "--vars", plan["dbt_vars"]], dsn,
+        "prioritisation.dbt_build_candidate"))
     timed(steps, "prioritisation.certainty", lambda: tasks.prioritisation_certainty(plan))
     build_gate_publish(dsn, run_id, steps, "prioritisation",
                        [*dbt.selection("prioritisation_publish", dsn), "--vars", plan["dbt_vars"]])
@@ -99,7 +138,7 @@ def main() -> int:
     # The tasks' functions find the warehouse in WAREHOUSE_DSN, as everywhere (warehouse.address).
     steps: dict[str, float] = {}
     {"full": full, "weekly": weekly}[path](sources, dsn, steps)
-    print(json.dumps({"total_s": round(time.perf_counter() - START, 3), "steps": steps}))
+    print(json.dumps({"total_s": round(time.perf_counter() - START, 3), "steps": steps, "parts": PARTS}))
     return 0
 
 

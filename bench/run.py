@@ -59,13 +59,46 @@ def drop_database(server_dsn: str, dsn: str) -> None:
         conn.execute(f'drop database if exists "{conninfo_to_dict(dsn)["dbname"]}" with (force)')
 
 
+LAST_OUTPUT = {"stdout": ""}  # what the last ``sinfonia`` printed (its DAG lines: ``dag_walls``)
+
+
 def sinfonia(*args: str, dsn: str) -> float:
     start = time.perf_counter()
     proc = subprocess.run([str(SINFONIA), *args], env=_env(dsn), capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"sinfonia {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
+    LAST_OUTPUT["stdout"] = proc.stdout
     return elapsed
+
+
+def dag_walls(stdout: str) -> dict[str, float]:
+    """Seconds per DAG of a ``sinfonia run``, from its lines ``  <dag> succeeded in N s``."""
+    import re
+
+    return {m[1]: float(m[2]) for m in re.finditer(r"^\s+(sinfonia_\w+) succeeded in ([\d.]+) s$", stdout, re.M)}
+
+
+def orchestration_parts(path: str, wall: float, tasks_s: dict[str, float], walls: dict[str, float]) -> dict:
+    """Where a DAG-driven run's time goes beyond its tasks: ``sinfonia run`` starting (the process,
+    Airflow's import, its metadata database, the DAG files) and, per DAG, Airflow between its tasks
+    (``dag.test()`` creating the run, scheduling and starting each task, recording its state)."""
+    parts = {f"{path}.run_start_and_summary": wall - sum(walls.values())}
+    for dag_id, dag_wall in walls.items():
+        in_tasks = sum(v for k, v in tasks_s.items() if k.startswith(f"{dag_id}."))
+        parts[f"{path}.{dag_id}.tasks"] = in_tasks
+        parts[f"{path}.{dag_id}.airflow_between_tasks"] = dag_wall - in_tasks
+    return parts
+
+
+# Fresh-interpreter imports a process of the pipeline pays (best of 3 each).
+IMPORTS = ("airflow.sdk", "great_expectations", "dbt.cli.main", "pandas", "sinfonia.tasks", "cosmos")
+
+
+def import_times() -> dict[str, float]:
+    code = "import sys, time; t = time.perf_counter(); __import__(sys.argv[1]); print(time.perf_counter() - t)"
+    return {m: min(float(subprocess.run([sys.executable, "-c", code, m], capture_output=True, text=True,
+                                        check=True).stdout) for _ in range(3)) for m in IMPORTS}
 
 
 def bare(path: str, sources: Path, dsn: str) -> dict:
@@ -304,17 +337,29 @@ def measure(server_dsn: str, quick: bool, install: bool = False, refresh_only: b
         started = time.time()
         walls[scale] = sinfonia("run", "--sources", str(sources), dsn=dsn)
         print(f"full refresh at {scale}x assistances: {walls[scale]:.1f} s", flush=True)
-        for step, seconds in list(task_breakdown(started).items())[:12 if scale == 1 else 5]:
+        full_tasks = task_breakdown(started)
+        for step, seconds in list(full_tasks.items())[:12 if scale == 1 else 5]:
             print(f"    {step:<48} {seconds:6.1f} s")
         if scale == 1:
             record("full_refresh_s", walls[1], "s")
+            parts = {**{f"full.{k}": v for k, v in full_tasks.items()},
+                     **orchestration_parts("full", walls[1], full_tasks, dag_walls(LAST_OUTPUT["stdout"]))}
             # 4. Incremental: one new ESAP export, then the weekly path (extract → monitoring) -----
             new = _add_export(sources, STATE / "sources-x1-plus")
             started = time.time()
             incremental = sinfonia("run", "--weekly", "--sources", str(new), dsn=dsn)
             record("incremental_s", incremental, "s")
-            for step, seconds in list(task_breakdown(started).items())[:6]:
+            weekly_tasks = task_breakdown(started)
+            for step, seconds in list(weekly_tasks.items())[:6]:
                 print(f"    {step:<48} {seconds:6.1f} s")
+            parts.update({f"weekly.{k}": v for k, v in weekly_tasks.items()})
+            parts.update(orchestration_parts("weekly", incremental, weekly_tasks, dag_walls(LAST_OUTPUT["stdout"])))
+            # 4b. What a user waits for on a built warehouse: a year already written, and the sheets
+            record("kept_year_s", kept_year(dsn), "s (sinfonia prioritise --year Y of a year already written: kept)")
+            one, per_sheet, sheets = ficha_times(dsn)
+            record("ficha_one_s", one, "s (sinfonia ficha --municipality CODE: one sheet with its PDF, whole command)")
+            record("ficha_per_sheet_s", per_sheet,
+                   f"s (sinfonia ficha --directorate D with PDFs, whole command over its {sheets} sheets)")
             # 5. The same work with no Airflow (bench/bare.py), on its own database ---------------
             bare_dsn = fresh_database(server_dsn)
             bare_full = bare("full", sources, bare_dsn)
@@ -328,6 +373,17 @@ def measure(server_dsn: str, quick: bool, install: bool = False, refresh_only: b
                    "x (DAG-driven weekly path over the bare work, this run)")
             for step, seconds in sorted(bare_full["steps"].items(), key=lambda kv: -kv[1])[:8]:
                 print(f"    bare {step:<43} {seconds:6.1f} s")
+            parts.update({f"bare_full.{k}": v for k, v in {**bare_full["steps"], **bare_full["parts"]}.items()})
+            parts.update({f"bare_weekly.{k}": v for k, v in {**bare_weekly["steps"], **bare_weekly["parts"]}.items()})
+            parts.update({f"import.{k}": v for k, v in import_times().items()})
+            results.append({"name": "breakdown", "value": {k: round(v, 3) for k, v in parts.items()},
+                            "unit": "s per part (full.* and weekly.*: seconds per task of the DAG-driven runs, "
+                                    "dbt's task group as one; *.run_start_and_summary: sinfonia run's own start and "
+                                    "summary; *.airflow_between_tasks: a DAG's wall time less its tasks'; bare_*: "
+                                    "bench/bare.py's steps and their parts (dbt start and parse, nodes' elapsed "
+                                    "time, models' and tests' SQL summed over threads, node count; a gate's "
+                                    "suites and the rest); import.*: a fresh interpreter's import)"})
+            print_parts(parts)
         drop_database(server_dsn, dsn)
     if refresh_only:
         from impact_calibration import merge_results
@@ -358,6 +414,39 @@ def measure(server_dsn: str, quick: bool, install: bool = False, refresh_only: b
     (HERE / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     print(f"\nwrote {HERE / 'results.json'}" + (f" ({'; '.join(notes)})" if notes else ""))
     return 0
+
+
+def print_parts(parts: dict[str, float]) -> None:
+    print("  breakdown (s):", flush=True)
+    for key, value in parts.items():
+        if key.startswith(("bare_", "import.")) or "airflow_between" in key or "run_start" in key:
+            print(f"    {key:<64} {value:8.3f}")
+
+
+def kept_year(dsn: str) -> float:
+    """``sinfonia prioritise --year Y`` of the latest year already written (kept, not rebuilt)."""
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        year = conn.execute("select max(prioritisation_year) from marts.mart_prioritisation").fetchone()[0]
+    return sinfonia("prioritise", "--year", str(year), dsn=dsn)
+
+
+def ficha_times(dsn: str) -> tuple[float, float, int]:
+    """Seconds of ``sinfonia ficha`` for one municipality, and per sheet for the directorate with
+    the most selected municipalities (PDFs included, when Chromium is installed)."""
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        code, directorate, sheets = conn.execute(
+            "select min(municipality_id), directorate_id, count(*) from marts.mart_municipality_profile "
+            "where is_selected and prioritisation_year = (select max(prioritisation_year) from "
+            "marts.mart_municipality_profile) group by directorate_id order by count(*) desc limit 1").fetchone()
+    out = STATE / "fichas"
+    shutil.rmtree(out, ignore_errors=True)
+    one = sinfonia("ficha", "--municipality", code, "--out", str(out / "one"), dsn=dsn)
+    batch = sinfonia("ficha", "--directorate", directorate, "--out", str(out / "batch"), dsn=dsn)
+    return one, batch / sheets, sheets
 
 
 def _add_export(sources: Path, target: Path) -> Path:
