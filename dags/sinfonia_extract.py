@@ -5,7 +5,7 @@ The `land` task lands every file of every source found in the sources folder (ru
 `sources_dir`, or the `SINFONIA_SOURCES_DIR` variable), or only the files of `files`
 (`sinfonia extract`), in the landing zone (`SINFONIA_STORE_URL`:
 a local folder or an S3 bucket). Then one task per source of the catalogue
-(`sinfonia.ingest.sources.CATALOGUE`), after the sources it needs (the ESAP assistances after DIVIPOLA, to
+(`sinfonia.ingest.sources.LISTING`), after the sources it needs (the ESAP assistances after DIVIPOLA, to
 resolve names), parses its landed files, on any worker, and loads them with COPY into `raw`
 (person-level rows into `restricted`), one transaction per source-period (re-running replaces,
 never duplicates). Rows that cannot be parsed
@@ -41,7 +41,7 @@ from sinfonia.airflow_common import DEFAULT_ARGS, extract_tasks, hold_warehouse
     tags=["sinfonia", "extract"],
 )
 def sinfonia_extract():
-    extract_tasks()  # one task per source of the catalogue (sinfonia.ingest.sources.CATALOGUE)
+    extract_tasks()  # one task per source of the catalogue (sinfonia.ingest.sources.LISTING)
     hold_warehouse()  # one run at a time on the warehouse (sinfonia.runlock)
 
 

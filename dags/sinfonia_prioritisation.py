@@ -22,8 +22,7 @@ snapshotted is kept unless `force` is true). `sinfonia prioritise --year Y` trig
 
 from __future__ import annotations
 
-from airflow.sdk import Asset, Param, dag, task
-from airflow.timetables.trigger import CronTriggerTimetable
+from airflow.sdk import Asset, CronTriggerTimetable, Param, dag, task
 from pendulum import datetime
 
 from sinfonia import tasks

@@ -2,8 +2,9 @@
 generated from the source catalogue, the dbt build → gate → publish tail.
 
 Imported by DAG files at parse time, so it must stay cheap: Airflow SDK classes and the
-declarative source catalogue only. No database, network, dbt or Cosmos work happens here; they
-are imported when a task runs.
+catalogue's listing (``sources.LISTING``: names and order, no parser module) only. No database,
+network, dbt or Cosmos work happens here, and no parser, pandas, psycopg or GX module is
+imported (tests/dags/test_parse_imports.py); they are imported when a task runs.
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ from airflow.sdk import Asset, BaseOperator, task
 from airflow.sdk.definitions.retry_policy import RetryDecision, RetryPolicy
 
 from sinfonia import config, tasks
-from sinfonia.ingest.sources import CATALOGUE
+from sinfonia.ingest.sources import LISTING
 
 # "x-" URI schemes are Airflow's private ones: no provider normaliser is looked up, so parsing a DAG file
 # does not load every provider's asset handlers (the amazon provider's imported its S3 hook: 0.45 s).
 RAW_ASSETS = {s.name: Asset(name=f"raw.{s.name}", uri=f"x-sinfonia://warehouse/raw/{s.name}", group="raw")
-              for s in CATALOGUE}
+              for s in LISTING}
 # The ESAP exports that drive the weekly monitoring DAG (esap_equipos rows live in `restricted`).
-ESAP_ASSETS = tuple(RAW_ASSETS[s.name] for s in CATALOGUE if s.drives_monitoring)
+ESAP_ASSETS = tuple(RAW_ASSETS[s.name] for s in LISTING if s.drives_monitoring)
 MARTS_ASSET = Asset(name="marts", uri="x-sinfonia://warehouse/marts", group="marts")
 IMPACT_ASSET = Asset(name="marts.mart_impact_estimates", uri="x-sinfonia://warehouse/marts/mart_impact_estimates",
                      group="marts")
@@ -137,7 +138,7 @@ def extract_tasks() -> None:
     start, made = bootstrap(), {}
     landed = land()
     start >> landed
-    for spec in CATALOGUE:
+    for spec in LISTING:
         extract = task(tasks.extract_source, task_id=spec.task_id, doc_md=spec.note or None)
         made[spec.name] = extract(spec.name, landed)
         for after in spec.after:

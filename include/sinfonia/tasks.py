@@ -12,9 +12,16 @@ import os
 from pathlib import Path
 
 from sinfonia import config
-from sinfonia.warehouse import dsn as warehouse_dsn  # the one address (warehouse.address)
 
 log = logging.getLogger(__name__)
+
+
+def warehouse_dsn() -> str:
+    """The one address (``warehouse.address``), read when a task runs: DAG files import this
+    module, and the warehouse module is not needed to parse them."""
+    from sinfonia.warehouse import dsn
+
+    return dsn()
 
 SOURCES_DIR_ENV = "SINFONIA_SOURCES_DIR"
 

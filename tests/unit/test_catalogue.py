@@ -36,6 +36,17 @@ def test_declarations_that_change_how_a_source_is_handled():
     assert SOURCES["ipm"].tables.keys() == {"ipm", "ipm_privations"}
 
 
+def test_the_listing_the_dags_are_laid_out_from_says_what_each_module_declares():
+    from sinfonia.ingest.sources import LISTING, Listed, _agree
+
+    assert [s.name for s in LISTING] == NAMES
+    for listed, spec in zip(LISTING, CATALOGUE, strict=True):
+        assert (listed.after, listed.drives_monitoring, listed.note, listed.task_id) == (
+            spec.after, spec.drives_monitoring, spec.note, spec.task_id)
+    with pytest.raises(ValueError, match=r"source mdm: drives_monitoring is False in its module's SPEC but True"):
+        _agree(Listed("mdm", after=("divipola",), drives_monitoring=True), SOURCES["mdm"])
+
+
 def test_an_unknown_source_is_refused_naming_the_known_ones():
     with pytest.raises(KeyError, match=r"unknown source 'nope'; known: divipola, pdet"):
         get("nope")

@@ -4,29 +4,61 @@
 names in ``after``: DIVIPOLA first, so that exports giving only names can be resolved against
 it). The extract DAG's tasks, the ``raw.*`` Assets, the raw tables created on bootstrap, the
 command line's choices and the tests are derived from it.
+
+Two views of the one list:
+
+- ``LISTING``: what a DAG file needs to lay out its tasks and Assets (each source's name, the
+  sources it comes after, whether it drives the weekly monitoring DAG, its note), declared here
+  so that parsing a DAG file imports no parser module (nor their contract, tables, readers);
+- ``CATALOGUE`` / ``SOURCES`` / ``get``: the full specs (parser, columns, folders ...), each
+  module's ``SPEC``, imported on first use (when a task or a command runs) and checked against
+  ``LISTING`` then: a source declared differently in its module and here fails at once.
 """
 
-from sinfonia.ingest.sources import (
-    cgn_categories,
-    divipola,
-    esap_asistencias,
-    esap_equipos,
-    esap_metas,
-    idf,
-    imrc,
-    ipm,
-    mdm,
-    pdet,
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sinfonia.ingest.sources.spec import Periods, SourceSpec
+
+
+class Listed:
+    """One source as the DAG files see it: its name and place in the extract order, no parser."""
+
+    __slots__ = ("name", "after", "drives_monitoring", "note")
+
+    def __init__(self, name: str, after: tuple[str, ...] = (), drives_monitoring: bool = False,
+                 note: str = "") -> None:
+        self.name, self.after, self.drives_monitoring, self.note = name, after, drives_monitoring, note
+
+    @property
+    def task_id(self) -> str:
+        return f"extract_{self.name}"  # as SourceSpec.task_id
+
+    def __repr__(self) -> str:
+        return f"Listed({self.name!r}, after={self.after!r}, drives_monitoring={self.drives_monitoring!r})"
+
+
+# In extract order; each name is its module's (sinfonia.ingest.sources.<name>) and its SPEC's.
+LISTING: tuple[Listed, ...] = (
+    Listed("divipola"),
+    Listed("pdet", after=("divipola",)),
+    Listed("idf", after=("divipola",)),
+    Listed("esap_asistencias", after=("divipola",), drives_monitoring=True,
+           note="After DIVIPOLA: rows that give only names are resolved against it."),
+    Listed("esap_metas", drives_monitoring=True),
+    Listed("esap_equipos", drives_monitoring=True,
+           note="Person level: pseudonymised on landing, loaded into `restricted`, never into `raw`."),
+    Listed("mdm", after=("divipola",)),
+    Listed("ipm", after=("divipola",), note="Also loads raw.ipm_privations (the annex's 15 privations sheet)."),
+    Listed("imrc", after=("divipola",)),
+    Listed("cgn_categories", after=("divipola",)),
 )
-from sinfonia.ingest.sources.spec import Periods, SourceSpec
-
-CATALOGUE: tuple[SourceSpec, ...] = tuple(m.SPEC for m in (
-    divipola, pdet, idf, esap_asistencias, esap_metas, esap_equipos, mdm, ipm, imrc, cgn_categories,
-))
-SOURCES: dict[str, SourceSpec] = {s.name: s for s in CATALOGUE}
+NAMES: tuple[str, ...] = tuple(s.name for s in LISTING)
 
 
-def _check(catalogue: tuple[SourceSpec, ...]) -> None:
+def _check(catalogue) -> None:
     seen: set[str] = set()
     for s in catalogue:
         if s.name in seen:
@@ -37,15 +69,68 @@ def _check(catalogue: tuple[SourceSpec, ...]) -> None:
         seen.add(s.name)
 
 
-_check(CATALOGUE)
+_check(LISTING)
+
+
+def _agree(listed: Listed, spec: SourceSpec) -> None:
+    """A module's SPEC must say what LISTING says of it (the DAGs are laid out from LISTING)."""
+    for attr in Listed.__slots__:
+        if getattr(listed, attr) != getattr(spec, attr):
+            raise ValueError(f"source {listed.name}: {attr} is {getattr(spec, attr)!r} in its module's SPEC but "
+                             f"{getattr(listed, attr)!r} in sinfonia.ingest.sources.LISTING; make them agree")
+
+
+def _load() -> tuple[SourceSpec, ...]:
+    """Every module's SPEC, in LISTING's order (imports every parser: only when a spec is needed)."""
+    from sinfonia.ingest.sources import (
+        cgn_categories,
+        divipola,
+        esap_asistencias,
+        esap_equipos,
+        esap_metas,
+        idf,
+        imrc,
+        ipm,
+        mdm,
+        pdet,
+    )
+
+    modules = {m.SPEC.name: m for m in (divipola, pdet, idf, esap_asistencias, esap_metas, esap_equipos, mdm, ipm,
+                                        imrc, cgn_categories)}
+    if set(modules) != set(NAMES):
+        raise ValueError(f"the source modules declare {sorted(modules)} but LISTING lists {sorted(NAMES)}")
+    catalogue = tuple(modules[s.name].SPEC for s in LISTING)
+    for listed, spec in zip(LISTING, catalogue, strict=True):
+        _agree(listed, spec)
+    _check(catalogue)
+    return catalogue
+
+
+def __getattr__(name: str):
+    # PEP 562: CATALOGUE and SOURCES are built on first use, then kept as module attributes.
+    if name in ("CATALOGUE", "SOURCES"):
+        catalogue = _load()
+        globals().update(CATALOGUE=catalogue, SOURCES={s.name: s for s in catalogue})
+        return globals()[name]
+    if name in ("Periods", "SourceSpec"):
+        from sinfonia.ingest.sources import spec
+
+        return getattr(spec, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+if TYPE_CHECKING:
+    CATALOGUE: tuple[SourceSpec, ...]
+    SOURCES: dict[str, SourceSpec]
 
 
 def get(name: str) -> SourceSpec:
     """The spec of ``name``; a ``KeyError`` naming the known sources otherwise."""
+    sources = globals().get("SOURCES") or __getattr__("SOURCES")
     try:
-        return SOURCES[name]
+        return sources[name]
     except KeyError:
-        raise KeyError(f"unknown source {name!r}; known: {', '.join(SOURCES)}") from None
+        raise KeyError(f"unknown source {name!r}; known: {', '.join(sources)}") from None
 
 
-__all__ = ["CATALOGUE", "SOURCES", "Periods", "SourceSpec", "get"]
+__all__ = ["CATALOGUE", "LISTING", "NAMES", "SOURCES", "Listed", "Periods", "SourceSpec", "get"]

@@ -1,9 +1,10 @@
 """``SourceSpec``: what the pipeline needs to know about one source, declared once.
 
 Each source module ends with ``SPEC = SourceSpec(...)``; ``sinfonia.ingest.sources.CATALOGUE`` lists
-them in extract order. Everything else is derived from that list: the extract order, the
-extract DAG's tasks and their dependencies, the ``raw.*`` Assets, the raw tables created on
-bootstrap, the command line's list of sources and the tests' parametrisation.
+them in extract order (imported on first use; the DAG files read ``LISTING``, its outline).
+Everything else is derived from that list: the extract order, the extract DAG's tasks and their
+dependencies, the ``raw.*`` Assets, the raw tables created on bootstrap, the command line's list of
+sources and the tests' parametrisation.
 """
 
 from __future__ import annotations
