@@ -208,6 +208,33 @@ def dag_parse_times() -> dict[str, dict[str, float]]:
     return out
 
 
+def print_record(name: str, value: float, unit: str) -> dict:
+    print(f"  {name:<34} {value:>12.3f} {unit}", flush=True)
+    return {"name": name, "value": round(value, 4), "unit": unit}
+
+
+def parse_records(record) -> list[dict]:
+    """The DAG parse figures (``dag_parse_times``), each made by ``record(name, value, unit)``."""
+    print("DAG files (best of 3 fresh interpreters; whole file / with Airflow already imported):", flush=True)
+    parse = dag_parse_times()
+    for name, seconds in parse.items():
+        loaded = f"{seconds['airflow_loaded']:.3f} s" if "airflow_loaded" in seconds else ""
+        print(f"    {name:<32} {seconds['fresh']:.2f} s   {loaded}")
+    dag_files = {k: v for k, v in parse.items() if k.endswith(".py")}
+    parse_max = max(v["fresh"] for v in dag_files.values())
+    floor = parse["minimal one-task DAG"]["fresh"]
+    return [
+        record("dag_parse_max_s", parse_max, "s (python dags/x.py, fresh interpreter)"),
+        record("airflow_import_s", parse["import airflow.sdk"]["fresh"], "s (python -c 'import airflow.sdk')"),
+        record("dag_parse_floor_s", floor, "s (a minimal one-task TaskFlow DAG file, fresh interpreter)"),
+        record("dag_parse_max_over_floor", parse_max / floor, "x (slowest DAG file over the minimal DAG file)"),
+        record("dag_parse_max_airflow_loaded_s", max(v["airflow_loaded"] for v in dag_files.values()),
+               "s (the DAG file alone, Airflow already imported)"),
+        record("dag_parse_floor_airflow_loaded_s", parse["minimal one-task DAG"]["airflow_loaded"],
+               "s (the minimal one-task DAG file alone, Airflow already imported)"),
+    ]
+
+
 def install_time() -> float:
     """Seconds of a fresh clone's dependency install (scripts/install.py, what ``make install``
     runs): into a throwaway virtualenv, with empty pip and uv caches, so every package is
@@ -235,7 +262,7 @@ def _base_python() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small loader, scales 1x and 10x only")
-    parser.add_argument("--only", choices=["impact", "certainty", "refresh"],
+    parser.add_argument("--only", choices=["impact", "certainty", "refresh", "parse"],
                         help="run one benchmark alone and merge its figures into results.json")
     parser.add_argument("--install", action="store_true",
                         help="also time a fresh clone's dependency install into a throwaway virtualenv "
@@ -252,6 +279,12 @@ def main() -> int:
         print(f"prioritisation_certainty_s {seconds:.3f} s")
         merge_results([{"name": "prioritisation_certainty_s", "value": round(seconds, 4),
                         "unit": "s (1,000 draws, 700 eligible municipalities)"}])
+        return 0
+    if args.only == "parse":
+        from impact_calibration import merge_results
+
+        STATE.mkdir(parents=True, exist_ok=True)
+        merge_results(parse_records(print_record))
         return 0
     from sinfonia.warehouse import Embedded
 
@@ -274,8 +307,7 @@ def measure(server_dsn: str, quick: bool, install: bool = False, refresh_only: b
     notes: list[str] = []
 
     def record(name: str, value: float, unit: str) -> None:
-        results.append({"name": name, "value": round(value, 4), "unit": unit})
-        print(f"  {name:<34} {value:>12.3f} {unit}", flush=True)
+        results.append(print_record(name, value, unit))
 
     if not refresh_only:
         # 0. This machine's speed, to compare absolute times across machines (ratios need no such help)
@@ -301,20 +333,7 @@ def measure(server_dsn: str, quick: bool, install: bool = False, refresh_only: b
         record("loader_vs_copy", lr["loader_vs_copy"], "x (loader time over bare COPY time)")
 
         # 2. DAG parse ---------------------------------------------------------------------------
-        print("DAG files (best of 3 fresh interpreters; whole file / with Airflow already imported):", flush=True)
-        parse = dag_parse_times()
-        for name, seconds in parse.items():
-            loaded = f"{seconds['airflow_loaded']:.3f} s" if "airflow_loaded" in seconds else ""
-            print(f"    {name:<32} {seconds['fresh']:.2f} s   {loaded}")
-        dag_files = {k: v for k, v in parse.items() if k.endswith(".py")}
-        parse_max = max(v["fresh"] for v in dag_files.values())
-        record("dag_parse_max_s", parse_max, "s (python dags/x.py, fresh interpreter)")
-        record("airflow_import_s", parse["import airflow.sdk"]["fresh"], "s (python -c 'import airflow.sdk')")
-        floor = parse["minimal one-task DAG"]["fresh"]
-        record("dag_parse_floor_s", floor, "s (a minimal one-task TaskFlow DAG file, fresh interpreter)")
-        record("dag_parse_max_over_floor", parse_max / floor, "x (slowest DAG file over the minimal DAG file)")
-        record("dag_parse_max_airflow_loaded_s", max(v["airflow_loaded"] for v in dag_files.values()),
-               "s (the DAG file alone, Airflow already imported)")
+        results.extend(parse_records(print_record))
 
     # 3. Full refresh at 1x, 10x (and 100x) assistances ---------------------------------------------
     # Airflow's metadata database is created once per Airflow home, before any timed run: a fresh
