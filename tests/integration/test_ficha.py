@@ -137,6 +137,20 @@ def test_wrong_requests_get_a_clear_error(warehouse, tmp_path, kwargs, message):
         ficha.build(warehouse, tmp_path, pdf=False, progress=lambda *_: None, **kwargs)
 
 
+def test_a_request_that_cannot_be_served_is_answered_before_any_browser_starts(warehouse, tmp_path, monkeypatch):
+    started = tmp_path / "started"
+    fake = tmp_path / "chromium"  # a browser that would leave a mark and fail
+    fake.write_text(f"#!/bin/sh\ntouch {started}\nexit 1\n", encoding="utf-8")
+    fake.chmod(0o755)
+    monkeypatch.setattr(ficha, "chromium", lambda: str(fake))
+    with pytest.raises(ficha.FichaError, match="not in the"):
+        ficha.build(warehouse, tmp_path / "out", municipality="99999", progress=lambda *_: None)
+    assert not started.exists()
+    with pytest.raises(printer.PrintError, match="Chromium stopped"):  # a servable one meets the broken browser
+        ficha.build(warehouse, tmp_path / "out", municipality="05001", progress=lambda *_: None)
+    assert started.exists()
+
+
 def test_a_directorate_batch_writes_every_sheet_it_can_and_names_the_one_it_could_not(warehouse, tmp_path,
                                                                                       monkeypatch):
     """Issue 34: a `$…$` in a municipality's name (matplotlib's mathtext) is drawn as written, and

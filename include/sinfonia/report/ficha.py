@@ -16,7 +16,7 @@ import json
 import re
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import ExitStack
 from pathlib import Path
 
 from psycopg import sql
@@ -367,9 +367,10 @@ def build(dsn: str | None, out: Path, municipality: str | None = None, directora
     entries = []
     # One browser prints every sheet of the batch (its start was most of a one-page print), in a
     # thread of its own: Chromium prints a sheet while this process draws the next one's charts.
-    with (db.connect(dsn, autocommit=True) as conn, (Printer(browser) if browser else nullcontext()) as printer,
-          ThreadPoolExecutor(max_workers=1, thread_name_prefix="sinfonia-printer") as printing):
-        year, rows = resolve(conn, municipality, directorate, year)
+    with db.connect(dsn, autocommit=True) as conn, ExitStack() as stack:
+        year, rows = resolve(conn, municipality, directorate, year)  # a request that cannot be served starts no browser
+        printer = stack.enter_context(Printer(browser)) if browser else None
+        printing = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="sinfonia-printer"))
         sample = is_sample_data(conn)
         boundaries = maps.load_boundaries(sources)  # read once for every sheet
         failed: list[str] = []

@@ -107,7 +107,7 @@ class Printer:
                     [self.browser, *PRINTER_SWITCHES, f"--user-data-dir={self._profile.name}",
                      "--remote-debugging-pipe", "about:blank"],
                     stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                    pass_fds=(3, 4), preexec_fn=descriptors)  # noqa: PLW1509 - no threads start the browser
+                    pass_fds=(3, 4), preexec_fn=descriptors)  # noqa: PLW1509 - os calls only, no lock taken
         finally:
             os.close(commands_read)
             os.close(answers_write)
