@@ -305,3 +305,56 @@ def test_seed_files_as_written_every_seed_row_and_column_checked(tmp_path):
     assert prioritisation.seed_file_problems(tmp_path) == [
         "present.csv, row 3, column weight: '2,5' is not a number (write decimals with a point: 2.5)",
         "excel.csv, row 2, column weight: 'uno' is not a number"]
+
+
+def _weights_folder(folder, rows: bytes):
+    """A seeds folder of one declared numeric seed, ``weights.csv`` written byte for byte."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "_seeds.yml").write_text("seeds:\n  - name: weights\n    config:\n      column_types: {weight: numeric}\n",
+                                       encoding="utf-8")
+    (folder / "weights.csv").write_bytes(b"indicator,weight\n" + rows)
+    return folder
+
+
+def test_check_seed_files_quotes_every_bad_value_and_clears_stale_failures_only_when_the_files_are_good(
+        dsn, tmp_path):
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("create table intermediate.assert_prioritisation_weights_are_valid (problem text)")
+        conn.execute("insert into intermediate.assert_prioritisation_weights_are_valid values ('weight of mdm is -1')")
+    folder = _weights_folder(tmp_path / "seeds", b'mdm,"1,5"\nidf,uno\n')
+    with pytest.raises(ValueError) as refused:
+        prioritisation.check_seed_files(dsn, folder)
+    assert str(refused.value) == (
+        "the planning office's seeds are not valid (dbt_project/seeds): "
+        "weights.csv, row 2, column weight: '1,5' is not a number (write decimals with a point: 1.5); "
+        "weights.csv, row 3, column weight: 'uno' is not a number")
+    assert prioritisation.seed_problems(dsn) == ["prioritisation_weights: weight of mdm is -1"], \
+        "a refused file clears nothing"
+    _weights_folder(tmp_path / "seeds", b"mdm,1.5\nidf,1\n")
+    prioritisation.check_seed_files(dsn, folder)
+    assert prioritisation.seed_problems(dsn) == []
+
+
+def test_a_seed_value_is_quoted_as_written_a_line_break_in_it_included(tmp_path):
+    """The file is read as written (``newline=""``): a quoted value holding a Windows line break
+    is quoted with it, not with the line break Python would translate it to."""
+    folder = _weights_folder(tmp_path, b'mdm,"1\r\n5"\r\nidf,2\r\n')
+    assert prioritisation.seed_file_problems(folder) == ["weights.csv, row 2, column weight: '1\\r\\n5' is not a number"]
+
+
+def test_dropping_a_year_holds_the_warehouse_saying_what_for(dsn, monkeypatch):
+    from sinfonia import gates, publish, runlock
+
+    monkeypatch.setattr(gates, "run_gate", lambda *a, **kw: None)
+    monkeypatch.setattr(publish, "publish", lambda *a, **kw: None)
+    held, drop = [], prioritisation._drop_snapshot
+
+    def watched(url, year):
+        held.append(runlock.holder(url)[1])
+        return drop(url, year)
+
+    monkeypatch.setattr(prioritisation, "_drop_snapshot", watched)
+    prioritisation.drop_snapshot(dsn, 2024)
+    [holder] = held
+    assert holder.endswith(": prioritise --drop --year 2024")
+    assert runlock.holder(dsn) == (None, None)

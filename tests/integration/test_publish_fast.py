@@ -119,3 +119,30 @@ def test_a_stale_staged_table_is_replaced_and_the_stage_left_empty(dsn):
         assert conn.execute("select count(*) from marts.mart_a").fetchone()[0] == 3
         assert conn.execute("select count(*) from information_schema.tables where table_schema = 'marts_next'"
                             ).fetchone()[0] == 0
+
+
+def test_while_publication_waits_for_a_reader_it_holds_no_lock_on_what_dbt_builds(dsn, monkeypatch):
+    """Publication stages and swaps in their own transactions (autocommit): while it waits for a
+    reader of ``marts``, dbt may rebuild ``marts_build`` and the staged tables are nobody's."""
+    publish.publish(dsn, "first")
+    reader = psycopg.connect(dsn)
+    reader.execute("select count(*) from marts.mart_a")  # its transaction holds the table
+    observed = []
+
+    def pause(seconds):
+        with psycopg.connect(dsn, autocommit=True) as other:
+            for table in ("marts_build.mart_a", "marts_next.mart_a"):
+                try:
+                    with other.transaction():
+                        other.execute(f"lock table {table} in access exclusive mode nowait")
+                    observed.append((table, "free"))
+                except psycopg.errors.LockNotAvailable:
+                    observed.append((table, "held"))
+        reader.rollback()  # the read ends: the next try publishes
+
+    monkeypatch.setattr(publish.time, "sleep", pause)
+    try:
+        assert publish.publish(dsn, "second", wait=30) == {"mart_a": 3, "mart_b": 0}
+    finally:
+        reader.close()
+    assert observed == [("marts_build.mart_a", "free"), ("marts_next.mart_a", "free")]

@@ -185,6 +185,9 @@ def test_a_password_in_the_environment_gives_its_role_a_login_and_none_leaves_th
             monkeypatch.setenv("SINFONIA_ANALYST_PASSWORD", generated)
             roles._ensure_role(conn, A)
             assert conn.execute("select rolcanlogin from pg_roles where rolname = %s", (A,)).fetchone()[0]
+            # the password itself is set (a server trusting local connections would let any in)
+            assert conn.execute("select rolpassword is not null from pg_authid where rolname = %s",
+                                (A,)).fetchone()[0]
             info = psycopg.conninfo.conninfo_to_dict(warehouse)
             info.update(user=A, password=generated)
             with psycopg.connect(**info) as analyst:
@@ -262,7 +265,7 @@ def test_a_database_dropped_while_the_roles_are_applied_is_passed_over(warehouse
         def execute(self, query, *args, **kwargs):
             cur = self.conn.execute(query, *args, **kwargs)
             if isinstance(query, str) and query.startswith("select datname from pg_database"):
-                rows = cur.fetchall() + [(name,)]  # listed, and gone by the time it is revoked on
+                rows = [(name,)] + cur.fetchall()  # listed first, and gone by the time it is revoked on
                 return type("Listed", (), {"fetchall": lambda _self: rows})()
             return cur
 
@@ -270,6 +273,21 @@ def test_a_database_dropped_while_the_roles_are_applied_is_passed_over(warehouse
             return getattr(self.conn, attr)
 
     with psycopg.connect(warehouse, autocommit=True) as conn:
+        # PUBLIC's TEMPORARY given back (bootstrap took it): the databases listed after the one
+        # dropped must still lose it
+        conn.execute(sql.SQL("grant temporary on database {} to public").format(sql.Identifier(dbname(warehouse))))
         roles.apply(DropsAfterListing(conn))
         assert conn.execute("select has_database_privilege('public', current_database(), 'temporary')").fetchone() \
             == (False,)
+
+
+@pytest.mark.xfail(strict=True, reason="roles.apply revokes every earlier schema grant of the analyst except on "
+                   "marts: an earlier CREATE on marts survives (found by the generated mutant apply 181, "
+                   "tests/mutation/GENERATED.md); the source is not changed here")
+def test_applying_again_takes_back_an_earlier_create_on_marts_from_the_analyst(warehouse):
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        conn.execute(f"grant usage, create on schema marts to {A}")
+        with conn.transaction():
+            roles.apply(conn)
+        assert conn.execute("select has_schema_privilege(%s, 'marts', 'usage')", (A,)).fetchone()[0]
+        assert not conn.execute("select has_schema_privilege(%s, 'marts', 'create')", (A,)).fetchone()[0]

@@ -7,11 +7,14 @@ private copy of the repository, never in the checkout: the copy's ``include/`` i
 ``mutmut.toml`` is appended to the copy's ``pyproject.toml``. The score and every survivor go to
 ``.sinfonia/mutation/python_results.json``; ``tests/mutation/GENERATED.md`` is the reviewed record.
 
-    python tests/mutation/python_mutants.py [--max-children N] [--only PATH[,PATH]] [--keep]
+    python tests/mutation/python_mutants.py [--max-children N] [--only PATH[,PATH]] [--mutants NAME …] [--keep]
 
 ``--only`` mutates only some of the configured modules (one at a time on a busy machine); the
 integration tests of the selection (a throwaway database each, seconds) use the server named by
 ``SINFONIA_TEST_DSN`` when it is set, which spares each mutant's run an embedded server's start.
+``--mutants`` runs only the mutants named (mutmut's names or ``fnmatch`` patterns, such as
+``'sinfonia.roles.x_analyst_limits__mutmut_*'``): the rest of a run cut short, or the survivors after
+new tests; the others are reported ``not checked``.
 """
 
 from __future__ import annotations
@@ -87,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--max-children", type=int, default=max(1, (os.cpu_count() or 2) - 1))
     parser.add_argument("--only", help="comma-separated paths of mutmut.toml's only_mutate to mutate (default: all)")
+    parser.add_argument("--mutants", nargs="+", default=[],
+                        help="only these mutants (names or fnmatch patterns, as `mutmut run` takes them)")
     parser.add_argument("--keep", action="store_true", help="keep the private copy (to `mutmut browse` it)")
     args = parser.parse_args(argv)
     only = args.only.split(",") if args.only else None
@@ -105,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "PYTHONPATH": str(tree / "mutants" / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("WAREHOUSE_DSN", None)
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children)],
+    subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children), *args.mutants],
                    cwd=tree, env=env, check=False)
     seconds = time.perf_counter() - started
     statuses = results(tree, env)
@@ -120,10 +125,11 @@ def main(argv: list[str] | None = None) -> int:
         proc = subprocess.run([sys.executable, "-m", "mutmut", "show", name], cwd=tree, env=env,
                               capture_output=True, text=True)
         diffs[name] = proc.stdout.strip()
-    summary = {"modules": only or "all", "mutants": len(statuses), "counts": counts, "score": round(killed / decided, 4) if decided else 0.0,
+    summary = {"modules": only or "all", "selected": args.mutants or "all", "mutants": len(statuses), "counts": counts, "score": round(killed / decided, 4) if decided else 0.0,
                "seconds": round(seconds, 1), "survivors": diffs}
-    out = WORK / ("python_results.json" if not only else
-                  "python_results_" + "_".join(Path(o).stem for o in only) + ".json")
+    out = WORK / (("python_results.json" if not only else
+                   "python_results_" + "_".join(Path(o).stem for o in only) + ".json")
+                  .replace(".json", "_selected.json" if args.mutants else ".json"))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"python mutants: score {summary['score']:.0%}: {counts} in {seconds:.0f} s; {out.relative_to(REPO)}")

@@ -7,6 +7,7 @@ tests/integration/test_publish.py checks the same against real readers; this pin
 
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 
 import psycopg
@@ -129,3 +130,13 @@ def test_one_session_holding_two_tables_is_one_session():
     assert publish._busy_message(holders, 5).startswith(
         "marts are busy: 1 session holds locks on marts.mart_a, marts.mart_b (pid 9 (ana, bi, in a transaction for "
         "1 s) on marts.mart_a; pid 9 (ana, bi, in a transaction for 1 s) on marts.mart_b); publication waited 5 s")
+
+
+def test_each_retry_is_logged_with_its_pause(fake, monkeypatch, caplog):
+    fake["fails"] = 2
+    _clock(monkeypatch, [100, 100, 101])
+    with caplog.at_level(logging.INFO, logger=publish.log.name):
+        publish.publish("dsn", "r", wait=20)
+    assert [r.getMessage() for r in caplog.records if r.name == publish.log.name] == [
+        "marts busy (readers hold them): publication retries in 0.25 s",
+        "marts busy (readers hold them): publication retries in 0.50 s"]

@@ -9,9 +9,10 @@ import json
 import openpyxl
 import pytest
 
+from sinfonia.ingest.loading import Batch
 from sinfonia.ingest.sources import divipola, esap_asistencias, esap_metas, imrc, ipm, mdm
-from sinfonia.ingest.sources.contract import Field, Kind, RowContract
-from sinfonia.ingest.tables import Table
+from sinfonia.ingest.sources.contract import Field, Kind, RowContract, account_for_columns, out_of_range
+from sinfonia.ingest.tables import SourceFormatError, Table
 from tests.helpers import landed
 from tests.unit.test_esap_asistencias import with_
 from tests.unit.test_esap_asistencias import write as write_asistencias
@@ -82,6 +83,114 @@ def test_a_sensitive_key_is_withheld_from_its_duplicate():
     contract.keep(TABLE, 2, contract.check(TABLE, 2, {"person": "ab" * 32})[0])
     assert contract.check(TABLE, 3, {"person": "ab" * 32})[1] == ("Documento", None,
                                                                   "duplicate Documento: first at row 2")
+
+
+# --- the contract's own boundaries (the survivors of its generated mutants, tests/mutation/GENERATED.md) ---
+
+def test_a_required_enumeration_left_empty_names_its_published_values():
+    field = Field("v", Kind.ENUM, required=True, values={"Sí": "si", "SI": "si", "No": "no"})
+    assert RowContract((field,)).check(TABLE, 2, {"v": " "})[1] == ("Valor", None, "empty: expected one of Sí, No")
+
+
+def test_a_required_cell_a_source_reads_its_own_way_says_what_it_lacks():
+    def says_nothing(raw):
+        return (None, None) if raw is None else (str(raw), None)
+
+    def says_why(raw):
+        if raw is None:
+            raise ValueError("empty: expected a DIVIPOLA code")
+        return str(raw), None
+
+    assert RowContract((Field("v", required=True, convert=says_nothing),)).check(TABLE, 2, {"v": ""})[1] == (
+        "Valor", None, "empty: expected a value")
+    assert RowContract((Field("v", required=True, convert=says_why),)).check(TABLE, 2, {"v": None})[1] == (
+        "Valor", None, "empty: expected a DIVIPOLA code")
+
+
+def test_a_value_the_parser_settled_is_taken_as_given_not_read_from_the_cell():
+    contract = RowContract((Field("v", Kind.NUMBER), Field("w", Kind.NUMBER)))
+    assert contract.check(TABLE, 2, {"v": "N.D.", "w": "3"}, given={"v": "7"}) == ({"v": "7", "w": "3"}, None)
+
+
+def test_a_column_without_a_published_header_is_named_by_its_field():
+    table = Table("f.csv", None, 1, {"v": 0}, [], headers={})
+    assert RowContract((Field("v", Kind.NUMBER),)).check(table, 2, {"v": "x"})[1] == ("v", "x", "expected a number")
+
+
+def test_a_key_not_folded_tells_case_and_accents_apart_and_a_folded_one_does_not():
+    plain = RowContract((Field("id", key=True),))
+    plain.keep(TABLE, 2, plain.check(TABLE, 2, {"id": "Línea A"})[0])
+    assert plain.check(TABLE, 3, {"id": "linea a"})[1] is None
+    folded = RowContract((Field("id", key=True, fold=True),))
+    folded.keep(TABLE, 2, folded.check(TABLE, 2, {"id": "Línea A"})[0])
+    assert folded.check(TABLE, 3, {"id": "linea a"})[1][2] == "duplicate id linea a: first at row 2"
+
+
+def test_a_quarantined_row_keeps_its_file_row_and_record_as_published_or_as_the_parser_gives_it():
+    contract = RowContract((Field("v", Kind.NUMBER),))
+    batch = Batch("s", "2024", ("v",))
+    assert contract.row(batch, TABLE, 7, {"v": "x", "nota": "sin dato"}) is None
+    assert contract.row(batch, TABLE, 8, {"v": "y"}, record={"Valor": "y", "Hoja": "2"}) is None
+    assert [(r.file_name, r.row_number, r.column, r.value, r.record) for r in batch.rejected] == [
+        ("f.csv", 7, "Valor", "x", {"Valor": "x", "nota": "sin dato"}),
+        ("f.csv", 8, "Valor", "y", {"Valor": "y", "Hoja": "2"})]
+
+
+def _scaled(cells: list[object], field: Field) -> tuple[RowContract, Batch, Table]:
+    """Each cell through ``RowContract.row`` as a parser passes it, rows from 2."""
+    table = Table("f.csv", None, 1, {"v": 0}, [(n, (c,)) for n, c in enumerate(cells, 2)], headers={"v": "Valor"})
+    contract, batch = RowContract((field,)), Batch("s", "2024", ("v",))
+    for n, rec in table.records():
+        if (out := contract.row(batch, table, n, rec)) is not None:
+            batch.rows.append(("f.csv", n, out["v"]))
+    return contract, batch, table
+
+
+def test_the_scale_check_counts_the_values_read_not_the_rows_left_empty():
+    field = Field("v", Kind.NUMBER, range=(0.0, 100.0))
+    # 3 values out of range among 3 read, in 300 rows: a scale error (1 % of 300 would let it pass)
+    contract, batch, table = _scaled([None] * 5 + ["150", "250", "350"] + [None] * 292, field)
+    with pytest.raises(SourceFormatError, match=r"column 'Valor': 3 of 3 values .* first at row 7: 150"):
+        contract.finish(batch, table)
+    # 3 out of range among 300 values read: exactly 1 %, quarantined only
+    contract, batch, table = _scaled(["150", "250", "350"] + ["50"] * 297, field)
+    contract.finish(batch, table)
+    assert [r.row_number for r in batch.rejected] == [2, 3, 4]
+
+
+def test_a_source_reading_its_own_range_is_judged_against_the_rows_read():
+    """A ``convert`` answering with the range's wording counts no value read: the rows read are the
+    denominator of the scale check."""
+    bounds = (0.0, 100.0)
+    field = Field("v", Kind.NUMBER, range=bounds,
+                  convert=lambda raw: (None, out_of_range(bounds)) if float(raw) > 100 else (str(raw), None))
+    contract, batch, table = _scaled(["150", "250", "350"] + ["50"] * 297, field)
+    contract.finish(batch, table)  # 3 of 300 rows: quarantined only
+    assert len(batch.rejected) == 3
+    contract, batch, table = _scaled(["150", "250", "350"] + ["50"] * 17, field)
+    with pytest.raises(SourceFormatError, match="3 of 20 values"):
+        contract.finish(batch, table)
+
+
+def test_one_missing_optional_column_is_named_alone_and_two_together():
+    def notices(missing):
+        batch = Batch("s", "2024", ("code", "v", "w"), rows=[("f.csv", 2, "05001", None, None)])
+        account_for_columns(batch, Table("f.csv", None, 1, {"code": 0}, [(2, ("05001",))],
+                                         headers={"code": "Código"}, missing=missing))
+        return batch.notices
+
+    assert notices({"v": "Valor"}) == ["f.csv: no column for v (a header such as 'Valor'); loaded without it "
+                                       "(empty in raw)"]
+    assert notices({"v": "Valor", "w": "Peso"}) == [
+        "f.csv: no column for v (a header such as 'Valor'), w (a header such as 'Peso'); loaded without them "
+        "(empty in raw)"]
+
+
+def test_a_column_none_of_whose_values_loaded_is_refused_after_a_column_the_batch_does_not_keep():
+    table = Table("f.csv", None, 1, {"nota": 0, "v": 1}, [(2, ("x", "abc"))], headers={"nota": "Nota", "v": "Valor"})
+    batch = Batch("s", "2024", ("v",), rows=[("f.csv", 2, None)])
+    with pytest.raises(SourceFormatError, match=r"column 'Valor' \(read as v\): none of its 1 published values"):
+        account_for_columns(batch, table)
 
 
 # --- the parsers --------------------------------------------------------------------------------
