@@ -132,10 +132,10 @@ def apply(conn: psycopg.Connection) -> None:
     # The run lock's row: the pipeline's roles (and nobody else) may take it (sinfonia.runlock).
     runlock.ensure_table(conn)
     runlock.grant(conn)
-    # The analyst: nothing outside marts, whatever an earlier grant said.
+    # The analyst: nothing outside marts and only reading in it, whatever an earlier grant said
+    # (an earlier CREATE on marts is taken back too; grant_marts gives USAGE back right after).
     for schema in ALL_SCHEMAS:
-        if schema != "marts":
-            conn.execute(sql.SQL("revoke all on schema {} from {}").format(_ident(schema), _ident(ANALYST)))
+        conn.execute(sql.SQL("revoke all on schema {} from {}").format(_ident(schema), _ident(ANALYST)))
     grant_marts(conn)
     analyst_limits(conn)
 

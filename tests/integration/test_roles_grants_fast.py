@@ -281,9 +281,6 @@ def test_a_database_dropped_while_the_roles_are_applied_is_passed_over(warehouse
             == (False,)
 
 
-@pytest.mark.xfail(strict=True, reason="roles.apply revokes every earlier schema grant of the analyst except on "
-                   "marts: an earlier CREATE on marts survives (found by the generated mutant apply 181, "
-                   "tests/mutation/GENERATED.md); the source is not changed here")
 def test_applying_again_takes_back_an_earlier_create_on_marts_from_the_analyst(warehouse):
     with psycopg.connect(warehouse, autocommit=True) as conn:
         conn.execute(f"grant usage, create on schema marts to {A}")
