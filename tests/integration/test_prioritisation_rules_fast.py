@@ -358,3 +358,32 @@ def test_dropping_a_year_holds_the_warehouse_saying_what_for(dsn, monkeypatch):
     [holder] = held
     assert holder.endswith(": prioritise --drop --year 2024")
     assert runlock.holder(dsn) == (None, None)
+
+
+def test_input_versions_name_only_the_loaded_runs_of_each_source_by_period(dsn):
+    with psycopg.connect(dsn) as conn:
+        conn.execute("delete from meta.load_run")
+        ids = [conn.execute(
+            "insert into meta.load_run (source, period, files, started_at, status) "
+            "values (%s, %s, '{}', now(), %s) returning load_id", row).fetchone()[0]
+            for row in (("mdm", "2023", "loaded"), ("mdm", "2022", "loaded"), ("mdm", "2024", "failed"),
+                        ("idf", "2023", "loaded"))]
+        assert prioritisation.input_versions(conn, 2024, date(2024, 6, 30))["load_runs"] == {
+            "idf": {"2023": ids[3]}, "mdm": {"2022": ids[1], "2023": ids[0]}}
+
+
+def test_a_kept_year_notices_that_its_own_years_goals_changed_not_another_years(dsn):
+    written = prioritisation.record(dsn, Plan(2024, None, False, 0))
+    assert written.status == "written"
+    with psycopg.connect(dsn, autocommit=True) as conn:  # another year's goals: not this year's input
+        conn.execute("update intermediate.int_goals__resolved set goal = 9 where goal_year = 2023")
+    assert not prioritisation.record(dsn, Plan(2024, None, False, 2)).inputs_changed
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("update intermediate.int_goals__resolved set goal = 3 where goal_year = 2024")
+    assert prioritisation.record(dsn, Plan(2024, None, False, 2)).inputs_changed
+
+
+def test_record_logs_what_it_recorded(dsn, caplog):
+    with caplog.at_level("INFO", logger="sinfonia.prioritisation"):
+        result = prioritisation.record(dsn, Plan(2024, None, False, 0))
+    assert [r.getMessage() for r in caplog.records if r.name == "sinfonia.prioritisation"] == [str(result)]
