@@ -122,3 +122,55 @@ def test_a_directorate_without_a_goal_selects_nobody(goals):
 def test_missing_input_columns_are_named():
     with pytest.raises(ValueError, match=r"^certainty inputs lack the columns ipm_need, ipm_need_previous$"):
         simulate(crossing_leaders().drop(columns=["ipm_need", "ipm_need_previous"]), TWO, {}, Settings.unperturbed())
+
+
+def test_an_indicator_only_one_municipality_has_is_at_percentile_0_and_one_none_has_stays_missing():
+    from sinfonia.certainty import _percent_rank
+
+    out = _percent_rank(np.array([np.nan, 7.0, np.nan]))
+    assert np.isnan(out[0]) and out[1] == 0.0 and np.isnan(out[2])
+    assert np.isnan(_percent_rank(np.array([np.nan, np.nan]))).all()
+
+
+@pytest.mark.parametrize("method", ["percentile", "minmax", "zscore"])
+def test_an_indicator_no_municipality_has_stays_missing_under_every_normalisation(method):
+    out = normalise(np.array([np.nan, np.nan, np.nan]), method)
+    assert out.shape == (3,) and np.isnan(out).all()
+
+
+@pytest.mark.parametrize("weight", [0.5, 1.0])
+def test_a_municipality_whose_only_indicator_weighs_1_or_less_is_scored(weight):
+    from sinfonia.certainty import scores
+
+    needs = np.array([[10.0, np.nan], [20.0, np.nan], [30.0, 5.0]])
+    out = scores(needs, np.array([weight, 0.0]), "percentile")
+    assert out.tolist() == [0.0, 50.0, 100.0]  # the second indicator weighs 0: the first alone counts
+
+
+def test_the_settings_and_normalisation_errors_say_what_was_expected():
+    import re
+
+    cases = [
+        (lambda: Settings(draws=0), "draws must be at least 1, got 0"),
+        (lambda: Settings(weight_spread=1.0), "weight_spread must be in [0, 1), got 1.0"),
+        (lambda: Settings(normalisations=("rank",)),
+         "normalisations must be among percentile, minmax, zscore; got ('rank',)"),
+        (lambda: Settings(normalisations=()), "normalisations must be among percentile, minmax, zscore; got ()"),
+        (lambda: Settings(previous_vintage_share=1.5), "previous_vintage_share must be in [0, 1], got 1.5"),
+        (lambda: normalise(np.array([1.0, 2.0]), "rank"),
+         "unknown normalisation 'rank'; expected one of percentile, minmax, zscore"),
+    ]
+    for make, message in cases:
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            make()
+
+
+def test_each_draw_multiplies_the_configured_weights_by_its_factors():
+    """One draw, weights perturbed only: 00001 leads on MDM alone, 00002 on IDF alone, so the one
+    whose indicator's weight was multiplied by the larger factor comes first (divided, the other)."""
+    settings = Settings(draws=1, seed=3, **ONLY_WEIGHTS)
+    factors = np.random.default_rng(3).uniform(0.75, 1.25, len(INDICATORS))  # the draw's first numbers
+    first = "00001" if factors[0] > factors[1] else "00002"
+    out = simulate(crossing_leaders().iloc[:2], TWO, {"D1": 1}, settings).set_index("municipality_id")
+    assert out.rank_median[first] == 1
+    assert out.is_selected.to_dict() == {"00001": True, "00002": False}  # published: a tie, code order
