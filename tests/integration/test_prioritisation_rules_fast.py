@@ -267,7 +267,7 @@ def test_the_summary_shows_the_last_run_and_its_selected_municipalities(dsn):
         "select * from marts.mart_prioritisation where prioritisation_year = 2024 order by national_rank")
 
 
-def test_dropping_a_year_removes_its_rows_everywhere_then_publishes(dsn, monkeypatch):
+def test_dropping_a_year_removes_its_rows_everywhere_then_publishes(dsn, monkeypatch, caplog):
     from sinfonia import gates, publish
 
     calls = []
@@ -275,8 +275,10 @@ def test_dropping_a_year_removes_its_rows_everywhere_then_publishes(dsn, monkeyp
     monkeypatch.setattr(publish, "publish", lambda *a, **kw: calls.append(("publish", a, kw)))
     prioritisation.record(dsn, Plan(2024, None, False, 0))
     prioritisation.record(dsn, Plan(2023, None, False, 0))
-    removed = prioritisation.drop_snapshot(dsn, 2024)
+    with caplog.at_level("INFO", logger="sinfonia.prioritisation"):
+        removed = prioritisation.drop_snapshot(dsn, 2024)
     assert removed == {"marts_build.mart_prioritisation": 2, "meta.prioritisation_run": 1}
+    assert f"prioritisation 2024 removed: {removed}" in [r.getMessage() for r in caplog.records]
     assert calls == [("gate", ("marts_", dsn, "drop-prioritisation-2024"), {"schema_map": {"marts": B}}),
                      ("publish", (dsn, "drop-prioritisation-2024"), {})]
     with psycopg.connect(dsn) as conn:
