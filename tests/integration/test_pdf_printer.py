@@ -134,6 +134,20 @@ def test_a_browser_that_stops_is_an_error_that_says_what_it_said(tmp_path):
         printer.Printer(str(fake)).__enter__()
 
 
+def test_a_browser_that_cannot_start_leaves_no_descriptor_or_profile_behind(tmp_path):
+    import os
+    import tempfile
+
+    fake = tmp_path / "chromium"
+    fake.write_text("not a program", encoding="utf-8")  # not executable
+    open_before = len(os.listdir("/proc/self/fd"))
+    profiles = set(Path(tempfile.gettempdir()).glob("sinfonia-chromium-*"))
+    with pytest.raises(PermissionError):
+        printer.Printer(str(fake)).__enter__()
+    assert len(os.listdir("/proc/self/fd")) == open_before
+    assert set(Path(tempfile.gettempdir()).glob("sinfonia-chromium-*")) == profiles
+
+
 @needs_chromium
 def test_a_page_chromium_cannot_open_is_named(tmp_path):
     with pytest.raises(printer.PrintError, match=r"could not open missing\.html: net::ERR_FILE_NOT_FOUND"):

@@ -108,6 +108,9 @@ class Printer:
                      "--remote-debugging-pipe", "about:blank"],
                     stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                     pass_fds=(3, 4), preexec_fn=descriptors)  # noqa: PLW1509 - os calls only, no lock taken
+        except BaseException:  # not started: nothing of it is left behind
+            self.__exit__(None, None, None)
+            raise
         finally:
             os.close(commands_read)
             os.close(answers_write)
