@@ -33,8 +33,9 @@ START = time.perf_counter()
 PARTS: dict[str, float] = {}
 
 
-def dbt_cli(args: list[str], dsn: str, label: str) -> None:
-    """``dbt`` from its own command line (a subprocess, as a user would run it); its parts go to
+def dbt_cli(args: list[str], dsn: str, label: str, parameters: str | None = None) -> None:
+    """``dbt`` from its own command line (a subprocess, as a user would run it), with a
+    prioritisation run's ``parameters`` in its environment as the DAGs give them; its parts go to
     ``PARTS`` under ``label``."""
     from sinfonia import config, dbt
 
@@ -45,7 +46,8 @@ def dbt_cli(args: list[str], dsn: str, label: str) -> None:
     start = time.perf_counter()
     proc = subprocess.run([str(exe), *args, "--project-dir", str(config.DBT_DIR),
                            "--profiles-dir", str(config.DBT_DIR), "--target-path", str(target), "--quiet"],
-                          env={**os.environ, **dbt.env_for(dsn)}, capture_output=True, text=True)
+                          env={**os.environ, **dbt.env_for(dsn), **dbt.parameters_env(parameters)},
+                          capture_output=True, text=True)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"dbt {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
@@ -84,10 +86,11 @@ def gate(prefix: str, run_id: str, label: str, **kwargs) -> None:
     PARTS[f"{label}.rest"] = round(wall - suites, 3)
 
 
-def build_gate_publish(dsn: str, run_id: str, steps: dict, label: str, flags: list[str]) -> None:
+def build_gate_publish(dsn: str, run_id: str, steps: dict, label: str, flags: list[str],
+                       parameters: str | None = None) -> None:
     from sinfonia import tasks
 
-    timed(steps, f"{label}.dbt_build", lambda: dbt_cli(["build", *flags], dsn, f"{label}.dbt_build"))
+    timed(steps, f"{label}.dbt_build", lambda: dbt_cli(["build", *flags], dsn, f"{label}.dbt_build", parameters))
     timed(steps, f"{label}.gate_marts",
           lambda: gate("marts_", run_id, f"{label}.gate_marts", schema_map={"marts": "marts_build"}))
     timed(steps, f"{label}.publish", lambda: tasks.publish(run_id))
@@ -121,11 +124,11 @@ def full(sources: Path, dsn: str, steps: dict) -> None:
     build_gate_publish(dsn, run_id, steps, "impact", dbt.selection("impact_estimates", dsn))
     plan = timed(steps, "prioritisation.plan", lambda: tasks.prioritisation_plan({}))
     timed(steps, "prioritisation.dbt_build_candidate", lambda: dbt_cli(
-        ["build", *dbt.selection("prioritisation_candidate", dsn), "--vars", plan["dbt_vars"]], dsn,
-        "prioritisation.dbt_build_candidate"))
+        ["build", *dbt.selection("prioritisation_candidate", dsn)], dsn,
+        "prioritisation.dbt_build_candidate", plan["dbt_vars"]))
     timed(steps, "prioritisation.certainty", lambda: tasks.prioritisation_certainty(plan))
     build_gate_publish(dsn, run_id, steps, "prioritisation",
-                       [*dbt.selection("prioritisation_publish", dsn), "--vars", plan["dbt_vars"]])
+                       dbt.selection("prioritisation_publish", dsn), plan["dbt_vars"])
     timed(steps, "prioritisation.record", lambda: tasks.record_prioritisation(plan, run_id))
 
 

@@ -167,7 +167,8 @@ class DbtBuild(BaseOperator):
     Cosmos' operator is built in ``execute``: importing Cosmos when the DAG file is parsed cost
     about 0.3 s per file. ``selector`` (dbt_project/selectors.yml) narrows the build; when the
     warehouse does not yet hold what the narrowed build reads, the whole project is built.
-    ``dbt_vars`` (templated: a JSON object, e.g. from an upstream task's XCom) is dbt's ``--vars``.
+    ``dbt_vars`` (templated: a JSON object, e.g. from an upstream task's XCom) are a prioritisation
+    run's parameters, given to dbt through its environment (``dbt.parameters_env``).
     """
 
     ui_color = "#ff694b"
@@ -188,13 +189,12 @@ class DbtBuild(BaseOperator):
         prioritisation.check_seed_files(dsn)
         selection = dbt.selection(self.selector, dsn)
         flags = [*selection, *dbt.PRODUCTION_FLAGS]
-        if self.dbt_vars:
-            flags += ["--vars", self.dbt_vars]
-        self.log.info("dbt build %s %s", " ".join(selection) or "(whole project)", " ".join(flags[len(selection):]))
+        self.log.info("dbt build %s %s%s", " ".join(selection) or "(whole project)", " ".join(flags[len(selection):]),
+                      f" with the prioritisation parameters {self.dbt_vars}" if self.dbt_vars else "")
         try:
             # Cosmos' public entry point (Airflow logs that an operator's execute runs inside this task).
             with dbt.connection(dsn) as profiles:
-                dbt.cosmos_build(self.task_id, flags, profiles).execute(context)
+                dbt.cosmos_build(self.task_id, flags, profiles, self.dbt_vars).execute(context)
         except Exception as exc:
             from sinfonia import prioritisation
 
@@ -209,6 +209,9 @@ class DbtBuild(BaseOperator):
             failed = dbt.data_test_failures(str(exc))
             if failed:  # the data break the project's tests: a retry would only find them again
                 raise dbt.DataTestsFailed(f"dbt data tests failed on the data ({', '.join(failed)}): {exc}") from exc
+            violated = dbt.constraint_violations(str(exc))
+            if violated:  # a model's contract (a NOT NULL column, say): a retry builds the same rows
+                raise dbt.DataTestsFailed(f"rows break a model's contract ({'; '.join(violated)}): {exc}") from exc
             raise
 
 

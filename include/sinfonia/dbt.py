@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -129,6 +128,18 @@ def data_test_failures(message: str) -> list[str]:
     return failures if failures and len(failures) == len(lines) else []
 
 
+# A row that breaks a model's enforced contract (its NOT NULL, CHECK, UNIQUE constraints): PostgreSQL's
+# own message as dbt reports it. The contract is checked when the table is built, before any data test.
+_CONSTRAINT_VIOLATION = re.compile(r"^\s*(.*violates (?:not-null|check|unique|foreign key|exclusion) constraint.*)$",
+                                   re.MULTILINE)
+
+
+def constraint_violations(message: str) -> list[str]:
+    """PostgreSQL's messages in a failed build for rows that break a model's constraints, in
+    order, each once: the data, not the build, must change (as for a failed data test)."""
+    return list(dict.fromkeys(m.strip() for m in _CONSTRAINT_VIOLATION.findall(message)))
+
+
 # A source table dbt reads that the warehouse lacks (PostgreSQL's message through dbt).
 _MISSING_SOURCE = re.compile(r'relation "((?:raw|restricted)\.\w+)" does not exist')
 
@@ -147,21 +158,56 @@ def target_dir() -> Path:
     return config.state_dir() / "dbt-target"
 
 
-def run(args: list[str], dsn: str | None = None, check: bool = True, target: Path | None = None):
+# A prioritisation run's parameters (dbt_project/macros/prioritisation_parameter.sql) reach dbt as
+# environment variables, not as ``--vars``: dbt re-parses the whole project whenever ``--vars``
+# change (about 4 s of every build of a new year), and a changed environment variable re-parses
+# only the files that read it (two models).
+PARAMETERS = ("prioritisation_year", "prioritisation_as_of_date", "prioritisation_force")
+
+
+def parameters_env(parameters: dict | str | None) -> dict[str, str]:
+    """``SINFONIA_<NAME>`` = the JSON value of each prioritisation parameter, from a dict or its
+    JSON text (``Plan.dbt_vars``). Every parameter gets a variable, empty when not given, so that
+    a value set for an earlier build in the same process never applies to this one."""
+    given = json.loads(parameters) if isinstance(parameters, str) and parameters else dict(parameters or {})
+    unknown = sorted(set(given) - set(PARAMETERS))
+    if unknown:
+        raise ValueError(f"unknown prioritisation parameters {unknown}: expected some of {list(PARAMETERS)}")
+    return {f"SINFONIA_{name.upper()}": json.dumps(given[name]) if name in given else "" for name in PARAMETERS}
+
+
+@contextmanager
+def _environment(variables: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def run(args: list[str], dsn: str | None = None, check: bool = True, target: Path | None = None,
+        parameters: dict | None = None, callbacks: list | None = None):
     """Run dbt in-process (``dbtRunner``); raises with dbt's message when it fails (``check``) and
     returns dbt's result (``dbtRunnerResult``).
 
     With ``dsn``, dbt connects through a private profile; without, it reads the project's
     ``profiles.yml`` (enough for commands that do not connect). Artefacts go to ``target``
-    (default ``target_dir()``)."""
+    (default ``target_dir()``). ``parameters``: a prioritisation run's (``parameters_env``);
+    ``callbacks``: dbt's, each called with every event dbt fires."""
     from dbt.cli.main import dbtRunner
 
     base = ["--project-dir", str(config.DBT_DIR), "--target-path", str(target or target_dir())]
-    if dsn is None:
-        result = dbtRunner().invoke([*args, *base, "--profiles-dir", str(config.DBT_DIR)])
-    else:
-        with connection(dsn) as profiles:
-            result = dbtRunner().invoke([*args, *base, "--profiles-dir", str(profiles)])
+    with _environment(parameters_env(parameters)):
+        if dsn is None:
+            result = dbtRunner(callbacks=callbacks).invoke([*args, *base, "--profiles-dir", str(config.DBT_DIR)])
+        else:
+            with connection(dsn) as profiles:
+                result = dbtRunner(callbacks=callbacks).invoke([*args, *base, "--profiles-dir", str(profiles)])
     if check and not result.success:
         raise RuntimeError(f"dbt {' '.join(args)} failed: {result.exception or 'see the log above'}")
     return result
@@ -223,23 +269,20 @@ def selection(selector: str | None, dsn: str) -> list[str]:
     return ["--selector", selector]
 
 
-def cosmos_build(task_id: str, flags: list[str], profiles: Path):
+def cosmos_build(task_id: str, flags: list[str], profiles: Path, parameters: str | None = None):
     """Cosmos' DbtBuildLocalOperator for one in-process ``dbt build`` with extra ``flags``, its
     profile the private ``profiles.yml`` in ``profiles`` (``connection``: the warehouse address of
-    ``warehouse.address``, every libpq parameter kept).
+    ``warehouse.address``, every libpq parameter kept), and a prioritisation run's ``parameters``
+    (JSON) in its environment (``parameters_env``).
 
     Built when the task runs (see ``airflow_common.DbtBuild``). ``cache_dir`` lets Cosmos carry
     dbt's partial-parse file from one build to the next (without it each build re-parsed the whole
-    project: about 4 s); it is keyed by the build's ``--vars``, which dbt's partial parse must match.
+    project: about 4 s); every build shares it, as none passes ``--vars``.
     """
     from cosmos import ProfileConfig
     from cosmos.constants import InvocationMode
     from cosmos.operators.local import DbtBuildLocalOperator
-    # dbt reuses its partial parse only for the same --vars: the builds without vars (transform,
-    # impact, the weekly monitoring) share one cache, each set of prioritisation vars has its own.
-    cli_vars = flags[flags.index("--vars") + 1] if "--vars" in flags else ""
-    key = f"vars-{hashlib.sha256(cli_vars.encode()).hexdigest()[:12]}" if cli_vars else "no-vars"
-    cache = config.state_dir() / "cosmos" / key
+    cache = config.state_dir() / "cosmos" / "partial-parse"
     cache.mkdir(parents=True, exist_ok=True)
     return DbtBuildLocalOperator(
         task_id=task_id,
@@ -251,5 +294,6 @@ def cosmos_build(task_id: str, flags: list[str], profiles: Path):
         install_deps=False,
         cache_dir=cache,
         dbt_cmd_flags=flags,
+        env=parameters_env(parameters),
         emit_datasets=False,  # the DAGs declare their own assets (the marts are published after the gate)
     )

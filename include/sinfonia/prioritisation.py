@@ -302,9 +302,9 @@ def run(dsn: str, year: int, as_of_date: date | None = None, force: bool = False
         raise PrioritisationError(str(exc)) from None
     try:
         candidate, snapshot = SELECTORS
-        dbt.run(["build", "--selector", candidate, "--vars", json.dumps(p.dbt_vars()), *dbt.PRODUCTION_FLAGS], dsn)
+        dbt.run(["build", "--selector", candidate, *dbt.PRODUCTION_FLAGS], dsn, parameters=p.dbt_vars())
         certainty.run(dsn, p.year, write=p.status == "written")
-        dbt.run(["build", "--selector", snapshot, "--vars", json.dumps(p.dbt_vars()), *dbt.PRODUCTION_FLAGS], dsn)
+        dbt.run(["build", "--selector", snapshot, *dbt.PRODUCTION_FLAGS], dsn, parameters=p.dbt_vars())
     except RuntimeError as exc:
         problems = seed_problems(dsn)
         if problems:

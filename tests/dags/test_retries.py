@@ -80,3 +80,37 @@ def test_a_build_with_any_error_beside_its_failed_tests_keeps_its_retries():
     assert dbt.data_test_failures(str(error)) == []
     assert dbt.data_test_failures("dbt invocation did not complete with unhandled error: timeout") == []
     assert POLICY.evaluate(error, try_number=1, max_tries=3).action is RetryAction.DEFAULT
+
+
+def test_a_row_that_breaks_a_models_contract_is_bad_data_and_fails_at_once():
+    # The NOT NULL constraints of the enforced contracts are checked when a mart is built: PostgreSQL's
+    # message, as a build of a mart_team_inclusion with a null is_suppressed reported it.
+    from sinfonia import dbt
+
+    error = _cosmos_error(("mart_team_inclusion", "error",
+                           "Database Error in model mart_team_inclusion (models/marts/monitoring/mart_team_inclusion.sql)\n"
+                           '  null value in column "is_suppressed" of relation "mart_team_inclusion__dbt_tmp" violates '
+                           "not-null constraint\n  DETAIL:  Failing row contains (2023, national, CO, 0.1861, null).\n"
+                           "  compiled code at target/run/sinfonia/models/marts/monitoring/mart_team_inclusion.sql"))
+    assert dbt.constraint_violations(str(error)) == [
+        'null value in column "is_suppressed" of relation "mart_team_inclusion__dbt_tmp" violates not-null constraint']
+    assert dbt.constraint_violations("Database Error: server closed the connection unexpectedly") == []
+
+
+def test_the_dbt_task_fails_a_broken_contract_at_once(monkeypatch):
+    from sinfonia import dbt, prioritisation, warehouse
+    from sinfonia.airflow_common import DbtBuild
+
+    error = _cosmos_error(("dim_team", "error", 'Database Error in model dim_team (models/marts/monitoring/dim_team.sql)\n'
+                           '  null value in column "year" of relation "dim_team__dbt_tmp" violates not-null constraint'))
+
+    class Build:  # the build as dbt ran it: the contract broken by one row
+        def execute(self, context):
+            raise error
+
+    monkeypatch.setattr(warehouse, "dsn", lambda: "postgresql://sinfonia@127.0.0.1:1/nowhere")
+    monkeypatch.setattr(prioritisation, "check_seed_files", lambda dsn: None)
+    monkeypatch.setattr(prioritisation, "seed_problems", lambda dsn: [])
+    monkeypatch.setattr(dbt, "cosmos_build", lambda *args, **kwargs: Build())
+    with pytest.raises(dbt.DataTestsFailed, match=r'contract \(null value in column "year" of relation "dim_team__dbt_tmp"'):
+        DbtBuild(task_id="dbt_build").execute({})

@@ -88,6 +88,27 @@ def test_every_model_has_a_primary_key_test():
     assert not missing, f"models without a primary key test (unique + not_null, or unique_combination): {missing}"
 
 
+def test_no_not_null_test_repeats_an_enforced_constraint():
+    """Not an evaluator rule, a cost rule: a column whose enforced contract declares NOT NULL cannot
+    hold a null (PostgreSQL refuses the row when the table is built, and the build fails before
+    any test runs), so a not_null test on it could never fail and cost a dbt node (about 50 ms)
+    in every build. Kept only beside ``unique`` on a primary key column, which
+    fct_missing_primary_key_tests asks for."""
+    repeated = []
+    for m in models():
+        if not m["config"]["contract"]["enforced"]:
+            continue
+        tests: dict[str, set[str]] = {}
+        for t in checks_on(m):
+            if t.get("column_name"):
+                tests.setdefault(t["column_name"], set()).add((t.get("test_metadata") or {}).get("name"))
+        for name, col in m["columns"].items():
+            constrained = any(c["type"] == "not_null" for c in col.get("constraints", []))
+            if constrained and "not_null" in tests.get(name, set()) and "unique" not in tests[name]:
+                repeated.append(f"{m['name']}.{name}")
+    assert not repeated, f"not_null tests on columns the contract already declares NOT NULL: {repeated}"
+
+
 def test_only_staging_reads_sources_and_each_staging_model_one_source():
     """fct_direct_join_to_source, fct_marts_or_intermediate_dependent_on_source,
     fct_staging_dependent_on_staging, fct_multiple_sources_joined."""

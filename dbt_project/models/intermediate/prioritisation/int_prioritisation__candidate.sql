@@ -1,12 +1,13 @@
 -- One prioritisation year, as of a date: every municipality of the universe with
 -- its eligibility, indicator values, need percentiles, need score, ranks, tier and selection.
--- The year and the as-of date are dbt vars (prioritisation_year, prioritisation_as_of_date; the
--- latter defaults to the rule default_as_of of the seed prioritisation_rules). Without a year
+-- The year and the as-of date are the run's parameters (prioritisation_year,
+-- prioritisation_as_of_date: macro prioritisation_parameter, from dbt's --vars or the DAG's
+-- environment; the latter defaults to the rule default_as_of of the seed prioritisation_rules). Without a year
 -- (an ordinary `dbt build`) the table is empty. Built (in schema intermediate: it is not
 -- published) and tested before mart_prioritisation appends it, so a year that fails a check is
 -- never written into the snapshot.
-{%- set year = var('prioritisation_year') %}
-{%- set as_of_date = var('prioritisation_as_of_date') %}
+{%- set year = prioritisation_parameter('prioritisation_year') %}
+{%- set as_of_date = prioritisation_parameter('prioritisation_as_of_date') %}
 {#- The indicators of the need score, in the order of the output's columns, each with the values
     that mean more need: the one list every pivot below is generated from (the seed
     prioritisation_weights weighs the same names). #}

@@ -1,8 +1,8 @@
 -- The yearly prioritisation snapshots (README, "The annual prioritisation"): one row per prioritisation year and
 -- municipality, every year ever prioritised. Incremental: a run appends the year computed by
--- int_prioritisation__candidate (dbt vars prioritisation_year, prioritisation_as_of_date) when
+-- int_prioritisation__candidate (parameters prioritisation_year, prioritisation_as_of_date) when
 -- the snapshot does not hold that year yet; a year already written stays as it is unless the run
--- is forced (var prioritisation_force), which replaces the whole year (delete+insert on
+-- is forced (parameter prioritisation_force), which replaces the whole year (delete+insert on
 -- prioritisation_year: a municipality no longer in the universe leaves the year too).
 -- The table keeps its state in marts_build between runs (publish copies it to marts) and is
 -- never rebuilt by --full-refresh (full_refresh: false): past snapshots cannot be recomputed
@@ -27,7 +27,7 @@ with prioritised as (
 new_year as (
     select {{ columns | join(', ') }}
     from prioritised
-    {%- if is_incremental() and not var('prioritisation_force') %}
+    {%- if is_incremental() and not prioritisation_parameter('prioritisation_force', false) %}
     where not exists (
         select 1 from {{ this }} as snapshot
         where snapshot.prioritisation_year = prioritised.prioritisation_year
