@@ -47,6 +47,16 @@ def test_the_listing_the_dags_are_laid_out_from_says_what_each_module_declares()
         _agree(Listed("mdm", after=("divipola",), drives_monitoring=True), SOURCES["mdm"])
 
 
+def test_a_module_whose_spec_carries_another_name_is_refused_naming_both(monkeypatch):
+    import dataclasses
+
+    from sinfonia.ingest.sources import _load, pdet
+
+    monkeypatch.setattr(pdet, "SPEC", dataclasses.replace(pdet.SPEC, name="pdet_2024"))
+    with pytest.raises(ValueError, match=r"module's name: \{'pdet': 'pdet_2024'\}"):
+        _load()
+
+
 def test_an_unknown_source_is_refused_naming_the_known_ones():
     with pytest.raises(KeyError, match=r"unknown source 'nope'; known: divipola, pdet"):
         get("nope")

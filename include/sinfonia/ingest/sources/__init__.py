@@ -17,27 +17,26 @@ Two views of the one list:
 
 from __future__ import annotations
 
+import importlib
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sinfonia.ingest.sources.spec import Periods, SourceSpec
 
 
+@dataclass(frozen=True, slots=True)
 class Listed:
     """One source as the DAG files see it: its name and place in the extract order, no parser."""
 
-    __slots__ = ("name", "after", "drives_monitoring", "note")
-
-    def __init__(self, name: str, after: tuple[str, ...] = (), drives_monitoring: bool = False,
-                 note: str = "") -> None:
-        self.name, self.after, self.drives_monitoring, self.note = name, after, drives_monitoring, note
+    name: str
+    after: tuple[str, ...] = ()
+    drives_monitoring: bool = False
+    note: str = field(default="", repr=False)
 
     @property
     def task_id(self) -> str:
         return f"extract_{self.name}"  # as SourceSpec.task_id
-
-    def __repr__(self) -> str:
-        return f"Listed({self.name!r}, after={self.after!r}, drives_monitoring={self.drives_monitoring!r})"
 
 
 # In extract order; each name is its module's (sinfonia.ingest.sources.<name>) and its SPEC's.
@@ -82,23 +81,10 @@ def _agree(listed: Listed, spec: SourceSpec) -> None:
 
 def _load() -> tuple[SourceSpec, ...]:
     """Every module's SPEC, in LISTING's order (imports every parser: only when a spec is needed)."""
-    from sinfonia.ingest.sources import (
-        cgn_categories,
-        divipola,
-        esap_asistencias,
-        esap_equipos,
-        esap_metas,
-        idf,
-        imrc,
-        ipm,
-        mdm,
-        pdet,
-    )
-
-    modules = {m.SPEC.name: m for m in (divipola, pdet, idf, esap_asistencias, esap_metas, esap_equipos, mdm, ipm,
-                                        imrc, cgn_categories)}
-    if set(modules) != set(NAMES):
-        raise ValueError(f"the source modules declare {sorted(modules)} but LISTING lists {sorted(NAMES)}")
+    modules = {name: importlib.import_module(f"{__name__}.{name}") for name in NAMES}
+    wrong = {name: m.SPEC.name for name, m in modules.items() if m.SPEC.name != name}
+    if wrong:
+        raise ValueError(f"each source module's SPEC must carry the module's name: {wrong} (module: SPEC name)")
     catalogue = tuple(modules[s.name].SPEC for s in LISTING)
     for listed, spec in zip(LISTING, catalogue, strict=True):
         _agree(listed, spec)
