@@ -3,7 +3,7 @@
 - ``sinfonia_loader``: writes ``raw`` and ``meta`` (and ``restricted``, person-level data).
 - ``sinfonia_transformer``: reads ``raw``, ``restricted`` and ``seeds``; writes the dbt schemas
   (``seeds``, ``staging``, ``intermediate``, ``marts_build``, ``marts_next``, ``marts``) and its bookkeeping rows
-  in ``meta.gate_result`` and ``meta.publication``.
+  in ``meta.gate_run``, ``meta.gate_result`` and ``meta.publication``.
 - ``sinfonia_analyst``: read-only, ``marts`` only: SELECT on every mart (also on the tables
   ``publish`` recreates later: :func:`grant_marts` runs inside each publication, and default
   privileges cover tables created by the bootstrap user and the transformer). No ``raw``, no
@@ -49,8 +49,9 @@ ANALYST_LIMITS = {  # setting -> (environment variable, default seconds)
     "lock_timeout": ("SINFONIA_ANALYST_LOCK_TIMEOUT", 10),
 }
 
-# The transformer records gate results and publications (sequences included).
-TRANSFORMER_META_TABLES = ("meta.gate_result", "meta.publication")
+# The transformer records gate runs and results (the marts gates are its) and publications
+# (sequences included).
+TRANSFORMER_META_TABLES = ("meta.gate_run", "meta.gate_result", "meta.publication")
 
 
 def _ident(*names: str) -> sql.Composable:

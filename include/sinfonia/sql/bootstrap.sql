@@ -88,6 +88,12 @@ create table if not exists meta.gate_run (
     checked_at           timestamptz not null default now()
 );
 create index if not exists gate_run_run on meta.gate_run (run_id);
+-- What the suite read, as sinfonia.gates fingerprints it (its own text and every table it reads,
+-- row by row), and the earlier passing run whose results this one took instead of validating the
+-- same rows again: a table of before the reuse gets both columns once.
+alter table meta.gate_run add column if not exists fingerprint text,
+    add column if not exists reused_from bigint;
+create index if not exists gate_run_fingerprint on meta.gate_run (suite, fingerprint);
 
 -- The weekly message to each directorate (DAG sinfonia_monitoring, sinfonia.notify): one row per
 -- export week and directorate, with the figures the message gave. Claimed ('sending') before it is
