@@ -60,12 +60,14 @@ lint: install
 ## make test: the whole lint and the whole test suite (unit, DAG, integration against a throwaway PostgreSQL):
 ## ruff and the layering contracts first, then every test module, sqlfluff's among them (so it runs on a worker beside the others rather
 ## than alone before them), on one pytest-xdist worker per core (TEST_WORKERS=0: one process); a test module
-## stays on one worker, so its module fixtures (a pipeline run, a warehouse) are built once
+## stays on one worker, so its module fixtures (a pipeline run, a warehouse) are built once. --no-loadscope-reorder
+## keeps the order tests/conftest.py gives (longest modules first): xdist's own puts the modules with most tests
+## first, which left a one-test module of 3 minutes (test_celery) running alone at the end
 TEST_WORKERS ?= auto
 test: install browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test-fast: install
 	$(PY) -m pytest -q -m "not integration"
