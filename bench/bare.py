@@ -13,8 +13,9 @@ runs, task starts, the execution API, Cosmos. ``make bench`` runs it in a fresh 
 Prints one JSON object: seconds per step and in total, and each step's own parts (``parts``): for a
 dbt build, dbt's start and parse (the process's wall time less dbt's own elapsed time), its nodes'
 elapsed time and the SQL of its models and of its tests (the sums of dbt's ``run_results.json``);
-for a gate, the validation of its suites (the sum of ``meta.gate_run.seconds``) and the rest
-(Great Expectations' import on first use, its context, recording the results).
+for a gate, its suites (the sum of ``meta.gate_run.seconds``: each suite's fingerprint, and its
+validation when it must be validated, Great Expectations' import and context included the first
+time) and the rest (recording the results).
 """
 
 from __future__ import annotations
