@@ -59,6 +59,21 @@ def service(dsn: str) -> dict[str, str]:
 
 
 @contextmanager
+def _environment(variables: dict[str, str]) -> Iterator[None]:
+    """These environment variables for the duration, each restored (or removed) after."""
+    saved = {key: os.environ.get(key) for key in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextmanager
 def connection(dsn: str) -> Iterator[Path]:
     """A private folder (mode 0700, removed on exit) holding ``profiles.yml`` (the connection and the
     profile fields of ``dsn``) and ``pg_service.conf`` (every other libpq parameter of ``dsn``), with
@@ -74,16 +89,8 @@ def connection(dsn: str) -> Iterator[Path]:
         services.touch(mode=0o600)
         services.write_text("[sinfonia]\n" + "".join(f"{k}={v}\n" for k, v in service(dsn).items()),
                             encoding="utf-8")
-        saved = {k: os.environ.get(k) for k in ("PGSERVICEFILE", "PGSERVICE")}
-        os.environ.update({"PGSERVICEFILE": str(services), "PGSERVICE": "sinfonia"})
-        try:
+        with _environment({"PGSERVICEFILE": str(services), "PGSERVICE": "sinfonia"}):
             yield Path(folder)
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
 
 
 def env_for(dsn: str) -> dict[str, str]:
@@ -174,20 +181,6 @@ def parameters_env(parameters: dict | str | None) -> dict[str, str]:
     if unknown:
         raise ValueError(f"unknown prioritisation parameters {unknown}: expected some of {list(PARAMETERS)}")
     return {f"SINFONIA_{name.upper()}": json.dumps(given[name]) if name in given else "" for name in PARAMETERS}
-
-
-@contextmanager
-def _environment(variables: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def run(args: list[str], dsn: str | None = None, check: bool = True, target: Path | None = None,
