@@ -156,20 +156,32 @@ def _reads(query: str, spec: dict) -> list[str]:
     return sorted({f"{schema}.{table}" for text in texts for schema, table in _QUALIFIED.findall(text)})
 
 
-def fingerprint(conn, text: str, query: str, spec: dict) -> str:
+def fingerprint(conn, text: str, query: str, spec: dict, tables: dict[str, str | None]) -> str:
     """What a suite's result depends on: its text (schemas remapped), Great Expectations'
     version, and each relation it reads, as its row count and the sum of a 64-bit hash of each
-    row (order-free; a changed, added or removed row changes it)."""
+    row (order-free; a changed, added or removed row changes it).
+
+    ``tables`` holds what the gate has hashed so far (None: not a relation): a table several
+    suites read (``raw.divipola``, say) is read once per gate, and the names still unknown are
+    looked up in one query."""
+    reads = _reads(query, spec)
+    unknown = [name for name in reads if name not in tables]
+    if unknown:
+        found = {row[0] for row in conn.execute(
+            "select name from unnest(%s::text[]) as name where to_regclass(name) is not null", (unknown,))}
+        for name in unknown:  # an alias's column (d.directorate_id) is not a relation
+            tables[name] = _row_hash(conn, name) if name in found else None
     parts = [hashlib.sha256(text.encode()).hexdigest(), version("great_expectations")]
-    for name in _reads(query, spec):
-        if conn.execute("select to_regclass(%s)", (name,)).fetchone()[0] is None:
-            continue  # an alias's column, not a relation
-        schema, table = name.split(".")
-        count, total = conn.execute(sql.SQL(
-            "select count(*), coalesce(sum(hashtextextended(t::text, 0)), 0) from {} as t").format(
-            sql.Identifier(schema, table))).fetchone()
-        parts.append(f"{name}:{count}:{total}")
+    parts += [f"{name}:{tables[name]}" for name in reads if tables[name] is not None]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _row_hash(conn, name: str) -> str:
+    schema, table = name.split(".")
+    count, total = conn.execute(sql.SQL(
+        "select count(*), coalesce(sum(hashtextextended(t::text, 0)), 0) from {} as t").format(
+        sql.Identifier(schema, table))).fetchone()
+    return f"{count}:{total}"
 
 
 def _passed_before(conn, suite: str, fingerprint: str) -> tuple[int, dict] | None:
@@ -184,12 +196,11 @@ def _passed_before(conn, suite: str, fingerprint: str) -> tuple[int, dict] | Non
 def _reused(spec: dict, label: str, observed: dict, gate_run_id: int) -> list[Outcome]:
     """The outcomes of a suite taken from its earlier passing run: every expectation passed, with
     the value that run observed."""
-    outcomes = []
-    for exp in spec["expectations"]:
-        o = Outcome(spec["name"], label, exp.get("description") or exp["type"], exp.get("kwargs", {}).get("column"),
-                    exp.get("severity") or "critical", True, {})
-        o.observed = {"observed_value": observed.get(_key(o)), "reused_from_gate_run": gate_run_id}
-        outcomes.append(o)
+    outcomes = [Outcome(spec["name"], label, exp.get("description") or exp["type"], exp.get("kwargs", {}).get("column"),
+                        exp.get("severity") or "critical", True, {"reused_from_gate_run": gate_run_id})
+                for exp in spec["expectations"]]
+    for o in outcomes:
+        o.observed["observed_value"] = observed.get(_key(o))
     return outcomes
 
 
@@ -242,6 +253,7 @@ def run_gate(prefix: str, dsn: str, run_id: str | None = None,
     report = GateReport()
     runs: list[SuiteRun] = []
     validate = None  # Great Expectations (about 4 s to import): only when a suite must be validated
+    tables: dict[str, str | None] = {}  # the relations the suites read, each hashed once (fingerprint)
     with db.connect(dsn, autocommit=True) as conn:
         reuse = conn.execute("""select count(*) = 2 from pg_attribute where attrelid = to_regclass('meta.gate_run')
                                 and attname in ('fingerprint', 'reused_from') and not attisdropped""").fetchone()[0]
@@ -259,7 +271,7 @@ def run_gate(prefix: str, dsn: str, run_id: str | None = None,
             for exp in spec["expectations"]:  # queries into other marts read them where they are built
                 if "unexpected_rows_query" in exp.get("kwargs", {}):
                     exp["kwargs"]["unexpected_rows_query"] = _remap(exp["kwargs"]["unexpected_rows_query"], schema_map)
-            seen = fingerprint(conn, _remap(written, schema_map), query, spec) if reuse else None
+            seen = fingerprint(conn, _remap(written, schema_map), query, spec, tables) if reuse else None
             before = _passed_before(conn, spec["name"], seen) if seen else None
             if before:
                 outcomes = _reused(spec, label, before[1], before[0])
