@@ -240,8 +240,9 @@ class Embedded:
                              "-w", "-t", "60", "start", check=False)
             if proc.returncode == 0:
                 break
-            if not _lost_port(log, logged, port) or len(taken) >= 10:
-                raise WarehouseError(f"{_failure('pg_ctl', proc)} (server log: {log})")
+            said = _log_since(log, logged)
+            if not _lost_port(said) or len(taken) >= 10:
+                raise WarehouseError(f"{_failure('pg_ctl', proc)} (server log: {log}){_tail(said)}")
             taken.add(port)
             port = _free_port(taken)
         self._require_passwords(password)
@@ -311,15 +312,30 @@ def _failure(command: str, proc: subprocess.CompletedProcess) -> str:
     return f"{command} failed (exit {proc.returncode}): {(proc.stderr or proc.stdout).strip()}"
 
 
-def _lost_port(log: Path, offset: int, port: int) -> bool:
-    """Whether the server's log, from ``offset``, says ``port`` was already bound by another process."""
+def _log_since(log: Path, offset: int) -> str:
+    """What the server wrote to its log from ``offset``: this start's own lines."""
     try:
         with open(log, encoding="utf-8", errors="replace") as fh:
             fh.seek(offset)
-            text = fh.read()
+            return fh.read()
     except FileNotFoundError:
-        return False
-    return "Address already in use" in text and str(port) in text
+        return ""
+
+
+def _lost_port(said: str) -> bool:
+    """Whether a start's log lines say its TCP port was taken by another process. PostgreSQL says so
+    in either of two forms: its bind fails when the other already listens ("could not bind IPv4
+    address ...: Address already in use", with a hint naming the port); its listen fails when both
+    bound at the same moment and the other listened first ("could not listen on IPv4 address ...:
+    Address already in use", naming no port: two test workers starting their servers at once)."""
+    return "Address already in use" in said
+
+
+def _tail(said: str, lines: int = 12) -> str:
+    """The log's last lines, to put in an error: the reason a server did not start is there, and
+    a CI log shows the error but not the file."""
+    kept = said.strip().splitlines()[-lines:]
+    return "\n" + "\n".join(f"  | {line}" for line in kept) if kept else ""
 
 
 # -- the address: one function, read by every part of the project --------------------------------
