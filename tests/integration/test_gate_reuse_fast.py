@@ -145,3 +145,15 @@ def test_every_suite_names_its_tables_with_their_schema():
                 if "." not in target and target != "{batch}" and target not in ctes:
                     unqualified.append(f"{spec['name']}: {target}")
     assert not unqualified, unqualified
+
+
+def test_a_gate_that_validates_imports_neither_scipy_stats_nor_altair(fresh_dsn):
+    """GX loads them for an expectation no suite uses (``gates.DEFERRED_IMPORTS``): 1.3 s of its import."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from sinfonia import gates; v = gates._validator(sys.argv[1]); "
+            "print(sorted(m for m in ('scipy.stats._stats_py', 'altair.vegalite') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code, fresh_dsn], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.splitlines()[-1] == "[]"
