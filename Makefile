@@ -59,11 +59,12 @@ lint: install
 
 ## make test: the whole lint and the whole test suite (unit, DAG, integration against a throwaway PostgreSQL):
 ## ruff and the layering contracts first, then every test module, sqlfluff's among them (so it runs on a worker beside the others rather
-## than alone before them), on one pytest-xdist worker per core (TEST_WORKERS=0: one process); a test module
+## than alone before them), on one pytest-xdist worker more than cores (TEST_WORKERS=N to choose, 0: one
+## process; a pipeline test waits on PostgreSQL, subprocesses and Airflow's polling much of its time); a test module
 ## stays on one worker, so its module fixtures (a pipeline run, a warehouse) are built once. --no-loadscope-reorder
 ## keeps the order tests/conftest.py gives (longest modules first): xdist's own puts the modules with most tests
 ## first, which left a one-test module of 3 minutes (test_celery) running alone at the end
-TEST_WORKERS ?= auto
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 test: install browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
