@@ -27,7 +27,7 @@ REFERENCE = REPO.parent / "shared" / "reference"
 
 # The modules that take longest (seconds of one run on 2 workers, 7 December 2026: 465, 269, 243, 206,
 # 177, 166, 165, 163, 151, 121, 116, 115, 110, 86, 75, 71, 69, 59, 52, 49, 44, 43), longest first. Run
-# first, so that the two workers end together (longest processing time first) rather than one
+# first, so that the workers end together (longest processing time first) rather than one
 # finishing a long module alone while the other waits; the rest follow in their usual order. Only the
 # order changes. `make test` passes --no-loadscope-reorder, or xdist would put the modules with the
 # most tests first instead.
