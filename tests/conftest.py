@@ -53,6 +53,34 @@ def _traversable_tmp(name: str) -> Path:
     return path
 
 
+def _project_artefacts() -> dict[str, tuple[int, int] | None]:
+    """(mtime in ns, size) of the dbt project's own parse, which ``make install`` writes."""
+    target = REPO / "dbt_project" / "target"
+    out = {}
+    for name in ("manifest.json", "partial_parse.msgpack"):
+        try:
+            st = (target / name).stat()
+            out[name] = (st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            out[name] = None
+    return out
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _project_parse_left_alone():
+    """No test writes over ``dbt_project/target/`` (dbt's default artefacts folder): the DAG files and
+    the other test workers read that manifest while a test runs, and Cosmos takes the newest
+    partial-parse file, so a parse written there with another profile makes every worker's next
+    build parse the whole project again. Tests give dbt a target under the state folder
+    (``sinfonia.dbt.target_dir``)."""
+    before = _project_artefacts()
+    yield
+    after = _project_artefacts()
+    changed = sorted(name for name in before if before[name] is not None and after[name] != before[name])
+    assert not changed, (f"dbt_project/target/{', '.join(changed)} rewritten during the tests: a dbt command "
+                         "ran with the project's default --target-path")
+
+
 @pytest.fixture(scope="session")
 def state_dir() -> Path:
     """A private state folder (warehouse, Airflow home, landing) for the whole session."""

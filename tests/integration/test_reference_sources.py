@@ -60,8 +60,10 @@ def _edition_2025(folder: Path) -> Path:
 def _dbt(dsn, *args):
     env = {**os.environ, **dbt.env_for(dsn)}
     exe = Path(sys.executable).with_name("dbt")
+    # its artefacts under the state folder (dbt.target_dir), never over the project's own target/
     return subprocess.run([str(exe), *args, "--project-dir", str(dbt.config.DBT_DIR), "--profiles-dir",
-                           str(dbt.config.DBT_DIR)], capture_output=True, text=True, env=env, timeout=600)
+                           str(dbt.config.DBT_DIR), "--target-path", str(dbt.target_dir())],
+                          capture_output=True, text=True, env=env, timeout=600)
 
 
 def _sources_folder(folder: Path) -> Path:
