@@ -183,6 +183,30 @@ def parameters_env(parameters: dict | str | None) -> dict[str, str]:
     return {f"SINFONIA_{name.upper()}": json.dumps(given[name]) if name in given else "" for name in PARAMETERS}
 
 
+def _name_flags_by_frame() -> None:
+    """Have dbt's behaviour flags find the module that declared them from the frames' globals.
+
+    ``dbt_common.behavior_flags.BehaviorFlagRendered._default_source`` calls ``inspect.stack()`` and
+    ``inspect.getmodule()`` for every flag an adapter declares: the first call in a process reads the
+    source file of every frame on the stack and maps every loaded module to its file. In a pipeline
+    process (Airflow, Great Expectations and dbt loaded: about 3,800 modules) that is 1-2 s of its
+    first dbt build; dbt's own command line pays little of it. The name is the same (the first frame
+    outside that module, by its module's ``__name__``) and only labels dbt's behaviour-change event.
+    """
+    from dbt_common import behavior_flags
+
+    def default_source() -> str:
+        frame = sys._getframe(1)
+        while frame is not None:
+            name = frame.f_globals.get("__name__")
+            if name and name != behavior_flags.__name__:
+                return name
+            frame = frame.f_back
+        return "Unknown"
+
+    behavior_flags.BehaviorFlagRendered._default_source = staticmethod(default_source)
+
+
 def run(args: list[str], dsn: str | None = None, check: bool = True, target: Path | None = None,
         parameters: dict | None = None, callbacks: list | None = None):
     """Run dbt in-process (``dbtRunner``); raises with dbt's message when it fails (``check``) and
@@ -194,6 +218,7 @@ def run(args: list[str], dsn: str | None = None, check: bool = True, target: Pat
     ``callbacks``: dbt's, each called with every event dbt fires."""
     from dbt.cli.main import dbtRunner
 
+    _name_flags_by_frame()
     base = ["--project-dir", str(config.DBT_DIR), "--target-path", str(target or target_dir())]
     with _environment(parameters_env(parameters)):
         if dsn is None:
@@ -275,6 +300,7 @@ def cosmos_build(task_id: str, flags: list[str], profiles: Path, parameters: str
     from cosmos import ProfileConfig
     from cosmos.constants import InvocationMode
     from cosmos.operators.local import DbtBuildLocalOperator
+    _name_flags_by_frame()
     cache = config.state_dir() / "cosmos" / "partial-parse"
     cache.mkdir(parents=True, exist_ok=True)
     return DbtBuildLocalOperator(
