@@ -25,18 +25,18 @@ os.environ.setdefault("SINFONIA_PII_KEY", "sinfonia-demo-local-only-not-a-secret
 REFERENCE = REPO.parent / "shared" / "reference"
 
 
-# The modules that take longest (seconds of one run on 2 workers, 7 December 2026: 465, 269, 243, 206,
-# 177, 166, 165, 163, 151, 121, 116, 115, 110, 86, 75, 71, 69, 59, 52, 49, 44, 43), longest first. Run
+# The modules that take longest (seconds of one run on 3 workers, 7 December 2026: 320, 246, 207, 189,
+# 187, 175, 169, 136, 104, 79, 72, 71, 69, 64, 57, 55, 46, 40, 37, 33, 25, 23), longest first. Run
 # first, so that the workers end together (longest processing time first) rather than one
-# finishing a long module alone while the other waits; the rest follow in their usual order. Only the
+# finishing a long module alone while the others wait; the rest follow in their usual order. Only the
 # order changes. `make test` passes --no-loadscope-reorder, or xdist would put the modules with the
 # most tests first instead.
 SLOW_MODULES = tuple(f"tests/integration/{name}.py" for name in (
-    "test_reference_sources", "test_cli", "test_prioritisation_pipeline", "test_pipeline", "test_celery",
-    "test_notifications", "test_bad_inputs", "test_impact", "test_monitoring", "test_roles",
-    "test_marts_incremental", "test_prioritisation_method", "test_runlock", "test_ficha", "test_first_hour",
-    "test_warehouse", "test_impact_report", "test_report_formula_injection", "test_dbt_unit_tests",
-    "test_extract_url", "test_tls_warehouse", "test_sqlfluff",
+    "test_cli", "test_reference_sources", "test_prioritisation_pipeline", "test_celery", "test_notifications",
+    "test_pipeline", "test_impact", "test_monitoring", "test_marts_incremental", "test_bad_inputs",
+    "test_prioritisation_method", "test_warehouse", "test_runlock", "test_first_hour",
+    "test_report_formula_injection", "test_roles", "test_extract_url", "test_tls_warehouse", "test_sqlfluff",
+    "test_impact_report", "test_dbt_unit_tests", "test_ficha",
 ))
 
 
