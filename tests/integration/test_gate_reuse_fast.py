@@ -148,7 +148,7 @@ def test_every_suite_names_its_tables_with_their_schema():
 
 
 def test_a_gate_that_validates_imports_neither_scipy_stats_nor_altair(fresh_dsn):
-    """GX loads them for an expectation no suite uses (``gates.DEFERRED_IMPORTS``): 1.3 s of its import."""
+    """GX loads them for an expectation no suite uses (``gates.DEFERRED_IMPORTS``): a third of its import."""
     import subprocess
     import sys
 
