@@ -55,7 +55,9 @@ def _traversable_tmp(name: str) -> Path:
 
 def _project_artefacts() -> dict[str, tuple[int, int] | None]:
     """(mtime in ns, size) of the dbt project's own parse, which ``make install`` writes."""
-    target = REPO / "dbt_project" / "target"
+    from sinfonia.dbt import MANIFEST
+
+    target = MANIFEST.parent
     out = {}
     for name in ("manifest.json", "partial_parse.msgpack"):
         try:

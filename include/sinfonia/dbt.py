@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -183,6 +184,7 @@ def parameters_env(parameters: dict | str | None) -> dict[str, str]:
     return {f"SINFONIA_{name.upper()}": json.dumps(given[name]) if name in given else "" for name in PARAMETERS}
 
 
+@functools.cache  # once per process, on its first dbt command
 def _name_flags_by_frame() -> None:
     """Have dbt's behaviour flags find the module that declared them from the frames' globals.
 
@@ -204,6 +206,7 @@ def _name_flags_by_frame() -> None:
             frame = frame.f_back
         return "Unknown"
 
+    default_source.__wrapped__ = behavior_flags.BehaviorFlagRendered._default_source  # dbt's own
     behavior_flags.BehaviorFlagRendered._default_source = staticmethod(default_source)
 
 

@@ -281,7 +281,7 @@ def run_gate(prefix: str, dsn: str, run_id: str | None = None,
     schema_map = schema_map or {}
     report = GateReport()
     runs: list[SuiteRun] = []
-    validate = None  # Great Expectations (about 4 s to import): only when a suite must be validated
+    validate = None  # Great Expectations (seconds to import): only when a suite must be validated
     tables: dict[str, str | None] = {}  # the relations the suites read, each hashed once (fingerprint)
     with db.connect(dsn, autocommit=True) as conn:
         reuse = conn.execute("""select count(*) = 2 from pg_attribute where attrelid = to_regclass('meta.gate_run')

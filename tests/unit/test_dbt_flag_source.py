@@ -3,6 +3,8 @@ the frames' globals instead of ``inspect.stack()`` (1-2 s of a pipeline process'
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 
 behavior_flags = pytest.importorskip("dbt_common.behavior_flags")
@@ -10,10 +12,17 @@ behavior_flags = pytest.importorskip("dbt_common.behavior_flags")
 
 @pytest.fixture
 def dbts_own():
-    """dbt's own ``_default_source``, put back after the test."""
-    original = behavior_flags.BehaviorFlagRendered.__dict__["_default_source"]
-    yield original.__func__
-    behavior_flags.BehaviorFlagRendered._default_source = original
+    """dbt's own ``_default_source``, put back after the test (and ``sinfonia.dbt`` free to install
+    its own again: it does so once per process)."""
+    from sinfonia import dbt
+
+    installed = behavior_flags.BehaviorFlagRendered.__dict__["_default_source"].__func__
+    original = inspect.unwrap(installed)  # dbt's, even after an earlier dbt command in this process
+    behavior_flags.BehaviorFlagRendered._default_source = staticmethod(original)
+    dbt._name_flags_by_frame.cache_clear()
+    yield original
+    behavior_flags.BehaviorFlagRendered._default_source = staticmethod(installed)
+    dbt._name_flags_by_frame.cache_clear()
 
 
 def _declared_here():
