@@ -271,10 +271,14 @@ def missing_relations(dsn: str, manifest: Path = MANIFEST) -> list[str]:
     return sorted(set(names) - {row[0] for row in found})
 
 
-# What a pipeline build leaves out: the unit tests check the models' logic on fixed inputs, not the
-# data, so they run in CI (tests/integration/test_dbt_unit_tests.py), not in every production build,
-# as dbt's documentation advises (23 of them: a few seconds of every build).
-PRODUCTION_FLAGS = ["--exclude-resource-type", "unit_test"]
+# What a pipeline build leaves out:
+# - the unit tests: they check the models' logic on fixed inputs, not the data, so they run in CI
+#   (tests/integration/test_dbt_unit_tests.py), not in every production build, as dbt's
+#   documentation advises (23 of them: a few seconds of every build);
+# - dbt's own log file: every event of every node at debug level, written into the temporary
+#   copy of the project that Cosmos deletes after the build (1-2 s of the transform's build here).
+#   dbt's console lines still reach the run's log, and a failure still raises with dbt's message.
+PRODUCTION_FLAGS = ["--exclude-resource-type", "unit_test", "--log-level-file", "none"]
 
 
 def selection(selector: str | None, dsn: str) -> list[str]:
@@ -303,10 +307,18 @@ def cosmos_build(task_id: str, flags: list[str], profiles: Path, parameters: str
     from cosmos import ProfileConfig
     from cosmos.constants import InvocationMode
     from cosmos.operators.local import DbtBuildLocalOperator
+
+    class Build(DbtBuildLocalOperator):
+        def calculate_openlineage_events_completes(self, *args, **kwargs) -> bool:
+            """Cosmos reads the build's manifest and results back into OpenLineage events after
+            every build (0.2-0.4 s), which on Airflow 3 it keeps on the operator and nothing reads;
+            it also copies the build's environment into this process's. Neither is wanted here."""
+            return False
+
     _name_flags_by_frame()
     cache = config.state_dir() / "cosmos" / "partial-parse"
     cache.mkdir(parents=True, exist_ok=True)
-    return DbtBuildLocalOperator(
+    return Build(
         task_id=task_id,
         project_dir=str(config.DBT_DIR),
         profile_config=ProfileConfig(profile_name="sinfonia", target_name="warehouse",
