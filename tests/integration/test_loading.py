@@ -94,9 +94,10 @@ def test_every_loaded_row_carries_the_time_of_its_load(fresh_dsn, tmp_path):
     assert stamps == [(finished,)]
 
 
-def test_a_file_replaced_by_a_roster_after_the_check_is_refused_and_nothing_is_landed(fresh_dsn, tmp_path, monkeypatch):
-    """The intake decides on the bytes it lands: a file swapped between the folder's check and its
-    landing is checked again as it is read for landing, and refused: no copy, no meta.landed_file."""
+def test_a_file_replaced_by_a_roster_after_the_check_lands_the_bytes_checked(fresh_dsn, tmp_path, monkeypatch):
+    """The intake decides on the bytes it lands: a file swapped for a roster after the folder's
+    check (each file is read once, checked, and those bytes landed) lands the bytes that passed,
+    never the roster: no copy of it, no meta.landed_file row for it."""
     from sinfonia import config
     from sinfonia.ingest import intake
     from sinfonia.ingest.landing import sha256_of
@@ -104,18 +105,25 @@ def test_a_file_replaced_by_a_roster_after_the_check_is_refused_and_nothing_is_l
 
     bootstrap(fresh_dsn)
     path = write(tmp_path, [GOOD])
-    real_check = intake.check
+    good = sha256_of(path)
+    real_read_checked = intake.read_checked
+    reads = []
 
     def check_then_swap(p, *args, **kwargs):
-        real_check(p, *args, **kwargs)
-        roster_csv(p)  # replaced after the check, before the landing reads it
+        data = real_read_checked(p, *args, **kwargs)
+        reads.append(p)
+        roster_csv(p)  # replaced after the check, before the landing
+        return data
 
-    monkeypatch.setattr(intake, "check", check_then_swap)
-    with pytest.raises(intake.RefusedFile, match=rf"{path.name}: row 1 holds personal data"):
-        extract("esap_asistencias", [path], tmp_path, fresh_dsn)
-    with psycopg.connect(fresh_dsn) as conn:
-        assert conn.execute("select count(*) from meta.landed_file").fetchone()[0] == 0
+    monkeypatch.setattr(intake, "read_checked", check_then_swap)
+    extract("esap_asistencias", [path], tmp_path, fresh_dsn)
+    assert reads == [path]  # read and checked once
     roster = sha256_of(path)
+    assert roster != good
+    with psycopg.connect(fresh_dsn) as conn:
+        assert conn.execute("select sha256 from meta.landed_file").fetchall() == [(good,)]
+        assert conn.execute("select count(*) from raw.esap_asistencias").fetchone()[0] == 1
+    assert (config.landing_dir() / "esap_asistencias" / good).exists()
     assert not (config.landing_dir() / "esap_asistencias" / roster).exists()
 
 

@@ -182,10 +182,10 @@ def land_files(source: str, paths: list[Path], sources_dir: Path | None = None, 
     spec = sources.get(source)
     manifest = read_manifest(sources_dir) if sources_dir else {}
     prepare = spec.prepare_for_landing
-    # every file passes the intake rules before any is landed; landing then reads each file once
-    # more, checks those bytes again and lands exactly them (a file replaced in between is caught)
-    for path in paths:
-        intake.check(Path(path), sources_dir, personal_data_expected=prepare is not None)
+    # every file is read once and passes the intake rules before any is landed; landing lands
+    # exactly the bytes checked (a file replaced in between changes nothing that is landed)
+    checked = {path: intake.read_checked(Path(path), sources_dir, personal_data_expected=prepare is not None)
+               for path in paths}
     landed: list[LandedFile] = []
     with db.connect(dsn, autocommit=True) as conn:
         for path in paths:
@@ -195,7 +195,7 @@ def land_files(source: str, paths: list[Path], sources_dir: Path | None = None, 
             origin = (origins or {}).get(path) or entry.get("origin") or rel
             landed.append(land(conn, source, Path(path), origin=origin,
                                period=period or entry.get("period") or None, published_on=published,
-                               prepare=prepare, root=sources_dir))
+                               prepare=prepare, root=sources_dir, checked=checked[path]))
     return landed
 
 

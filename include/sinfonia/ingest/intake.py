@@ -55,11 +55,6 @@ def limit(name: str) -> float:
     return env_number(*LIMITS[name])
 
 
-def check(path: Path, root: Path | None = None, personal_data_expected: bool = False) -> None:
-    """Refuse ``path`` (raise :class:`RefusedFile`) unless it may be landed."""
-    read_checked(path, root, personal_data_expected)
-
-
 def read_checked(path: Path, root: Path | None = None, personal_data_expected: bool = False) -> bytes:
     """The bytes of ``path``, read once and checked (raise :class:`RefusedFile` unless they may
     be landed): the caller lands exactly these bytes, so a file replaced between the check and the

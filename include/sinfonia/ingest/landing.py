@@ -76,16 +76,21 @@ def land(
     published_on: date | None = None,
     prepare: Callable[[Path, bytes], tuple[str, bytes]] | None = None,
     root: Path | None = None,
+    checked: bytes | None = None,
 ) -> LandedFile:
     """Land ``path``; with ``prepare`` ((path, its bytes) → (stored name, bytes)), land what it returns instead.
 
     The file's bytes are read once, checked by ``sinfonia.ingest.intake`` (no link, within limits,
     no personal data unless ``prepare`` pseudonymises it; ``root``: the sources folder it must stay
-    in) and exactly those bytes landed, whatever happens to the file meanwhile."""
+    in) and exactly those bytes landed, whatever happens to the file meanwhile. ``checked``: the
+    bytes ``intake.read_checked`` returned for ``path`` with the same ``root`` and ``prepare``
+    (``extract.land_files`` checks every file of a source before it lands any), landed as they are."""
     path = Path(path)
     from sinfonia.ingest import intake  # (here, not on top: it imports psycopg, the catalogue need not)
 
-    data = intake.read_checked(path, root, personal_data_expected=prepare is not None)
+    data = checked
+    if data is None:
+        data = intake.read_checked(path, root, personal_data_expected=prepare is not None)
     content = None
     name = path.name
     if prepare is not None:
