@@ -63,3 +63,16 @@ def test_a_module_already_imported_is_left_as_it_is():
         print(sys.modules["scipy.stats"] is real)
     """)
     assert lines == ["True"]
+
+
+def test_the_gates_import_of_great_expectations_logs_no_line_per_function_and_keeps_its_warnings():
+    lines = _fresh("""
+        import logging, sys
+        logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(name)s %(message)s")
+        from sinfonia import gates
+        gates._great_expectations()
+        logging.getLogger("great_expectations._docs_decorators").warning("still said")
+        print("scipy.stats" in sys.modules and type(sys.modules["scipy.stats"]).__name__)
+    """)
+    assert not [line for line in lines if "Skipping registering" in line], lines[:3]
+    assert lines[-2:] == ["great_expectations._docs_decorators still said", "_Deferred"]
