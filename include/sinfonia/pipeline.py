@@ -100,7 +100,8 @@ def _run_dags(dag_ids: tuple[str, ...], conf: dict | None, progress, dsn: str,
         dbt.ensure_manifest()
     with console.running(progress, "loading the DAG files"):
         dags = load_dags()
-    execution_api_for_this_client()
+    with console.running(progress, "starting Airflow's execution API"):
+        execution_api_for_this_client()
     timings: dict[str, float] = {}
     for dag_id in dag_ids:
         if dag_id not in dags:
@@ -146,7 +147,8 @@ def execution_api_for_this_client(app=None) -> bool:
     from airflow.sdk.api.client import API_VERSION
     from airflow.sdk.execution_time.supervisor import in_process_api_server
 
-    app = app or in_process_api_server().app
+    if app is None:
+        app = in_process_api_server().app
     if app._cadwyn_initialized or API_VERSION not in app.versions.version_values:
         return False
     app._cadwyn_initialize = lambda: _build_routes_from(app, API_VERSION)
