@@ -218,8 +218,8 @@ def _keep_sessions_between_nodes() -> None:
     a new one for the next: a new PostgreSQL backend and a SCRAM authentication each time, about
     6 ms here, 245 times in the transform's build. Here a node's release rolls back whatever
     transaction the node left open and keeps the idle session for the thread's next node (dbt
-    renames it, as it does for its own reuse). A session that is not a live psycopg2 connection
-    left idle after that rollback is released as dbt releases it (closed), and dbt still closes
+    renames it, as it does for its own reuse). Any other session (not a psycopg2 connection, closed,
+    or not idle after the rollback) is released as dbt releases it, closed; and dbt still closes
     every session when the command ends (``cleanup_connections``). The project sets nothing on a
     session that a node could leave behind (no hook, no ``SET``, no session lock).
     """

@@ -10,7 +10,7 @@ from airflow.api_fastapi.execution_api.app import InProcessExecutionAPI
 from airflow.sdk.api.client import API_VERSION
 from pydantic import BaseModel
 
-from sinfonia import airflow_common, dbt, pipeline
+from sinfonia import pipeline
 
 
 def _api(narrowed: bool) -> InProcessExecutionAPI:
@@ -88,12 +88,6 @@ def test_an_unknown_client_version_or_a_served_app_keeps_cadwyns_own_build(monke
     assert not pipeline.execution_api_for_this_client(app)  # built already: left as it is
 
 
-def test_run_dags_narrows_the_api_that_dag_test_uses(monkeypatch):
-    calls = []
-    monkeypatch.setattr(pipeline, "ensure_airflow_db", lambda: None)
-    monkeypatch.setattr(dbt, "ensure_manifest", lambda: None)
-    monkeypatch.setattr(pipeline, "load_dags", lambda: {})
-    monkeypatch.setattr(airflow_common, "for_in_process_run", lambda dag: None)
-    monkeypatch.setattr(pipeline, "execution_api_for_this_client", lambda app=None: calls.append(app) or True)
-    pipeline._run_dags((), {}, lambda line: None, "postgresql://unused")
-    assert calls == [None]
+def test_run_dags_narrows_the_api_that_dag_test_uses(offline_run_dags):
+    offline_run_dags({}, ())
+    assert offline_run_dags.api_calls == [None]

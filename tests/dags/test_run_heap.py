@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import gc
 
-from sinfonia import airflow_common, dbt, pipeline
 
-
-def test_each_dag_runs_with_what_came_before_it_frozen(monkeypatch):
+def test_each_dag_runs_with_what_came_before_it_frozen(offline_run_dags):
     seen = []
 
     class Run:
@@ -27,13 +25,9 @@ def test_each_dag_runs_with_what_came_before_it_frozen(monkeypatch):
             seen.append((self.name, made_before, gc.get_freeze_count()))
             return Run()
 
-    monkeypatch.setattr(pipeline, "ensure_airflow_db", lambda: None)
-    monkeypatch.setattr(dbt, "ensure_manifest", lambda: None)
-    monkeypatch.setattr(pipeline, "load_dags", lambda: {"a": Dag("a"), "b": Dag("b")})
-    monkeypatch.setattr(airflow_common, "for_in_process_run", lambda dag: None)
     gc.unfreeze()
     try:
-        timings = pipeline._run_dags(("a", "b"), {}, lambda line: None, "postgresql://unused")
+        timings = offline_run_dags({"a": Dag("a"), "b": Dag("b")}, ("a", "b"))
     finally:
         gc.unfreeze()
     assert set(timings) == {"a", "b"}
